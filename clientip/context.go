@@ -1,0 +1,51 @@
+package clientip
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+)
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying addr as the request's real client
+// address. The Resolver middleware calls it once per request; other stages
+// read it back with FromContext or FromRequest.
+func NewContext(ctx context.Context, addr netip.Addr) context.Context {
+	return context.WithValue(ctx, ctxKey{}, addr)
+}
+
+// FromContext returns the client address stored by NewContext.
+func FromContext(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(ctxKey{}).(netip.Addr)
+	return a, ok && a.IsValid()
+}
+
+// FromRequest returns the resolved client address of r. Without a resolver in
+// front (the library used alone), it falls back to the TCP peer in
+// r.RemoteAddr, which is the only address that cannot be spoofed; it never
+// reads a forwarding header. The result is unmapped (::ffff:a.b.c.d becomes
+// a.b.c.d) so one client has one key. It returns the zero Addr when neither
+// is usable.
+func FromRequest(r *http.Request) netip.Addr {
+	if a, ok := FromContext(r.Context()); ok {
+		return a
+	}
+	return PeerAddr(r)
+}
+
+// PeerAddr parses r.RemoteAddr, the address of the TCP peer, unmapped and
+// without zone. It returns the zero Addr if RemoteAddr is not an IP address
+// (a unix socket, a test that left it empty).
+func PeerAddr(r *http.Request) netip.Addr {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
+}

@@ -1,0 +1,265 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// load writes yaml to a temp rampart.yaml and loads it with env as the whole
+// environment.
+func load(t *testing.T, yaml string, env map[string]string, flags Flags) (*Plan, Findings, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rampart.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, fs := Load(Source{Path: path, Flags: flags, LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}})
+	return p, fs, dir
+}
+
+const minimal = `
+hosts: [example.com]
+upstream:
+  url: http://127.0.0.1:5000
+`
+
+func TestLoad_MinimalIsSecureDefaults(t *testing.T) {
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil {
+		t.Fatalf("unexpected errors:\n%s", fs.Error())
+	}
+	if len(fs) != 0 {
+		t.Errorf("want no findings, got:\n%v", fs)
+	}
+	if p.TLS.Mode != TLSACME {
+		t.Errorf("public host without certificate files: want automatic ACME, got %v", p.TLS.Mode)
+	}
+	if p.Listen.ReadHeaderTimeout == 0 || p.Listen.IdleTimeout == 0 || p.Listen.ReadTimeout == 0 {
+		t.Errorf("slowloris timeouts must default on: %+v", p.Listen)
+	}
+	if !p.Upstream.PreserveHost || p.MaxBodyBytes != 10<<20 || p.AccessLog.MaxSizeMB != 100 || p.AccessLog.MaxBackups != 10 || !p.AccessLog.Compress {
+		t.Errorf("defaults: %+v %+v", p.Upstream, p.AccessLog)
+	}
+	if len(p.TrustedProxies) != 0 || p.ClientIPHeader != "X-Forwarded-For" {
+		t.Errorf("no proxy must be trusted by default: %v", p.TrustedProxies)
+	}
+}
+
+// Each row is a mistake; the finding must name the line, the key and a fix.
+func TestLoad_ErrorsNameFileLineKeyAndFix(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", "hosts: [example.com]\nupstream:\n  url: http://127.0.0.1:5000\n  urll: x\n",
+			[]string{"rampart.yaml:4", `upstream.urll: unknown key "urll"`, "valid keys here:", "url"}},
+		{"bad duration", minimal + "listen:\n  read_header_timeout: 10 seconds\n",
+			[]string{"rampart.yaml:6", "listen.read_header_timeout", `"10 seconds" is not a duration`, `hint: write a duration`}},
+		{"slowloris timeout disabled", minimal + "listen:\n  read_header_timeout: 0s\n",
+			[]string{"rampart.yaml:6", "listen.read_header_timeout: must be > 0", "slowloris"}},
+		{"missing upstream", "hosts: [example.com]\n",
+			[]string{"upstream.url: is required", "--upstream"}},
+		{"upstream with credentials", "hosts: [example.com]\nupstream: {url: 'http://u:p@127.0.0.1:5000'}\n",
+			[]string{"rampart.yaml:2", "upstream.url: holds credentials"}},
+		{"trust every proxy", minimal + "trusted_proxies: [0.0.0.0/0]\n",
+			[]string{"rampart.yaml:5", "trusted_proxies[0]", "trusts every address"}},
+		{"host with scheme", "hosts: ['https://example.com']\nupstream: {url: 'http://127.0.0.1:5000'}\n",
+			[]string{"rampart.yaml:1", "hosts[0]", "has a scheme"}},
+		{"wildcard host", "hosts: ['*.example.com']\nupstream: {url: 'http://127.0.0.1:5000'}\n",
+			[]string{"hosts[0]", "wildcard"}},
+		{"no certificate for local name", "hosts: [app.test]\nupstream: {url: 'http://127.0.0.1:5000'}\n",
+			[]string{"error: tls: no certificate source", "insecure_dev_certificate"}},
+		{"half a key pair", minimal + "tls:\n  cert_file: /nonexistent.pem\n",
+			[]string{"tls.key_file: is required"}},
+		{"bad size", minimal + "limits:\n  max_body_bytes: lots\n",
+			[]string{"rampart.yaml:6", "limits.max_body_bytes", `"lots" is not a size`}},
+		{"wrong type", "hosts: example.com\nupstream: {url: 'http://127.0.0.1:5000'}\n",
+			[]string{"rampart.yaml:1", "hosts", "wrong type"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, fs, _ := load(t, c.yaml, nil, Flags{})
+			if p != nil {
+				t.Fatalf("want errors, got a plan; findings: %v", fs)
+			}
+			got := fs.Error()
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("finding lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad_CollectsAllErrors(t *testing.T) {
+	_, fs, _ := load(t, "hosts: ['a b']\nupstream: {url: 'ftp://x'}\nlisten: {read_header_timeout: x, idle_timeout: y}\n", nil, Flags{})
+	if n := len(fs.Errors()); n < 4 {
+		t.Errorf("want every error reported at once, got %d:\n%s", n, fs.Error())
+	}
+}
+
+func TestLoad_Warnings(t *testing.T) {
+	dir := t.TempDir()
+	_, fs, _ := load(t, minimal+"upstream:\n  url: http://10.0.0.5:5000\n", nil, Flags{})
+	_ = dir
+	// Duplicate key upstream is a YAML error; check warnings on a clean file.
+	_, fs, _ = load(t, "hosts: [example.com]\nupstream: {url: 'http://10.0.0.5:5000'}\nlog:\n  access: {path: "+filepath.Join(os.TempDir(), "a.log")+", max_size_mb: 1, max_backups: 2, keep_query_params: [token]}\n", nil, Flags{})
+	got := ""
+	for _, f := range fs {
+		got += f.String() + "\n"
+	}
+	for _, w := range []string{"warning: upstream.url: traffic to 10.0.0.5:5000 crosses the network unencrypted",
+		"log.access: keeps only 3 MB", `"token" usually carries a credential`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing warning %q in:\n%s", w, got)
+		}
+	}
+}
+
+func TestLoad_EnvAndFlagsOverrideFile(t *testing.T) {
+	env := map[string]string{"RAMPART_UPSTREAM_URL": "http://127.0.0.1:6000", "RAMPART_LISTEN_HTTP": "off",
+		"RAMPART_LOG_ACCESS_MAX_BACKUPS": "20", "RAMPART_UPSTREAM_PRESERVE_HOST": "false"}
+	listen := "127.0.0.1:9443"
+	p, fs, _ := load(t, minimal, env, Flags{Listen: &listen, Hosts: []string{"Example.ORG"}})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if p.Upstream.URL.String() != "http://127.0.0.1:6000" || p.Listen.HTTP != "" || p.Listen.HTTPS != listen ||
+		p.AccessLog.MaxBackups != 20 || p.Upstream.PreserveHost || p.Hosts[0] != "example.org" {
+		t.Errorf("overrides not applied: %+v %+v %v", p.Listen, p.Upstream, p.Hosts)
+	}
+	_, fs, _ = load(t, minimal, map[string]string{"RAMPART_LISTEN_IDLE_TIMEOUT": "soon"}, Flags{})
+	if !strings.Contains(fs.Error(), "env RAMPART_LISTEN_IDLE_TIMEOUT: error: listen.idle_timeout") {
+		t.Errorf("env error must name the variable: %s", fs.Error())
+	}
+}
+
+func TestLoad_DotEnvNeverOverridesEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rampart.yaml"), []byte(minimal), 0o600)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("RAMPART_LISTEN_HTTPS=127.0.0.1:1111\nRAMPART_LISTEN_HTTP=127.0.0.1:2222\n"), 0o644)
+	p, fs := Load(Source{Path: filepath.Join(dir, "rampart.yaml"), LookupEnv: func(k string) (string, bool) {
+		if k == "RAMPART_LISTEN_HTTPS" {
+			return "127.0.0.1:3333", true
+		}
+		return "", false
+	}})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if p.Listen.HTTPS != "127.0.0.1:3333" || p.Listen.HTTP != "127.0.0.1:2222" {
+		t.Errorf("got %+v", p.Listen)
+	}
+	if !strings.Contains(fs[0].String(), "chmod 600") {
+		t.Errorf("world-readable .env must be reported: %v", fs)
+	}
+}
+
+// A missing, short, example or low-entropy secret is an error, and the
+// finding never contains the value.
+func TestSecret_WeakValuesRejected(t *testing.T) {
+	strong := "q8Vh3tZ0pLr7Yx2mNc5Wb9Ke4Ja1Sd6Fg0Hu3Io8Pz="
+	cases := map[string]string{
+		"short":         "tooshort-9f8e7d",
+		"example":       "your-secret-key-your-secret-key-!!",
+		"low entropy":   strings.Repeat("ab", 20),
+		"all same char": strings.Repeat("x", 64),
+	}
+	for name, v := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, fs, _ := load(t, minimal, map[string]string{"RAMPART_SECRET_KEY": v}, Flags{})
+			got := fs.Error()
+			if !strings.Contains(got, "secret_key: secret RAMPART_SECRET_KEY") || !strings.Contains(got, "env RAMPART_SECRET_KEY") {
+				t.Errorf("want a secret error, got %q", got)
+			}
+			if strings.Contains(got, v) {
+				t.Errorf("finding leaks the secret value: %s", got)
+			}
+		})
+	}
+	p, fs, _ := load(t, minimal, map[string]string{"RAMPART_SECRET_KEY": strong}, Flags{})
+	if p == nil || string(p.SecretKey) != strong {
+		t.Fatalf("strong secret refused: %v", fs)
+	}
+	// A configured secret name that is set nowhere is an error, not nil.
+	_, fs, _ = load(t, minimal+"secret_key: APP_SECRET\n", nil, Flags{})
+	if !strings.Contains(fs.Error(), "secret APP_SECRET is configured but not set") {
+		t.Errorf("missing secret accepted: %v", fs)
+	}
+}
+
+func TestSecret_FileAndCredentialsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	strong := "Zr4Xw8Qe2Tn6Yu0Io5Pa9Sd3Fg7Hj1Kl4Mz8Nx2Cv6B="
+	os.WriteFile(filepath.Join(dir, "s"), []byte(strong+"\n"), 0o600)
+	p, fs, _ := load(t, minimal, map[string]string{"RAMPART_SECRET_KEY_FILE": filepath.Join(dir, "s")}, Flags{})
+	if p == nil || string(p.SecretKey) != strong {
+		t.Fatalf("NAME_FILE: %v", fs)
+	}
+	os.WriteFile(filepath.Join(dir, "RAMPART_SECRET_KEY"), []byte(strong), 0o600)
+	p, fs, _ = load(t, minimal, map[string]string{"CREDENTIALS_DIRECTORY": dir}, Flags{})
+	if p == nil || string(p.SecretKey) != strong {
+		t.Fatalf("CREDENTIALS_DIRECTORY: %v", fs)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"512": 512, "32k": 32 << 10, "10m": 10 << 20, "10MiB": 10 << 20, "1g": 1 << 30, "2KB": 2048} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("%q: got %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "-1", "1t", "k", "99999999999999999999g"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// The full report of a bad file, as `rampart config check` prints it.
+func TestLoad_GoldenReport(t *testing.T) {
+	in, err := os.ReadFile("testdata/bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fs, dir := load(t, string(in), nil, Flags{})
+	var b strings.Builder
+	fs.Write(&b)
+	got := strings.ReplaceAll(b.String(), filepath.Join(dir, "rampart.yaml"), "rampart.yaml")
+	golden := "testdata/bad.golden"
+	if *update {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if got != string(want) {
+		t.Errorf("report differs from %s (run with -update):\n%s", golden, got)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add(minimal)
+	f.Add("hosts: [a]\nlisten: {https: ':1', read_header_timeout: 1s}\nlimits: {max_body_bytes: 1k}\n")
+	f.Add("tls: {acme: {email: x}}\nlog: {access: {keep_query_params: [a]}}\n")
+	f.Fuzz(func(t *testing.T, yaml string) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "rampart.yaml")
+		os.WriteFile(path, []byte(yaml), 0o600)
+		p, fs := Load(Source{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+		if p == nil && !fs.HasErrors() {
+			t.Fatal("no plan and no error")
+		}
+		if p != nil && fs.HasErrors() {
+			t.Fatal("plan despite errors")
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// Plan is a validated configuration, compiled once with every default
+// filled in. The gateway is built from a Plan and never reads the YAML
+// types; a reload compiles a new Plan and swaps it whole. A Plan is not
+// modified after Load returns it.
+type Plan struct {
+	Source   string // config file path, "" when none
+	Demo     bool
+	Hosts    []string // lower case, no port
+	StateDir string
+	// SecretKey is nil when no secret is configured.
+	SecretKey []byte
+
+	Listen   ListenPlan
+	TLS      TLSPlan
+	Upstream UpstreamPlan
+	// MaxBodyBytes caps request bodies (413 past it).
+	MaxBodyBytes int64
+
+	TrustedProxies []netip.Prefix
+	ClientIPHeader string
+
+	LogLevel    slog.Level
+	AccessLog   LogPlan
+	SecurityLog LogPlan
+}
+
+// ListenPlan is the listeners' addresses and limits.
+type ListenPlan struct {
+	HTTPS             string
+	HTTP              string // "" when the redirect listener is off
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	ShutdownTimeout   time.Duration
+}
+
+// TLSMode says where certificates come from.
+type TLSMode int
+
+const (
+	TLSFiles TLSMode = iota // cert_file and key_file, reloaded on change
+	TLSACME                 // ACME for Hosts
+	TLSDev                  // the local development certificate
+)
+
+func (m TLSMode) String() string {
+	return [...]string{"files", "acme", "development certificate"}[m]
+}
+
+// TLSPlan is the certificate source.
+type TLSPlan struct {
+	Mode              TLSMode
+	CertFile, KeyFile string
+	ACMEEmail         string
+	ACMEDirectory     string // "" means Let's Encrypt production
+}
+
+// UpstreamPlan is the protected application.
+type UpstreamPlan struct {
+	URL                   *url.URL
+	PreserveHost          bool
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+	MaxIdleConns          int
+	StripRequestHeaders   []string
+	RemoveResponseHeaders []string
+}
+
+// LogPlan is one log stream; Path "" means the standard stream.
+type LogPlan struct {
+	Path            string
+	MaxSizeMB       int
+	MaxBackups      int
+	MaxAgeDays      int
+	Compress        bool
+	KeepQueryParams []string
+}

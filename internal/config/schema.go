@@ -1,0 +1,145 @@
+package config
+
+// File is the user-facing schema of rampart.yaml. It is only ever decoded
+// and validated; the gateway runs from the compiled Plan, never from a File.
+// Every field's default is stated on it; a file with nothing in it (plus an
+// upstream) is the secure configuration.
+type File struct {
+	// Hosts are the public host names rampart serves. The HTTP listener
+	// redirects only these, ACME obtains certificates only for these, and
+	// requests for any other Host are refused. Required outside the demo.
+	Hosts []string `yaml:"hosts"`
+
+	// StateDir holds the development certificate, the ACME cache and, later,
+	// embedded state. Default: /var/lib/rampart, or ./.state for the demo.
+	StateDir string `yaml:"state_dir"`
+
+	// SecretKey names the secret rampart signs with (sessions, CSRF tokens).
+	// It is looked up as NAME in the environment, then NAME_FILE, then
+	// $CREDENTIALS_DIRECTORY/NAME. Default name: RAMPART_SECRET_KEY. It is
+	// optional while no enabled feature signs anything; when set it must
+	// pass the secret checks (≥ 32 bytes, not low-entropy, not an example).
+	SecretKey string `yaml:"secret_key"`
+
+	Listen   Listen   `yaml:"listen"`
+	TLS      TLS      `yaml:"tls"`
+	Upstream Upstream `yaml:"upstream"`
+	Limits   Limits   `yaml:"limits"`
+
+	// TrustedProxies are the CIDRs of proxies (load balancers, CDNs) whose
+	// forwarding headers are believed. Default: none, so the client is the
+	// TCP peer and X-Forwarded-For sent by anyone is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ClientIPHeader is the header trusted proxies put the client in:
+	// X-Forwarded-For (default), X-Real-IP or Forwarded.
+	ClientIPHeader string `yaml:"client_ip_header"`
+
+	Log Log `yaml:"log"`
+}
+
+// Listen configures the listeners.
+type Listen struct {
+	// HTTPS is the TLS listener address. Default ":443".
+	HTTPS string `yaml:"https"`
+	// HTTP is the plain listener that only redirects to HTTPS (and answers
+	// ACME HTTP-01 challenges). "off" disables it. Default ":80".
+	HTTP string `yaml:"http"`
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (slowloris). Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading the whole request, body included.
+	// Default 60s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response. Default 0: none, so streaming
+	// responses and WebSockets work; idle and read timeouts still apply.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes caps request header size; larger requests get 431.
+	// Default 32k (nginx's large_client_header_buffers is 4×8k).
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
+	// Default 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// TLS selects where certificates come from. With cert_file and key_file
+// set, those files (reloaded when they change). Otherwise with acme set,
+// ACME for Hosts. With neither, a locally generated development
+// certificate, which `config check` reports as an error outside the demo
+// unless insecure_dev_certificate is set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	ACME     *ACME  `yaml:"acme"`
+	// InsecureDevCertificate allows serving the self-signed development
+	// certificate from `rampart serve`. Browsers will warn. Default false.
+	InsecureDevCertificate bool `yaml:"insecure_dev_certificate"`
+}
+
+// ACME configures automatic certificates (RFC 8555) for Hosts.
+type ACME struct {
+	// Email is given to the CA for expiry notices. Optional.
+	Email string `yaml:"email"`
+	// DirectoryURL is the CA's directory. Default: Let's Encrypt production.
+	DirectoryURL string `yaml:"directory_url"`
+}
+
+// Upstream is the application rampart protects.
+type Upstream struct {
+	// URL of the application, http:// or https://. Required.
+	URL string `yaml:"url"`
+	// PreserveHost sends the client's Host to the application (nginx's
+	// proxy_set_header Host $host). Default true.
+	PreserveHost *bool `yaml:"preserve_host"`
+	// DialTimeout bounds connecting to the application. Default 5s.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// ResponseHeaderTimeout bounds waiting for the application's response
+	// headers; past it the client gets 504. Default 60s.
+	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	// MaxIdleConns is the keep-alive pool to the application. Default 256.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// StripRequestHeaders are extra identity headers removed from every
+	// client request before it reaches the application, on top of the
+	// built-in list (X-Forwarded-*, X-Real-IP, X-Remote-User, ...).
+	StripRequestHeaders []string `yaml:"strip_request_headers"`
+	// RemoveResponseHeaders are extra fingerprint headers removed from
+	// responses, on top of the OWASP list (Server, X-Powered-By, ...).
+	RemoveResponseHeaders []string `yaml:"remove_response_headers"`
+}
+
+// Limits caps request sizes.
+type Limits struct {
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default 10m.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+}
+
+// Log configures the access log and the security log.
+type Log struct {
+	// Level of rampart's own diagnostic log (stderr): debug, info, warn,
+	// error. Default info.
+	Level  string  `yaml:"level"`
+	Access LogFile `yaml:"access"`
+	// Security receives security events (rate-limit hits, CSRF rejects,
+	// failed logins, CSP reports) and upstream errors.
+	Security LogFile `yaml:"security"`
+}
+
+// LogFile is one log stream.
+type LogFile struct {
+	// Path of the file; "-" or empty means standard output (the access
+	// log) or standard error (the security log).
+	Path string `yaml:"path"`
+	// MaxSizeMB rotates the file at this size. Default 100.
+	MaxSizeMB int `yaml:"max_size_mb"`
+	// MaxBackups keeps this many rotated files. Default 10.
+	MaxBackups int `yaml:"max_backups"`
+	// MaxAgeDays deletes rotated files older than this; 0 keeps them by
+	// count only. Default 0.
+	MaxAgeDays int `yaml:"max_age_days"`
+	// Compress gzips rotated files. Default true.
+	Compress *bool `yaml:"compress"`
+	// KeepQueryParams are query parameter names logged in clear; every
+	// other value is replaced by REDACTED. Access log only. Default none.
+	KeepQueryParams []string `yaml:"keep_query_params"`
+}

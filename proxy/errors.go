@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/seclog"
+)
+
+// StatusClientClosedRequest is recorded (nginx's 499) when the client went
+// away before the upstream answered. Nothing reaches the client, which is
+// gone; the status is there so the access log tells the truth instead of
+// showing a 502 the client never received or a 200 that never happened.
+const StatusClientClosedRequest = 499
+
+// Reason classifies why a proxied request failed.
+type Reason int
+
+const (
+	// ReasonUnavailable: the upstream refused the connection, reset it,
+	// closed it early or sent garbage. Answered 502.
+	ReasonUnavailable Reason = iota
+	// ReasonTimeout: connecting, the TLS handshake or the wait for
+	// response headers took too long. Answered 504.
+	ReasonTimeout
+	// ReasonBodyTooLarge: the request body exceeded MaxBodyBytes.
+	// Answered 413.
+	ReasonBodyTooLarge
+	// ReasonClientGone: the client disconnected (its request context was
+	// canceled). Not an upstream failure; nothing is answered.
+	ReasonClientGone
+)
+
+// Classify says why err, returned by the transport for r, happened.
+func Classify(r *http.Request, err error) Reason {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ReasonBodyTooLarge
+	}
+	// Only a canceled request context means the client left: a
+	// context.Canceled from anywhere else is an upstream-side failure.
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return ReasonClientGone
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ReasonTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTimeout
+	}
+	return ReasonUnavailable
+}
+
+// Status is the HTTP status the proxy answers for reason.
+func (reason Reason) Status() int {
+	switch reason {
+	case ReasonTimeout:
+		return http.StatusGatewayTimeout
+	case ReasonBodyTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case ReasonClientGone:
+		return StatusClientClosedRequest
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+func (reason Reason) String() string {
+	switch reason {
+	case ReasonTimeout:
+		return "upstream_timeout"
+	case ReasonBodyTooLarge:
+		return "body_too_large"
+	case ReasonClientGone:
+		return "client_gone"
+	default:
+		return "upstream_unavailable"
+	}
+}
+
+// handleError is the ReverseProxy ErrorHandler. r is the outbound request
+// (same context as the inbound one; URL and Host as sent upstream). The
+// client gets a generic page; the detail goes to the log.
+func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	id := requestid.FromRequest(r)
+	reason := Classify(r, err)
+	code := reason.Status()
+	attrs := []slog.Attr{
+		slog.String("reason", reason.String()),
+		slog.String("upstream", p.upstreamLog),
+		slog.String("error", err.Error()),
+		slog.String("request_id", id),
+		slog.String("client_ip", clientAddr(r)),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", code),
+	}
+	switch reason {
+	case ReasonClientGone:
+		p.logger.LogAttrs(ctx, slog.LevelDebug, "client closed request before the upstream answered", attrs...)
+		w.WriteHeader(code)
+		return
+	case ReasonBodyTooLarge:
+		p.logger.LogAttrs(ctx, slog.LevelInfo, "request body too large", attrs...)
+		w.Header().Set("Connection", "close")
+		httperr.Write(w, r, code, "", id)
+		return
+	}
+	p.logger.LogAttrs(ctx, slog.LevelError, "proxy request failed", attrs...)
+	if ok, suppressed := p.sampler.Allow("upstream"); ok {
+		p.seclog.Event(ctx, r, slog.LevelError, seclog.UpstreamUnavailable,
+			"upstream unavailable",
+			slog.String("upstream", p.upstreamLog),
+			slog.String("reason", reason.String()),
+			slog.Int("status", code),
+			slog.Int("suppressed", suppressed),
+		)
+	}
+	httperr.Write(w, r, code, "", id)
+}
+
+// bodyTooLarge answers a request whose declared Content-Length is over the
+// limit, before anything is read or sent upstream.
+func (p *Proxy) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
+	id := requestid.FromRequest(r)
+	p.logger.LogAttrs(r.Context(), slog.LevelInfo, "request body too large",
+		slog.String("reason", ReasonBodyTooLarge.String()),
+		slog.Int64("content_length", r.ContentLength),
+		slog.Int64("limit", p.maxBody),
+		slog.String("request_id", id),
+		slog.String("client_ip", clientAddr(r)),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", http.StatusRequestEntityTooLarge),
+	)
+	// The body stays unread; closing the connection keeps a client from
+	// streaming the rest of it into the next request's parser.
+	w.Header().Set("Connection", "close")
+	httperr.Write(w, r, http.StatusRequestEntityTooLarge, "", id)
+}
+
+func clientAddr(r *http.Request) string {
+	if a := clientip.FromRequest(r); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}

@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// DefaultStripRequestHeaders are removed from every request before it is
+// sent upstream. Applications and frameworks trust these headers because
+// "only the proxy sets them": an authentication proxy's identity headers
+// (a client sending X-Remote-User: admin would otherwise be admin), and
+// client-address or scheme headers that a framework may read instead of
+// X-Forwarded-For and X-Forwarded-Proto. rampart owns all of them; any the
+// gateway sets itself are added back after stripping (WithUpstreamHeaders).
+//
+// X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and Forwarded are
+// dropped by httputil.ReverseProxy before Rewrite runs and then set by the
+// proxy; they are listed here too so that their underscore spellings
+// (X_Forwarded_For, which WSGI servers read as the same variable) go as well.
+var DefaultStripRequestHeaders = []string{
+	// Forwarding and client-address headers.
+	"Forwarded",
+	"X-Forwarded-For",
+	"X-Forwarded-Host",
+	"X-Forwarded-Proto",
+	"X-Forwarded-Port",
+	"X-Forwarded-Prefix",
+	"X-Forwarded-Server",
+	"X-Forwarded-Scheme",
+	"X-Forwarded-Ssl",
+	"X-Forwarded-Protocol",
+	"X-Original-Forwarded-For",
+	"X-Url-Scheme",
+	"X-Scheme",
+	"Front-End-Https",
+	"X-Real-IP",
+	"X-Client-IP",
+	"X-Cluster-Client-IP",
+	"Client-IP",
+	"True-Client-IP",
+	"CF-Connecting-IP",
+	"Fastly-Client-IP",
+	"X-ProxyUser-Ip",
+	"X-Host",
+	"X-Original-Host",
+	// Path overrides honoured by some frameworks (IIS, Symfony, Zend):
+	// a client could reach a path the gateway's rules never saw.
+	"X-Original-URL",
+	"X-Rewrite-URL",
+	// Request id: the upstream gets rampart's, not the client's.
+	"X-Request-ID",
+	// Identity headers of authentication proxies (oauth2-proxy,
+	// Authelia, Apache mod_auth, Grafana auth proxy, Kong).
+	"X-Auth-Request-User",
+	"X-Auth-Request-Email",
+	"X-Auth-Request-Preferred-Username",
+	"X-Auth-Request-Groups",
+	"X-Auth-Request-Access-Token",
+	"X-Forwarded-User",
+	"X-Forwarded-Email",
+	"X-Forwarded-Preferred-Username",
+	"X-Forwarded-Groups",
+	"X-Forwarded-Access-Token",
+	"X-Remote-User",
+	"X-Remote-Email",
+	"X-Remote-Groups",
+	"X-Remote-Name",
+	"Remote-User",
+	"Remote-Email",
+	"Remote-Groups",
+	"Remote-Name",
+	"X-Authenticated-User",
+	"X-Authenticated-Userid",
+	"X-Authenticated-Groups",
+	"X-Webauth-User",
+	"X-User",
+	"X-User-ID",
+	"X-Email",
+}
+
+// DefaultRemoveResponseHeaders are removed from every upstream response:
+// they tell an attacker which server, framework and version to look up
+// exploits for, and carry no value for a browser.
+//
+// The list is the OWASP Secure Headers Project "headers to remove" list,
+// https://owasp.org/www-project-secure-headers/ci/headers_remove.json
+// (last_update_utc 2024-09-02), followed by a few more fingerprinting
+// headers seen in the wild. Matching ignores case.
+var DefaultRemoveResponseHeaders = []string{
+	// OWASP Secure Headers Project, headers_remove.json.
+	"$wsep",
+	"Host-Header",
+	"K-Proxy-Request",
+	"Liferay-Portal",
+	"OracleCommerceCloud-Version",
+	"Pega-Host",
+	"Powered-By",
+	"Product",
+	"Server",
+	"SourceMap",
+	"X-AspNet-Version",
+	"X-AspNetMvc-Version",
+	"X-Atmosphere-error",
+	"X-Atmosphere-first-request",
+	"X-Atmosphere-tracking-id",
+	"X-B3-ParentSpanId",
+	"X-B3-Sampled",
+	"X-B3-SpanId",
+	"X-B3-TraceId",
+	"X-BEServer",
+	"X-CF-Powered-By",
+	"X-CMS",
+	"X-CalculatedBETarget",
+	"X-Cocoon-Version",
+	"X-Content-Encoded-By",
+	"X-DiagInfo",
+	"X-Envoy-Attempt-Count",
+	"X-Envoy-External-Address",
+	"X-Envoy-Internal",
+	"X-Envoy-Original-Dst-Host",
+	"X-Envoy-Upstream-Service-Time",
+	"X-FEServer",
+	"X-Framework",
+	"X-Generated-By",
+	"X-Generator",
+	"X-Jitsi-Release",
+	"X-Joomla-Version",
+	"X-Kubernetes-PF-FlowSchema-UI",
+	"X-Kubernetes-PF-PriorityLevel-UID",
+	"X-LiteSpeed-Cache",
+	"X-LiteSpeed-Purge",
+	"X-LiteSpeed-Tag",
+	"X-LiteSpeed-Vary",
+	"X-Litespeed-Cache-Control",
+	"X-Mod-Pagespeed",
+	"X-Nextjs-Cache",
+	"X-Nextjs-Matched-Path",
+	"X-Nextjs-Page",
+	"X-Nextjs-Redirect",
+	"X-OWA-Version",
+	"X-Old-Content-Length",
+	"X-OneAgent-JS-Injection",
+	"X-Page-Speed",
+	"X-Php-Version",
+	"X-Powered-By",
+	"X-Powered-By-Plesk",
+	"X-Powered-CMS",
+	"X-Redirect-By",
+	"X-Server-Powered-By",
+	"X-SourceFiles",
+	"X-SourceMap",
+	"X-Turbo-Charged-By",
+	"X-Umbraco-Version",
+	"X-Varnish-Backend",
+	"X-Varnish-Server",
+	"X-dtAgentId",
+	"X-dtHealthCheck",
+	"X-dtInjectedServlet",
+	"X-ruxit-JS-Agent",
+	// Not on the OWASP list, same kind: Rails, Drupal, generic backends.
+	"X-Runtime",
+	"X-Version",
+	"X-Drupal-Cache",
+	"X-Drupal-Dynamic-Cache",
+	"X-Backend-Server",
+}
+
+// headerSet matches header names ignoring case and treating '_' as '-'.
+// It is built once in New and read concurrently.
+type headerSet map[string]struct{}
+
+func newHeaderSet(lists ...[]string) headerSet {
+	s := make(headerSet)
+	for _, l := range lists {
+		for _, name := range l {
+			s[normalizeHeaderName(name)] = struct{}{}
+		}
+	}
+	return s
+}
+
+// normalizeHeaderName maps every spelling of a header name that a server
+// might treat as the same header to one key: canonical case, '_' as '-'.
+func normalizeHeaderName(name string) string {
+	if strings.IndexByte(name, '_') >= 0 {
+		name = strings.ReplaceAll(name, "_", "-")
+	}
+	return http.CanonicalHeaderKey(name)
+}
+
+// has reports whether the header key k (as found in an http.Header) is in s.
+func (s headerSet) has(k string) bool {
+	if _, ok := s[k]; ok {
+		return true
+	}
+	// Keys parsed by net/http are already canonical, so the lookup above
+	// decides for nearly every header without allocating. The keys it can
+	// miss are those net/http leaves as sent: names with '_' and other
+	// bytes outside [A-Za-z0-9-].
+	if isCanonicalSimple(k) {
+		return false
+	}
+	_, ok := s[normalizeHeaderName(k)]
+	return ok
+}
+
+// isCanonicalSimple reports whether k is made only of letters, digits and
+// '-' in canonical case, in which case normalizeHeaderName(k) == k.
+func isCanonicalSimple(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c == '-':
+			upper = true
+			continue
+		case 'A' <= c && c <= 'Z':
+			if !upper {
+				return false
+			}
+		case 'a' <= c && c <= 'z':
+			if upper {
+				return false
+			}
+		case '0' <= c && c <= '9':
+		default:
+			return false
+		}
+		upper = false
+	}
+	return true
+}
+
+// removeFrom deletes every header of h that is in s.
+func (s headerSet) removeFrom(h http.Header) {
+	for k := range h {
+		if s.has(k) {
+			delete(h, k)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rampart-dev/rampart/seclog"
+)
+
+// Defaults applied to zero fields of Options. They may change between
+// releases; each field's documentation says which one it uses.
+const (
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultMaxIdleConns          = 256
+	DefaultMaxBodyBytes          = 10 << 20 // 10 MiB
+)
+
+// Options configures a Proxy. Only Upstream is required; every other zero
+// value is the safe, documented default.
+type Options struct {
+	// Upstream is the application's base URL: scheme http or https and a
+	// host (with optional port). Required. A path in it is prefixed to
+	// every request path and a query in it is merged into every request's
+	// query. User info is refused: credentials for the application do not
+	// belong in a URL that ends up in logs.
+	Upstream *url.URL
+
+	// SendUpstreamHost sends Upstream's host in the Host header instead of
+	// the client's. The default (false) preserves the client's Host, like
+	// nginx `proxy_set_header Host $host`, so the application builds
+	// absolute URLs and cookies for the name the browser used. The
+	// client's Host is always available upstream in X-Forwarded-Host.
+	SendUpstreamHost bool
+
+	// Forwarded also sends an RFC 7239 Forwarded header
+	// (for=client;host=host;proto=scheme) built from the same values as
+	// the X-Forwarded-* headers. Default false: most applications read
+	// X-Forwarded-*; a client-sent Forwarded header is dropped either way.
+	Forwarded bool
+
+	// DialTimeout bounds connecting to the upstream. Zero means
+	// DefaultDialTimeout (currently 5s): the upstream is normally on
+	// loopback or a LAN, where a slower connect means it is down.
+	// Exceeding it is answered 504.
+	DialTimeout time.Duration
+
+	// TLSHandshakeTimeout bounds the TLS handshake with an https upstream.
+	// Zero means DefaultTLSHandshakeTimeout (currently 10s).
+	TLSHandshakeTimeout time.Duration
+
+	// ResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers once the request is written (like nginx proxy_read_timeout
+	// for the first byte). Zero means DefaultResponseHeaderTimeout
+	// (currently 60s). Exceeding it is answered 504 Gateway Timeout. It
+	// does not limit how long a response body (a stream, a WebSocket) may
+	// last.
+	ResponseHeaderTimeout time.Duration
+
+	// IdleConnTimeout is how long an idle keep-alive connection to the
+	// upstream is kept. Zero means DefaultIdleConnTimeout (currently 90s).
+	IdleConnTimeout time.Duration
+
+	// MaxIdleConns is the size of the keep-alive pool to the upstream.
+	// Zero means DefaultMaxIdleConns (currently 256), sized so a busy
+	// gateway reuses connections instead of opening one per request (the
+	// net/http default of 2 per host would exhaust ephemeral ports under
+	// load). There is one upstream host, so it is also the per-host limit.
+	MaxIdleConns int
+
+	// FlushInterval is how often a response body is flushed to the client
+	// while it is copied. Zero means no periodic flushing; a negative value
+	// flushes after every write. Whatever the value, responses that are
+	// streams by nature are flushed after every write, as
+	// httputil.ReverseProxy does: Content-Type text/event-stream (SSE) and
+	// responses without a Content-Length (chunked), so server-sent events
+	// and long polls reach the client as they are produced.
+	FlushInterval time.Duration
+
+	// MaxBodyBytes limits the size of a request body. Zero means
+	// DefaultMaxBodyBytes (currently 10 MiB, nginx's client_max_body_size
+	// is 1 MiB). A request whose Content-Length exceeds it is answered 413
+	// at once, before the upstream is contacted; a chunked body is cut
+	// when it crosses the limit and answered 413 (the upstream sees a
+	// truncated request on a closed connection). Raise it for upload
+	// endpoints; it cannot be disabled, since an unbounded body lets one
+	// client hold an upstream worker as long as it likes.
+	MaxBodyBytes int64
+
+	// StripRequestHeaders names request headers removed before the request
+	// is sent upstream, in addition to the built-in list (identity headers
+	// such as X-Auth-Request-User, X-Forwarded-User and Remote-User,
+	// client-address headers such as X-Client-IP and True-Client-IP, and
+	// forwarding headers such as X-Forwarded-Prefix; see
+	// DefaultStripRequestHeaders). Matching ignores case and treats '_'
+	// as '-', because WSGI and CGI servers map both X-Remote-User and
+	// X_Remote_User to HTTP_X_REMOTE_USER. Identity headers rampart sets
+	// itself are supplied through WithUpstreamHeaders and are not affected.
+	StripRequestHeaders []string
+
+	// RemoveResponseHeaders names response headers removed from upstream
+	// responses, in addition to the built-in list of fingerprinting
+	// headers (Server, X-Powered-By, X-AspNet-Version, ...; see
+	// DefaultRemoveResponseHeaders). Matching ignores case.
+	RemoveResponseHeaders []string
+
+	// TLSClientConfig configures TLS to an https upstream. Nil means the
+	// system roots and the upstream's host name as the server name. A
+	// config with InsecureSkipVerify set is reported by Warnings.
+	TLSClientConfig *tls.Config
+
+	// Logger receives one record per failed proxied request (upstream,
+	// error, request id, client address). Nil means slog.Default().
+	Logger *slog.Logger
+
+	// SecLog receives upstream_unavailable security events when the
+	// upstream cannot be reached or times out, at most a few per second
+	// (the count of suppressed events is reported with the next one). Nil
+	// means a seclog.Logger writing to slog.Default().
+	SecLog *seclog.Logger
+}
+
+// validate checks o and returns the errors found, each naming the field by
+// its YAML key.
+func (o *Options) validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	u := o.Upstream
+	switch {
+	case u == nil:
+		add("upstream.url: required")
+	case u.Scheme != "http" && u.Scheme != "https":
+		add("upstream.url: scheme must be http or https, not %q", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		add("upstream.url: must name a host")
+	case u.User != nil:
+		add("upstream.url: must not contain user info (credentials would end up in logs)")
+	case u.Opaque != "":
+		add("upstream.url: must be an absolute URL like http://127.0.0.1:5000")
+	case u.Fragment != "":
+		add("upstream.url: must not contain a fragment")
+	}
+	durations := []struct {
+		key string
+		d   time.Duration
+	}{
+		{"upstream.dial_timeout", o.DialTimeout},
+		{"upstream.tls_handshake_timeout", o.TLSHandshakeTimeout},
+		{"upstream.response_header_timeout", o.ResponseHeaderTimeout},
+		{"upstream.idle_conn_timeout", o.IdleConnTimeout},
+	}
+	for _, d := range durations {
+		if d.d < 0 {
+			add("%s: must be >= 0", d.key)
+		}
+	}
+	if o.MaxIdleConns < 0 {
+		add("upstream.max_idle_conns: must be >= 0")
+	}
+	if o.MaxBodyBytes < 0 {
+		add("limits.max_body_bytes: must be >= 0 (0 means the default, %d)", DefaultMaxBodyBytes)
+	}
+	for i, name := range o.StripRequestHeaders {
+		if !validHeaderName(name) {
+			add("proxy.strip_request_headers[%d]: %q is not a valid header name", i, name)
+		}
+	}
+	for i, name := range o.RemoveResponseHeaders {
+		if !validHeaderName(name) {
+			add("proxy.remove_response_headers[%d]: %q is not a valid header name", i, name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Warnings lists settings of o that are valid but weaken security, for
+// `rampart config check`. It assumes o passed New.
+func (o *Options) Warnings() []string {
+	var w []string
+	if o.TLSClientConfig != nil && o.TLSClientConfig.InsecureSkipVerify {
+		w = append(w, "upstream: TLS certificate verification is disabled; anyone on the path to the upstream can impersonate it")
+	}
+	if u := o.Upstream; u != nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		w = append(w, fmt.Sprintf("upstream.url: plain http to non-loopback host %q; requests, cookies and identity headers cross the network unencrypted", u.Hostname()))
+	}
+	return w
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,196 @@
+// Package proxy is rampart's reverse proxy to the protected application: an
+// httputil.ReverseProxy with a Rewrite function, forwarding headers the
+// application can trust, fingerprinting headers removed from responses,
+// a request body limit, and generic error pages.
+//
+// What the upstream receives, whatever the client sent:
+//
+//   - X-Forwarded-For and X-Real-IP: the client address rampart resolved
+//     (clientip.FromRequest), alone. A client-supplied chain is never
+//     appended: the clientip resolver already decided which hops to trust,
+//     and an application that takes the leftmost X-Forwarded-For entry
+//     (Flask's ProxyFix with x_for=1 takes the rightmost, many others the
+//     leftmost) must not be handed a value the client chose.
+//   - X-Forwarded-Proto: "https" when the client connection is TLS, else
+//     "http". Behind a TLS-terminating proxy an application that forces
+//     HTTPS (Flask-Talisman force_https, Django SECURE_SSL_REDIRECT) sees
+//     plain HTTP unless told otherwise, and redirects forever.
+//   - X-Forwarded-Host: the Host the client sent; Host itself is preserved
+//     unless Options.SendUpstreamHost is set.
+//   - X-Request-ID: rampart's request id, when one was assigned.
+//   - Forwarded (RFC 7239), when Options.Forwarded is set.
+//
+// Client-sent values of all of these, of identity headers such as
+// X-Remote-User (DefaultStripRequestHeaders plus Options.StripRequestHeaders)
+// and of hop-by-hop headers (including any a client names in Connection) are
+// removed first. httputil.ReverseProxy.Rewrite, unlike the deprecated
+// Director, runs after hop-by-hop removal, so a client cannot make the proxy
+// drop a header it sets by listing it in Connection.
+//
+// Errors are answered with httperr.Write and nothing else: 502 when the
+// upstream cannot be reached, 504 when it times out, 413 when the body is
+// too large. The upstream address and the error text go to the log only.
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/seclog"
+)
+
+// Proxy is an http.Handler forwarding requests to one upstream. It is safe
+// for concurrent use and immutable once built.
+type Proxy struct {
+	rp               httputil.ReverseProxy
+	transport        *http.Transport
+	upstream         *url.URL
+	upstreamLog      string // Upstream without user info, for logs
+	sendUpstreamHost bool
+	forwarded        bool
+	maxBody          int64
+	stripReq         headerSet
+	removeResp       headerSet
+	logger           *slog.Logger
+	seclog           *seclog.Logger
+	sampler          seclog.Sampler
+	warnings         []string
+}
+
+// New validates o and returns a Proxy. Errors name the offending setting by
+// its YAML key (for example "upstream.url: required"); all are reported at
+// once.
+func New(o Options) (*Proxy, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	u := *o.Upstream
+	p := &Proxy{
+		upstream:         &u,
+		upstreamLog:      u.Redacted(),
+		sendUpstreamHost: o.SendUpstreamHost,
+		forwarded:        o.Forwarded,
+		maxBody:          orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes),
+		stripReq:         newHeaderSet(DefaultStripRequestHeaders, o.StripRequestHeaders),
+		removeResp:       newHeaderSet(DefaultRemoveResponseHeaders, o.RemoveResponseHeaders),
+		logger:           o.Logger,
+		seclog:           o.SecLog,
+		// A down upstream fails every request; a few security events
+		// per second say so, the suppressed count says how often.
+		sampler:  seclog.Sampler{Burst: 5, MaxKeys: 1},
+		warnings: o.Warnings(),
+	}
+	if p.logger == nil {
+		p.logger = slog.Default()
+	}
+	p.transport = newTransport(&o)
+	p.rp = httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.transport,
+		FlushInterval:  o.FlushInterval,
+		ErrorLog:       slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
+		BufferPool:     bufferPool{},
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.handleError,
+	}
+	return p, nil
+}
+
+func orDefault[T int | int64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Warnings lists settings that are valid but weaken security, for
+// `rampart config check`.
+func (p *Proxy) Warnings() []string { return append([]string(nil), p.warnings...) }
+
+// CloseIdleConnections closes the idle keep-alive connections to the
+// upstream. Call it when a Proxy is replaced (configuration reload).
+func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+
+// ServeHTTP forwards r to the upstream.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		// httputil.ReverseProxy cannot tunnel; refuse here rather than
+		// let it report an upstream error.
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		httperr.Write(w, r, http.StatusMethodNotAllowed, "", requestid.FromRequest(r))
+		return
+	}
+	if r.ContentLength > p.maxBody {
+		p.bodyTooLarge(w, r)
+		return
+	}
+	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		// A body of unknown length (chunked) is cut at the limit; the
+		// transport then fails with *http.MaxBytesError, answered 413
+		// by handleError. A body with a Content-Length is already
+		// bounded by it and needs no wrapper.
+		r2 := *r
+		r2.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		r = &r2
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// rewrite builds the upstream request. ReverseProxy has already removed
+// hop-by-hop headers and the client's Forwarded and X-Forwarded-* headers.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.upstream)
+	in, out := pr.In, pr.Out
+	if !p.sendUpstreamHost {
+		out.Host = in.Host
+	}
+	h := out.Header
+	p.stripReq.removeFrom(h)
+	for k, vv := range UpstreamHeadersFromContext(in.Context()) {
+		if !reservedUpstream.has(k) {
+			h[http.CanonicalHeaderKey(k)] = vv
+		}
+	}
+
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	// One backing array for every value set below; the three-index
+	// slices keep an append to one header from overwriting another.
+	vals := make([]string, 5)
+	vals[0], vals[1] = proto, in.Host
+	h["X-Forwarded-Proto"] = vals[0:1:1]
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	client := clientip.FromRequest(in)
+	if client.IsValid() {
+		vals[2] = client.String()
+		h["X-Forwarded-For"] = vals[2:3:3]
+		h["X-Real-Ip"] = vals[2:3:3]
+	} else {
+		delete(h, "X-Forwarded-For")
+		delete(h, "X-Real-Ip")
+	}
+	if id := requestid.FromRequest(in); id != "" {
+		vals[3] = id
+		h["X-Request-Id"] = vals[3:4:4]
+	}
+	if p.forwarded {
+		vals[4] = forwardedValue(client, in.Host, proto)
+		h["Forwarded"] = vals[4:5:5]
+	}
+}
+
+// modifyResponse removes fingerprinting headers from the upstream response
+// (including a 101 Switching Protocols). ReverseProxy has already removed
+// hop-by-hop headers. rampart sends no Server header of its own: net/http
+// adds none.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	p.removeResp.removeFrom(res.Header)
+	return nil
+}

@@ -1,0 +1,133 @@
+package requestid
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// DefaultHeader is the header carrying the request id in both directions.
+const DefaultHeader = "X-Request-Id"
+
+// MaxLen is the longest incoming id accepted.
+const MaxLen = 128
+
+// Options configures the middleware. The zero value is the safe
+// configuration: incoming ids are never trusted, every request gets a
+// fresh one.
+type Options struct {
+	// TrustIncoming reports whether the id a request brings may be kept.
+	// Default nil: never, since a client that can choose its id can make
+	// its requests look like someone else's in the logs, or hide among
+	// them. The gateway passes clientip's Resolver.TrustedPeer, so only an
+	// id set by a trusted proxy survives. Even a trusted id must be Valid.
+	TrustIncoming func(*http.Request) bool
+
+	// Header is read (when trusted) and written on the request, for the
+	// upstream, and on the response. Default "X-Request-ID".
+	Header string
+}
+
+// Middleware gives each request an id. It is immutable and safe for
+// concurrent use.
+type Middleware struct {
+	trust  func(*http.Request) bool
+	header string
+}
+
+// New validates o and returns the middleware. Errors name the YAML key.
+func New(o Options) (*Middleware, error) {
+	h := strings.TrimSpace(o.Header)
+	if h == "" {
+		h = DefaultHeader
+	}
+	if !isToken(h) {
+		return nil, errors.New("request_id_header: must be a valid HTTP header name")
+	}
+	return &Middleware{trust: o.TrustIncoming, header: http.CanonicalHeaderKey(h)}, nil
+}
+
+// Handler stores the request id with NewContext, sets it on the request
+// (replacing whatever the client sent, so the upstream sees the same id)
+// and on the response, then calls next.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := m.id(r)
+		r.Header[m.header] = []string{id}
+		w.Header()[m.header] = []string{id}
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+	})
+}
+
+// id keeps a trusted, valid incoming id and generates one otherwise. Only
+// the first header line counts: a second line means someone appended.
+func (m *Middleware) id(r *http.Request) string {
+	if m.trust != nil {
+		if v := r.Header[m.header]; len(v) == 1 && Valid(v[0]) && m.trust(r) {
+			return v[0]
+		}
+	}
+	return Generate()
+}
+
+// Valid reports whether id may be accepted from a trusted proxy: 1 to
+// MaxLen characters from [A-Za-z0-9._-]. The charset excludes CR, LF,
+// quotes, spaces and every byte that means something in a log line, a
+// header or HTML, so an id can be copied anywhere without escaping, and
+// the length bound keeps a 10 KB "id" out of every log record.
+func Valid(id string) bool {
+	if len(id) == 0 || len(id) > MaxLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+const alphabet = "abcdefghijklmnopqrstuvwxyz234567" // lower-case RFC 4648 base32
+
+// Generate returns a new id: 16 bytes from crypto/rand (128 bits, so ids
+// never collide and cannot be guessed) as 26 lower-case base32 characters.
+func Generate() string {
+	var b [16]byte
+	rand.Read(b[:]) // never returns an error; it crashes the program if the OS source fails
+	return encode(&b)
+}
+
+// encode is base32 (RFC 4648, lower case, no padding) of b, without the
+// allocations of encoding/base32.
+func encode(b *[16]byte) string {
+	var out [26]byte
+	// 128 bits = 25 groups of 5 bits + 3 bits.
+	var acc uint32
+	bits, j := 0, 0
+	for _, c := range b {
+		acc = acc<<8 | uint32(c)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			out[j] = alphabet[(acc>>uint(bits))&31]
+			j++
+		}
+	}
+	out[j] = alphabet[(acc<<uint(5-bits))&31]
+	return string(out[:])
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}

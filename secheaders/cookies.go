@@ -1,0 +1,171 @@
+package secheaders
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// CookieRule hardens the Set-Cookie headers of the application whose cookie
+// name matches Name. Attributes are only ever added when missing, never
+// changed or duplicated: an application that deliberately sends
+// SameSite=None (a cross-site widget) keeps it.
+type CookieRule struct {
+	// Name is a path.Match pattern on the cookie name, case-insensitive
+	// ("session", "*token*"). "" matches every cookie.
+	Name string
+	// HttpOnly adds HttpOnly, hiding the cookie from scripts (an XSS
+	// cannot steal it). Default false, because cookies that scripts must
+	// read (a CSRF double-submit token) exist; DefaultCookieRules sets it
+	// for session-like names.
+	HttpOnly bool
+	// SameSite is added when missing: "lax" (default when empty),
+	// "strict", "none", or Off to add none.
+	SameSite string
+	// InsecureNoSecure does not add Secure. By default Secure is added on
+	// HTTPS responses (never on plain HTTP, where a Secure cookie would
+	// not be stored), so the cookie never travels in cleartext.
+	InsecureNoSecure bool
+}
+
+// DefaultCookieRules apply when Policy.Cookies is empty: every cookie gets
+// Secure (over HTTPS) and SameSite=Lax; names that look like a session or an
+// access token also get HttpOnly. CSRF tokens come first, without HttpOnly,
+// because double-submit schemes read them from JavaScript.
+var DefaultCookieRules = []CookieRule{
+	{Name: "*csrf*"},
+	{Name: "*xsrf*"},
+	{Name: "*session*", HttpOnly: true},
+	{Name: "*sess", HttpOnly: true},
+	{Name: "*sessid*", HttpOnly: true},
+	{Name: "sid", HttpOnly: true},
+	{Name: "*_sid", HttpOnly: true},
+	{Name: "*token*", HttpOnly: true},
+	{Name: "*auth*", HttpOnly: true},
+	{Name: "*jwt*", HttpOnly: true},
+	{Name: "remember*", HttpOnly: true},
+	{Name: "*"},
+}
+
+// sessionNames are probed against the rules to warn about session cookies
+// configured without protection.
+var sessionNames = []string{"session", "sessionid", "sid", "phpsessid", "jsessionid",
+	"access_token_cookie", "refresh_token_cookie", "auth", "jwt", "remember_token"}
+
+type cookieRule struct {
+	pattern  string
+	httpOnly bool
+	sameSite string // "" none to add, else "Lax", "Strict", "None"
+	secure   bool
+}
+
+func compileCookies(rules []CookieRule, ce *configErrors) []cookieRule {
+	field := "cookies"
+	if len(rules) == 0 {
+		rules = DefaultCookieRules
+		field = "cookies(default)"
+	}
+	out := make([]cookieRule, 0, len(rules))
+	for i, r := range rules {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		pat := strings.ToLower(r.Name)
+		if pat == "" {
+			pat = "*"
+		}
+		if _, err := path.Match(pat, ""); err != nil {
+			ce.errf(f+".name", "bad pattern %q: %v", r.Name, err)
+			continue
+		}
+		cr := cookieRule{pattern: pat, httpOnly: r.HttpOnly, secure: !r.InsecureNoSecure}
+		switch strings.ToLower(r.SameSite) {
+		case "", "lax":
+			cr.sameSite = "Lax"
+		case "strict":
+			cr.sameSite = "Strict"
+		case "none":
+			cr.sameSite = "None"
+		case Off:
+		default:
+			ce.errf(f+".same_site", "must be lax, strict, none or off, got %q", r.SameSite)
+		}
+		out = append(out, cr)
+	}
+	for _, name := range sessionNames {
+		r := matchCookie(out, name)
+		if r == nil {
+			ce.warnf("cookies", "a session cookie named %q would match no rule and not be hardened", name)
+			continue
+		}
+		var miss []string
+		if !r.httpOnly {
+			miss = append(miss, "http_only")
+		}
+		if !r.secure {
+			miss = append(miss, "Secure (insecure_no_secure is set)")
+		}
+		if r.sameSite == "" || r.sameSite == "None" {
+			miss = append(miss, "same_site lax or strict")
+		}
+		if len(miss) > 0 {
+			ce.warnf("cookies", "session cookies such as %q get no %s (rule %q)", name, strings.Join(miss, ", "), r.pattern)
+		}
+	}
+	return out
+}
+
+func matchCookie(rules []cookieRule, name string) *cookieRule {
+	name = strings.ToLower(name)
+	for i := range rules {
+		if ok, _ := path.Match(rules[i].pattern, name); ok {
+			return &rules[i]
+		}
+	}
+	return nil
+}
+
+// hardenCookies rewrites each Set-Cookie value in place, appending the
+// attributes its rule asks for and it lacks.
+func hardenCookies(values []string, rules []cookieRule, tls bool) {
+	for i, v := range values {
+		values[i] = hardenCookie(v, rules, tls)
+	}
+}
+
+func hardenCookie(v string, rules []cookieRule, tls bool) string {
+	first, attrs, _ := strings.Cut(v, ";")
+	name, _, ok := strings.Cut(first, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return v // not a cookie the browser would store either
+	}
+	r := matchCookie(rules, name)
+	if r == nil {
+		return v
+	}
+	var hasSecure, hasHTTPOnly, hasSameSite bool
+	for a := range strings.SplitSeq(attrs, ";") {
+		an, _, _ := strings.Cut(a, "=")
+		switch strings.ToLower(strings.TrimSpace(an)) {
+		case "secure":
+			hasSecure = true
+		case "httponly":
+			hasHTTPOnly = true
+		case "samesite":
+			hasSameSite = true
+		}
+	}
+	out := strings.TrimRight(v, "; ")
+	if r.secure && tls && !hasSecure {
+		out += "; Secure"
+	}
+	if r.httpOnly && !hasHTTPOnly {
+		out += "; HttpOnly"
+	}
+	if r.sameSite != "" && !hasSameSite {
+		out += "; SameSite=" + r.sameSite
+	}
+	if len(out) == len(strings.TrimRight(v, "; ")) {
+		return v
+	}
+	return out
+}

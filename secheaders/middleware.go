@@ -1,0 +1,261 @@
+package secheaders
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+)
+
+// Handler returns next wrapped by the policy.
+//
+// The headers are written when the response is committed, by a
+// ResponseWriter wrapper: at WriteHeader, at the first Write or Flush, or,
+// when next returns without writing anything (an implicit 200), just after
+// it returns. Committing there, and not before calling next, is what lets
+// the policy replace the headers a reverse proxy copied from the upstream
+// (httputil.ReverseProxy adds them with Header.Add into the same map just
+// before WriteHeader) and cover the error pages of later stages.
+//
+// When csp.report is enabled, POST requests to its path are answered by the
+// collector and never reach next.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.report != "" && r.URL.Path == m.report {
+			m.collector.ServeHTTP(w, r)
+			return
+		}
+		set := m.setFor(r.URL.Path)
+		var nonce string
+		if m.nonce.enabled {
+			nonce = newNonce()
+			// Replace, never append to, what the client sent: the
+			// application must only ever see our nonce.
+			r.Header[m.nonce.header] = []string{nonce}
+			r = r.WithContext(withNonce(r.Context(), nonce))
+		}
+		sw := &writer{ResponseWriter: w, m: m, set: set, tls: r.TLS != nil, nonce: nonce, head: r.Method == http.MethodHead}
+		defer func() {
+			// A panic going through (http.ErrAbortHandler): stop the
+			// HTML rewriter, whose goroutine would otherwise wait on
+			// the body forever.
+			if sw.inj != nil {
+				sw.inj.abort()
+			}
+		}()
+		next.ServeHTTP(sw, r)
+		sw.finish()
+	})
+}
+
+// setFor returns the header set of the longest route prefix matching the
+// cleaned path p. See Route for why the path is cleaned.
+func (m *Middleware) setFor(p string) *headerSet {
+	if len(m.routes) == 0 {
+		return m.base
+	}
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	p = path.Clean(p)
+	for _, rt := range m.routes {
+		if rt.prefix == "/" || p == rt.prefix || strings.HasPrefix(p, rt.prefix) && p[len(rt.prefix)] == '/' {
+			return rt.set
+		}
+	}
+	return m.base
+}
+
+// Header returns the headers the policy adds to a response for path p (over
+// TLS when tls is set), as they would be sent with no application headers
+// and nonce as the nonce. For tests and `rampart check`.
+func (m *Middleware) Header(p string, tls bool, nonce string) http.Header {
+	h := http.Header{}
+	m.apply(h, m.setFor(p), tls, nonce)
+	return h
+}
+
+// apply writes the header set into h, resolving each header against the
+// application's value by its mode.
+func (m *Middleware) apply(h http.Header, set *headerSet, tls bool, nonce string) {
+	for i := range set.fixed {
+		applyFixed(h, &set.fixed[i])
+	}
+	if tls {
+		applyFixed(h, &set.hsts)
+	}
+	if c := &set.csp; c.name != "" {
+		var ours string
+		var oursVal []string
+		if c.static != nil {
+			oursVal = c.static
+			ours = c.static[0]
+		} else {
+			ours = strings.Join(c.segments, nonce)
+			oursVal = []string{ours}
+		}
+		switch old := h[c.name]; {
+		case len(old) == 0 || c.mode == ModeOverride:
+			h[c.name] = oursVal
+		case c.mode == ModeKeep:
+			h[c.name] = dedupe(old)
+		case c.mode == ModeMerge:
+			h[c.name] = []string{mergeCSP(ours, old)}
+		}
+	}
+	if m.cookies != nil {
+		if sc := h["Set-Cookie"]; len(sc) > 0 {
+			hardenCookies(sc, m.cookies, tls)
+		}
+	}
+}
+
+func applyFixed(h http.Header, f *fixedHeader) {
+	switch {
+	case f.val == nil && !f.del:
+		return
+	case f.mode == ModeKeep && len(h[f.name]) > 0:
+		h[f.name] = dedupe(h[f.name])
+	case f.del:
+		delete(h, f.name)
+	default:
+		h[f.name] = f.val
+	}
+}
+
+// dedupe removes repeated values (an application behind another proxy that
+// adds the same header twice).
+func dedupe(vals []string) []string {
+	if len(vals) < 2 {
+		return vals
+	}
+	out := vals[:0:0]
+	for _, v := range vals {
+		dup := false
+		for _, o := range out {
+			if o == v {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// mergeCSP returns the policy list "ours, theirs..." with identical policies
+// once. Each policy of a list is enforced (CSP3 §3.1), so the result allows
+// only what every policy allows.
+func mergeCSP(ours string, theirs []string) string {
+	seen := []string{ours}
+	for _, field := range theirs {
+		for pol := range strings.SplitSeq(field, ",") {
+			pol = strings.TrimSpace(pol)
+			if pol == "" || !validFieldValue(pol) {
+				continue
+			}
+			dup := false
+			for _, s := range seen {
+				if s == pol {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				seen = append(seen, pol)
+			}
+		}
+	}
+	return strings.Join(seen, ", ")
+}
+
+// writer applies the policy when the response is committed.
+type writer struct {
+	http.ResponseWriter
+	m        *Middleware
+	set      *headerSet
+	tls      bool
+	head     bool
+	nonce    string
+	wrote    bool // headers committed
+	hijacked bool
+	inj      *injector // HTML nonce injection, when active
+}
+
+func (w *writer) commit(code int) {
+	w.wrote = true
+	h := w.ResponseWriter.Header()
+	w.m.apply(h, w.set, w.tls, w.nonce)
+	if w.m.nonce.inject && !w.head {
+		w.inj = newInjector(w.ResponseWriter, h, code, w.nonce)
+	}
+}
+
+func (w *writer) WriteHeader(code int) {
+	if !w.wrote {
+		// 1xx responses (103 Early Hints) are interim: the final
+		// response still follows and is the one to protect.
+		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+			w.ResponseWriter.WriteHeader(code)
+			return
+		}
+		w.commit(code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.inj != nil {
+		return w.inj.Write(p)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush commits the headers before flushing, so a handler that flushes
+// before writing (server-sent events) still gets them.
+func (w *writer) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController calls.
+func (w *writer) FlushError() error {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.inj != nil {
+		if err := w.inj.flush(); err != nil {
+			return err
+		}
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over (WebSocket); no header is written.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish commits an implicit 200 (the handler wrote nothing) and ends HTML
+// nonce injection.
+func (w *writer) finish() {
+	if w.hijacked {
+		return
+	}
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.inj != nil {
+		w.inj.close()
+	}
+}

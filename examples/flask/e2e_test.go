@@ -1,0 +1,495 @@
+package flask_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/testenv"
+)
+
+// The application must run under Debian's interpreter: the default python3
+// on a developer machine may be another install that cannot see Debian's
+// python3-flask and gunicorn packages.
+const python = "/usr/bin/python3"
+
+const host = "app.test"
+
+func requireFlask(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import flask, gunicorn").Run(); err != nil {
+		testenv.Missing(t, "python3-flask and gunicorn", "apt-get install python3-flask gunicorn")
+	}
+}
+
+// appDir is the directory holding app.py (the test's working directory).
+func appDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// appEnv returns the environment for the application: the test's own minus
+// any SECRET_KEY, plus extra.
+func appEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SECRET_KEY=") {
+			env = append(env, kv)
+		}
+	}
+	return append(append(env, "PYTHONDONTWRITEBYTECODE=1"), extra...)
+}
+
+func randomKey(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// logBuffer collects a child process's output for failure messages.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs cmd until the test ends, logging its output if the test fails.
+func start(t *testing.T, name string, cmd *exec.Cmd) *logBuffer {
+	t.Helper()
+	out := new(logBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, out)
+		}
+	})
+	return out
+}
+
+// waitFor calls try until it succeeds, failing the test after a generous
+// deadline (this bounds a hang; it does not measure speed).
+func waitFor(t *testing.T, what string, try func() error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := try()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startApp runs the Flask app under gunicorn and returns its address.
+func startApp(t *testing.T) string {
+	t.Helper()
+	addr := "127.0.0.1:" + freePort(t)
+	cmd := exec.Command(python, "-m", "gunicorn", "--chdir", appDir(t), "--bind", addr, "--workers", "2", "app:app")
+	cmd.Env = appEnv("SECRET_KEY=" + randomKey(t))
+	start(t, "gunicorn", cmd)
+	waitFor(t, "gunicorn did not start", func() error {
+		resp, err := http.Get("http://" + addr + "/api/hello")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("GET /api/hello: %s", resp.Status)
+		}
+		return nil
+	})
+	return addr
+}
+
+var (
+	buildOnce   sync.Once
+	rampartPath string
+	buildErr    error
+)
+
+// buildRampart compiles cmd/rampart from this module, once per test binary.
+func buildRampart(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	if _, err := os.Stat(filepath.Join(root, "cmd", "rampart", "main.go")); err != nil {
+		t.Skipf("skipping: the rampart command is not in this tree (%v)", err)
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rampart-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		rampartPath = filepath.Join(dir, "rampart")
+		cmd := exec.Command("go", "build", "-o", rampartPath, "./cmd/rampart")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/rampart: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return rampartPath
+}
+
+type gateway struct {
+	httpsPort, httpPort string
+	client              *http.Client // HTTPS to app.test, dialing the gateway on loopback
+	log                 *logBuffer
+}
+
+// base is the public URL of the gateway.
+func (g *gateway) base() string { return "https://" + host + ":" + g.httpsPort }
+
+// startGateway runs `rampart serve` in front of upstream with a certificate
+// for app.test issued by a CA that only the returned client trusts.
+func startGateway(t *testing.T, upstream string) *gateway {
+	t.Helper()
+	bin := buildRampart(t)
+	dir := t.TempDir()
+	certFile, keyFile, roots := writeTestCert(t, dir, host)
+	g := &gateway{httpsPort: freePort(t), httpPort: freePort(t)}
+	cmd := exec.Command(bin, "serve",
+		"--listen", "127.0.0.1:"+g.httpsPort,
+		"--http-listen", "127.0.0.1:"+g.httpPort,
+		"--upstream", "http://"+upstream,
+		"--host", host,
+		"--cert", certFile,
+		"--key", keyFile,
+		"--state-dir", filepath.Join(dir, "state"),
+	)
+	cmd.Dir = dir
+	g.log = start(t, "rampart", cmd)
+	g.client = tlsClient("127.0.0.1:"+g.httpsPort, roots)
+	waitFor(t, "rampart did not start", func() error {
+		resp, err := g.client.Get(g.base() + "/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	return g
+}
+
+func tlsClient(addr string, roots *x509.CertPool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			// Whatever the URL says, connect to the gateway on loopback;
+			// TLS still verifies the certificate for app.test (SNI).
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+			TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: host},
+			ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// do sends a request and returns the response with its body read.
+func do(t *testing.T, c *http.Client, method, rawURL string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, rawURL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		if k == "Host" {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, rawURL, err)
+	}
+	return resp, b
+}
+
+// checkHeaders verifies that the gateway's security headers are present
+// exactly once (the seed sent them twice, from Talisman and from nginx), that
+// no header at all is repeated, and that no Server header leaks.
+func checkHeaders(t *testing.T, resp *http.Response) {
+	t.Helper()
+	for _, h := range []string{"Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options"} {
+		if n := len(resp.Header.Values(h)); n != 1 {
+			t.Errorf("%s present %d times, want exactly once", h, n)
+		}
+	}
+	for k, vs := range resp.Header {
+		if len(vs) > 1 && k != "Set-Cookie" && k != "Vary" {
+			t.Errorf("header %s sent %d times: %q", k, len(vs), vs)
+		}
+	}
+	if s, ok := resp.Header["Server"]; ok {
+		t.Errorf("Server header leaked: %q", s)
+	}
+}
+
+// TestApp_MissingSecretKey checks that the application refuses to start
+// without a SECRET_KEY, instead of running with None as the seed did.
+func TestApp_MissingSecretKey(t *testing.T) {
+	requireFlask(t)
+	for name, env := range map[string][]string{
+		"missing": nil,
+		"empty":   {"SECRET_KEY="},
+		"short":   {"SECRET_KEY=changeme"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(python, "-c", "import app")
+			cmd.Dir = appDir(t)
+			cmd.Env = appEnv(env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("app started with SECRET_KEY %s:\n%s", name, out)
+			}
+			if !strings.Contains(string(out), "SECRET_KEY") || !strings.Contains(string(out), "refusing to start") {
+				t.Errorf("error does not explain the SECRET_KEY problem:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestFlaskBehindRampart runs the example application under gunicorn behind a
+// real rampart and checks, over real TLS, each defect of the seed's setup.
+func TestFlaskBehindRampart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping end-to-end test in -short mode")
+	}
+	requireFlask(t)
+	buildRampart(t) // before starting gunicorn: skips if the command is absent
+	app := startApp(t)
+	g := startGateway(t, app)
+
+	t.Run("HomePage", func(t *testing.T) {
+		resp, body := do(t, g.client, "GET", g.base()+"/", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET / = %s", resp.Status)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("Content-Type = %q, want text/html", ct)
+		}
+		if !bytes.Contains(body, []byte(`action="/submit"`)) {
+			t.Errorf("home page has no form posting to /submit:\n%s", body)
+		}
+		checkHeaders(t, resp)
+	})
+
+	t.Run("HTTP2", func(t *testing.T) {
+		resp, _ := do(t, g.client, "GET", g.base()+"/", nil, nil)
+		if resp.ProtoMajor != 2 {
+			t.Errorf("served over %s, want HTTP/2 (the seed's `listen 443 ssl http2`)", resp.Proto)
+		}
+	})
+
+	t.Run("XForwardedForSpoofing", func(t *testing.T) {
+		// A client claiming to be someone else through forwarding headers:
+		// the gateway must replace them, so the app sees the TCP peer,
+		// https and the real host.
+		resp, body := do(t, g.client, "GET", g.base()+"/api/hello", nil, http.Header{
+			"X-Forwarded-For":   {"203.0.113.7"},
+			"X-Real-Ip":         {"203.0.113.8"},
+			"X-Forwarded-Proto": {"http"},
+			"X-Forwarded-Host":  {"evil.example"},
+			"Forwarded":         {"for=203.0.113.9;proto=http;host=evil.example"},
+		})
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /api/hello = %s\n%s", resp.Status, body)
+		}
+		checkHeaders(t, resp)
+		var got struct {
+			RemoteAddr  string `json:"remote_addr"`
+			Scheme      string `json:"scheme"`
+			Host        string `json:"host"`
+			RequestID   string `json:"request_id"`
+			ExternalURL string `json:"external_url"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("GET /api/hello: %v\n%s", err, body)
+		}
+		if got.RemoteAddr != "127.0.0.1" {
+			t.Errorf("app saw client %q, want 127.0.0.1 (the real peer, not a spoofed header)", got.RemoteAddr)
+		}
+		if got.Scheme != "https" {
+			t.Errorf("app saw scheme %q, want https", got.Scheme)
+		}
+		if want := host + ":" + g.httpsPort; got.Host != want {
+			t.Errorf("app saw host %q, want %q", got.Host, want)
+		}
+		if want := g.base() + "/api/hello"; got.ExternalURL != want {
+			t.Errorf("app builds external URLs as %q, want %q", got.ExternalURL, want)
+		}
+		if got.RequestID == "" {
+			t.Error("app saw no X-Request-ID")
+		} else if id := resp.Header.Get("X-Request-Id"); id != "" && id != got.RequestID {
+			t.Errorf("response X-Request-ID %q differs from the one the app saw %q", id, got.RequestID)
+		}
+	})
+
+	t.Run("RedirectLoop", func(t *testing.T) {
+		// Post/Redirect/Get: the app's absolute redirect must point at the
+		// public https URL. Behind the seed's proxy (no X-Forwarded-Proto)
+		// Talisman saw http and redirected to https forever.
+		form := url.Values{"message": {"hello"}}
+		resp, body := do(t, g.client, "POST", g.base()+"/submit", strings.NewReader(form.Encode()), http.Header{
+			"Content-Type":   {"application/x-www-form-urlencoded"},
+			"Origin":         {g.base()},
+			"Sec-Fetch-Site": {"same-origin"},
+		})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /submit = %s, want 303\n%s", resp.Status, body)
+		}
+		loc := resp.Header.Get("Location")
+		if want := g.base() + "/thanks?n=5"; loc != want {
+			t.Fatalf("POST /submit redirects to %q, want %q", loc, want)
+		}
+		resp, body = do(t, g.client, "GET", loc, nil, nil)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Received 5 characters")) {
+			t.Errorf("GET %s = %s\n%s", loc, resp.Status, body)
+		}
+	})
+
+	t.Run("SlowEndpoint", func(t *testing.T) {
+		resp, body := do(t, g.client, "GET", g.base()+"/api/slow?ms=50", nil, nil)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"slept_ms":50`)) {
+			t.Errorf("GET /api/slow = %s\n%s", resp.Status, body)
+		}
+	})
+
+	t.Run("LoginStub", func(t *testing.T) {
+		resp, _ := do(t, g.client, "GET", g.base()+"/login", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET /login = %s", resp.Status)
+		}
+		checkHeaders(t, resp)
+	})
+
+	plain := &http.Client{
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	plainURL := "http://127.0.0.1:" + g.httpPort
+
+	t.Run("HTTPRedirectsToHTTPS", func(t *testing.T) {
+		resp, _ := do(t, plain, "GET", plainURL+"/some/path?q=1", nil, http.Header{"Host": {host}})
+		if resp.StatusCode != http.StatusMovedPermanently {
+			t.Fatalf("GET http://%s/some/path = %s, want 301", host, resp.Status)
+		}
+		if want := g.base() + "/some/path?q=1"; resp.Header.Get("Location") != want {
+			t.Errorf("Location = %q, want %q", resp.Header.Get("Location"), want)
+		}
+	})
+
+	t.Run("HostHeaderInjection", func(t *testing.T) {
+		// The seed's `return 301 https://$host$request_uri` sends any
+		// client to any host: an open redirect.
+		resp, _ := do(t, plain, "GET", plainURL+"/login", nil, http.Header{"Host": {"evil.example"}})
+		if resp.StatusCode != http.StatusMisdirectedRequest && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("Host: evil.example on the HTTP listener = %s, want 421 or 400", resp.Status)
+		}
+		if loc := resp.Header.Get("Location"); strings.Contains(loc, "evil.example") {
+			t.Errorf("redirected to the attacker's host: %q", loc)
+		}
+	})
+
+	t.Run("HostHeaderInjectionTLS", func(t *testing.T) {
+		// A valid TLS connection for app.test asking for another host must
+		// not reach the application.
+		resp, body := do(t, g.client, "GET", g.base()+"/api/hello", nil, http.Header{"Host": {"evil.example"}})
+		if resp.StatusCode != http.StatusMisdirectedRequest && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("Host: evil.example over TLS = %s, want 421 or 400\n%s", resp.Status, body)
+		}
+	})
+}
+
+// TestFlaskBehindRampart_HeadersOnErrorPages checks that a 502 (the
+// application is down) still carries the security headers. The seed's
+// add_header lines, without `always`, skipped every error page.
+func TestFlaskBehindRampart_HeadersOnErrorPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping end-to-end test in -short mode")
+	}
+	// Nothing listens on this port: the upstream is down.
+	g := startGateway(t, "127.0.0.1:"+freePort(t))
+	resp, body := do(t, g.client, "GET", g.base()+"/", nil, nil)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("GET / with the app down = %s, want 502\n%s", resp.Status, body)
+	}
+	checkHeaders(t, resp)
+	if bytes.Contains(body, []byte("127.0.0.1")) || bytes.Contains(body, []byte("connection refused")) {
+		t.Errorf("error page leaks upstream details:\n%s", body)
+	}
+}

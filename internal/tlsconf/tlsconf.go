@@ -1,0 +1,173 @@
+package tlsconf
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
+)
+
+// Options selects where the HTTPS listener's certificate comes from. Exactly
+// one source is used:
+//
+//   - CertFile and KeyFile set: those PEM files, reloaded when they change.
+//   - ACME non-nil: certificates from an ACME CA for Hosts.
+//   - neither: the self-signed development certificate (DevCert) for
+//     localhost and Hosts. Browsers will warn; Warnings says so.
+//
+// Setting both files and ACME is an error.
+type Options struct {
+	// CertFile and KeyFile are PEM files (YAML tls.cert_file,
+	// tls.key_file). The certificate file may hold the chain after the
+	// leaf. Empty: no file certificate.
+	CertFile, KeyFile string
+
+	// ACME, when not nil, turns on ACME (YAML tls.acme).
+	ACME *ACMEOptions
+
+	// Hosts are the public host names served (YAML top-level hosts). ACME
+	// requests certificates for exactly these names; the development
+	// certificate adds them to localhost.
+	Hosts []string
+
+	// StateDir is rampart's state directory; the development certificate
+	// and the ACME cache live below it. Required unless CertFile is set.
+	StateDir string
+
+	// MinVersion is the lowest TLS version accepted (YAML tls.min_version:
+	// "1.2" or "1.3"). Zero means TLS 1.2, which every browser of the last
+	// decade speaks; "1.3" shuts out some older API clients. Anything
+	// below 1.2 is refused.
+	MinVersion uint16
+
+	// ReloadInterval is how often certificate files are checked for
+	// changes (YAML tls.reload_interval). Zero means
+	// DefaultReloadInterval (5s).
+	ReloadInterval time.Duration
+
+	// Logger receives reload and ACME errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a compiled TLS setup: the tls.Config for the HTTPS listener and,
+// with ACME, the HTTP-01 challenge handler for the plain-HTTP listener.
+type Server struct {
+	cfg      *tls.Config
+	files    *FileCert
+	acme     *autocert.Manager
+	warnings []string
+	interval time.Duration
+}
+
+// ParseVersion converts a YAML tls.min_version ("1.2", "1.3") to a
+// crypto/tls version. Empty means TLS 1.2.
+func ParseVersion(s string) (uint16, error) {
+	switch s {
+	case "", "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("tls.min_version: %q must be \"1.2\" or \"1.3\"", s)
+}
+
+// New validates o and loads the certificate source. Errors name the YAML
+// key at fault.
+func New(o Options) (*Server, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	switch o.MinVersion {
+	case 0:
+		o.MinVersion = tls.VersionTLS12
+	case tls.VersionTLS12, tls.VersionTLS13:
+	default:
+		return nil, fmt.Errorf("tls.min_version: %#04x is not allowed; use TLS 1.2 or 1.3", o.MinVersion)
+	}
+	if o.ReloadInterval < 0 {
+		return nil, errors.New("tls.reload_interval: must be >= 0")
+	}
+	s := &Server{interval: o.ReloadInterval}
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	files := o.CertFile != "" || o.KeyFile != ""
+	switch {
+	case files && o.ACME != nil:
+		return nil, errors.New("tls: cert_file/key_file and acme are mutually exclusive; remove one")
+	case files:
+		f, err := LoadFiles(o.CertFile, o.KeyFile, logger)
+		if err != nil {
+			return nil, err
+		}
+		s.files = f
+		getCert = f.GetCertificate
+	case o.ACME != nil:
+		m, err := NewACME(o.Hosts, o.StateDir, *o.ACME)
+		if err != nil {
+			return nil, err
+		}
+		s.acme = m
+		getCert = m.GetCertificate
+	default:
+		c, err := DevCert(o.StateDir, o.Hosts)
+		if err != nil {
+			return nil, err
+		}
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c, nil }
+		s.warnings = append(s.warnings, "tls: no cert_file/key_file or acme configured; serving a self-signed development certificate that browsers will not trust")
+	}
+	s.cfg = ServerConfig(getCert)
+	s.cfg.MinVersion = o.MinVersion
+	if s.acme != nil {
+		// TLS-ALPN-01: the CA connects with only "acme-tls/1" offered and
+		// autocert answers with a challenge certificate. Listed last, it
+		// is never chosen for a browser.
+		s.cfg.NextProtos = append(s.cfg.NextProtos, acme.ALPNProto)
+	}
+	return s, nil
+}
+
+// TLSConfig returns the configuration for the HTTPS listener. It is shared:
+// do not modify it after the listener starts.
+func (s *Server) TLSConfig() *tls.Config { return s.cfg }
+
+// ChallengeHandler returns the ACME HTTP-01 handler to mount on the
+// plain-HTTP listener for /.well-known/acme-challenge/, or nil without
+// ACME.
+func (s *Server) ChallengeHandler() http.Handler {
+	if s.acme == nil {
+		return nil
+	}
+	return s.acme.HTTPHandler(nil)
+}
+
+// Warnings lists settings that are valid but weaker than they could be, for
+// `rampart config check`.
+func (s *Server) Warnings() []string { return append([]string(nil), s.warnings...) }
+
+// Run keeps the certificate source fresh until ctx is done: it polls
+// certificate files for changes. ACME renewal runs inside autocert and the
+// development certificate needs nothing, so Run then just waits.
+func (s *Server) Run(ctx context.Context) {
+	if s.files != nil {
+		s.files.Watch(ctx, s.interval)
+		return
+	}
+	<-ctx.Done()
+}
+
+// Reload checks certificate files now (for SIGHUP or `rampart reload`);
+// without files it does nothing.
+func (s *Server) Reload() error {
+	if s.files == nil {
+		return nil
+	}
+	_, err := s.files.Reload()
+	return err
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/demo"
+)
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src config.Source
+	fs.Var(optString{&src.Flags.Listen}, "listen", "HTTPS listen `address` (default 127.0.0.1:8443)")
+	fs.Var(optString{&src.Flags.HTTPListen}, "http-listen", "redirect listener `address` (default 127.0.0.1:8080)")
+	fs.Var(optString{&src.Flags.StateDir}, "state-dir", "state `directory` for the development certificate")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: rampart demo")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Runs rampart with every protection on, in front of a built-in demo application,")
+		fmt.Fprintln(stderr, "with a locally generated development certificate. No configuration needed.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		errorf(stderr, "", "demo application: %v", err)
+		return 1
+	}
+	app := &http.Server{Handler: demo.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go app.Serve(ln)
+	defer app.Close()
+	upstream := "http://" + ln.Addr().String()
+	src.Demo = true
+	src.Flags.Upstream = &upstream
+	return serve(src, stdout, stderr, func(p *config.Plan) {
+		https := "https://" + displayAddr(p.Listen.HTTPS)
+		fmt.Fprintf(stderr, `
+rampart demo is running: %s
+(a development certificate: your browser will warn once; curl needs -k)
+
+Try:
+  curl -ki %s/                     security headers, no Server header
+  curl -ki %s/api/hello            the application sees your real IP and https
+  curl -i  http://%s/              redirect to HTTPS
+  curl -i  -H 'Host: evil.example' http://%s/   refused, not redirected
+  curl -ki '%s/x%%0a{"status":200}'  the access log line cannot be forged
+  curl -ki %s/api/panic            the application crashes: a generic 502, details only in the log
+
+Ctrl-C stops it.
+
+`, https, https, https, displayAddr(p.Listen.HTTP), displayAddr(p.Listen.HTTP), https, https)
+	})
+}
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

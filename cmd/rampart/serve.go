@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/gateway"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+// optString is a flag that remembers whether it was given.
+type optString struct{ p **string }
+
+func (o optString) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return **o.p
+}
+func (o optString) Set(v string) error {
+	*o.p = &v
+	return nil
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src config.Source
+	var hosts stringList
+	fs.StringVar(&src.Path, "config", "", "configuration `file` (YAML); flags override it")
+	fs.Var(optString{&src.Flags.Listen}, "listen", "HTTPS listen `address` (default :443)")
+	fs.Var(optString{&src.Flags.HTTPListen}, "http-listen", "redirect listener `address`, or off (default :80)")
+	fs.Var(optString{&src.Flags.Upstream}, "upstream", "the application's `URL`, e.g. http://127.0.0.1:5000")
+	fs.Var(optString{&src.Flags.CertFile}, "cert", "certificate chain PEM `file`")
+	fs.Var(optString{&src.Flags.KeyFile}, "key", "private key PEM `file`")
+	fs.Var(optString{&src.Flags.StateDir}, "state-dir", "state `directory` (default /var/lib/rampart)")
+	fs.Var(&hosts, "host", "public host `name` served (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: rampart serve [--config rampart.yaml] [flags]")
+		fmt.Fprintln(stderr)
+		fmt.Fprintln(stderr, "Runs the gateway. The smallest useful command line is")
+		fmt.Fprintln(stderr, "  rampart serve --upstream http://127.0.0.1:5000 --host example.com")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		errorf(stderr, "flags come before nothing else: rampart serve [flags]", "unexpected argument %q", fs.Arg(0))
+		return 2
+	}
+	src.Flags.Hosts = hosts
+	return serve(src, stdout, stderr, nil)
+}
+
+// serve loads the plan, refuses to start on any error finding, and runs the
+// gateway until SIGTERM or SIGINT. ready, when not nil, is called once the
+// gateway is built, before it serves (the demo prints its banner there).
+func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)) int {
+	plan, findings := config.Load(src)
+	if findings.HasErrors() {
+		findings.Write(stderr)
+		errorf(stderr, "fix the errors above, then run 'rampart config check' to confirm", "configuration refused")
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: plan.LogLevel}))
+	for _, f := range findings {
+		logger.Warn("configuration warning", "where", f.Where, "key", f.Key, "message", f.Message, "hint", f.Hint)
+	}
+	gw, err := gateway.New(plan, gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr})
+	if err != nil {
+		errorf(stderr, "", "%v", err)
+		return 1
+	}
+	for _, w := range gw.Warnings() {
+		if !plan.Demo {
+			logger.Warn(w)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if ready != nil {
+		ready(plan)
+	}
+	logger.Info("rampart serving", "https", plan.Listen.HTTPS, "http", plan.Listen.HTTP, "upstream", plan.Upstream.URL.String(), "hosts", plan.Hosts, "tls", plan.TLS.Mode.String())
+	if err := gw.Run(ctx); err != nil {
+		errorf(stderr, "", "%v", err)
+		return 1
+	}
+	logger.Info("rampart stopped")
+	return 0
+}

@@ -1,0 +1,183 @@
+// Package gateway assembles rampart from a compiled configuration plan: the
+// certificate source, the HTTPS and redirect listeners, the log streams and
+// the request pipeline in front of the reverse proxy.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/internal/tlsconf"
+	"github.com/rampart-dev/rampart/seclog"
+)
+
+// Options are what the gateway needs beyond the plan.
+type Options struct {
+	// Logger is rampart's own diagnostic log. Nil means slog.Default().
+	Logger *slog.Logger
+	// Stdout and Stderr receive the access log and the security log when
+	// the plan sends them to the standard streams. Nil means os.Stdout and
+	// os.Stderr.
+	Stdout, Stderr io.Writer
+	// HTTPSListener and HTTPListener, when not nil, are served instead of
+	// opening the plan's addresses (tests pass :0 listeners).
+	HTTPSListener, HTTPListener net.Listener
+}
+
+// Gateway is a running configuration. Build it with New, serve with Run.
+type Gateway struct {
+	plan    *config.Plan
+	logger  *slog.Logger
+	tls     *tlsconf.Server
+	https   *listen.Server
+	http    *listen.Server // nil when the redirect listener is off
+	handler http.Handler
+	closers []io.Closer
+}
+
+// New builds everything the plan describes, opening log files and loading
+// certificates, but accepts no connection yet. On error it releases what it
+// had built.
+func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	g := &Gateway{plan: plan, logger: o.Logger}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	if err := os.MkdirAll(plan.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+
+	accessW, err := g.openLog(plan.AccessLog, o.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("log.access: %w", err)
+	}
+	secW, err := g.openLog(plan.SecurityLog, o.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("log.security: %w", err)
+	}
+	sec := seclog.New(slog.New(slog.NewJSONHandler(secW, nil)))
+
+	tlsOpts := tlsconf.Options{Hosts: plan.Hosts, StateDir: plan.StateDir, Logger: o.Logger}
+	switch plan.TLS.Mode {
+	case config.TLSFiles:
+		tlsOpts.CertFile, tlsOpts.KeyFile = plan.TLS.CertFile, plan.TLS.KeyFile
+	case config.TLSACME:
+		tlsOpts.ACME = &tlsconf.ACMEOptions{Email: plan.TLS.ACMEEmail, DirectoryURL: plan.TLS.ACMEDirectory}
+	}
+	if g.tls, err = tlsconf.New(tlsOpts); err != nil {
+		return nil, err
+	}
+
+	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec})
+	if err != nil {
+		return nil, err
+	}
+
+	lo := listen.Options{
+		ReadHeaderTimeout: plan.Listen.ReadHeaderTimeout,
+		ReadTimeout:       plan.Listen.ReadTimeout,
+		WriteTimeout:      plan.Listen.WriteTimeout,
+		IdleTimeout:       plan.Listen.IdleTimeout,
+		MaxHeaderBytes:    plan.Listen.MaxHeaderBytes,
+		ShutdownTimeout:   plan.Listen.ShutdownTimeout,
+		Logger:            o.Logger,
+	}
+	if g.https, err = listen.NewServer(plan.Listen.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
+		return nil, err
+	}
+	g.https.Listener = o.HTTPSListener
+	if plan.Listen.HTTP != "" || o.HTTPListener != nil {
+		rd, err := listen.NewRedirect(listen.RedirectOptions{
+			Hosts:         redirectHosts(plan.Hosts),
+			HTTPSPort:     httpsPort(plan.Listen.HTTPS, o.HTTPSListener),
+			ACMEChallenge: g.tls.ChallengeHandler(),
+			Logger:        o.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if g.http, err = listen.NewServer(plan.Listen.HTTP, rd, nil, lo); err != nil {
+			return nil, err
+		}
+		g.http.Listener = o.HTTPListener
+	}
+	return g, nil
+}
+
+// redirectHosts are the host names the plain listener redirects: IP
+// literals are left out, since a redirect is only useful to a name that a
+// certificate and HSTS can be bound to, and users type names.
+func redirectHosts(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		if _, err := netip.ParseAddr(h); err != nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// httpsPort is the port redirects point at.
+func httpsPort(addr string, ln net.Listener) int {
+	if ln != nil {
+		addr = ln.Addr().String()
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// Handler is the HTTPS request pipeline, for tests and embedding.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Warnings lists weaknesses the components found while building.
+func (g *Gateway) Warnings() []string { return g.tls.Warnings() }
+
+// Run serves until ctx is done, then drains in-flight requests within the
+// shutdown timeout. It returns the first listener error.
+func (g *Gateway) Run(ctx context.Context) error {
+	defer g.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go g.tls.Run(ctx)
+	servers := []*listen.Server{g.https}
+	if g.http != nil {
+		servers = append(servers, g.http)
+	}
+	err := listen.Run(ctx, servers...)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases log files. Run calls it on return.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, c := range g.closers {
+		errs = append(errs, c.Close())
+	}
+	g.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/proxy"
+	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/seclog"
+)
+
+type pipelineDeps struct {
+	logger *slog.Logger
+	access io.Writer
+	sec    *seclog.Logger
+}
+
+// buildPipeline assembles the request pipeline. The order is fixed here and
+// nowhere else; each stage is a plain func(http.Handler) http.Handler from
+// a library package, so the same defence works outside the gateway.
+//
+//	request id        every later record (access, security, error page,
+//	                  upstream X-Request-ID) carries the same id
+//	client address    resolved once through trusted proxies; everything
+//	                  after it (logs, limits, bans) keys on the real client
+//	access log        outside everything that can answer, so every
+//	                  response is logged, rejections included
+//	security headers  outside every stage that can answer, so 429, 500,
+//	                  502 and 504 pages carry them too
+//	panic recovery    inside the headers: a panic's 500 still gets them
+//	rate limit        before any work is spent on the request
+//	reverse proxy     body limit, forwarding headers, fingerprint removal
+//
+// Stages added later (IP bans, CSRF, sessions, identity headers) slot in
+// between recovery and the proxy.
+func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
+	resolver, err := clientip.New(clientip.Options{TrustedProxies: plan.TrustedProxies, Header: plan.ClientIPHeader})
+	if err != nil {
+		return nil, err
+	}
+	px, err := proxy.New(proxy.Options{
+		Upstream:              plan.Upstream.URL,
+		SendUpstreamHost:      !plan.Upstream.PreserveHost,
+		DialTimeout:           plan.Upstream.DialTimeout,
+		ResponseHeaderTimeout: plan.Upstream.ResponseHeaderTimeout,
+		MaxIdleConns:          plan.Upstream.MaxIdleConns,
+		MaxBodyBytes:          plan.MaxBodyBytes,
+		StripRequestHeaders:   plan.Upstream.StripRequestHeaders,
+		RemoveResponseHeaders: plan.Upstream.RemoveResponseHeaders,
+		Logger:                d.logger,
+		SecLog:                d.sec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var h http.Handler = px
+	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
+	h = resolver.Handler(h)
+	return h, nil
+}
+
+// openLog opens one log stream: the given standard stream, or a rotated
+// file.
+func (g *Gateway) openLog(lp config.LogPlan, std io.Writer) (io.Writer, error) {
+	if lp.Path == "" {
+		return std, nil
+	}
+	f, err := os.OpenFile(lp.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, f)
+	return f, nil
+}

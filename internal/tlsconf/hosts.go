@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -12,7 +13,7 @@ import (
 // names must be given in their xn-- form).
 func normalizeHost(h string) (string, error) {
 	n := strings.ToLower(strings.TrimSuffix(h, "."))
-	if n == "" || len(n) > 253 {
+	if n == "" || len(n) > 253 || net.ParseIP(n) != nil {
 		return "", fmt.Errorf("hosts: %q is not a valid host name", h)
 	}
 	for label := range strings.SplitSeq(n, ".") {

@@ -1,0 +1,309 @@
+package secheaders
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// talismanUpstream answers like the seed's Flask app behind the seed's nginx:
+// every security header of its own, some twice.
+func talismanUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'")
+		h.Add("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'")
+		h.Add("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		h.Add("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload")
+		h.Add("X-Frame-Options", "SAMEORIGIN")
+		h.Add("X-Frame-Options", "SAMEORIGIN")
+		h.Add("X-Content-Type-Options", "nosniff")
+		h.Add("X-Content-Type-Options", "nosniff")
+		h.Add("X-XSS-Protection", "1; mode=block")
+		h.Add("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Add("Permissions-Policy", "browsing-topics=()")
+		h.Add("Cross-Origin-Opener-Policy", "same-origin-allow-popups")
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/error" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		io.WriteString(w, "<p>ok</p>")
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+// frontTLS serves m in front of a real httputil.ReverseProxy to upstream,
+// over TLS.
+func frontTLS(t *testing.T, m *Middleware, upstream string) *httptest.Server {
+	t.Helper()
+	u, _ := url.Parse(upstream)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }}
+	front := httptest.NewTLSServer(m.Handler(rp))
+	t.Cleanup(front.Close)
+	return front
+}
+
+func mustNew(t *testing.T, p Policy) *Middleware {
+	t.Helper()
+	m, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestHeaderDuplication_UpstreamTalisman: the seed sends every header twice
+// (nginx add_header + Talisman). Through rampart each appears exactly once,
+// with rampart's value, on 200, redirect and 500 responses.
+func TestHeaderDuplication_UpstreamTalisman(t *testing.T) {
+	up := talismanUpstream(t)
+	front := frontTLS(t, mustNew(t, Policy{}), up.URL)
+	client := front.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, p := range []string{"/", "/redirect", "/error"} {
+		resp, err := client.Get(front.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, k := range []string{"Content-Security-Policy", "Strict-Transport-Security", "X-Frame-Options",
+			"X-Content-Type-Options", "X-Xss-Protection", "Referrer-Policy", "Permissions-Policy",
+			"Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy"} {
+			if n := len(resp.Header.Values(k)); n != 1 {
+				t.Errorf("%s: %s sent %d times: %q", p, k, n, resp.Header.Values(k))
+			}
+		}
+		if got := resp.Header.Get("X-XSS-Protection"); got != "0" {
+			t.Errorf("%s: X-XSS-Protection = %q, want 0", p, got)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
+			t.Errorf("%s: HSTS = %q", p, got)
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "object-src 'none'") {
+			t.Errorf("%s: CSP = %q, want rampart's", p, got)
+		}
+	}
+}
+
+// TestHeaderDuplication_ModesKeepAndMerge: keep leaves the application's
+// value (once), merge sends both policies in one field, enforced together.
+func TestHeaderDuplication_ModesKeepAndMerge(t *testing.T) {
+	up := talismanUpstream(t)
+	m := mustNew(t, Policy{Modes: map[string]Mode{
+		"content-security-policy": ModeMerge,
+		"Cross-Origin-Opener-Policy": ModeKeep,
+		"X-Frame-Options":            ModeKeep,
+	}})
+	front := frontTLS(t, m, up.URL)
+	resp, err := front.Client().Get(front.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Values("Content-Security-Policy")
+	want := m.base.csp.static[0] + ", default-src 'self'; script-src 'self'; style-src 'self'"
+	if len(csp) != 1 || csp[0] != want {
+		t.Errorf("merged CSP = %q, want [%q]", csp, want)
+	}
+	if got := resp.Header.Values("Cross-Origin-Opener-Policy"); len(got) != 1 || got[0] != "same-origin-allow-popups" {
+		t.Errorf("kept COOP = %q", got)
+	}
+	if got := resp.Header.Values("X-Frame-Options"); len(got) != 1 {
+		t.Errorf("kept XFO not deduplicated: %q", got)
+	}
+}
+
+// TestRoute_PathTricks: dot segments, double slashes and encoded dots cannot
+// make a request for /admin select the looser /embed route (which allows
+// framing and drops X-Frame-Options: a clickjacking of the admin pages).
+func TestRoute_PathTricks(t *testing.T) {
+	m := mustNew(t, Policy{Routes: []Route{
+		{Prefix: "/embed/", CSP: map[string][]string{"frame-ancestors": {"*"}}},
+		{Prefix: "/admin", Headers: Headers{FrameOptions: "DENY"}},
+	}})
+	var seen string
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.URL.Path })))
+	defer srv.Close()
+	for _, tc := range []struct{ path, xfo string }{
+		{"/embed/x", ""},
+		{"/embed", ""},
+		{"/embedded", "SAMEORIGIN"},
+		{"/embed/../admin/users", "DENY"},
+		{"/embed/%2e%2e/admin/users", "DENY"},
+		{"/embed/%2E%2E/admin", "DENY"},
+		{"/embed/.%2e/admin", "DENY"},
+		{"//embed/..//admin/users", "DENY"},
+		{"/embed/./../admin", "DENY"},
+		{"/embed%2f..%2fadmin", "DENY"},
+		{"/admin/../embed/x", ""},
+		{"/ADMIN", "SAMEORIGIN"},
+	} {
+		// Send the path verbatim, as an attacker would, bypassing client-side cleaning.
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.URL.Opaque = tc.path
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			// net/http's mux is not in front; the handler sees every path.
+			t.Errorf("%s: status %d", tc.path, resp.StatusCode)
+		}
+		if got := resp.Header.Get("X-Frame-Options"); got != tc.xfo {
+			t.Errorf("%s (handler saw %q): X-Frame-Options = %q, want %q", tc.path, seen, got, tc.xfo)
+		}
+	}
+}
+
+// TestNonce_ClientForgedHeader: a client that sends its own X-CSP-Nonce
+// cannot choose the nonce the application puts in its pages.
+func TestNonce_ClientForgedHeader(t *testing.T) {
+	m := mustNew(t, Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true}}})
+	var got []string
+	var fromCtx string
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Values("X-CSP-Nonce")
+		fromCtx = Nonce(r)
+	}))
+	seen := map[string]bool{}
+	for range 3 {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Add("X-CSP-Nonce", "attacker")
+		req.Header.Add("x-csp-nonce", "attacker2")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if len(got) != 1 || got[0] == "attacker" || len(got[0]) != 24 {
+			t.Fatalf("application saw nonce header %q", got)
+		}
+		if fromCtx != got[0] {
+			t.Fatalf("Nonce(r) = %q, header %q", fromCtx, got[0])
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self' 'nonce-"+got[0]+"'") {
+			t.Fatalf("CSP %q lacks nonce %q", csp, got[0])
+		}
+		if seen[got[0]] {
+			t.Fatal("nonce reused across responses")
+		}
+		seen[got[0]] = true
+	}
+}
+
+// TestResponseController_FlushAndHijack: http.ResponseController reaches the
+// connection through the wrapper, and a flush before any write still sends
+// the policy.
+func TestResponseController_FlushAndHijack(t *testing.T) {
+	m := mustNew(t, Policy{})
+	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if r.URL.Path == "/hijack" {
+			c, _, err := rc.Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+			c.Close()
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			t.Errorf("flush: %v", err)
+		}
+		io.WriteString(w, "data: x\n\n")
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Content-Security-Policy") == "" {
+		t.Error("flushed response has no CSP")
+	}
+	resp, err = http.Get(srv.URL + "/hijack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "hi" {
+		t.Errorf("hijacked body %q", b)
+	}
+}
+
+func TestHSTS_OnlyOverTLS(t *testing.T) {
+	h := mustNew(t, Policy{}).Header("/", false, "")
+	if h.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS sent over plain HTTP")
+	}
+	h = mustNew(t, Policy{HSTS: HSTS{Preload: true}}).Header("/", true, "")
+	if got := h.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains; preload" {
+		t.Errorf("HSTS = %q", got)
+	}
+}
+
+// TestConfig_Errors: each mistake is refused with its YAML key.
+func TestConfig_Errors(t *testing.T) {
+	for _, tc := range []struct {
+		p    Policy
+		want string
+	}{
+		{Policy{HSTS: HSTS{Preload: true, ExcludeSubDomains: true}}, "hsts.preload: needs max_age >= 1 year"},
+		{Policy{HSTS: HSTS{Preload: true, MaxAge: 86400e9}}, "hsts.preload:"},
+		{Policy{HSTS: HSTS{MaxAge: -1}}, "hsts.max_age: must be >= 0"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"self"}}}}, "csp.directives.script-src: unquoted self is read as a host name (hint: write 'self')"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"'self'; img-src *"}}}}, "csp.directives.script-src: not a valid directive"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"scripts-src": {"'self'"}}}}, "csp.directives.scripts-src: unknown directive (hint: did you mean script-src?)"},
+		{Policy{Routes: []Route{{Prefix: "/a", CSP: map[string][]string{"style-src": {"'nonce-x'"}}}}}, "routes[0].csp.style-src: nonce"},
+		{Policy{Routes: []Route{{Prefix: "admin"}}}, "routes[0].prefix: must be an absolute path"},
+		{Policy{Routes: []Route{{Prefix: "/a/"}, {Prefix: "/a"}}}, "routes[1].prefix: \"/a\" is listed twice"},
+		{Policy{Headers: Headers{FrameOptions: "ALLOW-FROM https://x"}}, "frame_options: ALLOW-FROM"},
+		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "routes[0].coop: must be one of"},
+		{Policy{Headers: Headers{ReferrerPolicy: "always"}}, "referrer_policy: must be one of"},
+		{Policy{Headers: Headers{PermissionsPolicy: "camera"}}, "permissions_policy:"},
+		{Policy{Modes: map[string]Mode{"X-Frame-Options": ModeMerge}}, "modes.X-Frame-Options: merge applies to Content-Security-Policy only"},
+		{Policy{Modes: map[string]Mode{"X-Frame-Options": "replace"}}, "modes.X-Frame-Options: must be override, keep or merge"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{InjectHTML: true}}}, "csp.nonce.inject_html: needs csp.nonce.enabled"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, RequestHeader: "X Nonce"}}}, "csp.nonce.request_header"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, Directives: []string{"img-src"}}}}, "csp.nonce.directives[0]"},
+		{Policy{CSP: CSP{Report: ReportOptions{Enabled: true, Path: "/r/../x"}}}, "csp.report.path"},
+		{Policy{Cookies: []CookieRule{{Name: "[", SameSite: "lax"}}}, "cookies[0].name: bad pattern"},
+		{Policy{Cookies: []CookieRule{{Name: "a", SameSite: "loose"}}}, "cookies[0].same_site"},
+	} {
+		_, err := New(tc.p)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) error = %v, want %q", tc.p, err, tc.want)
+		}
+	}
+}
+
+func TestConfig_Warnings(t *testing.T) {
+	m := mustNew(t, Policy{
+		CSP:     CSP{ReportOnly: true, Directives: map[string][]string{"script-src": {"'self' 'unsafe-inline'"}}},
+		Cookies: []CookieRule{{Name: "*", SameSite: "none"}},
+	})
+	w := strings.Join(m.Warnings(), "\n")
+	for _, want := range []string{
+		"csp.report_only: the policy is reported, not enforced",
+		"csp.directives.script-src: 'unsafe-inline' allows injected inline scripts",
+		`cookies: session cookies such as "session" get no http_only, same_site lax or strict`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if w := mustNew(t, Policy{}).Warnings(); len(w) != 0 {
+		t.Errorf("default policy has warnings: %q", w)
+	}
+}

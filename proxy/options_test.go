@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNew_Validation(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want []string // substrings of the error, empty for no error
+	}{
+		{"zero", Options{}, []string{"upstream.url: required"}},
+		{"ok", Options{Upstream: mustURL(t, "http://127.0.0.1:5000")}, nil},
+		{"https", Options{Upstream: mustURL(t, "https://app.internal")}, nil},
+		{"scheme", Options{Upstream: mustURL(t, "ftp://127.0.0.1")}, []string{`upstream.url: scheme must be http or https, not "ftp"`}},
+		{"unix", Options{Upstream: mustURL(t, "unix:///run/app.sock")}, []string{"upstream.url: scheme"}},
+		{"no host", Options{Upstream: mustURL(t, "http:///x")}, []string{"upstream.url: must name a host"}},
+		{"host:port without scheme", Options{Upstream: mustURL(t, "localhost:5000")}, []string{"upstream.url"}},
+		{"userinfo", Options{Upstream: mustURL(t, "http://u:secret@127.0.0.1")}, []string{"upstream.url: must not contain user info"}},
+		{"all at once", Options{
+			Upstream:              mustURL(t, "http://127.0.0.1"),
+			DialTimeout:           -1,
+			ResponseHeaderTimeout: -time.Second,
+			MaxIdleConns:          -1,
+			MaxBodyBytes:          -1,
+			StripRequestHeaders:   []string{"X-Ok", "Bad Name"},
+			RemoveResponseHeaders: []string{"X:Colon"},
+		}, []string{
+			"upstream.dial_timeout: must be >= 0",
+			"upstream.response_header_timeout: must be >= 0",
+			"upstream.max_idle_conns: must be >= 0",
+			"limits.max_body_bytes: must be >= 0",
+			`proxy.strip_request_headers[1]: "Bad Name" is not a valid header name`,
+			`proxy.remove_response_headers[0]: "X:Colon" is not a valid header name`,
+		}},
+	}
+	for _, tc := range tests {
+		_, err := New(tc.o)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%s: unexpected error %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+// TestNew_UpstreamCopied: changing the caller's URL after New does not
+// redirect a running proxy.
+func TestNew_UpstreamCopied(t *testing.T) {
+	u := mustURL(t, "http://127.0.0.1:5000")
+	p, err := New(Options{Upstream: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = "evil.example"
+	if p.upstream.Host != "127.0.0.1:5000" {
+		t.Errorf("upstream changed to %q", p.upstream.Host)
+	}
+}
+
+func TestNew_Defaults(t *testing.T) {
+	p, err := New(Options{Upstream: mustURL(t, "http://127.0.0.1:5000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := p.transport
+	if tr.MaxIdleConns != DefaultMaxIdleConns || tr.MaxIdleConnsPerHost != DefaultMaxIdleConns ||
+		tr.ResponseHeaderTimeout != DefaultResponseHeaderTimeout || tr.IdleConnTimeout != DefaultIdleConnTimeout ||
+		tr.TLSHandshakeTimeout != DefaultTLSHandshakeTimeout || !tr.DisableCompression || tr.Proxy != nil {
+		t.Errorf("transport defaults: %+v", tr)
+	}
+	if p.maxBody != DefaultMaxBodyBytes {
+		t.Errorf("max body %d", p.maxBody)
+	}
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("warnings for a loopback upstream: %q", w)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		o    Options
+		want string
+	}{
+		{Options{Upstream: mustURL(t, "http://10.0.0.5:5000")}, "upstream.url: plain http to non-loopback host"},
+		{Options{Upstream: mustURL(t, "https://app.internal"), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, "verification is disabled"},
+		{Options{Upstream: mustURL(t, "http://localhost:5000")}, ""},
+		{Options{Upstream: mustURL(t, "http://[::1]:5000")}, ""},
+	}
+	for _, tc := range tests {
+		p, err := New(tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(p.Warnings(), "\n")
+		if tc.want == "" && w != "" || !strings.Contains(w, tc.want) {
+			t.Errorf("%s: warnings %q, want %q", tc.o.Upstream, w, tc.want)
+		}
+	}
+}

@@ -100,7 +100,7 @@ func TestHeaderDuplication_UpstreamTalisman(t *testing.T) {
 func TestHeaderDuplication_ModesKeepAndMerge(t *testing.T) {
 	up := talismanUpstream(t)
 	m := mustNew(t, Policy{Modes: map[string]Mode{
-		"content-security-policy": ModeMerge,
+		"content-security-policy":    ModeMerge,
 		"Cross-Origin-Opener-Policy": ModeKeep,
 		"X-Frame-Options":            ModeKeep,
 	}})

@@ -1,0 +1,73 @@
+package ratelimit
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/requestid"
+)
+
+// Handler returns middleware enforcing l's rules on next.
+//
+// A rejected request is answered with the configured status (429 by
+// default), Retry-After, RateLimit-Policy and RateLimit, and a generic body
+// written by httperr (HTML or problem+json); the zone and key go to the
+// security log only. A delayed request waits on a timer in its own
+// goroutine, holding no lock; if the client goes away meanwhile, it is
+// dropped without reaching next, so a waiting queue cannot be used to
+// amplify load on the upstream.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := l.Check(r)
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if l.onDecision != nil {
+			l.onDecision(r, &d)
+		}
+		if d.DryRun {
+			if l.headersOnAllowed {
+				setRateLimitHeaders(w.Header(), &d)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch d.Action {
+		case Reject:
+			l.reject(w, r, &d)
+			return
+		case Delay:
+			t := time.NewTimer(d.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				if z := l.zones[d.Zone]; z != nil {
+					z.stats.abandoned.Add(1)
+				}
+				return
+			}
+		}
+		if l.headersOnAllowed {
+			setRateLimitHeaders(w.Header(), &d)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, d *Decision) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(d.RetryAfter))
+	setRateLimitHeaders(h, d)
+	detail := "Too many requests; retry in " + strconv.Itoa(d.RetryAfter) + " seconds."
+	if d.RetryAfter == 1 {
+		detail = "Too many requests; retry in 1 second."
+	}
+	if d.BackendError {
+		detail = "Too many requests; retry later."
+	}
+	httperr.Write(w, r, l.status, detail, requestid.FromRequest(r))
+}

@@ -1,0 +1,92 @@
+package ratelimit
+
+import (
+	"strings"
+	"testing"
+)
+
+func FuzzNormalPath(f *testing.F) {
+	for _, s := range []string{"/api/x", "//api", "/../api", "api", "", "/a/./b/../c/", "*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := normalPath(s)
+		if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.Contains(p, "/../") ||
+			strings.HasSuffix(p, "/..") || strings.Contains(p, "/./") || (len(p) > 1 && strings.HasSuffix(p, "/")) {
+			t.Fatalf("normalPath(%q) = %q", s, p)
+		}
+		if normalPath(p) != p {
+			t.Fatalf("normalPath not idempotent on %q", s)
+		}
+	})
+}
+
+func TestMatchPrefix(t *testing.T) {
+	for _, c := range []struct {
+		p, prefix string
+		want      bool
+	}{
+		{"/api/x", "/api/", true},
+		{"/api", "/api/", true},
+		{"/apix", "/api/", false},
+		{"/ap", "/api/", false},
+		{"/", "/", true},
+		{"/anything", "/", true},
+		{"/api", "/api", true},
+		{"/apix", "/api", true},
+	} {
+		if got := matchPrefix(c.p, c.prefix); got != c.want {
+			t.Errorf("matchPrefix(%q, %q) = %v", c.p, c.prefix, got)
+		}
+	}
+}
+
+// The zone never holds more states than its capacity, whatever the number
+// of distinct keys: a million distinct clients cannot grow memory.
+func TestZone_MillionDistinctKeysStayBounded(t *testing.T) {
+	const capacity = 4096
+	z := newMemZone(10000, capacity)
+	now := int64(1)
+	for i := uint64(0); i < 1_000_000; i++ {
+		h := i*0x9E3779B97F4A7C15 + 1
+		if _, busy, _ := z.lookup(h, now, 20000, true); busy {
+			t.Fatalf("new key %d rejected", i)
+		}
+		if i%100_000 == 0 && z.Len() > capacity {
+			t.Fatalf("after %d keys: %d states > capacity %d", i, z.Len(), capacity)
+		}
+		if i%1000 == 0 {
+			now++
+		}
+	}
+	if n := z.Len(); n > capacity || n < capacity-64 {
+		t.Fatalf("%d states, capacity %d", n, capacity)
+	}
+	for i := range z.shards {
+		s := &z.shards[i]
+		if len(s.idx) != s.n || len(s.ents) != cap(s.ents) {
+			t.Fatalf("shard %d: index %d, count %d", i, len(s.idx), s.n)
+		}
+	}
+}
+
+// An LRU built on indices is easy to corrupt; walk it after churn.
+func TestZone_LRUConsistent(t *testing.T) {
+	z := newMemZone(1000, 64)
+	for i := uint64(0); i < 10000; i++ {
+		z.lookup(i%97+1, int64(i*7), 5000, i%3 != 0)
+	}
+	s := &z.shards[0]
+	n := 0
+	prev := uint32(0)
+	for i := s.head; i != 0; i = s.ents[i].next {
+		if s.ents[i].prev != prev || s.idx[s.ents[i].hash] != i {
+			t.Fatalf("broken link at %d", i)
+		}
+		prev = i
+		n++
+	}
+	if n != s.n || prev != s.tail || n != len(s.idx) {
+		t.Fatalf("list %d, count %d, index %d", n, s.n, len(s.idx))
+	}
+}

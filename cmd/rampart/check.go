@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/rampart-dev/rampart/check"
+)
+
+const checkUsage = `usage: rampart check [flags] https://host[:port]/
+
+Audits a live deployment the way a browser and a scanner see it: the
+HTTP→HTTPS redirect (and whether it reflects a foreign Host), TLS versions,
+cipher suites and certificate, security headers, cookies, CORS, and exposed
+files (/.git/HEAD, /.env, /server-status, /console). The headers are scored
+and graded like the MDN HTTP Observatory; TLS is reported separately.
+
+Exit status: 0 when the audit passes, 1 when the grade is below --min-grade
+or a TLS finding is an error, 2 when the audit could not run (bad flags,
+unreachable target).
+
+flags:
+`
+
+// runCheck implements "rampart check".
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, checkUsage)
+		fs.PrintDefaults()
+	}
+	jsonOut := fs.Bool("json", false, "write the report as JSON")
+	minGrade := fs.String("min-grade", "", "fail (exit 1) below this grade: A+, A, A-, B+, … F")
+	insecure := fs.Bool("insecure", false, "accept an untrusted (self-signed) certificate; still reported")
+	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each request and handshake")
+	httpURL := fs.String("http-url", "", "plain-HTTP URL for the redirect probe (default http://<host>/ on port 80)")
+	caFile := fs.String("ca", "", "PEM file of root certificates to trust instead of the system roots")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "rampart: error: check takes exactly one URL")
+		fmt.Fprintln(stderr, "rampart: hint: rampart check https://example.com/")
+		return 2
+	}
+	if *minGrade != "" && !check.ValidGrade(strings.ToUpper(*minGrade)) {
+		fmt.Fprintf(stderr, "rampart: error: --min-grade %q is not a grade\n", *minGrade)
+		fmt.Fprintln(stderr, "rampart: hint: use one of A+ A A- B+ B B- C+ C C- D+ D D- F")
+		return 2
+	}
+	opts := check.Options{Timeout: *timeout, HTTPURL: *httpURL, InsecureAcceptCert: *insecure}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rampart: error: --ca: %v\n", err)
+			return 2
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "rampart: error: --ca: no PEM certificate in %s\n", *caFile)
+			return 2
+		}
+		opts.RootCAs = pool
+	}
+	target := fs.Arg(0)
+	if !strings.Contains(target, "://") {
+		target = "https://" + target
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := check.Run(ctx, target, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "rampart: error: %v\n", err)
+		if strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "handshake") {
+			fmt.Fprintln(stderr, "rampart: hint: is the server speaking TLS on that port?")
+		}
+		return 2
+	}
+	if *jsonOut {
+		err = check.WriteJSON(stdout, rep)
+	} else {
+		err = check.WriteText(stdout, rep)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rampart: error: %v\n", err)
+		return 2
+	}
+	if rep.Failed(strings.ToUpper(*minGrade)) {
+		if !*jsonOut {
+			if *minGrade != "" {
+				fmt.Fprintf(stderr, "rampart: check failed: grade %s (minimum %s) or TLS errors\n", rep.Grade, strings.ToUpper(*minGrade))
+			} else {
+				fmt.Fprintln(stderr, "rampart: check failed: TLS errors")
+			}
+		}
+		return 1
+	}
+	return 0
+}

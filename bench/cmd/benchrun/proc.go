@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// procStats is the memory and CPU use of a process tree, read from /proc.
+type procStats struct {
+	RSSKiB  int64         // sum of VmRSS (shared pages counted once per process)
+	PeakKiB int64         // sum of VmHWM, each process's peak RSS
+	CPU     time.Duration // user + system time consumed so far
+	Procs   int
+}
+
+// treeStats sums procStats over pid and its direct children (nginx's master
+// and workers; rampart is a single process).
+func treeStats(pid int) procStats {
+	pids := []int{pid}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if ppid(child) == pid {
+			pids = append(pids, child)
+		}
+	}
+	var s procStats
+	for _, p := range pids {
+		status := readStatus(p)
+		if status == nil {
+			continue
+		}
+		s.Procs++
+		s.RSSKiB += status["VmRSS"]
+		s.PeakKiB += status["VmHWM"]
+		s.CPU += cpuTime(p)
+	}
+	return s
+}
+
+// readStatus returns the kB fields of /proc/pid/status.
+func readStatus(pid int) map[string]int64 {
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	m := make(map[string]int64)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) == 2 && fields[1] == "kB" {
+			n, _ := strconv.ParseInt(fields[0], 10, 64)
+			m[k] = n
+		}
+	}
+	return m
+}
+
+// statFields returns the fields of /proc/pid/stat after the command name
+// (which may itself contain spaces and parentheses).
+func statFields(pid int) []string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+func ppid(pid int) int {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return -1
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+// cpuTime is utime+stime. /proc reports them in USER_HZ ticks, which Linux
+// fixes at 100 per second for user space.
+func cpuTime(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * (time.Second / 100)
+}

@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/config"
+)
+
+// syncBuffer is a log sink shared by the server goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is a running gateway on loopback with a real certificate for
+// app.test, in front of upstream.
+type harness struct {
+	t              *testing.T
+	httpsAddr      string
+	httpAddr       string
+	client         *http.Client
+	access, errlog *syncBuffer
+}
+
+func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// start runs a gateway for upstreamURL configured by yaml (hosts, tls and
+// upstream are filled in).
+func start(t *testing.T, upstreamURL, yaml string) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile, pool := writeCert(t, dir, "app.test")
+	cfg := fmt.Sprintf("hosts: [app.test]\nstate_dir: %s\ntls: {cert_file: %s, key_file: %s}\nupstream: {url: '%s'}\n%s",
+		filepath.Join(dir, "state"), certFile, keyFile, upstreamURL, yaml)
+	path := filepath.Join(dir, "rampart.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	plan, fs := config.Load(config.Source{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+	if plan == nil {
+		t.Fatalf("config: %s", fs.Error())
+	}
+	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	h := &harness{t: t, httpsAddr: httpsLn.Addr().String(), httpAddr: httpLn.Addr().String(),
+		access: &syncBuffer{}, errlog: &syncBuffer{}}
+	gw, err := New(plan, Options{
+		Logger: slog.New(slog.NewJSONHandler(h.errlog, nil)), Stdout: h.access, Stderr: h.errlog,
+		HTTPSListener: httpsLn, HTTPListener: httpLn,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: "app.test"},
+		ForceAttemptHTTP2: true,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, h.httpsAddr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	h.client = &http.Client{Transport: tr, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return h
+}
+
+func (h *harness) get(path string, header http.Header) (*http.Response, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest("GET", "https://app.test"+path, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// upstream echoes what it received as JSON and sends the fingerprint and
+// duplicate headers a Flask+Talisman app sends.
+func upstream(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "Werkzeug/2.2.2 Python/3.11.2")
+		w.Header().Set("X-Powered-By", "Flask")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"host": r.Host, "header": r.Header, "path": r.URL.Path})
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestGateway_ProxiesWithRealClientAndHTTPS(t *testing.T) {
+	up := upstream(t)
+	h := start(t, up.URL, "")
+	resp, body := h.get("/api/hello", http.Header{
+		"X-Forwarded-For":   {"203.0.113.66"},
+		"X-Real-Ip":         {"203.0.113.66"},
+		"X-Forwarded-Proto": {"http"},
+		"X-Remote-User":     {"admin"},
+	})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("want HTTP/2 by ALPN, got %s", resp.Proto)
+	}
+	var got struct {
+		Host   string
+		Header http.Header
+	}
+	json.Unmarshal([]byte(body), &got)
+	if got.Host != "app.test" {
+		t.Errorf("Host not preserved: %q", got.Host)
+	}
+	if xff := got.Header.Values("X-Forwarded-For"); len(xff) != 1 || xff[0] != "127.0.0.1" {
+		t.Errorf("spoofed X-Forwarded-For reached the app: %v", xff)
+	}
+	if v := got.Header.Get("X-Real-Ip"); v != "127.0.0.1" {
+		t.Errorf("X-Real-IP = %q", v)
+	}
+	if v := got.Header.Get("X-Forwarded-Proto"); v != "https" {
+		t.Errorf("X-Forwarded-Proto = %q: a Flask app behind rampart would redirect-loop", v)
+	}
+	if v := got.Header.Get("X-Remote-User"); v != "" {
+		t.Errorf("client-sent identity header reached the app: %q", v)
+	}
+	if v := resp.Header.Values("Server"); len(v) != 0 {
+		t.Errorf("Server header sent: %v", v)
+	}
+	if v := resp.Header.Get("X-Powered-By"); v != "" {
+		t.Errorf("X-Powered-By sent: %v", v)
+	}
+}
+
+func TestGateway_UpstreamDownIsGeneric502(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	h := start(t, dead, "")
+	resp, body := h.get("/", http.Header{"Accept": {"application/json"}})
+	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("got %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if strings.Contains(body, "127.0.0.1") || strings.Contains(body, "refused") {
+		t.Errorf("502 body leaks internals: %s", body)
+	}
+	if !strings.Contains(h.errlog.String(), "connection refused") {
+		t.Errorf("the log must carry the detail: %s", h.errlog.String())
+	}
+}
+
+func TestGateway_OversizedBodyIs413(t *testing.T) {
+	h := start(t, upstream(t).URL, "limits: {max_body_bytes: 1k}\n")
+	req, _ := http.NewRequest("POST", "https://app.test/upload", strings.NewReader(strings.Repeat("x", 4096)))
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("got %d, want 413", resp.StatusCode)
+	}
+}
+
+func TestGateway_RedirectOnlyConfiguredHosts(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for host, want := range map[string]int{"app.test": 301, "APP.test": 301, "evil.example": 421} {
+		req, _ := http.NewRequest("GET", "http://"+h.httpAddr+"/path?q=1", nil)
+		req.Host = host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: got %d, want %d", host, resp.StatusCode, want)
+		}
+		loc := resp.Header.Get("Location")
+		if want == 301 && !strings.HasPrefix(loc, "https://app.test:") {
+			t.Errorf("Location %q", loc)
+		}
+		if strings.Contains(loc+string(body), "evil") {
+			t.Errorf("foreign Host reflected: %q %q", loc, body)
+		}
+	}
+}

@@ -27,6 +27,7 @@ func commands() []command {
 		{"demo", "run rampart in front of a built-in demo application (zero config)", runDemo},
 		{"serve", "run the gateway from a configuration file and flags", runServe},
 		{"config", "configuration tools: config check", runConfig},
+		{"check", "audit a live deployment's TLS, redirects and headers", runCheck},
 		{"version", "print version, commit and Go toolchain", runVersion},
 	}
 }

@@ -1,0 +1,96 @@
+package listen
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// withDeadlines applies the body-read and per-write timeouts described on
+// Options.ReadTimeout and Options.WriteTimeout, through
+// http.ResponseController so it works for HTTP/1 connections and HTTP/2
+// streams alike.
+func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		var done atomic.Bool
+		defer done.Store(true)
+		// Always set the write deadline first: with http.Server's own
+		// WriteTimeout unset, the connection would otherwise keep the
+		// deadline left by the previous request.
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		w = &progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout, done: &done}
+		if r.Body != nil && r.Body != http.NoBody {
+			rc.SetReadDeadline(time.Now().Add(readTimeout))
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, done: &done}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// progressWriter renews the write deadline before every write and flush.
+type progressWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	d    time.Duration
+	done *atomic.Bool
+}
+
+func (p *progressWriter) renew() {
+	if !p.done.Load() {
+		p.rc.SetWriteDeadline(time.Now().Add(p.d))
+	}
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.renew()
+	return p.ResponseWriter.Write(b)
+}
+
+// Flush renews the deadline and flushes; the interface is kept so that
+// streaming handlers that type-assert http.Flusher still work.
+func (p *progressWriter) Flush() {
+	p.renew()
+	p.rc.Flush()
+}
+
+// FlushError is what http.ResponseController.Flush calls.
+func (p *progressWriter) FlushError() error {
+	p.renew()
+	return p.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection (Hijack for
+// WebSocket, deadlines, EnableFullDuplex).
+func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// deadlineBody lifts the read deadline once the body has been read to its
+// end or closed, so that the deadline cannot fire later during net/http's
+// background read and cancel a long response's context.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	done   *atomic.Bool
+	lifted bool
+}
+
+func (b *deadlineBody) lift() {
+	if !b.lifted && !b.done.Load() {
+		b.lifted = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.lift()
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	b.lift()
+	return b.ReadCloser.Close()
+}

@@ -1,0 +1,174 @@
+package listen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults applied to zero Options fields.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultShutdownTimeout   = 30 * time.Second
+	// DefaultMaxConcurrentStreams caps HTTP/2 streams per connection, like
+	// nginx's http2_max_concurrent_streams (128).
+	DefaultMaxConcurrentStreams = 100
+)
+
+// Options are a listener's timeouts and limits (YAML listen.*). The zero
+// value gives the documented defaults; negative values are errors. There is
+// no way to turn a timeout off: each one is what stops a slow client from
+// holding a connection and a goroutine forever.
+type Options struct {
+	// ReadHeaderTimeout bounds reading the request line and headers
+	// (YAML listen.read_header_timeout). Zero means 10s. This is the
+	// slowloris defence: a client trickling header bytes is disconnected
+	// when it expires. On kept-alive connections it starts when the next
+	// request's first byte arrives; IdleTimeout covers the wait before.
+	ReadHeaderTimeout time.Duration
+
+	// ReadTimeout bounds reading the request body, counted from the start
+	// of the handler and lifted once the body has been read to its end
+	// (YAML listen.read_timeout). Zero means 60s; raise it for large
+	// uploads over slow links. It defeats slow-body attacks (R-U-D-Y).
+	//
+	// It is deliberately not http.Server.ReadTimeout: that deadline stays
+	// on the connection after the body is read, and when it fires net/http
+	// cancels the request context, cutting off any response that lasts
+	// longer (server-sent events, long polling, large downloads).
+	ReadTimeout time.Duration
+
+	// WriteTimeout bounds how long one write to the client may stall (YAML
+	// listen.write_timeout); the deadline is renewed before every write and
+	// flush, like nginx's send_timeout. Zero means 60s. It disconnects
+	// clients that stop reading (slow-read attacks) without capping the
+	// total length of a response, so streaming responses, server-sent
+	// events and large downloads keep working. A hijacked connection
+	// (WebSocket) has its deadlines cleared by net/http and manages its
+	// own. For HTTP/2 it is also the connection's WriteByteTimeout.
+	//
+	// It is deliberately not http.Server.WriteTimeout, which is a fixed
+	// cap on the whole response and would cut every stream at that age.
+	WriteTimeout time.Duration
+
+	// IdleTimeout is how long a kept-alive connection may wait for its
+	// next request (YAML listen.idle_timeout). Zero means 120s.
+	IdleTimeout time.Duration
+
+	// MaxHeaderBytes caps the request line plus headers (YAML
+	// listen.max_header_bytes); net/http answers 431 Request Header Fields
+	// Too Large beyond it (it allows 4 KiB of slack over the value). For
+	// HTTP/2 it is advertised as SETTINGS_MAX_HEADER_LIST_SIZE. Zero means
+	// 64 KiB: room for large cookies and tokens, far below net/http's own
+	// 1 MiB default.
+	MaxHeaderBytes int
+
+	// ShutdownTimeout is how long Run waits for in-flight requests after
+	// its context is done before closing connections (YAML
+	// listen.shutdown_timeout). Zero means 30s.
+	ShutdownTimeout time.Duration
+
+	// Logger receives net/http's server errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults validates o and fills in defaults. Errors name the YAML key.
+func (o Options) withDefaults() (Options, error) {
+	var errs []error
+	fix := func(name string, d *time.Duration, def time.Duration) {
+		switch {
+		case *d < 0:
+			errs = append(errs, fmt.Errorf("listen.%s: must be >= 0 (0 means %s)", name, def))
+		case *d == 0:
+			*d = def
+		}
+	}
+	fix("read_header_timeout", &o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	fix("read_timeout", &o.ReadTimeout, DefaultReadTimeout)
+	fix("write_timeout", &o.WriteTimeout, DefaultWriteTimeout)
+	fix("idle_timeout", &o.IdleTimeout, DefaultIdleTimeout)
+	fix("shutdown_timeout", &o.ShutdownTimeout, DefaultShutdownTimeout)
+	switch {
+	case o.MaxHeaderBytes < 0:
+		errs = append(errs, errors.New("listen.max_header_bytes: must be >= 0 (0 means 64 KiB)"))
+	case o.MaxHeaderBytes == 0:
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, errors.Join(errs...)
+}
+
+// Server is an http.Server with the shutdown budget Run gives it and,
+// optionally, a listener opened by the caller (for tests, or socket
+// activation).
+type Server struct {
+	HTTP *http.Server
+	// Listener, when not nil, is served instead of listening on HTTP.Addr.
+	Listener        net.Listener
+	ShutdownTimeout time.Duration
+}
+
+// NewServer returns a server for addr running h with o's timeouts. With a
+// non-nil tlsConfig (tlsconf.Server.TLSConfig) it serves HTTPS with HTTP/2
+// and HTTP/1.1; without, plain HTTP/1.1 only (no cleartext HTTP/2: the plain
+// listener only redirects).
+func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*Server, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("listen: nil handler")
+	}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	if tlsConfig != nil {
+		protos.SetHTTP2(true)
+	}
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           withDeadlines(h, o.ReadTimeout, o.WriteTimeout),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(errorLogHandler{o.Logger.Handler()}, slog.LevelWarn),
+		Protocols:         &protos,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
+			// A peer that stops reading is dropped, as for HTTP/1.
+			WriteByteTimeout: o.WriteTimeout,
+			// Unanswered pings close the connection (Go's default, stated).
+			PingTimeout: 15 * time.Second,
+		},
+	}
+	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout}, nil
+}
+
+// errorLogHandler lowers client-caused net/http noise (failed TLS
+// handshakes from scanners, clients resetting connections) to debug level
+// so that real server errors stay visible at warn.
+type errorLogHandler struct{ slog.Handler }
+
+func (e errorLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "TLS handshake error") || strings.Contains(r.Message, "connection reset by peer") {
+		if !e.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	r.Message = strings.TrimSuffix(r.Message, "\n")
+	return e.Handler.Handle(ctx, r)
+}

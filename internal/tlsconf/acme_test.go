@@ -264,4 +264,3 @@ func dnsAnswer(query []byte) ([]byte, error) {
 	}
 	return b.Finish()
 }
-

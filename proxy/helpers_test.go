@@ -148,3 +148,5 @@ func newTLSFront(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -49,17 +49,19 @@ func orDefaultDuration(d, def time.Duration) time.Duration {
 }
 
 // bufferPool recycles the 32 KiB buffers ReverseProxy copies response
-// bodies through; without it each request allocates one.
+// bodies through; without it each request allocates one. The pool holds
+// array pointers, which convert to and from slices without allocating.
 type bufferPool struct{}
 
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+const bufSize = 32 << 10
 
-func (bufferPool) Get() []byte { return *buffers.Get().(*[]byte) }
+var buffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
+
+func (bufferPool) Get() []byte { return buffers.Get().(*[bufSize]byte)[:] }
 
 func (bufferPool) Put(b []byte) {
-	if cap(b) != 32<<10 {
+	if cap(b) != bufSize {
 		return
 	}
-	b = b[:cap(b)]
-	buffers.Put(&b)
+	buffers.Put((*[bufSize]byte)(b[:bufSize]))
 }

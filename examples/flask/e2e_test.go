@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +127,12 @@ func start(t *testing.T, name string, cmd *exec.Cmd) *logBuffer {
 // deadline (this bounds a hang; it does not measure speed).
 func waitFor(t *testing.T, what string, try func() error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	waitForWithin(t, 60*time.Second, what, try)
+}
+
+func waitForWithin(t *testing.T, limit time.Duration, what string, try func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		err := try()
 		if err == nil {
@@ -234,6 +240,44 @@ func startGateway(t *testing.T, upstream string) *gateway {
 		return nil
 	})
 	return g
+}
+
+// logRecord is one JSON line of rampart's output (access log, security
+// events, errors).
+type logRecord map[string]any
+
+// records parses rampart's complete output lines so far. bad holds the
+// lines that are not a JSON object: such a line means a record was split or
+// forged.
+func (g *gateway) records() (recs []logRecord, bad []string) {
+	lines := strings.Split(g.log.String(), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last one may be partial
+		var r logRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			bad = append(bad, line)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	return recs, bad
+}
+
+// waitRecord waits for a record matching match (records are written after
+// the response is sent) and returns it.
+func (g *gateway) waitRecord(t *testing.T, match func(logRecord) bool) logRecord {
+	t.Helper()
+	var found logRecord
+	waitForWithin(t, 10*time.Second, "no matching log record", func() error {
+		recs, _ := g.records()
+		for _, r := range recs {
+			if match(r) {
+				found = r
+				return nil
+			}
+		}
+		return errors.New("not yet written")
+	})
+	return found
 }
 
 func tlsClient(addr string, roots *x509.CertPool) *http.Client {
@@ -396,6 +440,38 @@ func TestFlaskBehindRampart(t *testing.T) {
 			t.Error("app saw no X-Request-ID")
 		} else if id := resp.Header.Get("X-Request-Id"); id != "" && id != got.RequestID {
 			t.Errorf("response X-Request-ID %q differs from the one the app saw %q", id, got.RequestID)
+		}
+	})
+
+	t.Run("ProxyAddressLogged", func(t *testing.T) {
+		// The access log must name the client, not a spoofed header and
+		// not the proxy in front of the app.
+		ua := "e2e-client-address-" + randomKey(t)[:8]
+		do(t, g.client, "GET", g.base()+"/api/hello", nil, http.Header{
+			"User-Agent":      {ua},
+			"X-Forwarded-For": {"203.0.113.7"},
+		})
+		rec := g.waitRecord(t, func(r logRecord) bool { return r["msg"] == "http_request" && r["user_agent"] == ua })
+		if rec["client_ip"] != "127.0.0.1" {
+			t.Errorf("access log client_ip = %v, want 127.0.0.1: %v", rec["client_ip"], rec)
+		}
+	})
+
+	t.Run("LogInjection", func(t *testing.T) {
+		// An encoded newline in the path must not start a forged record.
+		ua := "e2e-log-injection-" + randomKey(t)[:8]
+		forged := `/x%0a{"msg":"http_request","client_ip":"198.51.100.66","path":"/admin"}`
+		forged = strings.NewReplacer(`{`, "%7B", `}`, "%7D", `"`, "%22").Replace(forged)
+		do(t, g.client, "GET", g.base()+forged, nil, http.Header{"User-Agent": {ua}})
+		g.waitRecord(t, func(r logRecord) bool { return r["msg"] == "http_request" && r["user_agent"] == ua })
+		recs, bad := g.records()
+		for _, r := range recs {
+			if r["client_ip"] == "198.51.100.66" {
+				t.Errorf("forged log record: %v", r)
+			}
+		}
+		for _, line := range bad {
+			t.Errorf("rampart output line is not a JSON record: %q", line)
 		}
 	})
 

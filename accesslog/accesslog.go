@@ -1,0 +1,221 @@
+package accesslog
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/requestid"
+)
+
+// Message is the "msg" of every access-log record, so access lines can be
+// told apart when they share a stream with other logs.
+const Message = "http_request"
+
+// Bounds on logged values, in bytes. A value over its bound is cut on a
+// rune boundary and ends with "…". They keep a line well under the
+// 16 KB to 64 KB line limits of common log shippers, past which a line is
+// split and its tail could pass for a record of its own.
+const (
+	maxHost      = 256
+	maxPath      = 2048
+	maxQuery     = 2048
+	maxUserAgent = 512
+	maxReferer   = 1024
+
+	maxRefererInput = 8192 // longer Referers are logged as "REDACTED…"
+)
+
+// Options configures the access log. The zero value logs to standard
+// output with every query value redacted.
+type Options struct {
+	// Writer receives one JSON line per request. Default os.Stdout. Use
+	// OpenWriter for a rotated file. Writes are serialised, one Write per
+	// line.
+	Writer io.Writer
+
+	// KeepQueryParams names the query parameters (of the request and of
+	// the Referer) whose values are logged as sent. Default none: every
+	// value is logged as REDACTED, names are kept. Names are matched
+	// exactly, case-sensitively, after percent-decoding.
+	KeepQueryParams []string
+}
+
+// secretLooking are substrings of parameter names that usually carry a
+// secret; keeping them draws a warning.
+var secretLooking = []string{"token", "secret", "pass", "key", "auth", "code", "session", "sig", "jwt", "otp", "nonce", "state"}
+
+// Logger is the access-log middleware. It is immutable and safe for
+// concurrent use.
+type Logger struct {
+	h    slog.Handler
+	keep []string
+}
+
+// New validates o and returns the middleware. Errors name the YAML key
+// (keep_query_params).
+func New(o Options) (*Logger, error) {
+	var errs []error
+	for i, k := range o.KeepQueryParams {
+		if k == "" || strings.ContainsAny(k, "&;=") {
+			errs = append(errs, fmt.Errorf("keep_query_params[%d]: %q is not a parameter name", i, k))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	w := o.Writer
+	if w == nil {
+		w = os.Stdout
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: replaceAttr})
+	return &Logger{h: h, keep: append([]string(nil), o.KeepQueryParams...)}, nil
+}
+
+// Warnings lists valid but risky choices, for `rampart config check`.
+func (o Options) Warnings() []string {
+	var w []string
+	for i, k := range o.KeepQueryParams {
+		lk := strings.ToLower(k)
+		for _, s := range secretLooking {
+			if strings.Contains(lk, s) {
+				w = append(w, fmt.Sprintf("keep_query_params[%d]: %q looks like it may carry a secret, which would then be written to the access log", i, k))
+				break
+			}
+		}
+	}
+	return w
+}
+
+// replaceAttr writes the time in UTC with exactly millisecond precision
+// and drops the level, which is always INFO.
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) != 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		if a.Value.Kind() == slog.KindTime {
+			var buf [32]byte
+			b := a.Value.Time().UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z07:00")
+			return slog.String(slog.TimeKey, string(b))
+		}
+	case slog.LevelKey:
+		if a.Value.Kind() == slog.KindAny {
+			if _, ok := a.Value.Any().(slog.Level); ok {
+				return slog.Attr{}
+			}
+		}
+	}
+	return a
+}
+
+// Handler logs each request after next has served it. The record is also
+// written when next panics (with "aborted":true; status is what was sent,
+// 0 if nothing was), so a request that killed its connection still leaves
+// a trace; the panic continues unchanged.
+func (l *Logger) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		e := &entry{rw: responseWriter{w: w}}
+		r = r.WithContext(newContext(r.Context(), e))
+		done := false
+		defer func() { l.log(r, e, start, !done) }()
+		next.ServeHTTP(&e.rw, r)
+		done = true
+	})
+}
+
+func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
+	ctx := r.Context()
+	if !l.h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	dur := time.Since(start)
+	status := e.rw.status
+	if !e.rw.wroteHeader && !aborted {
+		status = http.StatusOK // what net/http sends when the handler wrote nothing
+	}
+	client := ""
+	if a := clientip.FromRequest(r); a.IsValid() {
+		client = a.String()
+	}
+	referer := ""
+	if v := r.Header.Get("Referer"); len(v) > maxRefererInput {
+		// Cutting before redaction could cut inside userinfo and leave
+		// a password without its '@'; a Referer this long is noise.
+		referer = Redacted + "…"
+	} else if v != "" {
+		referer = clean(RedactURL(v, l.keep), maxReferer)
+	}
+	query := ""
+	path := ""
+	if r.URL != nil {
+		path = clean(r.URL.EscapedPath(), maxPath)
+		if q := r.URL.RawQuery; q != "" {
+			// Cutting the raw query first bounds the work and is safe: a
+			// cut value stays redacted, a cut name loses its value.
+			cut := len(q) > maxQuery
+			if cut {
+				q = q[:maxQuery]
+			}
+			query = clean(RedactQuery(q, l.keep), maxQuery)
+			if cut && !strings.HasSuffix(query, "…") {
+				query += "…"
+			}
+		}
+	}
+	rec := slog.NewRecord(start, slog.LevelInfo, Message, 0)
+	rec.AddAttrs(
+		slog.String("request_id", requestid.FromContext(ctx)),
+		slog.String("client_ip", client),
+		slog.String("method", clean(r.Method, 32)),
+		slog.String("host", clean(r.Host, maxHost)),
+		slog.String("path", path),
+		slog.String("query", query),
+		slog.String("proto", clean(r.Proto, 16)),
+		slog.Int("status", status),
+		slog.Int64("bytes", e.rw.bytes),
+		slog.Float64("duration_ms", math.Round(float64(dur)/1e3)/1e3),
+		slog.String("user_agent", clean(r.Header.Get("User-Agent"), maxUserAgent)),
+		slog.String("referer", referer),
+		slog.String("tls_version", tlsVersion(r.TLS)),
+	)
+	if aborted {
+		rec.AddAttrs(slog.Bool("aborted", true))
+	}
+	e.mu.Lock()
+	if len(e.extra) > 0 {
+		rec.AddAttrs(e.extra...)
+	}
+	e.mu.Unlock()
+	// A failed write (disk full) cannot be reported anywhere better than
+	// the log that failed; the request is not affected.
+	_ = l.h.Handle(context.WithoutCancel(ctx), rec)
+}
+
+func tlsVersion(cs *tls.ConnectionState) string {
+	if cs == nil {
+		return ""
+	}
+	switch cs.Version {
+	case tls.VersionTLS13:
+		return "TLS1.3"
+	case tls.VersionTLS12:
+		return "TLS1.2"
+	case tls.VersionTLS11:
+		return "TLS1.1"
+	case tls.VersionTLS10:
+		return "TLS1.0"
+	}
+	return "unknown"
+}

@@ -1,0 +1,35 @@
+// Package accesslog writes one JSON line per request, through log/slog's
+// JSON handler, to a writer that OpenWriter can make a size-rotated,
+// compressed file.
+//
+// A record looks like (one line; see testdata/golden.json):
+//
+//	{"time":"2026-01-02T03:04:05.678Z","msg":"http_request","request_id":"…",
+//	 "client_ip":"198.51.100.7","method":"GET","host":"example.com",
+//	 "path":"/search","query":"q=REDACTED&page=2","proto":"HTTP/2.0",
+//	 "status":200,"bytes":5120,"duration_ms":1.234,"user_agent":"…",
+//	 "referer":"https://example.com/?q=REDACTED","tls_version":"TLS1.3"}
+//
+// followed by any attributes later stages added with AddAttrs (the rate
+// limit decision, the user).
+//
+// # What is never logged, and why no input can forge a line
+//
+// Request headers other than Host, User-Agent and Referer are never read,
+// so Cookie and Authorization cannot leak. Query strings (of the request
+// and of the Referer) keep their parameter names but every value becomes
+// REDACTED unless its name is in Options.KeepQueryParams: tokens, reset
+// codes and e-mail addresses travel in query strings more often than
+// anyone intends. Userinfo and fragments are dropped from the Referer.
+//
+// Every value goes through the JSON handler, which escapes quotes, CR, LF
+// and every other control character, U+2028/U+2029, and replaces invalid
+// UTF-8 with U+FFFD; the path is logged in its escaped form, so the old
+// `GET /x%0a{"status":200}` trick stays `/x%0A%7B%22status%22:200%7D`.
+// Nothing in this package writes request data any other way (no fmt, no
+// second logger). Long values are clipped (see the max* constants) so one
+// request cannot produce a line that a log shipper would split in two.
+//
+// Attributes passed to AddAttrs are the caller's responsibility: they go
+// through the same escaping, but must not carry secrets.
+package accesslog

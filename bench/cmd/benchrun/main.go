@@ -48,6 +48,7 @@ type config struct {
 	rounds              int
 	keep                bool
 	rampartFlags        stringList
+	rampartConfig       string
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one (0 to skip)")
 	flag.IntVar(&c.rounds, "rounds", 1, "measure each target this many times, alternating targets")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs)")
+	flag.StringVar(&c.rampartConfig, "rampart-config", "", "rampart configuration file (default: one equivalent to the seed, see bench/README.md)")
 	flag.Var(&c.rampartFlags, "rampart-flag", "extra argument for `rampart serve` (repeatable)")
 	flag.Parse()
 	c.targets = strings.Split(targets, ",")
@@ -256,7 +258,15 @@ func startRampart(ctx context.Context, c config, dir, upstream, certFile, keyFil
 	if err != nil {
 		return nil, err
 	}
+	confPath := c.rampartConfig
+	if confPath == "" {
+		confPath = filepath.Join(dir, "rampart.yaml")
+		if err := os.WriteFile(confPath, []byte(seedRampartYAML), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	args := append([]string{"serve",
+		"--config", confPath,
 		"--listen", httpsAddr,
 		"--http-listen", httpAddr,
 		"--upstream", "http://" + upstream,
@@ -301,6 +311,22 @@ func startRampart(ctx context.Context, c config, dir, upstream, certFile, keyFil
 	}
 	return t, nil
 }
+
+// seedRampartYAML is the part of rampart's configuration that the command
+// line cannot say, set as the seed's nginx has it: the rate limit applies to
+// /api/ only (10r/s, burst 20, nodelay), not to the benchmarked path.
+// Without a ratelimit section rampart would apply its default flood guard
+// (50r/s per client) to every path, and a benchmark from one address would
+// measure 429 answers.
+const seedRampartYAML = `# Written by benchrun: the seed's limit_req on /api/, nothing on /.
+ratelimit:
+  zones:
+    api_limit: {key: client_ip, rate: 10r/s, size: 10m}
+  rules:
+    - prefix: /api/
+      limits:
+        - {zone: api_limit, burst: 20, nodelay: true}
+`
 
 func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile string) (*target, error) {
 	prefix := filepath.Join(dir, "nginx")

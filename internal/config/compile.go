@@ -44,6 +44,8 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileLogs(f, p)
 	l.compileSecret(f, p)
 	l.compileStateDir(f, p)
+	l.compileHeaders(f.Headers, p)
+	l.compileRateLimit(f.RateLimit, p)
 	return p
 }
 

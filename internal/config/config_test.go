@@ -263,3 +263,55 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestLoad_HeadersAndRateLimitErrorsNameTheirLine(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unquoted self", minimal + "headers:\n  csp:\n    directives:\n      script-src: self\n",
+			[]string{"rampart.yaml:8", "headers.csp.directives.script-src", "'self'"}},
+		{"preload without includeSubDomains", minimal + "headers:\n  hsts:\n    preload: true\n    include_subdomains: false\n",
+			[]string{"headers.hsts", "preload"}},
+		{"bad rate", minimal + "ratelimit:\n  zones:\n    api:\n      rate: 10/s\n  rules:\n    - prefix: /api/\n      limits: [{zone: api, burst: 20, nodelay: true}]\n",
+			[]string{"rampart.yaml:8", "ratelimit.zones.api.rate"}},
+		{"unknown zone", minimal + "ratelimit:\n  rules:\n    - prefix: /api/\n      limits: [{zone: nope, burst: 20}]\n",
+			[]string{"ratelimit.rules[0]", "nope"}},
+		{"unknown header key", minimal + "headers:\n  frame_option: DENY\n",
+			[]string{"rampart.yaml:6", `unknown key "frame_option"`, "frame_options"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, fs, _ := load(t, c.yaml, nil, Flags{})
+			if p != nil {
+				t.Fatalf("want errors, got a plan; findings: %v", fs)
+			}
+			got := fs.Error()
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("finding lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad_DefaultRateLimitAndHeaders(t *testing.T) {
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if len(p.RateLimit.Rules) != 1 || p.RateLimit.Rules[0].Prefix != "/" {
+		t.Errorf("no default flood guard: %+v", p.RateLimit)
+	}
+	p, fs, _ = load(t, minimal+"ratelimit: {rules: []}\nheaders: {frame_options: DENY}\n", map[string]string{"RAMPART_HEADERS_REFERRER_POLICY": "no-referrer"}, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if len(p.RateLimit.Rules) != 0 {
+		t.Errorf("explicit empty rules must limit nothing: %+v", p.RateLimit)
+	}
+	if p.Headers.FrameOptions != "DENY" || p.Headers.ReferrerPolicy != "no-referrer" {
+		t.Errorf("headers: %+v", p.Headers.Headers)
+	}
+}

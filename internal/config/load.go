@@ -219,11 +219,18 @@ func knownKeys(typeName string) string {
 		return ""
 	}
 	var keys []string
-	for i := range found.NumField() {
-		if tag := yamlName(found.Field(i)); tag != "" {
-			keys = append(keys, tag)
+	var add func(t reflect.Type)
+	add = func(t reflect.Type) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if strings.Contains(sf.Tag.Get("yaml"), ",inline") {
+				add(sf.Type)
+			} else if tag := yamlName(sf); tag != "" {
+				keys = append(keys, tag)
+			}
 		}
 	}
+	add(found)
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
 }
@@ -280,12 +287,16 @@ func (l *loader) walkEnv(v reflect.Value, path string) {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		fv := v.Field(i)
+		if strings.Contains(sf.Tag.Get("yaml"), ",inline") {
+			l.walkEnv(fv, path)
+			continue
+		}
 		name := yamlName(sf)
 		if name == "" || name == "secret_key" {
 			continue
 		}
 		key := joinKey(path, name)
-		fv := v.Field(i)
 		envName := "RAMPART_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 		switch {
 		case sf.Type == reflect.TypeFor[Duration]() || sf.Type == reflect.TypeFor[ByteSize]():

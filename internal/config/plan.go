@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/rampart-dev/rampart/ratelimit"
+	"github.com/rampart-dev/rampart/secheaders"
 )
 
 // Plan is a validated configuration, compiled once with every default
@@ -27,6 +30,11 @@ type Plan struct {
 
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
+
+	// Headers is the validated security header policy.
+	Headers secheaders.Policy
+	// RateLimit is the validated rate-limit configuration.
+	RateLimit ratelimit.Options
 
 	LogLevel    slog.Level
 	AccessLog   LogPlan

@@ -35,6 +35,13 @@ type File struct {
 	ClientIPHeader string `yaml:"client_ip_header"`
 
 	Log Log `yaml:"log"`
+
+	// Headers are the security headers on every response. Absent: the
+	// secure defaults (see README).
+	Headers Headers `yaml:"headers"`
+
+	// RateLimit is nginx's limit_req. Absent: DefaultRateLimit.
+	RateLimit *RateLimit `yaml:"ratelimit"`
 }
 
 // Listen configures the listeners.

@@ -10,7 +10,9 @@ import (
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/proxy"
+	"github.com/rampart-dev/rampart/ratelimit"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/secheaders"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -58,8 +60,23 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	hp := plan.Headers
+	hp.CSP.Report.Collector.Log = d.sec
+	headers, err := secheaders.New(hp)
+	if err != nil {
+		return nil, err
+	}
+	rp := plan.RateLimit
+	rp.Log = d.sec
+	limiter, err := ratelimit.New(rp)
+	if err != nil {
+		return nil, err
+	}
+
 	var h http.Handler = px
+	h = limiter.Handler(h)
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
+	h = headers.Handler(h)
 	h = resolver.Handler(h)
 	return h, nil
 }

@@ -4,8 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 
+	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/internal/config"
@@ -73,11 +73,22 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		return nil, err
 	}
 
+	access, err := accesslog.New(accesslog.Options{Writer: d.access, KeepQueryParams: plan.AccessLog.KeepQueryParams})
+	if err != nil {
+		return nil, err
+	}
+	ids, err := requestid.New(requestid.Options{TrustIncoming: resolver.TrustedPeer})
+	if err != nil {
+		return nil, err
+	}
+
 	var h http.Handler = px
 	h = limiter.Handler(h)
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)
+	h = access.Handler(h)
 	h = resolver.Handler(h)
+	h = ids.Handler(h)
 	return h, nil
 }
 
@@ -87,10 +98,11 @@ func (g *Gateway) openLog(lp config.LogPlan, std io.Writer) (io.Writer, error) {
 	if lp.Path == "" {
 		return std, nil
 	}
-	f, err := os.OpenFile(lp.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	w, err := accesslog.OpenWriter(accesslog.Output{Path: lp.Path, MaxSizeMB: lp.MaxSizeMB,
+		MaxBackups: lp.MaxBackups, MaxAgeDays: lp.MaxAgeDays, NoCompress: !lp.Compress})
 	if err != nil {
 		return nil, err
 	}
-	g.closers = append(g.closers, f)
-	return f, nil
+	g.closers = append(g.closers, w)
+	return w, nil
 }

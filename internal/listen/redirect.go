@@ -101,12 +101,17 @@ func NewRedirect(o RedirectOptions) (*Redirect, error) {
 //     reference ("//evil.example") even if the URL is later made relative;
 //   - the query keeps its printable ASCII and escapes everything else.
 func (rd *Redirect) Check(r *http.Request) (string, error) {
+	_, target, err := rd.check(r)
+	return target, err
+}
+
+func (rd *Redirect) check(r *http.Request) (host, target string, err error) {
 	host, ok := requestHost(r.Host)
 	if !ok {
-		return "", fmt.Errorf("%w: bad Host", ErrBadRequest)
+		return "", "", fmt.Errorf("%w: bad Host", ErrBadRequest)
 	}
 	if !rd.hosts[host] {
-		return "", ErrUnknownHost
+		return "", "", ErrUnknownHost
 	}
 	path := r.URL.EscapedPath()
 	if path == "" {
@@ -114,7 +119,7 @@ func (rd *Redirect) Check(r *http.Request) (string, error) {
 	}
 	if path[0] != '/' {
 		// "OPTIONS *" and other non-origin-form targets.
-		return "", fmt.Errorf("%w: request target is not a path", ErrBadRequest)
+		return "", "", fmt.Errorf("%w: request target is not a path", ErrBadRequest)
 	}
 	for len(path) > 1 && path[1] == '/' {
 		path = path[1:]
@@ -129,14 +134,14 @@ func (rd *Redirect) Check(r *http.Request) (string, error) {
 		b.WriteByte('?')
 		escapeInto(&b, r.URL.RawQuery)
 	}
-	return b.String(), nil
+	return host, b.String(), nil
 }
 
 // ServeHTTP redirects (301 for GET and HEAD, 308 otherwise so that the
 // method and body are kept), hands ACME challenges to the ACME handler, or
 // answers 421/400 with a generic page.
 func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target, err := rd.Check(r)
+	host, target, err := rd.check(r)
 	if err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, ErrUnknownHost) {
@@ -150,7 +155,13 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rd.acme != nil && strings.HasPrefix(r.URL.Path, ACMEChallengePrefix) {
-		rd.acme.ServeHTTP(w, r)
+		// The ACME handler sees the normalised host: autocert's
+		// HTTPHandler checks r.Host against its whitelist verbatim, so
+		// "App.Example:8080" would be refused.
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.Host = host
+		rd.acme.ServeHTTP(w, r2)
 		return
 	}
 	code := http.StatusPermanentRedirect

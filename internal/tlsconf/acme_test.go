@@ -3,13 +3,10 @@ package tlsconf
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/binary"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/rampart-dev/rampart/internal/tlsconf/pebbletest"
 	"golang.org/x/crypto/acme/autocert"
-	"golang.org/x/net/dns/dnsmessage"
 )
 
 func TestNewACME_EmptyHostListRefused(t *testing.T) {
@@ -90,11 +83,8 @@ func TestACME_Pebble(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ACME round trip skipped in -short mode")
 	}
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	const host = "app.rampart.test"
 
-	dnsAddr := startDNS(t)
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -105,22 +95,15 @@ func TestACME_Pebble(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := func(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
-
-	logger := log.New(testWriter{t}, "pebble ", 0)
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "test"}})
-	validator := va.New(logger, port(httpLn), port(tlsLn), false, dnsAddr, store)
-	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
-	acmeSrv := httptest.NewTLSServer(front.Handler())
-	defer acmeSrv.Close()
+	pebble := pebbletest.Start(t, port(httpLn), port(tlsLn))
 
 	state := t.TempDir()
 	slogger, logs := testLogger()
 	s, err := New(Options{
 		ACME: &ACMEOptions{
 			Email:        "ops@rampart.test",
-			DirectoryURL: acmeSrv.URL + "/dir",
-			HTTPClient:   acmeSrv.Client(),
+			DirectoryURL: pebble.DirectoryURL,
+			HTTPClient:   pebble.Client,
 		},
 		Hosts:    []string{host},
 		StateDir: state,
@@ -143,13 +126,12 @@ func TestACME_Pebble(t *testing.T) {
 	srv := &http.Server{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 		TLSConfig: cfg,
-		ErrorLog:  log.New(testWriter{t}, "https ", 0),
+		ErrorLog:  log.New(io.Discard, "", 0),
 	}
 	go srv.ServeTLS(tlsLn, "", "")
 	defer srv.Close()
 
-	roots := x509.NewCertPool()
-	roots.AddCert(authority.GetRootCert(0).Cert)
+	roots := pebble.Roots
 	dialer := &net.Dialer{Timeout: 2 * time.Minute}
 	conn, err := tls.DialWithDialer(dialer, "tcp", tlsLn.Addr().String(), &tls.Config{
 		ServerName: host,
@@ -183,84 +165,4 @@ func TestACME_Pebble(t *testing.T) {
 	if err == nil {
 		t.Error("handshake for an unlisted host succeeded")
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-// startDNS serves DNS over TCP on loopback, answering every A query with
-// 127.0.0.1 and every other query with an empty answer, so that Pebble's
-// validation of any test name reaches the listeners under test.
-func startDNS(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveDNSConn(c)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func serveDNSConn(c net.Conn) {
-	defer c.Close()
-	for {
-		var l [2]byte
-		if _, err := io.ReadFull(c, l[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(l[:]))
-		if _, err := io.ReadFull(c, msg); err != nil {
-			return
-		}
-		resp, err := dnsAnswer(msg)
-		if err != nil {
-			return
-		}
-		binary.BigEndian.PutUint16(l[:], uint16(len(resp)))
-		if _, err := c.Write(append(l[:], resp...)); err != nil {
-			return
-		}
-	}
-}
-
-func dnsAnswer(query []byte) ([]byte, error) {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil, err
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil, err
-	}
-	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
-	b.EnableCompression()
-	if err := b.StartQuestions(); err != nil {
-		return nil, err
-	}
-	if err := b.Question(q); err != nil {
-		return nil, err
-	}
-	if err := b.StartAnswers(); err != nil {
-		return nil, err
-	}
-	if q.Type == dnsmessage.TypeA {
-		rh := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
-		if err := b.AResource(rh, dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}}); err != nil {
-			return nil, err
-		}
-	}
-	return b.Finish()
 }

@@ -213,7 +213,7 @@ func (g *gateway) base() string { return "https://" + host + ":" + g.httpsPort }
 
 // startGateway runs `rampart serve` in front of upstream with a certificate
 // for app.test issued by a CA that only the returned client trusts.
-func startGateway(t *testing.T, upstream string) *gateway {
+func startGateway(t *testing.T, upstream string, extraArgs ...string) *gateway {
 	t.Helper()
 	bin := buildRampart(t)
 	dir := t.TempDir()
@@ -228,6 +228,7 @@ func startGateway(t *testing.T, upstream string) *gateway {
 		"--key", keyFile,
 		"--state-dir", filepath.Join(dir, "state"),
 	)
+	cmd.Args = append(cmd.Args, extraArgs...)
 	cmd.Dir = dir
 	g.log = start(t, "rampart", cmd)
 	g.client = tlsClient("127.0.0.1:"+g.httpsPort, roots)
@@ -568,4 +569,56 @@ func TestFlaskBehindRampart_HeadersOnErrorPages(t *testing.T) {
 	if bytes.Contains(body, []byte("127.0.0.1")) || bytes.Contains(body, []byte("connection refused")) {
 		t.Errorf("error page leaks upstream details:\n%s", body)
 	}
+}
+
+// seedRateLimit is the seed's `limit_req zone=api_limit burst=20 nodelay` on
+// /api/ at 10r/s, in rampart's configuration.
+const seedRateLimit = `ratelimit:
+  zones:
+    api_limit: {key: client_ip, rate: 10r/s, size: 10m}
+  rules:
+    - prefix: /api/
+      limits:
+        - {zone: api_limit, burst: 20, nodelay: true}
+`
+
+// TestFlaskBehindRampart_RateLimitStatus floods /api/ past the seed's limit
+// and checks the answer: 429 with Retry-After and the security headers. The
+// seed's nginx answered 503, which says "server broken" to every client and
+// monitor.
+func TestFlaskBehindRampart_RateLimitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping end-to-end test in -short mode")
+	}
+	requireFlask(t)
+	buildRampart(t)
+	app := startApp(t)
+	conf := filepath.Join(t.TempDir(), "rampart.yaml")
+	if err := os.WriteFile(conf, []byte(seedRateLimit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, app, "--config", conf)
+	for i := 0; i < 200; i++ {
+		resp, body := do(t, g.client, "GET", g.base()+"/api/hello", nil, nil)
+		switch resp.StatusCode {
+		case http.StatusOK:
+			continue
+		case http.StatusTooManyRequests:
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			checkHeaders(t, resp)
+			if bytes.Contains(body, []byte("gunicorn")) {
+				t.Errorf("429 page leaks the upstream:\n%s", body)
+			}
+			// The limit is per path prefix: the home page is not limited.
+			if resp, _ := do(t, g.client, "GET", g.base()+"/", nil, nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("GET / after /api/ was limited = %s, want 200", resp.Status)
+			}
+			return
+		default:
+			t.Fatalf("request %d to /api/hello = %s, want 200 or 429\n%s", i, resp.Status, body)
+		}
+	}
+	t.Error("200 quick requests to /api/ were never limited (the seed allows 10r/s, burst 20)")
 }

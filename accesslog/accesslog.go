@@ -176,7 +176,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	}
 	rec := slog.NewRecord(start, slog.LevelInfo, Message, 0)
 	rec.AddAttrs(
-		slog.String("request_id", requestid.FromContext(ctx)),
+		slog.String("request_id", clean(requestid.FromContext(ctx), requestid.MaxLen)),
 		slog.String("client_ip", client),
 		slog.String("method", clean(r.Method, 32)),
 		slog.String("host", clean(r.Host, maxHost)),

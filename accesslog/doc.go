@@ -11,7 +11,14 @@
 //	 "referer":"https://example.com/?q=REDACTED","tls_version":"TLS1.3"}
 //
 // followed by any attributes later stages added with AddAttrs (the rate
-// limit decision, the user).
+// limit decision, the user). time is when the request reached the
+// middleware, in UTC; duration_ms runs until the handler returned (for a
+// hijacked WebSocket, until the connection closed) with microsecond
+// resolution; bytes counts the response body (0 for hijacked
+// connections); tls_version is "" on plain HTTP; request_id and client_ip
+// are "" when the requestid and clientip stages are absent and the peer is
+// not an IP address. Every field is always present, so the shape is
+// stable for parsers.
 //
 // # What is never logged, and why no input can forge a line
 //

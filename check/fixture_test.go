@@ -240,3 +240,17 @@ func badFixture(t *testing.T) *fixture {
 		return http.HandlerFunc(badApp) // plain HTTP serves the app: no redirect
 	})
 }
+
+type x509Certificate = x509.Certificate
+
+func parseLeaf(c tls.Certificate) (*x509.Certificate, error) {
+	return x509.ParseCertificate(c.Certificate[0])
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}

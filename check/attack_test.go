@@ -1,0 +1,153 @@
+package check
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func strongTLS(t *testing.T) *tls.Config {
+	p := loadPKI(t)
+	return &tls.Config{Certificates: []tls.Certificate{p.ecdsa}, MinVersion: tls.VersionTLS12}
+}
+
+// TestRedirect_HostHeaderInjection: "return 301 https://$host$request_uri"
+// sends a victim who follows a link with a forged Host to the attacker.
+func TestRedirect_HostHeaderInjection(t *testing.T) {
+	f := start(t, strongTLS(t), http.HandlerFunc(strongApp), func(port string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+		})
+	})
+	rep := run(t, f, Options{})
+	if !rep.Redirect.ReflectsHost || findingIDs(rep)["redirect-reflects-host"] != Error {
+		t.Errorf("Host reflection not reported: %+v", rep.Redirect)
+	}
+}
+
+// TestRedirect_ToForeignHostNotFollowed: the audit records a redirect to
+// another host but sends it no request, and scores it as off-host.
+func TestRedirect_ToForeignHostNotFollowed(t *testing.T) {
+	f := start(t, strongTLS(t), http.HandlerFunc(strongApp), func(string) http.Handler {
+		return http.RedirectHandler("https://www.evil.example/", http.StatusFound)
+	})
+	rep := run(t, f, Options{})
+	if r := results(rep)["redirection"]; r != "redirection-off-host-from-http" {
+		t.Errorf("redirection = %s", r)
+	}
+	if len(rep.Redirect.Route) != 2 || rep.Redirect.Route[1] != "https://www.evil.example/" {
+		t.Errorf("route %v", rep.Redirect.Route)
+	}
+}
+
+// TestCORS_OriginReflectionWithCredentials: reflecting Origin with
+// credentials lets any site read a logged-in user's responses.
+func TestCORS_OriginReflectionWithCredentials(t *testing.T) {
+	h := http.Header{"Access-Control-Allow-Origin": {foreignOrigin}, "Access-Control-Allow-Credentials": {"true"}}
+	tr, fs := corsTest(h, foreignOrigin)
+	if tr.Modifier != -50 || !hasID(fs, "cors-reflects-origin-with-credentials") {
+		t.Errorf("got %+v %+v", tr, fs)
+	}
+	if tr, _ := corsTest(http.Header{"Access-Control-Allow-Origin": {"*"}}, foreignOrigin); tr.Modifier != 0 {
+		t.Errorf("public CORS penalised: %+v", tr)
+	}
+}
+
+// TestExposure_CatchAllNotReported: an SPA answering 200 with its index
+// page for every path must not be reported as leaking .env or .git.
+func TestExposure_CatchAllNotReported(t *testing.T) {
+	spa := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strongApp(w, &http.Request{Method: r.Method, URL: mustURL("/"), Header: r.Header})
+	})
+	f := start(t, strongTLS(t), spa, func(port string) http.Handler {
+		return http.RedirectHandler("https://127.0.0.1:"+port+"/", http.StatusMovedPermanently)
+	})
+	rep := run(t, f, Options{})
+	for _, fd := range rep.Findings {
+		if fd.Category == CategoryExposure {
+			t.Errorf("false positive: %+v", fd)
+		}
+	}
+}
+
+// TestTLS_UntrustedCertificate: a self-signed certificate fails the chain,
+// which voids HSTS and the redirect (browsers refuse the site); with
+// InsecureAcceptCert the site is graded, and the chain is still reported.
+func TestTLS_UntrustedCertificate(t *testing.T) {
+	f := strongFixture(t)
+	o := Options{RootCAs: nil, HTTPURL: f.http.URL + "/"}
+	rep, err := Run(context.Background(), f.tls.URL+"/", o) // system roots: the test CA is unknown
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results(rep)
+	if r["strict-transport-security"] != "hsts-invalid-cert" || r["redirection"] != "redirection-invalid-cert" {
+		t.Errorf("results %v", r)
+	}
+	if findingIDs(rep)["tls-cert-untrusted"] != Error || !rep.Failed("") {
+		t.Errorf("untrusted chain not an error: %+v", rep.Findings)
+	}
+	o.InsecureAcceptCert = true
+	rep, err = Run(context.Background(), f.tls.URL+"/", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Grade != "A+" || findingIDs(rep)["tls-cert-untrusted"] != Warning || rep.Failed("A+") {
+		t.Errorf("insecure: grade %s findings %+v", rep.Grade, rep.Findings)
+	}
+}
+
+// TestCert_NameAndExpiry checks hostname mismatch, expiry soon and expired.
+func TestCert_NameAndExpiry(t *testing.T) {
+	p := loadPKI(t)
+	leaf := p.ecdsa.Leaf
+	if leaf == nil {
+		var err error
+		leaf, err = parseLeaf(p.ecdsa)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tls.ConnectionState{PeerCertificates: []*x509Certificate{leaf}}
+	at := func(d time.Time) Options { return Options{RootCAs: p.pool, Now: func() time.Time { return d }} }
+
+	_, fs, ok := verifyCert(st, "www.evil.example", at(time.Now()))
+	if ok || !hasID(fs, "tls-cert-hostname") {
+		t.Errorf("hostname mismatch: ok=%v %+v", ok, fs)
+	}
+	_, fs, ok = verifyCert(st, "localhost", at(notAfter.Add(-7*24*time.Hour)))
+	if !ok || !hasID(fs, "tls-cert-expiring") {
+		t.Errorf("expiring: ok=%v %+v", ok, fs)
+	}
+	_, fs, ok = verifyCert(st, "localhost", at(notAfter.Add(time.Hour)))
+	if ok || !hasID(fs, "tls-cert-expired") {
+		t.Errorf("expired: ok=%v %+v", ok, fs)
+	}
+}
+
+func TestRun_RejectsBadTargets(t *testing.T) {
+	for _, target := range []string{"http://example.com/", "example.com", "https://user:pw@example.com/", "https://"} {
+		if _, err := Run(context.Background(), target, Options{}); err == nil {
+			t.Errorf("Run(%q) accepted", target)
+		}
+	}
+	if _, err := Run(context.Background(), "https://example.com/", Options{HTTPURL: "https://example.com/"}); err == nil ||
+		!strings.HasPrefix(err.Error(), "http-url:") {
+		t.Errorf("bad HTTPURL: %v", err)
+	}
+}
+
+// TestRun_NotTLS: a plain-HTTP port given as the HTTPS target fails the
+// audit instead of grading garbage.
+func TestRun_NotTLS(t *testing.T) {
+	s := httptest.NewServer(http.NotFoundHandler())
+	defer s.Close()
+	target := strings.Replace(s.URL, "http://", "https://", 1)
+	if _, err := Run(context.Background(), target, Options{Timeout: 5 * time.Second}); err == nil {
+		t.Error("audit of a non-TLS port succeeded")
+	}
+}

@@ -43,9 +43,11 @@ func Classify(r *http.Request, err error) Reason {
 	if errors.As(err, &mbe) {
 		return ReasonBodyTooLarge
 	}
-	// Only a canceled request context means the client left: a
-	// context.Canceled from anywhere else is an upstream-side failure.
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	// A canceled request context means the client left, whatever error
+	// the transport made of it (canceled dial, broken body read). A
+	// context.Canceled with the request context alive is an upstream-side
+	// failure.
+	if errors.Is(r.Context().Err(), context.Canceled) {
 		return ReasonClientGone
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -279,6 +279,7 @@ func TestClassify(t *testing.T) {
 		{"deadline", live, context.DeadlineExceeded, ReasonTimeout},
 		{"body", live, &http.MaxBytesError{Limit: 1}, ReasonBodyTooLarge},
 		{"client gone", gone, context.Canceled, ReasonClientGone},
+		{"client gone, body read failed", gone, io.ErrUnexpectedEOF, ReasonClientGone},
 		{"canceled upstream-side", live, context.Canceled, ReasonUnavailable},
 		{"eof", live, io.ErrUnexpectedEOF, ReasonUnavailable},
 	}

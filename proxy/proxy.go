@@ -164,9 +164,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// One backing array for every value set below; the three-index
 	// slices keep an append to one header from overwriting another.
 	vals := make([]string, 5)
-	vals[0], vals[1] = proto, in.Host
+	vals[0] = proto
 	h["X-Forwarded-Proto"] = vals[0:1:1]
-	h["X-Forwarded-Host"] = vals[1:2:2]
+	if in.Host != "" { // HTTP/1.0 requests may have none
+		vals[1] = in.Host
+		h["X-Forwarded-Host"] = vals[1:2:2]
+	}
 	client := clientip.FromRequest(in)
 	if client.IsValid() {
 		vals[2] = client.String()

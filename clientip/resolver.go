@@ -41,8 +41,9 @@ type Options struct {
 // Resolver finds the real client address of a request. It is immutable and
 // safe for concurrent use.
 type Resolver struct {
-	trusted []netip.Prefix
-	header  string // canonical header key
+	trusted   []netip.Prefix
+	header    string // canonical header key
+	headerSet bool   // Options.Header was given
 }
 
 // New validates o and returns a Resolver. Errors name the YAML key
@@ -50,7 +51,7 @@ type Resolver struct {
 // file position.
 func New(o Options) (*Resolver, error) {
 	var errs []error
-	res := &Resolver{header: HeaderXForwardedFor}
+	res := &Resolver{header: HeaderXForwardedFor, headerSet: strings.TrimSpace(o.Header) != ""}
 	for i, p := range o.TrustedProxies {
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: not a valid CIDR prefix", i))
@@ -91,7 +92,10 @@ func normalizePrefix(p netip.Prefix) netip.Prefix {
 func (res *Resolver) Warnings() []string {
 	var w []string
 	if len(res.trusted) == 0 {
-		return nil
+		if res.headerSet {
+			w = append(w, "client_ip_header: has no effect without trusted_proxies; the TCP peer is the client")
+		}
+		return w
 	}
 	if res.header == HeaderXRealIP {
 		w = append(w, "client_ip_header: X-Real-IP is only safe when every trusted proxy overwrites it; X-Forwarded-For lets rampart check each hop")

@@ -209,6 +209,9 @@ func TestWarnings(t *testing.T) {
 	if w := mustResolver(t, "").Warnings(); len(w) != 0 {
 		t.Fatalf("zero options Warnings = %q", w)
 	}
+	if w := mustResolver(t, "Forwarded").Warnings(); len(w) != 1 {
+		t.Fatalf("header without proxies Warnings = %q", w)
+	}
 }
 
 func TestHandler_StoresAddress(t *testing.T) {

@@ -378,8 +378,12 @@ func (l *loader) compileLogFile(in LogFile, key string) LogPlan {
 		out.Path = ""
 	}
 	if out.Path != "" {
-		if st, err := os.Stat(filepath.Dir(out.Path)); err != nil || !st.IsDir() {
-			l.errorf(key+".path", "create the directory, or use \"-\" for standard output", "directory %q does not exist", filepath.Dir(out.Path))
+		// A missing directory is created at start; a directory in place of
+		// the file, or a file in place of the directory, cannot be.
+		if st, err := os.Stat(out.Path); err == nil && st.IsDir() {
+			l.errorf(key+".path", "name a file inside it, e.g. "+filepath.Join(out.Path, "access.log"), "%q is a directory", out.Path)
+		} else if st, err := os.Stat(filepath.Dir(out.Path)); err == nil && !st.IsDir() {
+			l.errorf(key+".path", "choose a path in a directory", "%q is not a directory", filepath.Dir(out.Path))
 		}
 	}
 	if in.MaxSizeMB < 0 || in.MaxBackups < 0 || in.MaxAgeDays < 0 {

@@ -1,0 +1,49 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// examples/seed/rampart.yaml is the seed guide as configuration; it must
+// stay valid, and say what the seed says.
+func TestSeedExampleIsValid(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := testKeyPair(t, dir)
+	env := map[string]string{
+		"RAMPART_TLS_CERT_FILE":     certFile,
+		"RAMPART_TLS_KEY_FILE":      keyFile,
+		"RAMPART_LOG_ACCESS_PATH":   filepath.Join(dir, "access.log"),
+		"RAMPART_LOG_SECURITY_PATH": filepath.Join(dir, "security.log"),
+		"RAMPART_STATE_DIR":         filepath.Join(dir, "state"),
+		"RAMPART_SECRET_KEY":        "k7Rz2Qw9Xv4Lp8Mn3Bt6Yc1Hs5Gd0Fa=",
+	}
+	p, fs := Load(Source{Path: "../../examples/seed/rampart.yaml", LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}})
+	if p == nil {
+		t.Fatalf("the seed example is invalid:\n%s", fs.Error())
+	}
+	if len(fs) != 0 {
+		t.Errorf("findings: %v", fs)
+	}
+	r := p.RateLimit
+	if len(r.Rules) != 1 || r.Rules[0].Prefix != "/api/" || r.Rules[0].Limits[0].Burst != 20 || !r.Rules[0].Limits[0].NoDelay ||
+		r.Zones["api_limit"].Rate != "10r/s" || r.Zones["api_limit"].Size != "10m" {
+		t.Errorf("seed limit_req not reproduced: %+v", r)
+	}
+	if !p.Headers.HSTS.Preload || p.Upstream.URL.String() != "http://127.0.0.1:5000" || !p.Upstream.PreserveHost {
+		t.Errorf("plan: %+v", p)
+	}
+}
+
+func testKeyPair(t *testing.T, dir string) (string, string) {
+	t.Helper()
+	// A fixed self-signed P-256 pair; only its loadability matters here.
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, []byte(testCert), 0o600)
+	os.WriteFile(keyFile, []byte(testKey), 0o600)
+	return certFile, keyFile
+}

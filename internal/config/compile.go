@@ -59,6 +59,7 @@ func (l *loader) compileHosts(f *File, p *Plan) {
 		key := fmt.Sprintf("hosts[%d]", i)
 		name, msg := normalizeHost(h)
 		if msg != "" {
+			l.badHosts = true
 			l.errorf(key, "write a bare host name such as example.com (no scheme, port, path or wildcard)", "%q %s", h, msg)
 			continue
 		}
@@ -211,6 +212,8 @@ func (l *loader) compileTLS(f *File, p *Plan) {
 	case len(p.Hosts) > 0 && allPublic(p.Hosts):
 		// Automatic HTTPS: every host can get a certificate from a public CA.
 		tp.Mode = TLSACME
+	case l.badHosts:
+		// Already reported: no certificate decision without valid hosts.
 	default:
 		l.errorf("tls", "set tls.cert_file and tls.key_file (--cert, --key), or tls.acme for public names; for local testing only, tls.insecure_dev_certificate: true",
 			"no certificate source: hosts %v cannot get a certificate from a public CA", p.Hosts)

@@ -55,6 +55,7 @@ type loader struct {
 	findings Findings
 	env      func(string) (string, bool)
 	broken   bool // the file could not be read or parsed at all
+	badHosts bool // a host name was refused
 }
 
 func (l *loader) add(sev Severity, key, msg, hint string) {

@@ -1,0 +1,129 @@
+package httperr
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestWrite_HTMLByDefault(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	w.Header().Set("Content-Security-Policy", "default-src 'self'")
+	Write(w, r, http.StatusBadGateway, "", "req-1")
+	if w.Code != 502 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("got %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if w.Header().Get("Content-Security-Policy") == "" {
+		t.Error("headers set earlier in the pipeline were dropped")
+	}
+	body := w.Body.String()
+	if !strings.Contains(body, "502 Bad Gateway") || !strings.Contains(body, "req-1") {
+		t.Errorf("body: %s", body)
+	}
+}
+
+func TestWrite_ProblemJSONWhenAsked(t *testing.T) {
+	for _, accept := range []string{"application/json", "application/problem+json", "application/vnd.api+json, */*"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept", accept)
+		w := httptest.NewRecorder()
+		Write(w, r, http.StatusTooManyRequests, "retry in 2 seconds", "")
+		if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("Accept %q: Content-Type %q", accept, ct)
+		}
+		var p Problem
+		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != 429 || p.Title != "Too Many Requests" || p.Detail != "retry in 2 seconds" {
+			t.Errorf("Accept %q: %+v %v", accept, p, err)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Accept", "text/html,application/json;q=0.9")
+	if WantsJSON(r) {
+		t.Error("a browser preferring HTML got JSON")
+	}
+}
+
+// A detail is escaped in HTML: a caller passing client input cannot inject
+// markup into the error page.
+func TestWrite_DetailIsEscaped(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	Write(w, r, 400, "<script>alert(1)</script>", `"><img src=x>`)
+	if strings.Contains(w.Body.String(), "<script>") || strings.Contains(w.Body.String(), "<img") {
+		t.Errorf("markup injected: %s", w.Body.String())
+	}
+}
+
+func TestWrite_HEADHasNoBody(t *testing.T) {
+	r := httptest.NewRequest("HEAD", "/", nil)
+	w := httptest.NewRecorder()
+	Write(w, r, 404, "", "")
+	if w.Body.Len() != 0 {
+		t.Errorf("HEAD body: %q", w.Body.String())
+	}
+}
+
+// A panic becomes a generic 500: the panic value and stack are logged, the
+// client sees neither.
+func TestRecover_PanicLeaksNothing(t *testing.T) {
+	var log bytes.Buffer
+	h := Recover(slog.New(slog.NewJSONHandler(&log, nil)), func(*http.Request) string { return "id-7" })(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			panic("database password is hunter2")
+		}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != 500 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if strings.Contains(w.Body.String(), "hunter2") || strings.Contains(w.Body.String(), "goroutine") {
+		t.Errorf("panic leaked to the client: %s", w.Body.String())
+	}
+	if !strings.Contains(log.String(), "hunter2") || !strings.Contains(log.String(), "goroutine") || !strings.Contains(log.String(), "id-7") {
+		t.Errorf("panic not logged with stack and id: %s", log.String())
+	}
+}
+
+func TestRecover_AbortHandlerPropagates(t *testing.T) {
+	h := Recover(slog.New(slog.DiscardHandler), nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	defer func() {
+		if v := recover(); v == nil || !errors.Is(v.(error), http.ErrAbortHandler) {
+			t.Errorf("recovered %v, want ErrAbortHandler re-raised", v)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+// After the response has started, a clean error page is impossible; the
+// response is aborted rather than left looking complete.
+func TestRecover_PanicAfterHeadersAborts(t *testing.T) {
+	h := Recover(slog.New(slog.DiscardHandler), nil)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(200)
+		w.Write([]byte("partial"))
+		panic("late")
+	}))
+	defer func() {
+		if v := recover(); v != http.ErrAbortHandler {
+			t.Errorf("recovered %v, want ErrAbortHandler", v)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+}
+
+func FuzzWantsJSON(f *testing.F) {
+	f.Add("application/json")
+	f.Add("text/html;q=0.9, application/problem+json")
+	f.Fuzz(func(t *testing.T, accept string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept", accept)
+		WantsJSON(r)
+	})
+}

@@ -1,0 +1,75 @@
+package seclog
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/requestid"
+)
+
+func TestEvent_FieldsAndInjection(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	r := httptest.NewRequest("GET", "/login%0a{\"event\":\"authn_login_success\"}", nil)
+	r = r.WithContext(clientip.NewContext(requestid.NewContext(r.Context(), "rid"), netip.MustParseAddr("198.51.100.7")))
+	l.Event(r.Context(), r, slog.LevelWarn, AuthnLoginFail, "login failed", slog.String("user", "bob\n{\"x\":1}"))
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Fatalf("one event must be one line, got %d: %q", n, buf.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["event"] != AuthnLoginFail || m["client_ip"] != "198.51.100.7" || m["request_id"] != "rid" || m["method"] != "GET" {
+		t.Errorf("fields: %v", m)
+	}
+}
+
+func TestEvent_NilLoggerIsNotSilent(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+	var l *Logger
+	l.Event(t.Context(), nil, slog.LevelWarn, SysMonitorDisabled, "x")
+	if !strings.Contains(buf.String(), SysMonitorDisabled) {
+		t.Error("a nil Logger dropped a security event")
+	}
+}
+
+// A flood of events for one key is logged Burst times per interval; the
+// suppressed count is reported with the next logged event.
+func TestSampler_FloodIsBounded(t *testing.T) {
+	s := &Sampler{Burst: 2, Interval: 50 * time.Millisecond, MaxKeys: 2}
+	logged := 0
+	for range 1000 {
+		if ok, _ := s.Allow("1.2.3.4"); ok {
+			logged++
+		}
+	}
+	if logged != 2 {
+		t.Errorf("logged %d of a flood, want 2", logged)
+	}
+	if ok, _ := s.Allow("other"); !ok {
+		t.Error("another key was starved")
+	}
+	if ok, _ := s.Allow("third"); ok {
+		t.Error("MaxKeys exceeded")
+	}
+	time.Sleep(60 * time.Millisecond)
+	ok, sup := s.Allow("1.2.3.4")
+	if !ok || sup != 998 {
+		t.Errorf("after the interval: ok=%v suppressed=%d, want true 998", ok, sup)
+	}
+	var zero Sampler
+	if ok, _ := zero.Allow("k"); !ok {
+		t.Error("zero Sampler must log everything")
+	}
+}

@@ -88,7 +88,7 @@ func TestTLS_UntrustedCertificate(t *testing.T) {
 	if r["strict-transport-security"] != "hsts-invalid-cert" || r["redirection"] != "redirection-invalid-cert" {
 		t.Errorf("results %v", r)
 	}
-	if findingIDs(rep)["tls-cert-untrusted"] != Error || !rep.Failed("") {
+	if findingIDs(rep)["tls-cert-untrusted"] != Error || !rep.Failed("F") {
 		t.Errorf("untrusted chain not an error: %+v", rep.Findings)
 	}
 	o.InsecureAcceptCert = true

@@ -183,8 +183,8 @@ func TestRun_BadDeployment(t *testing.T) {
 	if _, ok := ids["server-status-exposed"]; ok {
 		t.Error("catch-all page reported as /server-status")
 	}
-	if !rep.Failed("") {
-		t.Error("TLS errors must fail the check even without --min-grade")
+	if !rep.Failed("F") || rep.Failed("") {
+		t.Error("TLS errors must fail the gate even at --min-grade F, and nothing fails without a gate")
 	}
 	golden(t, "bad", f, rep)
 }

@@ -9,9 +9,10 @@
 // rampart grades A+ is one the Observatory grades A+. TLS is not part of
 // the Observatory score; TLS problems are findings of their own.
 //
-// Run sends a bounded number of requests (about forty TLS handshakes and
-// ten HTTP requests), each with a timeout and a cap on the bytes it reads,
-// so pointing it at a production site is safe. It never sends credentials,
-// and it never follows a redirect to a host other than the ones it was
-// given.
+// Run sends a bounded number of requests (about thirty TLS handshakes, one
+// per protocol version and per TLS 1.2 suite, and at most twenty HTTP
+// requests), one at a time, each with a timeout and a cap on the bytes it
+// reads, so pointing it at a production site is safe. It never sends
+// credentials, and it never follows a redirect to a host other than the
+// ones it was given.
 package check

@@ -39,7 +39,9 @@ func newProber(o Options, allowed ...*url.URL) *prober {
 	tr := &http.Transport{
 		// The certificate is verified once by verifyCert with the chosen
 		// roots; requests here only read headers and send no credentials.
-		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
+		// It offers every version and suite so that a server stuck on TLS
+		// 1.0 or RSA key exchange can still be audited.
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, CipherSuites: allSuiteIDs()},
 		ForceAttemptHTTP2:      true,
 		DialContext:            (&net.Dialer{Timeout: o.timeout()}).DialContext,
 		TLSHandshakeTimeout:    o.timeout(),
@@ -106,25 +108,28 @@ func (p *prober) do(ctx context.Context, method string, u *url.URL, hdr map[stri
 
 // follow GETs u and follows redirects among allowed hosts, up to maxHops.
 // route holds every URL visited or pointed to, starting with u.
-func (p *prober) follow(ctx context.Context, u *url.URL, limit int64) (last *response, route []*url.URL, err error) {
+func (p *prober) follow(ctx context.Context, u *url.URL, limit int64) (first, last *response, route []*url.URL, err error) {
 	route = []*url.URL{u}
 	for hop := 0; ; hop++ {
 		r, err := p.do(ctx, http.MethodGet, u, nil, limit)
 		if err != nil {
-			return last, route, err
+			return first, last, route, err
+		}
+		if first == nil {
+			first = r
 		}
 		last = r
 		loc := r.header.Get("Location")
 		if r.status < 300 || r.status > 399 || loc == "" || hop == maxHops {
-			return last, route, nil
+			return first, last, route, nil
 		}
 		next, err := u.Parse(loc)
 		if err != nil {
-			return last, route, nil
+			return first, last, route, nil
 		}
 		route = append(route, next)
 		if !p.allowed[hostPort(next)] || (next.Scheme != "http" && next.Scheme != "https") {
-			return last, route, errOffHost
+			return first, last, route, errOffHost
 		}
 		u = next
 	}

@@ -49,6 +49,9 @@ func (o Options) now() time.Time {
 
 // parseTargets validates the target and the redirect-probe URL.
 func parseTargets(target string, o Options) (httpsURL, httpURL *url.URL, err error) {
+	if o.Timeout < 0 {
+		return nil, nil, errors.New("timeout: must be >= 0")
+	}
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {
 		return nil, nil, errors.New("target: want an https:// URL, got " + target)

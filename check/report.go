@@ -123,12 +123,15 @@ type RedirectInfo struct {
 	Error        string `json:"error,omitempty"`
 }
 
-// Failed reports whether the deployment falls below minGrade, or has a TLS
-// finding of severity Error. TLS does not enter the Observatory score, so a
-// site could grade A+ while accepting TLS 1.0; Failed refuses that.
-// An empty minGrade checks TLS errors only.
+// Failed reports whether the deployment fails the gate minGrade: its grade
+// is below minGrade, or a TLS finding has severity Error. TLS does not enter
+// the Observatory score, so a site could grade A+ while accepting TLS 1.0;
+// the gate refuses that. An empty minGrade is no gate: Failed is false.
 func (r *Report) Failed(minGrade string) bool {
-	if minGrade != "" && GradeRank(r.Grade) < GradeRank(minGrade) {
+	if minGrade == "" {
+		return false
+	}
+	if GradeRank(r.Grade) < GradeRank(minGrade) {
 		return true
 	}
 	for _, f := range r.Findings {

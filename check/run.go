@@ -35,14 +35,21 @@ func Run(ctx context.Context, target string, o Options) (*Report, error) {
 	rep.Findings = append(rep.Findings, tfs...)
 
 	p := newProber(o, u, hu)
+	defer p.client.CloseIdleConnections()
 
 	// The page, as a browser lands on it.
-	page, _, err := p.follow(ctx, u, mainBodyCap)
+	_, page, _, err := p.follow(ctx, u, mainBodyCap)
 	if page == nil {
 		return nil, errors.New("GET " + u.String() + ": " + errString(err))
 	}
 	rep.FinalURL, rep.Status = page.url.String(), page.status
 	h := page.header
+	if page.status < 200 || page.status > 299 {
+		rep.Findings = append(rep.Findings, Finding{ID: "final-status-not-2xx", Category: CategoryHeaders, Severity: Info,
+			Title:    "the page answered " + http.StatusText(page.status) + ": the headers of that response were graded (the Observatory refuses non-2xx pages)",
+			Evidence: page.url.String(),
+			Fix:      "audit a URL that answers 200; error pages should carry the same security headers"})
+	}
 
 	// CORS, with a foreign Origin.
 	corsH := http.Header{}
@@ -98,7 +105,7 @@ func errString(err error) string {
 func (p *prober) redirect(ctx context.Context, hu *url.URL, verified bool) (RedirectInfo, TestResult, []Finding) {
 	ri := RedirectInfo{URL: hu.String()}
 	var fs []Finding
-	last, route, err := p.follow(ctx, hu, probeBodyCap)
+	first, last, route, err := p.follow(ctx, hu, probeBodyCap)
 	for _, r := range route {
 		ri.Route = append(ri.Route, r.String())
 	}
@@ -124,11 +131,8 @@ func (p *prober) redirect(ctx context.Context, hu *url.URL, verified bool) (Redi
 	default:
 		result = "redirection-to-https"
 	}
-	if last != nil {
-		// The first response of the chain, for the report.
-		if first, err := p.do(ctx, http.MethodGet, hu, nil, probeBodyCap); err == nil {
-			ri.Status, ri.Location = first.status, first.header.Get("Location")
-		}
+	if first != nil {
+		ri.Status, ri.Location = first.status, first.header.Get("Location")
 	}
 	switch result {
 	case "redirection-missing", "redirection-not-to-https":

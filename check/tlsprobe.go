@@ -71,7 +71,7 @@ func handshake(ctx context.Context, addr, serverName string, cfg *tls.Config, ti
 func probeTLS(ctx context.Context, addr, host string, o Options) (info TLSInfo, fs []Finding, verified bool, err error) {
 	t := o.timeout()
 	// The default handshake, as a browser would make it.
-	st, err := handshake(ctx, addr, host, &tls.Config{MinVersion: tls.VersionTLS10, NextProtos: []string{"h2", "http/1.1"}}, t)
+	st, err := handshake(ctx, addr, host, &tls.Config{MinVersion: tls.VersionTLS10, CipherSuites: allSuiteIDs(), NextProtos: []string{"h2", "http/1.1"}}, t)
 	if err != nil {
 		return info, nil, false, fmt.Errorf("TLS handshake with %s: %w", addr, err)
 	}

@@ -23,9 +23,10 @@ cipher suites and certificate, security headers, cookies, CORS, and exposed
 files (/.git/HEAD, /.env, /server-status, /console). The headers are scored
 and graded like the MDN HTTP Observatory; TLS is reported separately.
 
-Exit status: 0 when the audit passes, 1 when the grade is below --min-grade
-or a TLS finding is an error, 2 when the audit could not run (bad flags,
-unreachable target).
+Exit status: 0 when the audit ran (and passed --min-grade, if given); 1 when
+--min-grade is given and the grade is below it or a TLS finding is an error
+(TLS is not part of the grade); 2 when the audit could not run (bad flags,
+no TLS at the target).
 
 flags:
 `
@@ -39,7 +40,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	jsonOut := fs.Bool("json", false, "write the report as JSON")
-	minGrade := fs.String("min-grade", "", "fail (exit 1) below this grade: A+, A, A-, B+, … F")
+	minGrade := fs.String("min-grade", "", "exit 1 below this grade (A+, A, A-, B+, … F) or on any TLS error")
 	insecure := fs.Bool("insecure", false, "accept an untrusted (self-signed) certificate; still reported")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each request and handshake")
 	httpURL := fs.String("http-url", "", "plain-HTTP URL for the redirect probe (default http://<host>/ on port 80)")
@@ -98,13 +99,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if rep.Failed(strings.ToUpper(*minGrade)) {
-		if !*jsonOut {
-			if *minGrade != "" {
-				fmt.Fprintf(stderr, "rampart: check failed: grade %s (minimum %s) or TLS errors\n", rep.Grade, strings.ToUpper(*minGrade))
-			} else {
-				fmt.Fprintln(stderr, "rampart: check failed: TLS errors")
-			}
-		}
+		fmt.Fprintf(stderr, "rampart: check failed: grade %s (minimum %s), or a TLS error\n", rep.Grade, strings.ToUpper(*minGrade))
 		return 1
 	}
 	return 0

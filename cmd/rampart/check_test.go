@@ -47,7 +47,8 @@ func TestCheckCLI_Usage(t *testing.T) {
 func TestCheckCLI_SelfSignedNeedsInsecure(t *testing.T) {
 	target, plain := checkTarget(t)
 	var out, errb bytes.Buffer
-	if code := runCheck([]string{"--http-url", plain, target}, &out, &errb); code != 1 {
+	// Even the lowest gate fails on a TLS error.
+	if code := runCheck([]string{"--min-grade", "F", "--http-url", plain, target}, &out, &errb); code != 1 {
 		t.Errorf("exit %d, want 1; stderr %s", code, errb.String())
 	}
 	if !strings.Contains(out.String(), "certificate chain not trusted") {

@@ -33,7 +33,8 @@ const (
 	// Answered 413.
 	ReasonBodyTooLarge
 	// ReasonClientGone: the client disconnected (its request context was
-	// canceled). Not an upstream failure; nothing is answered.
+	// canceled). Not an upstream failure: logged at debug level, recorded
+	// as StatusClientClosedRequest, no error page.
 	ReasonClientGone
 )
 

@@ -8,9 +8,8 @@
 //   - X-Forwarded-For and X-Real-IP: the client address rampart resolved
 //     (clientip.FromRequest), alone. A client-supplied chain is never
 //     appended: the clientip resolver already decided which hops to trust,
-//     and an application that takes the leftmost X-Forwarded-For entry
-//     (Flask's ProxyFix with x_for=1 takes the rightmost, many others the
-//     leftmost) must not be handed a value the client chose.
+//     and an application reading the leftmost entry, as many do, would
+//     otherwise log and rate-limit an address the client chose.
 //   - X-Forwarded-Proto: "https" when the client connection is TLS, else
 //     "http". Behind a TLS-terminating proxy an application that forces
 //     HTTPS (Flask-Talisman force_https, Django SECURE_SSL_REDIRECT) sees
@@ -26,6 +25,10 @@
 // removed first. httputil.ReverseProxy.Rewrite, unlike the deprecated
 // Director, runs after hop-by-hop removal, so a client cannot make the proxy
 // drop a header it sets by listing it in Connection.
+//
+// WebSocket and other Upgrade requests are passed through: after the 101
+// response the two connections are spliced until either side closes, and
+// no timeout of this package applies to them any more.
 //
 // Errors are answered with httperr.Write and nothing else: 502 when the
 // upstream cannot be reached, 504 when it times out, 413 when the body is

@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -200,7 +199,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	e.mu.Unlock()
 	// A failed write (disk full) cannot be reported anywhere better than
 	// the log that failed; the request is not affected.
-	_ = l.h.Handle(context.WithoutCancel(ctx), rec)
+	_ = l.h.Handle(ctx, rec)
 }
 
 func tlsVersion(cs *tls.ConnectionState) string {

@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&c.rampart, "rampart", "", "rampart binary (default: build ./cmd/rampart from this module)")
 	flag.StringVar(&c.nginx, "nginx", "/usr/sbin/nginx", "nginx binary")
 	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
-	flag.StringVar(&targets, "targets", "rampart,nginx", "comma-separated targets to measure, in order")
+	flag.StringVar(&targets, "targets", "rampart,nginx", "comma-separated targets to measure, in order: rampart, stdlib (a bare Go reverse proxy), nginx")
 	flag.StringVar(&c.host, "host", "localhost", "host name in the certificate and the URL (must resolve to 127.0.0.1)")
 	flag.StringVar(&c.path, "path", "/", "request path")
 	flag.DurationVar(&c.load.Duration, "duration", 10*time.Second, "measured wrk run per target and round (whole seconds)")
@@ -68,8 +68,20 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs)")
 	flag.StringVar(&c.rampartConfig, "rampart-config", "", "rampart configuration file (default: one equivalent to the seed, see bench/README.md)")
 	flag.Var(&c.rampartFlags, "rampart-flag", "extra argument for `rampart serve` (repeatable)")
+	var bf baselineFlags
+	flag.StringVar(&bf.listen, "serve-stdlib", "", "internal: run as the stdlib baseline proxy on this `address`")
+	flag.StringVar(&bf.upstream, "upstream", "", "internal: upstream host:port for -serve-stdlib")
+	flag.StringVar(&bf.cert, "cert", "", "internal: certificate file for -serve-stdlib")
+	flag.StringVar(&bf.key, "key", "", "internal: key file for -serve-stdlib")
 	flag.Parse()
 	c.targets = strings.Split(targets, ",")
+	if bf.listen != "" {
+		if err := bf.run(); err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun: stdlib proxy: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -128,8 +140,10 @@ func run(ctx context.Context, c config) error {
 			t, err = startRampart(ctx, c, dir, upstream, certFile, keyFile)
 		case "nginx":
 			t, err = startNginx(ctx, c, dir, upstream, certFile, keyFile)
+		case "stdlib":
+			t, err = startBaseline(ctx, c, dir, upstream, certFile, keyFile)
 		default:
-			err = fmt.Errorf("unknown target %q (known: rampart, nginx)", name)
+			err = fmt.Errorf("unknown target %q (known: rampart, stdlib, nginx)", name)
 		}
 		if err != nil {
 			return err

@@ -43,6 +43,7 @@ type fixedHeader struct {
 	name string
 	val  []string // nil: the policy does not send this header
 	del  bool     // remove the application's header (Off)
+	dict bool     // a dictionary: members of the application's value are kept
 	mode Mode
 }
 
@@ -365,7 +366,7 @@ func compileSet(p Policy, pol csp.Policy, h Headers, modes map[string]Mode, fiel
 	if m.report != "" {
 		pol.Set("report-uri", m.report)
 		pol.Set("report-to", reportGroup)
-		set.fixed = append(set.fixed, fixedHeader{name: hRE, val: []string{reportGroup + `="` + m.report + `"`}, mode: ModeOverride})
+		set.fixed = append(set.fixed, fixedHeader{name: hRE, val: []string{reportGroup + `="` + m.report + `"`}, dict: true, mode: ModeOverride})
 	}
 	set.csp.name = hCSP
 	if p.CSP.ReportOnly {

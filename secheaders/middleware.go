@@ -18,13 +18,15 @@ import (
 // (httputil.ReverseProxy adds them with Header.Add into the same map just
 // before WriteHeader) and cover the error pages of later stages.
 //
-// When csp.report is enabled, POST requests to its path are answered by the
+// When csp.report is enabled, requests to its path are answered by the
 // collector and never reach next.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := next
 		if m.report != "" && r.URL.Path == m.report {
-			m.collector.ServeHTTP(w, r)
-			return
+			// The collector's own answers (204, 413, ...) carry the
+			// policy like every other response.
+			h = m.collector
 		}
 		set := m.setFor(r.URL.Path)
 		var nonce string
@@ -44,7 +46,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 				sw.inj.abort()
 			}
 		}()
-		next.ServeHTTP(sw, r)
+		h.ServeHTTP(sw, r)
 		sw.finish()
 	})
 }
@@ -119,6 +121,8 @@ func applyFixed(h http.Header, f *fixedHeader) {
 		h[f.name] = dedupe(h[f.name])
 	case f.del:
 		delete(h, f.name)
+	case f.dict && len(h[f.name]) > 0:
+		h[f.name] = []string{mergeDict(f.val[0], h[f.name])}
 	default:
 		h[f.name] = f.val
 	}
@@ -258,4 +262,24 @@ func (w *writer) finish() {
 	if w.inj != nil {
 		w.inj.close()
 	}
+}
+
+// mergeDict adds the members of the application's structured-field
+// dictionaries (Reporting-Endpoints: its own NEL or deprecation endpoints) to
+// ours, dropping any member that reuses our key, so neither side loses its
+// endpoints and the header is sent once.
+func mergeDict(ours string, theirs []string) string {
+	key, _, _ := strings.Cut(ours, "=")
+	out := ours
+	for _, field := range theirs {
+		for member := range strings.SplitSeq(field, ",") {
+			member = strings.TrimSpace(member)
+			k, _, _ := strings.Cut(member, "=")
+			if member == "" || strings.TrimSpace(k) == key || !validFieldValue(member) || strings.Contains(out, member) {
+				continue
+			}
+			out += ", " + member
+		}
+	}
+	return out
 }

@@ -210,3 +210,32 @@ func FuzzCollectorParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCollector_ResponsesCarryPolicy: the collector's answers are responses
+// like any other.
+func TestCollector_ResponsesCarryPolicy(t *testing.T) {
+	var buf bytes.Buffer
+	m := newReportPolicy(t, &buf, CollectorOptions{})
+	for _, body := range []string{legacyReportBody, "junk"} {
+		rec := postReport(m.Handler(nil), "application/csp-report", body, "")
+		if rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Frame-Options") != "SAMEORIGIN" {
+			t.Errorf("%d response lacks the policy: %v", rec.Code, rec.Header())
+		}
+	}
+}
+
+// TestReportingEndpoints_KeepsApplicationEndpoints: the application's own
+// Reporting-Endpoints members survive next to ours, in one header.
+func TestReportingEndpoints_KeepsApplicationEndpoints(t *testing.T) {
+	var buf bytes.Buffer
+	m := newReportPolicy(t, &buf, CollectorOptions{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Reporting-Endpoints", `nel="https://app.example/nel", rampart-csp="https://evil.example/"`)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	want := []string{`rampart-csp="/.well-known/rampart/csp-report", nel="https://app.example/nel"`}
+	if got := rec.Header().Values("Reporting-Endpoints"); len(got) != 1 || got[0] != want[0] {
+		t.Errorf("Reporting-Endpoints = %q, want %q", got, want)
+	}
+}

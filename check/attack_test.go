@@ -151,3 +151,24 @@ func TestRun_NotTLS(t *testing.T) {
 		t.Error("audit of a non-TLS port succeeded")
 	}
 }
+
+// TestTLS_LegacyOnlyServer: a server that speaks only TLS 1.0 with RSA key
+// exchange is still audited (the probes offer what it needs) and failed.
+func TestTLS_LegacyOnlyServer(t *testing.T) {
+	p := loadPKI(t)
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.rsa}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10,
+		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}}
+	f := start(t, cfg, http.HandlerFunc(strongApp), func(port string) http.Handler {
+		return http.RedirectHandler("https://127.0.0.1:"+port+"/", http.StatusMovedPermanently)
+	})
+	rep := run(t, f, Options{})
+	ids := findingIDs(rep)
+	if ids["tls-legacy-version"] != Error || ids["tls-weak-cipher"] != Warning || ids["tls13-missing"] != Warning {
+		t.Errorf("findings %+v", rep.Findings)
+	}
+	// The headers are still those of strongApp: the grade does not see TLS,
+	// the gate does.
+	if rep.Grade != "A+" || !rep.Failed("A+") {
+		t.Errorf("grade %s, Failed(A+)=%v", rep.Grade, rep.Failed("A+"))
+	}
+}

@@ -215,3 +215,30 @@ func BenchmarkRedirect(b *testing.B) {
 		rd.ServeHTTP(w, r)
 	}
 }
+
+// FuzzRequestHost: whatever the Host header, an accepted host is a
+// lower-case DNS name with no port, userinfo or other delimiter.
+func FuzzRequestHost(f *testing.F) {
+	for _, s := range []string{"app.example", "APP.example:8080", "a@b", "[::1]:80", "x:", ":80", "a..b", "a.b.", "192.0.2.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, hostport string) {
+		h, ok := requestHost(hostport)
+		if !ok {
+			return
+		}
+		if h == "" || strings.ToLower(h) != h || strings.ContainsAny(h, ":@/\\[]% \t\r\n?#") || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+			t.Fatalf("requestHost(%q) = %q", hostport, h)
+		}
+	})
+}
+
+func BenchmarkRedirectCheck(b *testing.B) {
+	rd := newTestRedirect(b, 0, nil)
+	r := httptest.NewRequest("GET", "/some/path?q=1", nil)
+	r.Host = "App.Example:80"
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Check(r)
+	}
+}

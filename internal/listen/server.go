@@ -110,6 +110,25 @@ func (o Options) withDefaults() (Options, error) {
 	return o, errors.Join(errs...)
 }
 
+// Warnings lists valid settings that weaken a defence, for `rampart config
+// check`. Call it on the Options as configured (before defaults).
+func (o Options) Warnings() []string {
+	var w []string
+	if o.ReadHeaderTimeout > time.Minute {
+		w = append(w, "listen.read_header_timeout: above 1m lets slow-header (slowloris) clients hold connections for long")
+	}
+	if o.ReadTimeout > 10*time.Minute {
+		w = append(w, "listen.read_timeout: above 10m lets slow-body clients hold requests for long")
+	}
+	if o.WriteTimeout > 10*time.Minute {
+		w = append(w, "listen.write_timeout: above 10m lets clients that stop reading hold responses for long")
+	}
+	if o.MaxHeaderBytes > 1<<20 {
+		w = append(w, "listen.max_header_bytes: above 1 MiB costs memory per connection for no legitimate client")
+	}
+	return w
+}
+
 // Server is an http.Server with the shutdown budget Run gives it and,
 // optionally, a listener opened by the caller (for tests, or socket
 // activation).

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,5 +333,81 @@ func TestCertReload_NewHandshakeSeesNewCertExistingConnectionKeeps(t *testing.T)
 	get()
 	if !old.ConnectionState().PeerCertificates[0].Equal(first.leaf()) {
 		t.Error("existing connection's certificate changed")
+	}
+}
+
+func TestOptions_Warnings(t *testing.T) {
+	if w := (Options{}).Warnings(); len(w) != 0 {
+		t.Errorf("defaults warn: %v", w)
+	}
+	w := Options{ReadHeaderTimeout: time.Hour, MaxHeaderBytes: 8 << 20}.Warnings()
+	if len(w) != 2 || !strings.HasPrefix(w[0], "listen.read_header_timeout") {
+		t.Errorf("warnings = %v", w)
+	}
+}
+
+// TestErrorLog_RoutedToSlog: net/http's own errors reach slog; failed
+// handshakes (scanners, old clients) are demoted to debug.
+func TestErrorLog_RoutedToSlog(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg, client := dualCertConfig(t)
+	addr, stop := startServer(t, okHandler(), cfg, Options{Logger: logger})
+	c := client.Clone()
+	c.MaxVersion = tls.VersionTLS11
+	c.MinVersion = tls.VersionTLS10
+	handshake(addr, c)
+	stop()
+	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "TLS handshake error") {
+		t.Errorf("log = %q", got)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func BenchmarkDeadlines(b *testing.B) {
+	h := withDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello"))
+	}), time.Minute, time.Minute)
+	r, _ := http.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(discardWriter{}, r)
+	}
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}
+
+// BenchmarkTLS13Handshake measures a full TLS 1.3 handshake (ECDSA P-256,
+// X25519MLKEM768) over loopback.
+func BenchmarkTLS13Handshake(b *testing.B) {
+	cfg, client := dualCertConfig(b)
+	addr, _ := startServer(b, okHandler(), cfg, Options{})
+	c := client.Clone()
+	c.ClientSessionCache = nil
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := handshake(addr, c); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -127,3 +127,17 @@ func TestFileCert_WatchPicksUpChange(t *testing.T) {
 	cancel()
 	<-stopped
 }
+
+func BenchmarkFileCertGetCertificate(b *testing.B) {
+	dir := b.TempDir()
+	cf, kf := filepath.Join(dir, "c"), filepath.Join(dir, "k")
+	writePair(b, cf, kf, "a.example", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	f, err := LoadFiles(cf, kf, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.GetCertificate(nil)
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // writePair writes a self-signed ECDSA certificate for name, valid from
 // notBefore to notAfter, to certFile and keyFile, and returns its serial.
-func writePair(t *testing.T, certFile, keyFile, name string, notBefore, notAfter time.Time) *big.Int {
+func writePair(t testing.TB, certFile, keyFile, name string, notBefore, notAfter time.Time) *big.Int {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -54,7 +54,7 @@ func writePair(t *testing.T, certFile, keyFile, name string, notBefore, notAfter
 
 // bumpMtime moves the files' modification time forward so a rewrite within
 // the file system's timestamp granularity is still seen as a change.
-func bumpMtime(t *testing.T, files ...string) {
+func bumpMtime(t testing.TB, files ...string) {
 	t.Helper()
 	future := time.Now().Add(time.Duration(len(files)) * time.Minute)
 	for _, f := range files {

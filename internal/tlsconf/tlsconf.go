@@ -114,6 +114,9 @@ func New(o Options) (*Server, error) {
 		}
 		s.acme = m
 		getCert = m.GetCertificate
+		if o.ACME.Email == "" {
+			s.warnings = append(s.warnings, "tls.acme.email: empty; the CA has no way to reach you about the account or its certificates")
+		}
 	default:
 		c, err := DevCert(o.StateDir, o.Hosts)
 		if err != nil {

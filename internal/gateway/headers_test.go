@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,5 +115,56 @@ func TestGateway_SeedRateLimitAnswers429(t *testing.T) {
 	}
 	if !strings.Contains(h.errlog.String(), "excess_rate_limit_exceeded") {
 		t.Errorf("no security event for the rejections")
+	}
+}
+
+// A Host the configuration does not name never reaches the application:
+// over TLS it gets 421, with the security headers, and is not reflected.
+func TestGateway_HostHeaderInjectionOverTLS(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	for _, host := range []string{"evil.example", "app.test.evil.example", "evil.example:443", ""} {
+		req, _ := http.NewRequest("GET", "https://app.test/", nil)
+		req.Host = host
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if host == "" {
+			// net/http fills an empty Host from the URL: app.test.
+			if resp.StatusCode != 200 {
+				t.Errorf("Host from URL: %d", resp.StatusCode)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: got %d, want 421", host, resp.StatusCode)
+		}
+		if strings.Contains(string(body), "evil") {
+			t.Errorf("Host %q reflected: %s", host, body)
+		}
+		assertSecurityHeadersOnce(t, "421", resp.Header)
+	}
+	for _, host := range []string{"APP.TEST", "app.test.", "app.test:443"} {
+		req, _ := http.NewRequest("GET", "https://app.test/", nil)
+		req.Host = host
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("configured host spelled %q: got %d", host, resp.StatusCode)
+		}
+	}
+}
+
+func TestCanonicalHost(t *testing.T) {
+	for in, want := range map[string]string{"App.Test:8443": "app.test", "[::1]:8443": "::1", "::1": "::1",
+		"127.0.0.1:8443": "127.0.0.1", "example.com.": "example.com"} {
+		if got := canonicalHost(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
 	}
 }

@@ -35,6 +35,8 @@ type pipelineDeps struct {
 //	security headers  outside every stage that can answer, so 429, 500,
 //	                  502 and 504 pages carry them too
 //	panic recovery    inside the headers: a panic's 500 still gets them
+//	host check        421 for a Host that is not configured (Host header
+//	                  injection never reaches the application)
 //	rate limit        before any work is spent on the request
 //	reverse proxy     body limit, forwarding headers, fingerprint removal
 //
@@ -84,6 +86,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 
 	var h http.Handler = px
 	h = limiter.Handler(h)
+	h = hostCheck(plan.Hosts, h)
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)
 	h = access.Handler(h)

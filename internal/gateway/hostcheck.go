@@ -1,0 +1,53 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/requestid"
+)
+
+// hostCheck answers 421 Misdirected Request to any request whose Host is
+// not one of the configured hosts, or whose Host differs from the TLS SNI
+// name the connection was opened for.
+//
+// Without it, any name pointed at the server (or typed into a Host header)
+// reaches the application, which then builds absolute URLs, password-reset
+// links and cache keys from an attacker's Host (Host header injection,
+// web-cache poisoning). The SNI comparison stops a client from opening a
+// connection for one name and sending requests for another over it (domain
+// fronting) beyond what HTTP/2 connection coalescing legitimately does,
+// which browsers only do for names the certificate covers, all of them
+// configured here.
+func hostCheck(hosts []string, next http.Handler) http.Handler {
+	allowed := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		allowed[h] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := canonicalHost(r.Host)
+		if !allowed[host] {
+			httperr.Write(w, r, http.StatusMisdirectedRequest, "", requestid.FromRequest(r))
+			return
+		}
+		if r.TLS != nil && r.TLS.ServerName != "" {
+			if sni := canonicalHost(r.TLS.ServerName); sni != host && allowed[sni] && r.ProtoMajor == 1 {
+				httperr.Write(w, r, http.StatusMisdirectedRequest, "", requestid.FromRequest(r))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonicalHost lower-cases a Host header value and drops its port, one
+// trailing dot and IPv6 brackets.
+func canonicalHost(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	return strings.ToLower(h)
+}

@@ -71,12 +71,14 @@ def load_secret_key(environ=os.environ):
 
 def _load_dotenv():
     # The seed loaded a .env file. Keep that convenience when python-dotenv
-    # (Debian: python3-dotenv) is installed; the environment always wins.
+    # (Debian: python3-dotenv) is installed, reading ./.env from the working
+    # directory only (not a file found by walking up the tree); the
+    # environment always wins. Keep .env out of version control.
     try:
         from dotenv import load_dotenv
     except ImportError:
         return
-    load_dotenv(override=False)
+    load_dotenv(".env", override=False)
 
 
 def create_app(environ=None):

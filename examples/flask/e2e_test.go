@@ -205,6 +205,7 @@ func buildRampart(t *testing.T) string {
 type gateway struct {
 	httpsPort, httpPort string
 	client              *http.Client // HTTPS to app.test, dialing the gateway on loopback
+	roots               *x509.CertPool
 	log                 *logBuffer
 }
 
@@ -232,6 +233,7 @@ func startGateway(t *testing.T, upstream string, extraArgs ...string) *gateway {
 	cmd.Dir = dir
 	g.log = start(t, "rampart", cmd)
 	g.client = tlsClient("127.0.0.1:"+g.httpsPort, roots)
+	g.roots = roots
 	waitFor(t, "rampart did not start", func() error {
 		resp, err := g.client.Get(g.base() + "/")
 		if err != nil {
@@ -355,8 +357,10 @@ func TestApp_MissingSecretKey(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(python, "-c", "import app")
-			cmd.Dir = appDir(t)
-			cmd.Env = appEnv(env...)
+			// Run from an empty directory so that a developer's .env
+			// beside app.py cannot supply the key.
+			cmd.Dir = t.TempDir()
+			cmd.Env = appEnv(append(env, "PYTHONPATH="+appDir(t))...)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("app started with SECRET_KEY %s:\n%s", name, out)
@@ -512,6 +516,35 @@ func TestFlaskBehindRampart(t *testing.T) {
 			t.Errorf("GET /login = %s", resp.Status)
 		}
 		checkHeaders(t, resp)
+	})
+
+	t.Run("CBCSuites", func(t *testing.T) {
+		// The seed's "AES256+EECDH" let TLS 1.2 clients negotiate CBC.
+		_, err := tls.Dial("tcp", "127.0.0.1:"+g.httpsPort, &tls.Config{
+			RootCAs:    g.roots,
+			ServerName: host,
+			MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{
+				tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+				tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+				tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+			},
+		})
+		if err == nil {
+			t.Error("a TLS 1.2 client offering only CBC suites completed the handshake")
+		}
+	})
+
+	t.Run("ProtocolDowngrade", func(t *testing.T) {
+		_, err := tls.Dial("tcp", "127.0.0.1:"+g.httpsPort, &tls.Config{
+			RootCAs:    g.roots,
+			ServerName: host,
+			MinVersion: tls.VersionTLS10,
+			MaxVersion: tls.VersionTLS11,
+		})
+		if err == nil {
+			t.Error("a TLS 1.1 client completed the handshake")
+		}
 	})
 
 	plain := &http.Client{

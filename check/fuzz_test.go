@@ -105,3 +105,15 @@ func BenchmarkCookies(b *testing.B) {
 		cookieFindings(lines)
 	}
 }
+
+func FuzzSRI(f *testing.F) {
+	f.Add(`<script src="//a/b.js" integrity="x"></script><script src=/c.js>`)
+	f.Add(`<script src="https://cdn.example.net/a.js"`)
+	page := mustURL("https://example.com/")
+	f.Fuzz(func(t *testing.T, body string) {
+		tr, _ := sriTest("text/html", []byte(body), page)
+		if _, ok := modifiers[tr.Result]; !ok {
+			t.Fatalf("unknown result %q", tr.Result)
+		}
+	})
+}

@@ -292,3 +292,37 @@ func TestVersionBanner(t *testing.T) {
 		}
 	}
 }
+
+func TestSRI(t *testing.T) {
+	page := mustURL("https://www.example.com/")
+	for _, c := range []struct {
+		body, want string
+	}{
+		{"<p>no scripts</p>", "sri-not-implemented-but-no-scripts-loaded"},
+		{"<script>inline()</script>", "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"},
+		{`<script src="/a.js"></script>`, "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"},
+		{`<script src="/a.js" integrity="sha384-x"></script>`, "sri-implemented-and-all-scripts-loaded-securely"},
+		{`<script src="https://static.example.com/a.js"></script>`, "sri-not-implemented-but-all-scripts-loaded-from-secure-origin"},
+		{`<script src="https://cdn.other.net/a.js" integrity="sha384-x"></script>`, "sri-implemented-and-external-scripts-loaded-securely"},
+		{`<script src="https://cdn.other.net/a.js"></script>`, "sri-not-implemented-but-external-scripts-loaded-securely"},
+		{`<script src="http://cdn.other.net/a.js" integrity="sha384-x"></script>`, "sri-implemented-but-external-scripts-not-loaded-securely"},
+		{`<script src="//cdn.other.net/a.js"></script>`, "sri-not-implemented-and-external-scripts-not-loaded-securely"},
+		{`<script src="http://cdn.other.net/a.js"></script><script src="https://x.net/b.js"></script>`, "sri-not-implemented-and-external-scripts-not-loaded-securely"},
+	} {
+		if tr, _ := sriTest("text/html; charset=utf-8", []byte(c.body), page); tr.Result != c.want {
+			t.Errorf("%s: %s, want %s", c.body, tr.Result, c.want)
+		}
+	}
+	if tr, _ := sriTest("application/json", []byte(`<script src="//x/a.js">`), page); tr.Result != "sri-not-implemented-response-not-html" {
+		t.Errorf("json: %s", tr.Result)
+	}
+}
+
+// TestSRI_ProtocolRelativeScript: "//cdn/x.js" on a page reached over HTTP
+// loads the script over HTTP; the Observatory counts it as insecure.
+func TestSRI_ProtocolRelativeScript(t *testing.T) {
+	_, fs := sriTest("text/html", []byte(`<script src="//cdn.example.net/x.js"></script>`), mustURL("https://example.com/"))
+	if !hasID(fs, "script-insecure") {
+		t.Errorf("not reported: %+v", fs)
+	}
+}

@@ -54,6 +54,7 @@ type harness struct {
 	httpAddr       string
 	client         *http.Client
 	access, errlog *syncBuffer
+	pool           *x509.CertPool
 }
 
 func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile string, pool *x509.CertPool) {
@@ -61,7 +62,7 @@ func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile str
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true, IsCA: true,
 	}
@@ -83,9 +84,16 @@ func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile str
 // upstream are filled in).
 func start(t *testing.T, upstreamURL, yaml string) *harness {
 	t.Helper()
+	return startFor(t, "app.test", upstreamURL, yaml)
+}
+
+// startFor is start for another host name.
+func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
+	t.Helper()
 	dir := t.TempDir()
-	certFile, keyFile, pool := writeCert(t, dir, "app.test")
-	cfg := fmt.Sprintf("hosts: [app.test]\nstate_dir: %s\ntls: {cert_file: %s, key_file: %s}\nupstream: {url: '%s'}\n%s",
+	certFile, keyFile, pool := writeCert(t, dir, host)
+	h := &harness{t: t, pool: pool}
+	cfg := fmt.Sprintf("hosts: ["+host+"]\nstate_dir: %s\ntls: {cert_file: %s, key_file: %s}\nupstream: {url: '%s'}\n%s",
 		filepath.Join(dir, "state"), certFile, keyFile, upstreamURL, yaml)
 	path := filepath.Join(dir, "rampart.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
@@ -95,8 +103,8 @@ func start(t *testing.T, upstreamURL, yaml string) *harness {
 	}
 	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	h := &harness{t: t, httpsAddr: httpsLn.Addr().String(), httpAddr: httpLn.Addr().String(),
-		access: &syncBuffer{}, errlog: &syncBuffer{}}
+	h.httpsAddr, h.httpAddr = httpsLn.Addr().String(), httpLn.Addr().String()
+	h.access, h.errlog = &syncBuffer{}, &syncBuffer{}
 	gw, err := New(plan, Options{
 		Logger: slog.New(slog.NewJSONHandler(h.errlog, nil)), Stdout: h.access, Stderr: h.errlog,
 		HTTPSListener: httpsLn, HTTPListener: httpLn,
@@ -115,7 +123,7 @@ func start(t *testing.T, upstreamURL, yaml string) *harness {
 	})
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: "app.test"},
+		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: host},
 		ForceAttemptHTTP2: true,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return dialer.DialContext(ctx, network, h.httpsAddr)

@@ -168,3 +168,21 @@ func TestCanonicalHost(t *testing.T) {
 		}
 	}
 }
+
+// Cross-site tracing: TRACE would echo the request's headers back.
+func TestGateway_TraceRefused(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	for _, m := range []string{"TRACE", "TRACK"} {
+		req, _ := http.NewRequest(m, "https://app.test/", nil)
+		req.Header.Set("Cookie", "session=secret")
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || strings.Contains(string(body), "secret") {
+			t.Errorf("%s: %d %s", m, resp.StatusCode, body)
+		}
+	}
+}

@@ -36,7 +36,7 @@ type pipelineDeps struct {
 //	                  502 and 504 pages carry them too
 //	panic recovery    inside the headers: a panic's 500 still gets them
 //	host check        421 for a Host that is not configured (Host header
-//	                  injection never reaches the application)
+//	                  injection never reaches the application); TRACE 405
 //	rate limit        before any work is spent on the request
 //	reverse proxy     body limit, forwarding headers, fingerprint removal
 //
@@ -86,7 +86,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 
 	var h http.Handler = px
 	h = limiter.Handler(h)
-	h = hostCheck(plan.Hosts, h)
+	h = hostCheck(plan.Hosts, refuseTrace(h))
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)
 	h = access.Handler(h)

@@ -51,3 +51,19 @@ func canonicalHost(h string) string {
 	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
 	return strings.ToLower(h)
 }
+
+// refuseTrace answers 405 to TRACE and TRACK. TRACE echoes the request,
+// headers included, back to the client: with a script that can send it
+// (cross-site tracing) it reads HttpOnly cookies and Authorization headers
+// that a proxy in between added. No application needs it through a
+// gateway.
+func refuseTrace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "TRACE" || r.Method == "TRACK" {
+			w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+			httperr.Write(w, r, http.StatusMethodNotAllowed, "", requestid.FromRequest(r))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -63,6 +63,7 @@ func main() {
 	flag.DurationVar(&c.load.Duration, "duration", 10*time.Second, "measured wrk run per target and round (whole seconds)")
 	flag.IntVar(&c.load.Threads, "threads", 2, "wrk threads")
 	flag.IntVar(&c.load.Connections, "connections", 64, "wrk connections")
+	flag.BoolVar(&c.load.Close, "handshakes", false, "send Connection: close, so every request is a new TLS connection")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one (0 to skip)")
 	flag.IntVar(&c.rounds, "rounds", 1, "measure each target this many times, alternating targets")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs)")
@@ -188,8 +189,12 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 
-	fmt.Printf("\nwrk -t%d -c%d -d%s --latency, HTTP/1.1 over TLS to %s (loopback), path %s; upstream: Go net/http on loopback, %d-byte HTML body\n",
-		c.load.Threads, c.load.Connections, c.load.Duration, c.host, c.path, len(page))
+	mode := "connections reused"
+	if c.load.Close {
+		mode = "Connection: close, one TLS handshake per request"
+	}
+	fmt.Printf("\nwrk -t%d -c%d -d%s --latency (%s), HTTP/1.1 over TLS to %s (loopback), path %s; upstream: Go net/http on loopback, %d-byte HTML body\n",
+		c.load.Threads, c.load.Connections, c.load.Duration, mode, c.host, c.path, len(page))
 	fmt.Printf("machine: %d CPUs (%s/%s); wrk, the upstream and the server under test share them\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)

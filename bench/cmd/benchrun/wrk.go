@@ -24,6 +24,9 @@ type wrkResult struct {
 type wrkArgs struct {
 	Threads, Connections int
 	Duration             time.Duration
+	// Close sends "Connection: close", so every request pays a new TCP
+	// connection and a full TLS handshake.
+	Close bool
 }
 
 // runWrk runs wrk against url and parses its report.
@@ -34,8 +37,11 @@ func runWrk(ctx context.Context, wrk string, a wrkArgs, url string) (wrkResult, 
 		"-d" + strconv.Itoa(int(a.Duration.Round(time.Second)/time.Second)) + "s",
 		"--timeout", "10s",
 		"--latency",
-		url,
 	}
+	if a.Close {
+		args = append(args, "-H", "Connection: close")
+	}
+	args = append(args, url)
 	// wrk stops by itself after Duration; the context only bounds a hang.
 	ctx, cancel := context.WithTimeout(ctx, a.Duration+30*time.Second)
 	defer cancel()

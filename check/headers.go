@@ -281,6 +281,18 @@ func otherHeaderFindings(h http.Header) []Finding {
 			Title: "Cross-Origin-Opener-Policy does not isolate the window", Evidence: truncate(v, 100),
 			Fix: "send Cross-Origin-Opener-Policy: same-origin"})
 	}
+	switch v := strings.ToLower(strings.TrimSpace(h.Get("Cross-Origin-Embedder-Policy"))); v {
+	case "require-corp", "credentialless":
+	case "":
+		fs = append(fs, Finding{ID: "coep-missing", Category: CategoryHeaders, Severity: Info,
+			Title: "no Cross-Origin-Embedder-Policy: the page is not cross-origin isolated (needed only for SharedArrayBuffer and precise timers)",
+			Fix:   "send Cross-Origin-Embedder-Policy: require-corp once every embedded resource allows it"})
+	case "unsafe-none":
+	default:
+		fs = append(fs, Finding{ID: "coep-invalid", Category: CategoryHeaders, Severity: Warning,
+			Title: "Cross-Origin-Embedder-Policy not recognised", Evidence: truncate(v, 100),
+			Fix:   "send require-corp, credentialless or nothing"})
+	}
 	return fs
 }
 

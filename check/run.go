@@ -180,7 +180,7 @@ func (p *prober) exposure(ctx context.Context, u *url.URL) []Finding {
 		fs = append(fs, Finding{ID: "trace-enabled", Category: CategoryExposure, Severity: Warning,
 			Title:    "TRACE answered with 200: it echoes request headers (cross-site tracing)",
 			Evidence: "TRACE " + u.Path + " → " + http.StatusText(r.status),
-			Fix:      "refuse TRACE with 405 (rampart does)"})
+			Fix:      "refuse TRACE (and TRACK) with 405 at the edge; nginx does by default"})
 	}
 	probes := []struct {
 		path, id, title, fix string

@@ -291,7 +291,7 @@ func otherHeaderFindings(h http.Header) []Finding {
 	default:
 		fs = append(fs, Finding{ID: "coep-invalid", Category: CategoryHeaders, Severity: Warning,
 			Title: "Cross-Origin-Embedder-Policy not recognised", Evidence: truncate(v, 100),
-			Fix:   "send require-corp, credentialless or nothing"})
+			Fix: "send require-corp, credentialless or nothing"})
 	}
 	return fs
 }

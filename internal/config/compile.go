@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -256,6 +257,8 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 	} else if in.MaxIdleConns > 0 {
 		up.MaxIdleConns = in.MaxIdleConns
 	}
+	up.Forwarded, up.FlushInterval = in.Forwarded, in.FlushInterval.D
+	l.compileUpstreamTLS(in.TLS, up)
 	up.StripRequestHeaders = in.StripRequestHeaders
 	up.RemoveResponseHeaders = in.RemoveResponseHeaders
 	p.MaxBodyBytes = defaultMaxBodyBytes
@@ -294,6 +297,26 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		l.warnf("upstream.url", "bind the application to 127.0.0.1, or use https:// to reach it", "traffic to %s crosses the network unencrypted", u.Host)
 	}
+}
+
+func (l *loader) compileUpstreamTLS(in UpstreamTLS, up *UpstreamPlan) {
+	if in == (UpstreamTLS{}) {
+		return
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: in.ServerName, InsecureSkipVerify: in.InsecureSkipVerify}
+	if in.CAFile != "" {
+		pem, err := os.ReadFile(in.CAFile)
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			l.errorf("upstream.tls.ca_file", "give a PEM file holding one or more CA certificates", "cannot load CA certificates from %q", in.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if in.InsecureSkipVerify {
+		l.warnf("upstream.tls.insecure_skip_verify", "set upstream.tls.ca_file to the CA that signs the application's certificate",
+			"the upstream's certificate is not verified: anyone on the path to it can read and change the traffic")
+	}
+	up.TLSClientConfig = cfg
 }
 
 func isLoopbackHost(h string) bool {

@@ -315,3 +315,20 @@ func TestLoad_DefaultRateLimitAndHeaders(t *testing.T) {
 		t.Errorf("headers: %+v", p.Headers.Headers)
 	}
 }
+
+func TestLoad_UpstreamTLS(t *testing.T) {
+	_, fs, _ := load(t, "hosts: [example.com]\nupstream:\n  url: https://app.internal:8443\n  tls: {insecure_skip_verify: true}\n", nil, Flags{})
+	if got := fs.Error() + fmtFindings(fs); !strings.Contains(got, "rampart.yaml:4: warning: upstream.tls.insecure_skip_verify") {
+		t.Errorf("skipping verification must be reported: %s", got)
+	}
+	_, fs, _ = load(t, "hosts: [example.com]\nupstream:\n  url: https://app.internal:8443\n  tls: {ca_file: /nonexistent}\n", nil, Flags{})
+	if !strings.Contains(fs.Error(), "upstream.tls.ca_file: cannot load CA certificates") {
+		t.Errorf("bad CA file accepted: %v", fs)
+	}
+}
+
+func fmtFindings(fs Findings) string {
+	var b strings.Builder
+	fs.Write(&b)
+	return b.String()
+}

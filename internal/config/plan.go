@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/netip"
 	"net/url"
@@ -83,6 +84,10 @@ type UpstreamPlan struct {
 	MaxIdleConns          int
 	StripRequestHeaders   []string
 	RemoveResponseHeaders []string
+	Forwarded             bool
+	FlushInterval         time.Duration
+	// TLSClientConfig verifies an https upstream; nil means the defaults.
+	TLSClientConfig *tls.Config
 }
 
 // LogPlan is one log stream; Path "" means the standard stream.

@@ -106,6 +106,14 @@ type Upstream struct {
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
 	// MaxIdleConns is the keep-alive pool to the application. Default 256.
 	MaxIdleConns int `yaml:"max_idle_conns"`
+	// Forwarded also sends an RFC 7239 Forwarded header. Default false.
+	Forwarded bool `yaml:"forwarded"`
+	// FlushInterval flushes responses to the client periodically while
+	// they are copied; event streams and chunked responses are always
+	// flushed at once. Default 0: no periodic flush.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// TLS verifies an https:// upstream.
+	TLS UpstreamTLS `yaml:"tls"`
 	// StripRequestHeaders are extra identity headers removed from every
 	// client request before it reaches the application, on top of the
 	// built-in list (X-Forwarded-*, X-Real-IP, X-Remote-User, ...).
@@ -113,6 +121,20 @@ type Upstream struct {
 	// RemoveResponseHeaders are extra fingerprint headers removed from
 	// responses, on top of the OWASP list (Server, X-Powered-By, ...).
 	RemoveResponseHeaders []string `yaml:"remove_response_headers"`
+}
+
+// UpstreamTLS is how rampart verifies an https:// upstream.
+type UpstreamTLS struct {
+	// CAFile is a PEM bundle of the CAs that sign the upstream's
+	// certificate. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// ServerName is the name verified in the upstream's certificate.
+	// Default: the host of upstream.url.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any certificate from the upstream, so
+	// anyone on the path to it can read and change the traffic. Default
+	// false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Limits caps request sizes.

@@ -56,6 +56,9 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		MaxBodyBytes:          plan.MaxBodyBytes,
 		StripRequestHeaders:   plan.Upstream.StripRequestHeaders,
 		RemoveResponseHeaders: plan.Upstream.RemoveResponseHeaders,
+		Forwarded:             plan.Upstream.Forwarded,
+		FlushInterval:         plan.Upstream.FlushInterval,
+		TLSClientConfig:       plan.Upstream.TLSClientConfig,
 		Logger:                d.logger,
 		SecLog:                d.sec,
 	})

@@ -1,7 +1,9 @@
 package listen
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,17 @@ func (p *progressWriter) Flush() {
 func (p *progressWriter) FlushError() error {
 	p.renew()
 	return p.rc.Flush()
+}
+
+// Hijack is kept for WebSocket libraries that type-assert http.Hijacker.
+// net/http clears a hijacked connection's deadlines, so a WebSocket is not
+// bound by WriteTimeout or ReadTimeout afterwards.
+//
+// io.ReaderFrom is deliberately not passed through: one ReadFrom call can
+// send a whole file, and the per-write deadline would become a deadline on
+// the whole download. io.Copy falls back to 32 KiB writes, each renewing it.
+func (p *progressWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return p.rc.Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the connection (Hijack for

@@ -411,3 +411,50 @@ func BenchmarkTLS13Handshake(b *testing.B) {
 		}
 	}
 }
+
+// TestWebSocketHijack_NotBoundByTimeouts: a hijacked connection (WebSocket)
+// outlives WriteTimeout and ReadTimeout, through a plain http.Hijacker
+// type assertion as older WebSocket libraries do.
+func TestWebSocketHijack_NotBoundByTimeouts(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			t.Error("ResponseWriter is not an http.Hijacker")
+			return
+		}
+		c, brw, err := hj.Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		line, err := brw.ReadString('\n') // arrives after both timeouts
+		if err != nil {
+			t.Errorf("hijacked read: %v", err)
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(c, "echo "+line)
+	})
+	addr, _ := startServer(t, h, nil, Options{WriteTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	io.WriteString(c, "ping\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // guard only
+	got, err := br.ReadString('\n')
+	if err != nil || got != "echo ping\n" {
+		t.Fatalf("after the timeouts: %q %v", got, err)
+	}
+}

@@ -29,7 +29,7 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, f := range r.Findings {
 		counts[f.Severity]++
 	}
-	fmt.Fprintf(&b, "%d errors, %d warnings, %d notes\n", counts[Error], counts[Warning], counts[Info])
+	fmt.Fprintf(&b, "%s, %s, %s\n", plural(counts[Error], "error"), plural(counts[Warning], "warning"), plural(counts[Info], "note"))
 
 	for _, c := range Categories {
 		fmt.Fprintf(&b, "\n%s\n", categoryTitle[c])
@@ -135,4 +135,11 @@ func WriteJSON(w io.Writer, r *Report) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
 	return e.Encode(r)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -168,9 +168,18 @@ func startApp(t *testing.T) string {
 
 var (
 	buildOnce   sync.Once
+	buildDir    string // removed by TestMain
 	rampartPath string
 	buildErr    error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // buildRampart compiles cmd/rampart from this module, once per test binary.
 func buildRampart(t *testing.T) string {
@@ -189,6 +198,7 @@ func buildRampart(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		rampartPath = filepath.Join(dir, "rampart")
 		cmd := exec.Command("go", "build", "-o", rampartPath, "./cmd/rampart")
 		cmd.Dir = root

@@ -102,3 +102,33 @@ func TestInjectHTML_EmptyAndHead(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInjectHTML: whatever HTML the application sends, in whatever chunks,
+// the rewriter only ever adds the nonce attribute: removing it gives back
+// the exact input.
+func FuzzInjectHTML(f *testing.F) {
+	f.Add("<script>a<b</script><style>x</style>", uint8(3))
+	f.Add("<!-- <script> --><p a='<script>'>", uint8(1))
+	f.Add("<scr<script/><SCRIPT\tsrc=x>", uint8(7))
+	f.Add("<textarea><script></textarea><script nonce=a>", uint8(2))
+	m, err := New(Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, InjectHTML: true}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string, chunk uint8) {
+		size := int(chunk)%16 + 1
+		var nonce string
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			nonce = Nonce(r)
+			w.Header().Set("Content-Type", "text/html")
+			for i := 0; i < len(body); i += size {
+				io.WriteString(w, body[i:min(i+size, len(body))])
+			}
+		}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if got := strings.ReplaceAll(rec.Body.String(), ` nonce="`+nonce+`"`, ""); got != body {
+			t.Fatalf("rewriter changed more than the nonce:\n in %q\nout %q", body, rec.Body.String())
+		}
+	})
+}

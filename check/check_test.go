@@ -3,7 +3,9 @@ package check
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,4 +189,41 @@ func TestRun_BadDeployment(t *testing.T) {
 		t.Error("TLS errors must fail the gate even at --min-grade F, and nothing fails without a gate")
 	}
 	golden(t, "bad", f, rep)
+}
+
+func TestWriteJSON(t *testing.T) {
+	f := strongFixture(t)
+	rep := run(t, f, Options{})
+	var b bytes.Buffer
+	if err := WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Grade != rep.Grade || back.Score != rep.Score || len(back.Tests) != 10 || back.TLS.Certificate == nil ||
+		len(back.TLS.Versions) != 4 || back.Redirect.Status != http.StatusMovedPermanently {
+		t.Errorf("JSON lost data: %s", b.String())
+	}
+}
+
+func TestParseTargets_IPv6(t *testing.T) {
+	_, h, err := parseTargets("https://[::1]:8443/x?y=1", Options{})
+	if err != nil || h.String() != "http://[::1]/x?y=1" {
+		t.Errorf("got %v %v", h, err)
+	}
+}
+
+// BenchmarkRun measures a whole audit of a loopback server (about thirty
+// handshakes and fifteen requests).
+func BenchmarkRun(b *testing.B) {
+	f := strongFixture(b)
+	o := Options{RootCAs: pki.pool, HTTPURL: f.http.URL + "/"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Run(context.Background(), f.tls.URL+"/", o); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

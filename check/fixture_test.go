@@ -41,7 +41,7 @@ var (
 // loadPKI makes a test CA and two leaves for 127.0.0.1 and localhost: an
 // ECDSA one (AEAD-only servers) and an RSA one (servers offering the
 // ECDHE-RSA CBC suites and RSA key exchange, as the seed's nginx does).
-func loadPKI(t *testing.T) testPKI {
+func loadPKI(t testing.TB) testPKI {
 	t.Helper()
 	pkiOnce.Do(func() {
 		caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -96,7 +96,7 @@ type fixture struct {
 
 // start runs app over TLS with cfg, and redirect (given the TLS port) on
 // plain HTTP. Both listen on 127.0.0.1 only.
-func start(t *testing.T, cfg *tls.Config, app http.Handler, redirect func(tlsPort string) http.Handler) *fixture {
+func start(t testing.TB, cfg *tls.Config, app http.Handler, redirect func(tlsPort string) http.Handler) *fixture {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(app)
 	ts.TLS = cfg
@@ -132,7 +132,7 @@ func strongApp(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("<!doctype html><html><head><title>ok</title><script src=\"/app.js\"></script></head><body>ok</body></html>"))
 }
 
-func strongFixture(t *testing.T) *fixture {
+func strongFixture(t testing.TB) *fixture {
 	p := loadPKI(t)
 	cfg := &tls.Config{Certificates: []tls.Certificate{p.ecdsa}, MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}

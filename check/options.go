@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -76,17 +77,8 @@ func parseTargets(target string, o Options) (httpsURL, httpURL *url.URL, err err
 		return u, h, nil
 	}
 	h := &url.URL{Scheme: "http", Host: u.Hostname(), Path: u.Path, RawQuery: u.RawQuery}
-	if ip := u.Hostname(); len(ip) > 0 && ip[0] != '[' && containsColon(ip) {
-		h.Host = "[" + ip + "]"
+	if strings.Contains(h.Host, ":") { // an IPv6 literal: Hostname dropped its brackets
+		h.Host = "[" + h.Host + "]"
 	}
 	return u, h, nil
-}
-
-func containsColon(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return true
-		}
-	}
-	return false
 }

@@ -80,8 +80,9 @@ func hstsTest(h http.Header, verified bool) (TestResult, []Finding) {
 // corsTest follows cors.js on the response to a request that carried
 // Origin: https://evil.example.
 func corsTest(h http.Header, origin string) (TestResult, []Finding) {
-	acao := h.Get("Access-Control-Allow-Origin")
-	acac := strings.TrimSpace(strings.ToLower(h.Get("Access-Control-Allow-Credentials")))
+	acao, _ := combined(h, "Access-Control-Allow-Origin")
+	acac, _ := combined(h, "Access-Control-Allow-Credentials")
+	acac = strings.TrimSpace(strings.ToLower(acac))
 	r := "cross-origin-resource-sharing-not-implemented"
 	var fs []Finding
 	switch {
@@ -200,7 +201,8 @@ func xfoTest(h http.Header, csp cspOutcome) (TestResult, []Finding) {
 
 // corpTest follows cross-origin-resource-policy.js.
 func corpTest(h http.Header) (TestResult, []Finding) {
-	v := strings.ToLower(strings.TrimSpace(h.Get("Cross-Origin-Resource-Policy")))
+	v, _ := combined(h, "Cross-Origin-Resource-Policy")
+	v = strings.ToLower(strings.TrimSpace(truncate(v, 256)))
 	r := "corp-not-implemented"
 	var fs []Finding
 	switch v {

@@ -172,3 +172,20 @@ func TestTLS_LegacyOnlyServer(t *testing.T) {
 		t.Errorf("grade %s, Failed(A+)=%v", rep.Grade, rep.Failed("A+"))
 	}
 }
+
+// TestRedirect_HTTPUnreachable: no plain-HTTP listener is not penalised
+// (the Observatory's redirection-not-needed-no-http) but is noted.
+func TestRedirect_HTTPUnreachable(t *testing.T) {
+	f := strongFixture(t)
+	closed := freeLoopback(t) // nothing listens there once freed
+	rep, err := Run(context.Background(), f.tls.URL+"/", Options{RootCAs: loadPKI(t).pool, HTTPURL: "http://" + closed + "/", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results(rep)["redirection"]; r != "redirection-not-needed-no-http" || findingIDs(rep)["http-unreachable"] != Info {
+		t.Errorf("redirection %s, findings %+v", r, rep.Findings)
+	}
+	if rep.Grade != "A+" {
+		t.Errorf("grade %s", rep.Grade)
+	}
+}

@@ -28,6 +28,7 @@ func talismanUpstream(t *testing.T) *httptest.Server {
 		h.Add("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Add("Permissions-Policy", "browsing-topics=()")
 		h.Add("Cross-Origin-Opener-Policy", "same-origin-allow-popups")
+		h.Add("X-Powered-By", "Werkzeug/3.0.1 Python/3.11")
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		if r.URL.Path == "/redirect" {
 			http.Redirect(w, r, "/", http.StatusFound)
@@ -82,6 +83,9 @@ func TestHeaderDuplication_UpstreamTalisman(t *testing.T) {
 			if n := len(resp.Header.Values(k)); n != 1 {
 				t.Errorf("%s: %s sent %d times: %q", p, k, n, resp.Header.Values(k))
 			}
+		}
+		if got := resp.Header.Values("X-Powered-By"); len(got) != 0 {
+			t.Errorf("%s: X-Powered-By leaked: %q", p, got)
 		}
 		if got := resp.Header.Get("X-XSS-Protection"); got != "0" {
 			t.Errorf("%s: X-XSS-Protection = %q, want 0", p, got)

@@ -8,10 +8,11 @@ var (
 	referrerValues     = []string{"no-referrer", "no-referrer-when-downgrade", "origin",
 		"origin-when-cross-origin", "same-origin", "strict-origin",
 		"strict-origin-when-cross-origin", "unsafe-url"}
-	coopValues = []string{"same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none"}
-	corpValues = []string{"same-origin", "same-site", "cross-origin"}
-	coepValues = []string{"require-corp", "credentialless", "unsafe-none"}
-	oacValues  = []string{"?1", "?0"}
+	coopValues  = []string{"same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none"}
+	corpValues  = []string{"same-origin", "same-site", "cross-origin"}
+	coepValues  = []string{"require-corp", "credentialless", "unsafe-none"}
+	oacValues   = []string{"?1", "?0"}
+	xpcdpValues = []string{"none", "master-only", "by-content-type", "by-ftp-filename", "all"}
 )
 
 // checkHeaders validates the single-value headers of a Policy or Route;
@@ -49,6 +50,8 @@ func checkHeaders(prefix string, h Headers, ce *configErrors) {
 	enum("corp", h.CrossOriginResourcePolicy, corpValues)
 	enum("coep", h.CrossOriginEmbedderPolicy, coepValues)
 	enum("origin_agent_cluster", h.OriginAgentCluster, oacValues)
+	enum("permitted_cross_domain_policies", h.PermittedCrossDomainPolicies, xpcdpValues)
+	enum("dns_prefetch_control", h.DNSPrefetchControl, []string{"on", "off"})
 	if v := h.PermissionsPolicy; v != "" && !strings.EqualFold(v, Off) {
 		if !validFieldValue(v) {
 			ce.errf(prefix+"permissions_policy", "contains control characters")

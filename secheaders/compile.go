@@ -353,6 +353,11 @@ func compileSet(p Policy, pol csp.Policy, h Headers, modes map[string]Mode, fiel
 	add("Cross-Origin-Resource-Policy", h.CrossOriginResourcePolicy)
 	add("Cross-Origin-Embedder-Policy", h.CrossOriginEmbedderPolicy)
 	add("Origin-Agent-Cluster", h.OriginAgentCluster)
+	add("X-Permitted-Cross-Domain-Policies", h.PermittedCrossDomainPolicies)
+	// "off" is this header's own value here, not Off: it is always sent.
+	set.fixed = append(set.fixed, fixedHeader{name: "X-Dns-Prefetch-Control",
+		val: []string{strings.ToLower(h.DNSPrefetchControl)}, mode: modeOf(modes, "X-Dns-Prefetch-Control")})
+	add("X-Powered-By", Off)
 	// X-XSS-Protection: 0 turns the legacy XSS auditor off where it still
 	// exists. The seed's "1; mode=block" is harmful: the auditor's
 	// selective blocking let attackers disable legitimate scripts and
@@ -447,13 +452,15 @@ func resolveHeaders(base, over Headers) Headers {
 		return def
 	}
 	return Headers{
-		FrameOptions:              pick(base.FrameOptions, over.FrameOptions, ""),
-		ReferrerPolicy:            pick(base.ReferrerPolicy, over.ReferrerPolicy, "strict-origin-when-cross-origin"),
-		PermissionsPolicy:         pick(base.PermissionsPolicy, over.PermissionsPolicy, DefaultPermissionsPolicy),
-		CrossOriginOpenerPolicy:   pick(base.CrossOriginOpenerPolicy, over.CrossOriginOpenerPolicy, "same-origin"),
-		CrossOriginResourcePolicy: pick(base.CrossOriginResourcePolicy, over.CrossOriginResourcePolicy, "same-origin"),
-		CrossOriginEmbedderPolicy: pick(base.CrossOriginEmbedderPolicy, over.CrossOriginEmbedderPolicy, ""),
-		OriginAgentCluster:        pick(base.OriginAgentCluster, over.OriginAgentCluster, ""),
+		FrameOptions:                 pick(base.FrameOptions, over.FrameOptions, ""),
+		ReferrerPolicy:               pick(base.ReferrerPolicy, over.ReferrerPolicy, "strict-origin-when-cross-origin"),
+		PermissionsPolicy:            pick(base.PermissionsPolicy, over.PermissionsPolicy, DefaultPermissionsPolicy),
+		CrossOriginOpenerPolicy:      pick(base.CrossOriginOpenerPolicy, over.CrossOriginOpenerPolicy, "same-origin"),
+		CrossOriginResourcePolicy:    pick(base.CrossOriginResourcePolicy, over.CrossOriginResourcePolicy, "same-origin"),
+		CrossOriginEmbedderPolicy:    pick(base.CrossOriginEmbedderPolicy, over.CrossOriginEmbedderPolicy, ""),
+		OriginAgentCluster:           pick(base.OriginAgentCluster, over.OriginAgentCluster, ""),
+		PermittedCrossDomainPolicies: pick(base.PermittedCrossDomainPolicies, over.PermittedCrossDomainPolicies, "none"),
+		DNSPrefetchControl:           pick(base.DNSPrefetchControl, over.DNSPrefetchControl, "off"),
 	}
 }
 

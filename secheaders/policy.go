@@ -77,6 +77,10 @@ type Policy struct {
 	InsecureNoCookieHardening bool
 }
 
+// X-Powered-By, which frameworks use to announce themselves and their
+// version, is removed from every response (set its mode to ModeKeep to let
+// the application's through).
+
 // Default returns the default policy. It is the zero Policy; the function
 // exists so callers can write secheaders.New(secheaders.Default()) and read
 // what they get.
@@ -125,7 +129,9 @@ type CSP struct {
 	Replace bool
 	// ReportOnly sends Content-Security-Policy-Report-Only instead: the
 	// policy is not enforced, violations are only reported. For rolling
-	// out a policy; Warnings reports it. Default false.
+	// out a policy; Warnings reports it. Default false. An enforced
+	// Content-Security-Policy the application sends is then left as is:
+	// modes apply per header name.
 	ReportOnly bool
 	// Nonce configures per-response nonces. Default off.
 	Nonce NonceOptions
@@ -207,6 +213,17 @@ type Headers struct {
 	// OriginAgentCluster is Origin-Agent-Cluster. Default: not sent;
 	// "?1" opts in to origin-keyed agent clusters.
 	OriginAgentCluster string
+	// PermittedCrossDomainPolicies is X-Permitted-Cross-Domain-Policies.
+	// Default "none": Adobe clients (PDF readers, legacy Flash) may not
+	// load a crossdomain.xml policy that grants other sites access.
+	PermittedCrossDomainPolicies string
+	// DNSPrefetchControl is X-DNS-Prefetch-Control. Default "off": the
+	// browser does not resolve the host names of links on the page before
+	// they are followed, which would tell a network observer (or the
+	// link's DNS operator) what the page contains. "on" trades that for
+	// speed. Here "off" is the header's value, not Off: the header is
+	// always sent.
+	DNSPrefetchControl string
 }
 
 // DefaultPermissionsPolicy denies features a typical web application never

@@ -311,3 +311,15 @@ func TestConfig_Warnings(t *testing.T) {
 		t.Errorf("default policy has warnings: %q", w)
 	}
 }
+
+func TestRoute_ReportOnlyOverride(t *testing.T) {
+	yes := true
+	m := mustNew(t, Policy{Routes: []Route{{Prefix: "/beta", CSPReportOnly: &yes, CSP: map[string][]string{"script-src": {"'none'"}}}}})
+	h := m.Header("/beta/x", true, "")
+	if h.Get("Content-Security-Policy") != "" || !strings.Contains(h.Get("Content-Security-Policy-Report-Only"), "script-src 'none'") {
+		t.Errorf("beta route headers: %v", h)
+	}
+	if h := m.Header("/", true, ""); h.Get("Content-Security-Policy") == "" {
+		t.Error("root lost its enforced CSP")
+	}
+}

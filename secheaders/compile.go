@@ -131,7 +131,7 @@ func New(p Policy) (*Middleware, error) {
 	checkHeaders("", p.Headers, &ce)
 
 	var err error
-	m.base, err = compileSet(p, basePol, baseHeaders, modes, "csp.directives", m, &ce)
+	m.base, err = compileSet(p, basePol, baseHeaders, p.CSP.ReportOnly, modes, "csp.directives", m, &ce)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,14 @@ func New(p Policy) (*Middleware, error) {
 		mergeDirectives(&pol, r.CSP, field+".csp", &ce)
 		checkHeaders(field+".", r.Headers, &ce)
 		hs := resolveHeaders(baseHeaders, r.Headers)
-		set, err := compileSet(p, pol, hs, modes, field+".csp", m, &ce)
+		reportOnly := p.CSP.ReportOnly
+		if r.CSPReportOnly != nil {
+			reportOnly = *r.CSPReportOnly
+			if reportOnly && !p.CSP.InsecureDisable {
+				ce.warnf(field+".csp_report_only", "the policy of this route is reported, not enforced")
+			}
+		}
+		set, err := compileSet(p, pol, hs, reportOnly, modes, field+".csp", m, &ce)
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +308,7 @@ func nonceDirectives(c CSP) []string {
 }
 
 // compileSet checks pol and precomputes every header value of one route.
-func compileSet(p Policy, pol csp.Policy, h Headers, modes map[string]Mode, field string, m *Middleware, ce *configErrors) (*headerSet, error) {
+func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[string]Mode, field string, m *Middleware, ce *configErrors) (*headerSet, error) {
 	set := &headerSet{}
 	for _, f := range csp.Check(pol) {
 		key := field
@@ -322,7 +329,9 @@ func compileSet(p Policy, pol csp.Policy, h Headers, modes map[string]Mode, fiel
 	// X-Frame-Options follows frame-ancestors unless set explicitly.
 	if h.FrameOptions == "" {
 		h.FrameOptions = "SAMEORIGIN"
-		if fa, ok := pol.Get("frame-ancestors"); ok && !p.CSP.InsecureDisable {
+		// Only an enforced frame-ancestors can stand in for it: a
+		// report-only policy blocks nothing.
+		if fa, ok := pol.Get("frame-ancestors"); ok && !p.CSP.InsecureDisable && !reportOnly {
 			switch {
 			case len(fa) == 1 && fa[0] == "'self'":
 			case len(fa) == 1 && fa[0] == "'none'":
@@ -374,7 +383,7 @@ func compileSet(p Policy, pol csp.Policy, h Headers, modes map[string]Mode, fiel
 		set.fixed = append(set.fixed, fixedHeader{name: hRE, val: []string{reportGroup + `="` + m.report + `"`}, dict: true, mode: ModeOverride})
 	}
 	set.csp.name = hCSP
-	if p.CSP.ReportOnly {
+	if reportOnly {
 		set.csp.name = hCSPRO
 	}
 	set.csp.mode = modeOf(modes, set.csp.name)

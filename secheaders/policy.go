@@ -189,7 +189,7 @@ type Headers struct {
 	// frame-ancestors ('self' → SAMEORIGIN, 'none' → DENY, anything else
 	// → no header, since X-Frame-Options cannot express a list and
 	// browsers that know frame-ancestors ignore it); SAMEORIGIN when
-	// there is no CSP. DENY or SAMEORIGIN set it explicitly.
+	// the CSP is off or report-only. DENY or SAMEORIGIN set it explicitly.
 	FrameOptions string
 	// ReferrerPolicy is Referrer-Policy. Default
 	// "strict-origin-when-cross-origin": full URL same-origin, only the
@@ -249,6 +249,9 @@ type Route struct {
 	CSP map[string][]string
 	// CSPReplace makes CSP the whole policy of the route.
 	CSPReplace bool
+	// CSPReportOnly, when set, overrides csp.report_only for the route:
+	// a new, stricter policy can be tried on one part of the site.
+	CSPReportOnly *bool
 	// Headers override the policy's; empty fields inherit.
 	Headers
 	// HSTS and the cookie rules are per host, not per route, and cannot be

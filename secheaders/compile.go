@@ -3,6 +3,7 @@ package secheaders
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"path"
 	"slices"
@@ -31,6 +32,7 @@ type route struct {
 
 // headerSet is every header value of one route, computed once.
 type headerSet struct {
+	pol   csp.Policy // before nonce and report directives, for checks
 	fixed []fixedHeader
 	hsts  fixedHeader // applied on TLS requests only
 	csp   cspHeader
@@ -194,7 +196,8 @@ func (m *Middleware) Warnings() []string { return slices.Clone(m.warnings) }
 
 func compileModes(in map[string]Mode, ce *configErrors) map[string]Mode {
 	out := make(map[string]Mode, len(in))
-	for name, mode := range in {
+	for _, name := range slices.Sorted(maps.Keys(in)) {
+		mode := in[name]
 		key := http.CanonicalHeaderKey(strings.TrimSpace(name))
 		field := "modes." + name
 		switch Mode(strings.ToLower(string(mode))) {
@@ -309,8 +312,16 @@ func nonceDirectives(c CSP) []string {
 
 // compileSet checks pol and precomputes every header value of one route.
 func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[string]Mode, field string, m *Middleware, ce *configErrors) (*headerSet, error) {
+	pol = pol.Clone() // Set below must not write into the caller's slices
 	set := &headerSet{}
-	for _, f := range csp.Check(pol) {
+	var findings []csp.Finding
+	if field == "csp.directives" || !pol.Equal(m.base.pol) {
+		// A route that keeps the policy's CSP would only repeat its
+		// findings.
+		findings = csp.Check(pol)
+	}
+	set.pol = pol.Clone()
+	for _, f := range findings {
 		key := field
 		if f.Directive != "" {
 			key += "." + f.Directive

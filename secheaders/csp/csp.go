@@ -12,6 +12,7 @@ package csp
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -193,4 +194,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Equal reports whether p and q have the same directives and values in the
+// same order.
+func (p Policy) Equal(q Policy) bool {
+	return slices.EqualFunc(p.Directives, q.Directives, func(a, b Directive) bool {
+		return a.Name == b.Name && slices.Equal(a.Values, b.Values)
+	})
 }

@@ -593,6 +593,20 @@ func TestFlaskBehindRampart(t *testing.T) {
 			t.Errorf("Host: evil.example over TLS = %s, want 421 or 400\n%s", resp.Status, body)
 		}
 	})
+
+	t.Run("OutputIsJSON", func(t *testing.T) {
+		// After everything above (refused handshakes, refused hosts,
+		// hostile paths), every line rampart wrote is still one JSON
+		// record: nothing (net/http's own error log included) writes raw
+		// text that a log pipeline would mis-parse.
+		recs, bad := g.records()
+		for _, line := range bad {
+			t.Errorf("rampart output line is not a JSON record: %q", line)
+		}
+		if len(recs) == 0 {
+			t.Error("rampart wrote no records")
+		}
+	})
 }
 
 // TestFlaskBehindRampart_HeadersOnErrorPages checks that a 502 (the

@@ -34,6 +34,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			nonce = newNonce()
 			// Replace, never append to, what the client sent: the
 			// application must only ever see our nonce.
+			if r.Header == nil {
+				r.Header = http.Header{}
+			}
 			r.Header[m.nonce.header] = []string{nonce}
 			r = r.WithContext(withNonce(r.Context(), nonce))
 		}

@@ -43,7 +43,10 @@ const (
 	// "ours, theirs". Browsers enforce every policy of the list, so a
 	// resource loads only if all of them allow it: merging can only
 	// tighten, never loosen, what either side asked for. Identical
-	// policies are sent once.
+	// policies are sent once. Consequence: when both sides use nonces, an
+	// inline script would need both, which one nonce attribute cannot
+	// carry; let one side do nonces (csp.nonce hands ours to the
+	// application for that reason).
 	ModeMerge Mode = "merge"
 )
 
@@ -157,7 +160,7 @@ type NonceOptions struct {
 	// the middleware can call Nonce(r) instead.
 	RequestHeader string
 	// InjectHTML adds nonce="…" to every <script> and <style> start tag of
-	// text/html responses that lack one, for applications that cannot use
+	// responses declared text/html that lack one, for applications that cannot use
 	// the request header. Default false, and use with care: the rewriter
 	// cannot tell the application's tags from tags an attacker injected
 	// into the page (reflected or stored XSS), and nonces them all. It

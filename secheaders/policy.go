@@ -17,7 +17,12 @@
 //   - the policy is compiled once by New: header values are precomputed and
 //     every configuration mistake is reported before the first request.
 //
-// The zero Policy is the safe default described on each field.
+// The zero Policy is the safe default described on each field. Among the
+// defaults, X-XSS-Protection is "0", not the "1; mode=block" of older
+// checklists: that switched on the XSS auditor, whose blocking could be
+// triggered by an attacker to disable scripts and leak page contents across
+// origins (XS-Leaks); browsers removed it, and "0" turns it off where it
+// lingers.
 package secheaders
 
 import "time"

@@ -25,19 +25,24 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// d stays on the stack: its address is only taken by copies made
+		// in the branches that need one.
 		if l.onDecision != nil {
-			l.onDecision(r, &d)
+			dc := d
+			l.onDecision(r, &dc)
 		}
 		if d.DryRun {
 			if l.headersOnAllowed {
-				setRateLimitHeaders(w.Header(), &d)
+				dc := d
+				setRateLimitHeaders(w.Header(), &dc)
 			}
 			next.ServeHTTP(w, r)
 			return
 		}
 		switch d.Action {
 		case Reject:
-			l.reject(w, r, &d)
+			dc := d
+			l.reject(w, r, &dc)
 			return
 		case Delay:
 			t := time.NewTimer(d.Delay)
@@ -52,7 +57,8 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			}
 		}
 		if l.headersOnAllowed {
-			setRateLimitHeaders(w.Header(), &d)
+			dc := d
+			setRateLimitHeaders(w.Header(), &dc)
 		}
 		next.ServeHTTP(w, r)
 	})

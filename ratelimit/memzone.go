@@ -17,6 +17,14 @@ const StateBytes = 128
 // without being forced to (ngx_http_limit_req_expire).
 const idleMs = 60_000
 
+// neverMs stands for nginx's "last = 0" on a state created while checking a
+// zone that is not the rule's last: that state looks idle since the clock's
+// origin, so when it is accounted it decays to 0 (the first request is free
+// in every zone) and the idle expiry may free it at once if the request was
+// rejected by a later zone. 2^32 ms (~50 days) keeps rate*ms within int64
+// for rates up to ParseRate's maximum.
+const neverMs = 1 << 32
+
 // entry is one state: 32 bytes. Keys are not stored, only their 64-bit
 // hash under a per-zone random seed (hash/maphash): two keys share a state
 // only on a hash collision, which an attacker cannot aim for without the
@@ -148,7 +156,10 @@ func (z *memZone) lookup(h uint64, now, burst int64, account bool) (excess int64
 		s.mu.Unlock()
 		return excess, false, false
 	}
-	s.insert(h, now, z.rate)
+	i := s.insert(h, now, z.rate)
+	if !account {
+		s.ents[i].last = now - neverMs
+	}
 	s.mu.Unlock()
 	return 0, false, true
 }
@@ -156,13 +167,15 @@ func (z *memZone) lookup(h uint64, now, burst int64, account bool) (excess int64
 // account is the second half of ngx_http_limit_req_account for a zone that
 // was checked without accounting: it charges one request to h's state. If
 // the state was evicted in between (only possible when the zone is full),
-// it is recreated, as nginx's pinned node would still exist.
+// it is recreated as the check had created it, as nginx's pinned node would
+// still exist.
 func (z *memZone) account(h uint64, now int64) int64 {
 	s := z.shard(h)
 	s.mu.Lock()
 	i := s.idx[h]
 	if i == 0 {
 		i = s.insert(h, now, z.rate)
+		s.ents[i].last = now - neverMs
 	}
 	e := &s.ents[i]
 	excess, ms := decay(int64(e.excess), z.rate, now-e.last)

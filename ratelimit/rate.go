@@ -32,8 +32,8 @@ func ParseRate(s string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if n > 1_000_000_000 {
-		return 0, errors.New("must be at most 1000000000 requests per unit")
+	if n > 1_000_000 {
+		return 0, errors.New("must be at most 1000000 requests per unit")
 	}
 	rate := n * 1000 / scale
 	if rate < 1 {

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/rampart-dev/rampart/seclog"
@@ -58,7 +59,14 @@ func (l *Limiter) evaluateShared(k *reqKey, ru *rule, d *Decision) bool {
 	if err != nil {
 		return l.backendFailed(k, ru, d, sl[:n], idx[:n], err)
 	}
-	for j := 0; j < n; j++ {
+	checked := n
+	if rej >= 0 {
+		checked = rej + 1
+	}
+	if rej >= n {
+		return l.backendFailed(k, ru, d, sl[:n], idx[:n], errors.New("shared store: rejected index out of range"))
+	}
+	for j := 0; j < checked; j++ {
 		zr := &d.zones[idx[j]]
 		zr.active = true
 		zr.excess = ex[j]

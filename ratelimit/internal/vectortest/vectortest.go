@@ -23,8 +23,10 @@ type File struct {
 
 // Vector is one schedule.
 type Vector struct {
-	Name  string `json:"name"`
-	Zones []struct {
+	Name string `json:"name"`
+	// MemoryOnly marks vectors about in-memory zone capacity.
+	MemoryOnly bool `json:"memory_only"`
+	Zones      []struct {
 		Name string `json:"name"`
 		Rate string `json:"rate"`
 		Size string `json:"size"`

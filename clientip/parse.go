@@ -7,10 +7,16 @@ import (
 
 // MaxHops bounds how many header elements Resolve examines. Real chains
 // have a handful of proxies; a longer chain of trusted hops is treated as
-// malformed (the walk stops at the last trusted hop). With maxElemLen this
-// bounds the parsing work per request regardless of the header's size; the
-// scan for commas is linear in the part of the header walked.
+// malformed (the walk stops at the last trusted hop).
 const MaxHops = 32
+
+// maxLineScan bounds how many bytes at the end of each header line the
+// walk looks at: enough for MaxHops Forwarded elements of ordinary size.
+// With MaxHops (each line holds at least one element, so at most MaxHops
+// lines are read) this bounds the work per request to a few hundred
+// kilobytes scanned at worst, whatever the header's size; in practice the
+// walk stops after one or two elements.
+const maxLineScan = 8 << 10
 
 // maxElemLen bounds one X-Forwarded-For element (the longest IPv6 text
 // form is 45 bytes) and maxForwardedElemLen one RFC 7239 element (several

@@ -198,11 +198,19 @@ func (res *Resolver) walk(values []string, peer netip.Addr, parse func(string) (
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
+		// Only the tail of a long line can hold the hops we may read;
+		// reaching the cut means the chain is longer than we accept.
+		cut := len(v) > maxLineScan
+		if cut {
+			v = v[len(v)-maxLineScan:]
+		}
 		for {
 			elem := v
 			j := strings.LastIndexByte(v, ',')
 			if j >= 0 {
 				elem, v = v[j+1:], v[:j]
+			} else if cut {
+				return last
 			}
 			hops++
 			if hops > MaxHops {

@@ -130,6 +130,17 @@ func TestResolve_OversizedHeaderFailsClosed(t *testing.T) {
 	if got := res.Resolve(req("127.0.0.1:1", "X-Forwarded-For", big)); got != netip.MustParseAddr("127.0.0.1") {
 		t.Fatalf("Resolve = %v, want peer", got)
 	}
+	// A long line ending in MaxHops trusted hops: the walk stops at the hop
+	// bound instead of reading on into the client's part.
+	long := strings.Repeat("1.1.1.1,", 1<<12) + strings.Repeat("10.0.0.1,", 31) + "10.0.0.2"
+	if got := res.Resolve(req("127.0.0.1:1", "X-Forwarded-For", long)); got != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("Resolve = %v, want last trusted hop", got)
+	}
+	// A line longer than the scan bound: only its tail is looked at.
+	cutInside := strings.Repeat("9", maxLineScan) + ",10.0.0.3"
+	if got := res.Resolve(req("127.0.0.1:1", "X-Forwarded-For", cutInside)); got != netip.MustParseAddr("10.0.0.3") {
+		t.Fatalf("Resolve = %v, want 10.0.0.3", got)
+	}
 	// A megabyte of spoofed entries left of the real client is never read.
 	spoof := strings.Repeat("1.1.1.1,", 1<<17) + "198.51.100.7"
 	if got := res.Resolve(req("127.0.0.1:1", "X-Forwarded-For", spoof)); got != netip.MustParseAddr("198.51.100.7") {

@@ -84,6 +84,13 @@ func (o Output) Warnings() []string {
 	if !o.Stdout() && size*(backups+1) < 10 {
 		w = append(w, fmt.Sprintf("max_size_mb x (max_backups+1) keeps only %d MB of history; a flood can push an attack out of the log", size*(backups+1)))
 	}
+	if !o.Stdout() {
+		// An existing file keeps its mode across rotations; the 0640 only
+		// applies to files OpenWriter creates.
+		if fi, err := os.Stat(o.Path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+			w = append(w, fmt.Sprintf("path: %s is accessible to all users (mode %#o); hint: chmod 640 %s", o.Path, fi.Mode().Perm(), o.Path))
+		}
+	}
 	if o.MaxAgeDays > 0 && o.MaxAgeDays < 7 {
 		w = append(w, fmt.Sprintf("max_age_days: %d days is shorter than most incident detection times", o.MaxAgeDays))
 	}

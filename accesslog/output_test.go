@@ -53,6 +53,11 @@ func TestOutput_Warnings(t *testing.T) {
 	if w := (Output{Path: "a.log", MaxSizeMB: 1, MaxBackups: 3, MaxAgeDays: 1}).Warnings(); len(w) != 2 {
 		t.Fatalf("Warnings = %q", w)
 	}
+	worldReadable := filepath.Join(t.TempDir(), "old.log")
+	os.WriteFile(worldReadable, nil, 0o644)
+	if w := (Output{Path: worldReadable}).Warnings(); len(w) != 1 || !strings.Contains(w[0], "chmod 640") {
+		t.Fatalf("Warnings = %q", w)
+	}
 }
 
 func TestOpenWriter_Stdout(t *testing.T) {

@@ -142,7 +142,8 @@ func (res *Resolver) TrustedPeer(r *http.Request) bool {
 //  3. The walk fails closed: an element that is not exactly an address
 //     (garbage, an empty element, a port in X-Forwarded-For, "unknown" or
 //     an obfuscated identifier in Forwarded, an element longer than any
-//     address) or an element beyond MaxHops stops the walk, and the
+//     address), an element beyond MaxHops, or a line longer than the
+//     scan bound (maxLineScan) stops the walk, and the
 //     client is the last trusted hop seen (the peer if the first element
 //     is bad). We do not skip the bad element and keep walking left, as
 //     some libraries do, because every element further left is under the

@@ -1,13 +1,3 @@
-// Package ratelimit limits request rates with nginx's limit_req semantics,
-// request for request: a leaky bucket per key counted in milli-requests,
-// burst, nodelay or delay=N, several zones per rule (all checked, then all
-// accounted; the longest delay wins), bounded zones with nginx's LRU
-// eviction. Rejections are answered 429 with Retry-After and the IETF
-// RateLimit-Policy and RateLimit fields; delayed requests wait in their own
-// goroutine and are dropped if the client leaves.
-//
-// States live in memory by default; a zone may instead use a SharedStore
-// (ratelimit/redis) so that several instances enforce one combined limit.
 package ratelimit
 
 import (

@@ -27,6 +27,9 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if d.gone {
+			return
+		}
 		annotate(r, &d)
 		// d stays on the stack: its address is only taken by copies made
 		// in the branches that need one.

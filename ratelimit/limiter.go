@@ -99,6 +99,7 @@ type Decision struct {
 	Shadow *Decision
 
 	rule  *rule
+	gone  bool // the client left during a shared decision
 	n     int
 	zones [MaxLimits]zoneResult
 }

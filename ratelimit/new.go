@@ -84,6 +84,9 @@ func New(opts Options) (*Limiter, error) {
 		if z.v4bits == 0 {
 			z.v4bits = 32
 		}
+		if z.v6bits > 64 && z.kind == keyClientIP {
+			l.warnings = append(l.warnings, fmt.Sprintf("%s.ipv6_prefix: /%d lets a client with a /64 use 2^%d keys", key, z.v6bits, z.v6bits-64))
+		}
 		if z.v6bits < 1 || z.v6bits > 128 {
 			bad(key+".ipv6_prefix", "must be between 1 and 128, got %d", zo.IPv6Prefix)
 		}

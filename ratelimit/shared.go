@@ -84,8 +84,9 @@ func (l *Limiter) evaluateShared(k *reqKey, ru *rule, d *Decision) bool {
 // lets the request through. The failure is counted and logged (sampled).
 func (l *Limiter) backendFailed(k *reqKey, ru *rule, d *Decision, sl []SharedLimit, idx []int, err error) bool {
 	if k.r.Context().Err() != nil {
-		// The client left; not the store's fault. Let the request go on to
-		// be dropped by the server.
+		// The client left; not the store's fault, and nothing to serve:
+		// Handler drops the request rather than pass it uncharged.
+		d.gone = true
 		return true
 	}
 	policy := FailOpen

@@ -402,3 +402,30 @@ func TestMultiZone_AnyRejectsNoneCharged(t *testing.T) {
 		t.Errorf("RateLimit-Policy %q", rl)
 	}
 }
+
+// A million distinct clients (a botnet, or one IPv6 client rotating /64s)
+// cannot grow a zone past its size.
+func TestZone_MillionDistinctClientsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million requests")
+	}
+	f := newFixture(t, ratelimit.Options{
+		Zones: map[string]ratelimit.Zone{"api": {Rate: "10r/s", Size: "512k"}},
+		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 20, NoDelay: true}}}},
+	})
+	r := httptest.NewRequest("GET", "/", nil)
+	for i := 0; i < 1_000_000; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		r.RemoteAddr = netip.AddrPortFrom(a, 1).String()
+		if d, _ := f.l.Check(r); d.Action != ratelimit.Pass {
+			t.Fatalf("client %d: %v", i, d.Action)
+		}
+		if i%250_000 == 0 {
+			f.now++
+		}
+	}
+	c, _ := f.l.Stats("api")
+	if c.Capacity != 4096 || c.States > c.Capacity || c.States < c.Capacity-64 || c.Passed != 1_000_000 {
+		t.Fatalf("%+v", c)
+	}
+}

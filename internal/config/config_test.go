@@ -332,3 +332,27 @@ func fmtFindings(fs Findings) string {
 	fs.Write(&b)
 	return b.String()
 }
+
+func TestLoad_RateLimitBackend(t *testing.T) {
+	rl := func(zone string) string {
+		return minimal + "ratelimit:\n  zones:\n    api:\n" + zone + "  rules: [{prefix: /api/, limits: [{zone: api, burst: 20}]}]\n"
+	}
+	_, fs, _ := load(t, rl("      rate: 10r/s\n      backend: redis://:hunter2@127.0.0.1:6379/0\n"), nil, Flags{})
+	if got := fs.Error(); !strings.Contains(got, "ratelimit.zones.api.backend: holds a password") || strings.Contains(got, "hunter2") {
+		t.Errorf("password in URL: %s", got)
+	}
+	_, fs, _ = load(t, rl("      rate: 10r/s\n      backend: redis://127.0.0.1:6379/0\n      password_secret: REDIS_PASSWORD\n"), nil, Flags{})
+	if !strings.Contains(fs.Error(), "secret REDIS_PASSWORD is configured but not set") {
+		t.Errorf("missing password secret: %v", fs)
+	}
+	p, fs, _ := load(t, rl("      rate: 10r/s\n      backend: redis://10.0.0.9:6379/0\n      on_backend_error: fail_open\n"), nil, Flags{})
+	if p == nil || p.RateLimitBackends["api"].URL != "redis://10.0.0.9:6379/0" {
+		t.Fatalf("backend not planned: %v", fs)
+	}
+	got := fmtFindings(fs)
+	for _, w := range []string{"crosses the network unencrypted", "fail_open stops limiting"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing warning %q: %s", w, got)
+		}
+	}
+}

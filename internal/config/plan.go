@@ -36,6 +36,8 @@ type Plan struct {
 	Headers secheaders.Policy
 	// RateLimit is the validated rate-limit configuration.
 	RateLimit ratelimit.Options
+	// RateLimitBackends are the shared stores of zones, by zone name.
+	RateLimitBackends map[string]Backend
 
 	LogLevel    slog.Level
 	AccessLog   LogPlan

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/rampart-dev/rampart/ratelimit"
 )
@@ -25,6 +26,16 @@ type RateZone struct {
 	Rate       string   `yaml:"rate"`
 	Size       string   `yaml:"size"`
 	Allow      []string `yaml:"allow"`
+	// Backend shares the zone between rampart instances: a redis:// or
+	// rediss:// URL without password. Default: in this process only.
+	Backend string `yaml:"backend"`
+	// PasswordSecret names the secret holding the backend's password
+	// (looked up like secret_key). Default: no password.
+	PasswordSecret string `yaml:"password_secret"`
+	// OnBackendError is what the zone does while the backend is down:
+	// fail_local (default: keep limiting per instance), fail_open (stop
+	// limiting) or fail_closed (reject).
+	OnBackendError string `yaml:"on_backend_error"`
 }
 
 // RateRule is one entry of `ratelimit.rules` (a location's limit_req lines).
@@ -61,7 +72,13 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 	}
 	opts := ratelimit.Options{Status: in.Status, HeadersOnAllowed: in.HeadersOnAllowed, Zones: map[string]ratelimit.Zone{}}
 	for name, z := range in.Zones {
-		zone := ratelimit.Zone{Key: z.Key, IPv6Prefix: z.IPv6Prefix, IPv4Prefix: z.IPv4Prefix, Rate: z.Rate, Size: z.Size}
+		zone := ratelimit.Zone{Key: z.Key, IPv6Prefix: z.IPv6Prefix, IPv4Prefix: z.IPv4Prefix, Rate: z.Rate, Size: z.Size,
+			OnBackendError: ratelimit.BackendErrorPolicy(z.OnBackendError)}
+		if z.Backend != "" {
+			l.compileBackend(name, z, p)
+		} else if z.PasswordSecret != "" || z.OnBackendError != "" {
+			l.warnf("ratelimit.zones."+name, "add backend: redis://host:6379/0, or remove them", "password_secret and on_backend_error have no effect without a backend")
+		}
 		for i, a := range z.Allow {
 			pfx, err := parsePrefix(a)
 			if err != nil {
@@ -79,6 +96,8 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 		}
 		opts.Rules = append(opts.Rules, rule)
 	}
+	// Validate as if every shared zone were local: the stores are
+	// opened by the gateway, not while checking a configuration.
 	lim, err := ratelimit.New(opts)
 	if err != nil {
 		l.componentErrors("ratelimit", err)
@@ -88,4 +107,60 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 		l.componentFinding(Warning, "ratelimit", w, "")
 	}
 	p.RateLimit = opts
+}
+
+// Backend is a shared rate-limit store: where it is and its password.
+type Backend struct {
+	URL      string
+	Password string
+}
+
+func (l *loader) compileBackend(zone string, z RateZone, p *Plan) {
+	key := "ratelimit.zones." + zone + ".backend"
+	u, err := url.Parse(z.Backend)
+	switch {
+	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
+		l.errorf(key, "write redis://host:6379/0 (or rediss:// for TLS)", "%q is not a redis:// URL", redactURL(z.Backend))
+		return
+	case u.User != nil:
+		if _, has := u.User.Password(); has {
+			l.errorf(key, "remove the password from the URL and name a secret in password_secret", "holds a password, which would end up in logs and backups")
+			return
+		}
+	}
+	if u.Scheme == "redis" && !isLoopbackHost(u.Hostname()) {
+		l.warnf(key, "use rediss:// to reach a Redis server over the network", "rate-limit state crosses the network unencrypted to %s", u.Host)
+	}
+	if z.OnBackendError == string(ratelimit.FailOpen) {
+		l.warnf("ratelimit.zones."+zone+".on_backend_error", "use fail_local (the default) to keep limiting per instance",
+			"fail_open stops limiting while Redis is down: an outage disables brute-force protection")
+	}
+	b := Backend{URL: z.Backend}
+	if z.PasswordSecret != "" {
+		v, from, err := lookupSecret(l.env, z.PasswordSecret)
+		if err != nil {
+			l.errorf("ratelimit.zones."+zone+".password_secret", "set "+z.PasswordSecret+" in the environment, "+z.PasswordSecret+"_FILE, or a systemd credential",
+				"secret %s is configured but not set anywhere", z.PasswordSecret)
+			return
+		}
+		if why := checkSecret(v); why != "" {
+			l.findings = append(l.findings, Finding{Severity: Warning, Where: from, Key: "ratelimit.zones." + zone + ".password_secret",
+				Message: "secret " + z.PasswordSecret + " " + why, Hint: "configure Redis with a long random password (openssl rand -base64 48)"})
+		}
+		b.Password = string(v)
+	}
+	if p.RateLimitBackends == nil {
+		p.RateLimitBackends = map[string]Backend{}
+	}
+	p.RateLimitBackends[zone] = b
+}
+
+// redactURL drops userinfo from a URL for display.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	u.User = nil
+	return u.String()
 }

@@ -89,7 +89,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
-	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec})
+	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers})
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 
 	"github.com/rampart-dev/rampart/accesslog"
@@ -11,15 +13,45 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
+	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/secheaders"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
 type pipelineDeps struct {
-	logger *slog.Logger
-	access io.Writer
-	sec    *seclog.Logger
+	logger  *slog.Logger
+	access  io.Writer
+	sec     *seclog.Logger
+	closers *[]io.Closer
+}
+
+// sharedZones returns the plan's rate-limit options with a Redis store on
+// each zone that names a backend: one store per distinct backend, shared
+// by its zones, since the zones of one rule must use one store.
+func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) {
+	opts := plan.RateLimit
+	if len(plan.RateLimitBackends) == 0 {
+		return opts, nil
+	}
+	opts.Zones = maps.Clone(opts.Zones)
+	stores := map[config.Backend]*redisstore.Store{}
+	for zone, b := range plan.RateLimitBackends {
+		st := stores[b]
+		if st == nil {
+			var err error
+			st, err = redisstore.New(redisstore.Options{URL: b.URL, Password: b.Password})
+			if err != nil {
+				return opts, fmt.Errorf("ratelimit.zones.%s.backend: %w", zone, err)
+			}
+			stores[b] = st
+			*d.closers = append(*d.closers, st)
+		}
+		z := opts.Zones[zone]
+		z.Shared = st
+		opts.Zones[zone] = z
+	}
+	return opts, nil
 }
 
 // buildPipeline assembles the request pipeline. The order is fixed here and
@@ -71,7 +103,10 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	rp := plan.RateLimit
+	rp, err := d.sharedZones(plan)
+	if err != nil {
+		return nil, err
+	}
 	rp.Log = d.sec
 	limiter, err := ratelimit.New(rp)
 	if err != nil {

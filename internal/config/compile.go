@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rampart-dev/rampart/accesslog"
+	"github.com/rampart-dev/rampart/clientip"
 )
 
 // Defaults that are not zero. Each is documented on its schema field.
@@ -341,6 +344,11 @@ func (l *loader) compileClientIP(f *File, p *Plan) {
 		}
 		p.TrustedProxies = append(p.TrustedProxies, pfx)
 	}
+	if res, err := clientip.New(clientip.Options{TrustedProxies: p.TrustedProxies, Header: f.ClientIPHeader}); err == nil {
+		for _, w := range res.Warnings() {
+			l.componentFinding(Warning, "", w, "")
+		}
+	}
 	switch strings.ToLower(f.ClientIPHeader) {
 	case "", "x-forwarded-for":
 		p.ClientIPHeader = "X-Forwarded-For"
@@ -424,11 +432,14 @@ func (l *loader) compileLogFile(in LogFile, key string) LogPlan {
 	if out.Path != "" && out.MaxSizeMB*(out.MaxBackups+1) < 100 {
 		l.warnf(key, "keep at least 100 MB, e.g. max_size_mb: 100 with max_backups: 10", "keeps only %d MB of history: too little for an audit trail", out.MaxSizeMB*(out.MaxBackups+1))
 	}
-	for _, q := range in.KeepQueryParams {
-		switch strings.ToLower(q) {
-		case "token", "access_token", "id_token", "refresh_token", "password", "passwd", "secret", "code", "key", "api_key", "apikey", "sig", "signature", "session":
-			l.warnf(key+".keep_query_params", "remove it: the access log must not hold credentials", "%q usually carries a credential", q)
+	o := accesslog.Output{Path: out.Path, MaxSizeMB: out.MaxSizeMB, MaxBackups: out.MaxBackups, MaxAgeDays: out.MaxAgeDays}
+	for _, w := range o.Warnings() {
+		if !strings.HasPrefix(w, "max_size_mb x") { // reported above, with a higher bar
+			l.componentFinding(Warning, key, w, "")
 		}
+	}
+	for _, w := range (accesslog.Options{KeepQueryParams: in.KeepQueryParams}).Warnings() {
+		l.componentFinding(Warning, key, w, "remove it: the access log must not hold credentials")
 	}
 	return out
 }

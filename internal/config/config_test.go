@@ -119,7 +119,7 @@ func TestLoad_Warnings(t *testing.T) {
 		got += f.String() + "\n"
 	}
 	for _, w := range []string{"warning: upstream.url: traffic to 10.0.0.5:5000 crosses the network unencrypted",
-		"log.access: keeps only 3 MB", `"token" usually carries a credential`} {
+		"log.access: keeps only 3 MB", `keep_query_params[0]: "token" looks like it may carry a secret`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing warning %q in:\n%s", w, got)
 		}
@@ -354,5 +354,12 @@ func TestLoad_RateLimitBackend(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing warning %q: %s", w, got)
 		}
+	}
+}
+
+func TestLoad_ComponentWarnings(t *testing.T) {
+	_, fs, _ := load(t, minimal+"client_ip_header: X-Real-IP\n", nil, Flags{})
+	if got := fmtFindings(fs); !strings.Contains(got, "rampart.yaml:5: warning: client_ip_header: has no effect without trusted_proxies") {
+		t.Errorf("clientip warning not surfaced: %s", got)
 	}
 }

@@ -192,8 +192,17 @@ func (l *loader) componentFinding(sev Severity, section, text, hint string) {
 	if !ok || strings.ContainsAny(key, " \"'") {
 		key, msg = "", text
 	}
+	if m, h, ok := strings.Cut(msg, "; hint: "); ok {
+		msg, hint = m, h
+	} else if m, h, ok := strings.Cut(msg, " (hint: "); ok {
+		msg, hint = m, strings.TrimSuffix(h, ")")
+	}
 	full := section
-	if key != "" {
+	switch {
+	case key == "":
+	case section == "":
+		full = key
+	default:
 		full = section + "." + key
 	}
 	l.findings = append(l.findings, Finding{Severity: sev, Where: l.nearest(full), Key: full, Message: msg, Hint: hint})

@@ -65,14 +65,18 @@ type HeaderValues struct {
 	CrossOriginResourcePolicy string `yaml:"cross_origin_resource_policy"`
 	CrossOriginEmbedderPolicy string `yaml:"cross_origin_embedder_policy"`
 	OriginAgentCluster        string `yaml:"origin_agent_cluster"`
+	PermittedCrossDomain      string `yaml:"permitted_cross_domain_policies"`
+	DNSPrefetchControl        string `yaml:"dns_prefetch_control"`
 }
 
 // HeaderRoute is one entry of `headers.routes`.
 type HeaderRoute struct {
-	Prefix       string             `yaml:"prefix"`
-	CSP          map[string]Sources `yaml:"csp"`
-	CSPReplace   bool               `yaml:"csp_replace"`
-	HeaderValues `yaml:",inline"`
+	Prefix     string             `yaml:"prefix"`
+	CSP        map[string]Sources `yaml:"csp"`
+	CSPReplace bool               `yaml:"csp_replace"`
+	// CSPReportOnly overrides csp.report_only for the route.
+	CSPReportOnly *bool `yaml:"csp_report_only"`
+	HeaderValues  `yaml:",inline"`
 }
 
 // CookieRule is one entry of `headers.cookies`.
@@ -122,6 +126,7 @@ func (h HeaderValues) policy() secheaders.Headers {
 		FrameOptions: h.FrameOptions, ReferrerPolicy: h.ReferrerPolicy, PermissionsPolicy: h.PermissionsPolicy,
 		CrossOriginOpenerPolicy: h.CrossOriginOpenerPolicy, CrossOriginResourcePolicy: h.CrossOriginResourcePolicy,
 		CrossOriginEmbedderPolicy: h.CrossOriginEmbedderPolicy, OriginAgentCluster: h.OriginAgentCluster,
+		PermittedCrossDomainPolicies: h.PermittedCrossDomain, DNSPrefetchControl: h.DNSPrefetchControl,
 	}
 }
 
@@ -158,7 +163,7 @@ func (l *loader) compileHeaders(in Headers, p *Plan) {
 	}
 	for _, r := range in.Routes {
 		pol.Routes = append(pol.Routes, secheaders.Route{Prefix: r.Prefix, CSP: sourcesMap(r.CSP),
-			CSPReplace: r.CSPReplace, Headers: r.HeaderValues.policy()})
+			CSPReplace: r.CSPReplace, CSPReportOnly: r.CSPReportOnly, Headers: r.HeaderValues.policy()})
 	}
 	for _, c := range in.Cookies {
 		pol.Cookies = append(pol.Cookies, secheaders.CookieRule{Name: c.Name, HttpOnly: c.HttpOnly,

@@ -48,6 +48,11 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileLogs(f, p)
 	l.compileSecret(f, p)
 	l.compileStateDir(f, p)
+	if p.Demo && f.Headers.CSP.Directives == nil && !f.Headers.CSP.Nonce.Enabled {
+		// The demo shows nonces and the violation collector at work.
+		f.Headers.CSP.Nonce = Nonce{Enabled: true, Directives: []string{"script-src", "style-src"}}
+		f.Headers.CSP.Report.Enabled = true
+	}
 	l.compileHeaders(f.Headers, p)
 	l.compileRateLimit(f.RateLimit, p)
 	return p

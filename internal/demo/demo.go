@@ -91,6 +91,10 @@ and request id <code>{{.RequestID}}</code>.</p>
 <button>Send</button>
 </form>
 <p>JSON API: <a href="/api/hello">/api/hello</a></p>
+<p id="nonced">A script carrying this response's CSP nonce did not run.</p>
+<p id="injected">An injected inline script without the nonce was blocked (the security log has the report).</p>
+<script{{if .Nonce}} nonce="{{.Nonce}}"{{end}}>document.getElementById("nonced").textContent = "A script carrying this response's CSP nonce ran.";</script>
+<script>document.getElementById("injected").textContent = "An injected inline script ran: CSP is not protecting this page!";</script>
 </body>
 </html>
 `))

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/demo"
+)
+
+// The demo's zero configuration: development certificate cached in the
+// state directory, nonces on, and the page's nonce'd script carrying the
+// same nonce as the CSP.
+func TestDemo_ZeroConfig(t *testing.T) {
+	app := httptest.NewServer(demo.Handler())
+	defer app.Close()
+	state := t.TempDir()
+	upstream := app.URL
+	plan, fs := config.Load(config.Source{Demo: true, Flags: config.Flags{Upstream: &upstream, StateDir: &state},
+		LookupEnv: func(string) (string, bool) { return "", false }})
+	if plan == nil {
+		t.Fatal(fs.Error())
+	}
+	if plan.TLS.Mode != config.TLSDev || plan.Listen.HTTPS != "127.0.0.1:8443" || plan.Listen.HTTP != "127.0.0.1:8080" {
+		t.Fatalf("demo plan: %+v %+v", plan.TLS, plan.Listen)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	gw, err := New(plan, Options{Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	m := regexp.MustCompile(`'nonce-([^']+)'`).FindStringSubmatch(csp)
+	if m == nil {
+		t.Fatalf("no nonce in CSP %q", csp)
+	}
+	page := strings.ReplaceAll(string(body), "&#43;", "+")
+	if !strings.Contains(page, `<script nonce="`+m[1]+`">`) {
+		t.Errorf("the page's script does not carry the CSP nonce %s:\n%s", m[1], page)
+	}
+	if resp.Header.Get("Server") != "" || resp.Header.Get("X-Powered-By") != "" || resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+		t.Errorf("demo app's fingerprint or weak headers leaked: %v", resp.Header)
+	}
+	cert := resp.TLS.PeerCertificates[0]
+	if err := cert.VerifyHostname("localhost"); err != nil {
+		t.Errorf("development certificate: %v", err)
+	}
+}

@@ -33,7 +33,9 @@ func TestDemo_ZeroConfig(t *testing.T) {
 		t.Fatalf("demo plan: %+v %+v", plan.TLS, plan.Listen)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	gw, err := New(plan, Options{Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: ln})
+	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	gw, err := New(plan, Options{Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard,
+		HTTPSListener: ln, HTTPListener: httpLn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,8 @@ func TestRedirect_Attacks(t *testing.T) {
 		{"HostBackslash", "GET / HTTP/1.1\r\nHost: app.example\\evil.example\r\n\r\n", 400, ""},
 		{"AbsoluteFormOtherHost", "GET http://evil.example/ HTTP/1.1\r\nHost: app.example\r\n\r\n", 421, ""},
 		{"AbsoluteFormConfiguredHost", "GET http://app.example/p?q HTTP/1.1\r\nHost: evil.example\r\n\r\n", 301, "https://app.example/p?q"},
+		{"AbsoluteFormUserinfo", "GET http://app.example@evil.example/ HTTP/1.1\r\nHost: app.example\r\n\r\n", 421, ""},
+		{"AbsoluteFormUserinfoReversed", "GET http://evil.example@app.example/ HTTP/1.1\r\nHost: app.example\r\n\r\n", 301, "https://app.example/"},
 		{"ProtocolRelativePath", "GET //evil.example/x HTTP/1.1\r\nHost: app.example\r\n\r\n", 301, "https://app.example/evil.example/x"},
 		{"BackslashPath", "GET /\\evil.example HTTP/1.1\r\nHost: app.example\r\n\r\n", 301, "https://app.example/%5Cevil.example"},
 		{"EncodedCRLFInPath", "GET /%0d%0aSet-Cookie:x=1 HTTP/1.1\r\nHost: app.example\r\n\r\n", 301, "https://app.example/%0d%0aSet-Cookie:x=1"},

@@ -458,3 +458,36 @@ func TestWebSocketHijack_NotBoundByTimeouts(t *testing.T) {
 		t.Fatalf("after the timeouts: %q %v", got, err)
 	}
 }
+
+// TestSlowloris_SilentOrTricklingHandshakeDisconnected: a client that opens
+// a connection and sends nothing, or only the start of a TLS ClientHello,
+// is dropped once ReadHeaderTimeout expires (net/http applies it to the
+// TLS handshake too).
+func TestSlowloris_SilentOrTricklingHandshakeDisconnected(t *testing.T) {
+	cfg, _ := dualCertConfig(t)
+	o := Options{ReadHeaderTimeout: 100 * time.Millisecond}
+	tlsAddr, _ := startServer(t, okHandler(), cfg, o)
+	plainAddr, _ := startServer(t, okHandler(), nil, o)
+	for _, tc := range []struct {
+		name, addr, send string
+	}{
+		{"SilentTLS", tlsAddr, ""},
+		{"PartialClientHello", tlsAddr, "\x16\x03\x01\x02\x00\x01"},
+		{"SilentPlain", plainAddr, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", tc.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.send)
+			c.SetReadDeadline(time.Now().Add(30 * time.Second)) // guard only
+			_, err = io.ReadAll(c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("server kept the connection open")
+			}
+		})
+	}
+}

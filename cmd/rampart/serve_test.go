@@ -1,0 +1,111 @@
+package main
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// SIGTERM stops `rampart serve` gracefully: a request in flight when the
+// signal arrives completes, and the command exits 0.
+func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
+	started := make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			time.Sleep(time.Second)
+		}
+		io.WriteString(w, "done")
+	}))
+	defer up.Close()
+	state := t.TempDir()
+	httpsAddr := freeAddr(t)
+	args := []string{"serve", "--upstream", up.URL, "--host", "localhost", "--listen", httpsAddr,
+		"--http-listen", "off", "--state-dir", state}
+	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\nratelimit: {rules: []}\n"), 0o600)
+	args = append(args, "--config", filepath.Join(state, "rampart.yaml"))
+
+	var stderr lockedBuffer
+	exit := make(chan int, 1)
+	go func() { exit <- run(args, io.Discard, &stderr) }()
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	var err error
+	for range 100 {
+		var resp *http.Response
+		if resp, err = c.Get("https://" + httpsAddr + "/"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("rampart never answered: %v\n%s", err, stderr.String())
+	}
+	// The dev certificate is for localhost: the Host must be a configured one.
+	got := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "https://"+httpsAddr+"/slow", nil)
+		req.Host = "localhost"
+		resp, err := c.Do(req)
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(body)
+	}()
+	<-started
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if body := <-got; body != "done" {
+		t.Errorf("in-flight request cut by shutdown: %q", body)
+	}
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("rampart did not stop after SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "rampart stopped") {
+		t.Errorf("no stop record:\n%s", stderr.String())
+	}
+}

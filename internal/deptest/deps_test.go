@@ -1,0 +1,95 @@
+// Package deptest holds rampart's import graph as a tested contract: each
+// package may depend (directly or not) only on the standard library and the
+// modules and packages listed for it. A library package picking up the
+// gateway's internals, a Redis or Prometheus client, or any new module
+// fails here, in review, instead of in a user's go.sum.
+package deptest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/rampart-dev/rampart/"
+
+// allowed lists, per package, the non-standard-library packages it may
+// depend on, transitively: an entry ending in "/" allows every package
+// below it.
+var allowed = map[string][]string{
+	"httperr":   {},
+	"clientip":  {},
+	"requestid": {},
+	"seclog":    {mod + "clientip", mod + "requestid"},
+	"accesslog": {mod + "clientip", mod + "requestid", "gopkg.in/natefinch/lumberjack.v2"},
+	"proxy":     {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog"},
+	"secheaders": {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "secheaders/",
+		"golang.org/x/net/html", "golang.org/x/net/html/"},
+	"ratelimit": {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "accesslog",
+		"gopkg.in/natefinch/lumberjack.v2"},
+	"ratelimit/redis": {mod + "ratelimit", mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog",
+		mod + "accesslog", "gopkg.in/natefinch/lumberjack.v2", "github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
+		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"},
+	"check":            {"golang.org/x/net/html", "golang.org/x/net/html/"},
+	"internal/tlsconf": {"golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"},
+	"internal/listen":  {mod + "httperr", mod + "requestid", "golang.org/x/net/", "golang.org/x/text/"},
+}
+
+type listed struct {
+	ImportPath string
+	Standard   bool
+	Deps       []string
+}
+
+func TestImportGraph(t *testing.T) {
+	args := []string{"list", "-deps=false", "-json=ImportPath,Standard,Deps"}
+	for p := range allowed {
+		args = append(args, mod+p)
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	std := map[string]bool{}
+	stdOut, err := exec.Command("go", "list", "std").Output()
+	if err != nil {
+		t.Fatalf("go list std: %v", err)
+	}
+	for _, p := range strings.Fields(string(stdOut)) {
+		std[p] = true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var l listed
+		if err := dec.Decode(&l); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		name := strings.TrimPrefix(l.ImportPath, mod)
+		for _, d := range l.Deps {
+			if std[d] || strings.HasPrefix(d, "vendor/") || strings.HasPrefix(d, "internal/") {
+				continue
+			}
+			if !permitted(allowed[name], d) {
+				t.Errorf("%s depends on %s, which is not in its allowed list (internal/deptest)", name, d)
+			}
+		}
+	}
+	if seen != len(allowed) {
+		t.Errorf("go list returned %d packages, want %d", seen, len(allowed))
+	}
+}
+
+func permitted(list []string, dep string) bool {
+	for _, a := range list {
+		if dep == a || strings.HasSuffix(a, "/") && strings.HasPrefix(dep, a) {
+			return true
+		}
+	}
+	return false
+}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/internal/tlsconf"
 )
 
 // Defaults that are not zero. Each is documented on its schema field.
@@ -179,14 +181,21 @@ func (l *loader) compileListen(f *File, p *Plan) {
 			lp.MaxHeaderBytes = int(n)
 		}
 	}
-	if lp.ReadHeaderTimeout > time.Minute {
-		l.warnf("listen.read_header_timeout", "10s is plenty for real clients", "%s lets slow clients hold connections for a long time", lp.ReadHeaderTimeout)
+	lo := listen.Options{ReadHeaderTimeout: lp.ReadHeaderTimeout, ReadTimeout: lp.ReadTimeout,
+		WriteTimeout: lp.WriteTimeout, MaxHeaderBytes: lp.MaxHeaderBytes}
+	for _, w := range lo.Warnings() {
+		l.componentFinding(Warning, "", w, "the default is safe for real clients; remove the key")
 	}
 }
 
 func (l *loader) compileTLS(f *File, p *Plan) {
 	t := f.TLS
 	tp := &p.TLS
+	v, err := tlsconf.ParseVersion(t.MinVersion)
+	if err != nil {
+		l.errorf("tls.min_version", `use "1.2" (default) or "1.3"`, "%q is not allowed: TLS 1.0 and 1.1 are broken", t.MinVersion)
+	}
+	tp.MinVersion, tp.ReloadInterval = v, t.ReloadInterval.D
 	switch {
 	case t.CertFile != "" || t.KeyFile != "":
 		tp.Mode, tp.CertFile, tp.KeyFile = TLSFiles, t.CertFile, t.KeyFile

@@ -363,3 +363,17 @@ func TestLoad_ComponentWarnings(t *testing.T) {
 		t.Errorf("clientip warning not surfaced: %s", got)
 	}
 }
+
+func TestLoad_TLSMinVersionAndListenWarnings(t *testing.T) {
+	_, fs, _ := load(t, minimal+"tls:\n  min_version: \"1.0\"\n", nil, Flags{})
+	if !strings.Contains(fs.Error(), `rampart.yaml:6: error: tls.min_version: "1.0" is not allowed`) {
+		t.Errorf("TLS 1.0 accepted: %v", fs)
+	}
+	p, fs, _ := load(t, minimal+"tls: {min_version: \"1.3\"}\nlisten: {read_header_timeout: 5m}\n", nil, Flags{})
+	if p == nil || p.TLS.MinVersion != 0x0304 {
+		t.Fatalf("min_version 1.3: %v", fs)
+	}
+	if got := fmtFindings(fs); !strings.Contains(got, "rampart.yaml:6: warning: listen.read_header_timeout: above 1m") {
+		t.Errorf("listen warning not surfaced: %s", got)
+	}
+}

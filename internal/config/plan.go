@@ -75,6 +75,8 @@ type TLSPlan struct {
 	CertFile, KeyFile string
 	ACMEEmail         string
 	ACMEDirectory     string // "" means Let's Encrypt production
+	MinVersion        uint16 // tls.VersionTLS12 or tls.VersionTLS13
+	ReloadInterval    time.Duration
 }
 
 // UpstreamPlan is the protected application.

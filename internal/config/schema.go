@@ -57,8 +57,10 @@ type Listen struct {
 	// ReadTimeout bounds reading the whole request, body included.
 	// Default 60s.
 	ReadTimeout Duration `yaml:"read_timeout"`
-	// WriteTimeout bounds writing a response. Default 0: none, so streaming
-	// responses and WebSockets work; idle and read timeouts still apply.
+	// WriteTimeout bounds how long one write to the client may stall; it is
+	// renewed before every write (nginx's send_timeout), so streams and
+	// long downloads work while clients that stop reading are dropped.
+	// Default 60s.
 	WriteTimeout Duration `yaml:"write_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -79,6 +81,12 @@ type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	ACME     *ACME  `yaml:"acme"`
+	// MinVersion is the lowest TLS version accepted: "1.2" (default) or
+	// "1.3". Nothing below 1.2 can be configured.
+	MinVersion string `yaml:"min_version"`
+	// ReloadInterval is how often certificate files are checked for
+	// changes. Default 5s.
+	ReloadInterval Duration `yaml:"reload_interval"`
 	// InsecureDevCertificate allows serving the self-signed development
 	// certificate from `rampart serve`. Browsers will warn. Default false.
 	InsecureDevCertificate bool `yaml:"insecure_dev_certificate"`

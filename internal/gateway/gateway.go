@@ -78,7 +78,8 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	}
 	sec := seclog.New(slog.New(slog.NewJSONHandler(secW, nil)))
 
-	tlsOpts := tlsconf.Options{Hosts: plan.Hosts, StateDir: plan.StateDir, Logger: o.Logger}
+	tlsOpts := tlsconf.Options{Hosts: plan.Hosts, StateDir: plan.StateDir, Logger: o.Logger,
+		MinVersion: plan.TLS.MinVersion, ReloadInterval: plan.TLS.ReloadInterval}
 	switch plan.TLS.Mode {
 	case config.TLSFiles:
 		tlsOpts.CertFile, tlsOpts.KeyFile = plan.TLS.CertFile, plan.TLS.KeyFile

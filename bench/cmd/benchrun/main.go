@@ -32,6 +32,7 @@ import (
 	"time"
 
 	seednginx "github.com/rampart-dev/rampart/examples/seed/nginx"
+	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
 type stringList []string
@@ -118,10 +119,13 @@ func run(ctx context.Context, c config) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	certFile, keyFile, roots, err := writeCert(dir, c.host)
+	// wrk does not verify certificates; benchrun's own readiness and sanity
+	// checks do, against this throwaway CA.
+	pair, err := testcert.Write(dir, 24*time.Hour, c.host)
 	if err != nil {
 		return err
 	}
+	certFile, keyFile, roots := pair.CertFile, pair.KeyFile, pair.Roots
 	upstream, stopUpstream, err := startUpstream()
 	if err != nil {
 		return err

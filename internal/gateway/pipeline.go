@@ -75,10 +75,6 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between recovery and the proxy.
 func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
-	resolver, err := clientip.New(clientip.Options{TrustedProxies: plan.TrustedProxies, Header: plan.ClientIPHeader})
-	if err != nil {
-		return nil, err
-	}
 	px, err := proxy.New(proxy.Options{
 		Upstream:              plan.Upstream.URL,
 		SendUpstreamHost:      !plan.Upstream.PreserveHost,
@@ -94,6 +90,16 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		Logger:                d.logger,
 		SecLog:                d.sec,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return buildStages(plan, d, px)
+}
+
+// buildStages wraps next (the reverse proxy) in the stages listed on
+// buildPipeline, in that order.
+func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (http.Handler, error) {
+	resolver, err := clientip.New(clientip.Options{TrustedProxies: plan.TrustedProxies, Header: plan.ClientIPHeader})
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +128,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		return nil, err
 	}
 
-	var h http.Handler = px
-	h = limiter.Handler(h)
+	var h http.Handler = limiter.Handler(next)
 	h = hostCheck(plan.Hosts, refuseTrace(h))
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)

@@ -1,6 +1,8 @@
 package accesslog
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -56,7 +59,8 @@ var secretLooking = []string{"token", "secret", "pass", "key", "auth", "code", "
 // Logger is the access-log middleware. It is immutable and safe for
 // concurrent use.
 type Logger struct {
-	h    slog.Handler
+	w    io.Writer
+	mu   *sync.Mutex // one Write per line, lines never interleaved
 	keep []string
 }
 
@@ -76,8 +80,7 @@ func New(o Options) (*Logger, error) {
 	if w == nil {
 		w = os.Stdout
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: replaceAttr})
-	return &Logger{h: h, keep: append([]string(nil), o.KeepQueryParams...)}, nil
+	return &Logger{w: w, mu: new(sync.Mutex), keep: append([]string(nil), o.KeepQueryParams...)}, nil
 }
 
 // Warnings lists valid but risky choices, for `rampart config check`.
@@ -136,9 +139,6 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 
 func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	ctx := r.Context()
-	if !l.h.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
 	dur := time.Since(start)
 	status := e.rw.status
 	if !e.rw.wroteHeader && !aborted {
@@ -173,33 +173,75 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 			}
 		}
 	}
-	rec := slog.NewRecord(start, slog.LevelInfo, Message, 0)
-	rec.AddAttrs(
-		slog.String("request_id", clean(requestid.FromContext(ctx), requestid.MaxLen)),
-		slog.String("client_ip", client),
-		slog.String("method", clean(r.Method, 32)),
-		slog.String("host", clean(r.Host, maxHost)),
-		slog.String("path", path),
-		slog.String("query", query),
-		slog.String("proto", clean(r.Proto, 16)),
-		slog.Int("status", status),
-		slog.Int64("bytes", e.rw.bytes),
-		slog.Float64("duration_ms", math.Round(float64(dur)/1e3)/1e3),
-		slog.String("user_agent", clean(r.Header.Get("User-Agent"), maxUserAgent)),
-		slog.String("referer", referer),
-		slog.String("tls_version", tlsVersion(r.TLS)),
-	)
-	if aborted {
-		rec.AddAttrs(slog.Bool("aborted", true))
+	ln := line{
+		start: start,
+		strs1: [7]field{
+			{"request_id", clean(requestid.FromContext(ctx), requestid.MaxLen)},
+			{"client_ip", client},
+			{"method", clean(r.Method, 32)},
+			{"host", clean(r.Host, maxHost)},
+			{"path", path},
+			{"query", query},
+			{"proto", clean(r.Proto, 16)},
+		},
+		status:     status,
+		bytes:      e.rw.bytes,
+		durationMS: math.Round(float64(dur)/1e3) / 1e3,
+		strs2: [3]field{
+			{"user_agent", clean(r.Header.Get("User-Agent"), maxUserAgent)},
+			{"referer", referer},
+			{"tls_version", tlsVersion(r.TLS)},
+		},
+		aborted: aborted,
 	}
 	e.mu.Lock()
-	if len(e.extra) > 0 {
-		rec.AddAttrs(e.extra...)
-	}
+	ln.extra = e.extra
 	e.mu.Unlock()
+	bp := linePool.Get().(*[]byte)
+	buf := l.encode((*bp)[:0], &ln)
 	// A failed write (disk full) cannot be reported anywhere better than
 	// the log that failed; the request is not affected.
-	_ = l.h.Handle(ctx, rec)
+	l.mu.Lock()
+	_, _ = l.w.Write(buf)
+	l.mu.Unlock()
+	if cap(buf) <= maxPooledLine {
+		*bp = buf
+		linePool.Put(bp)
+	}
+}
+
+// encode appends the record: by hand when every added attribute is of a
+// kind appendLine writes, through the slog handler otherwise.
+func (l *Logger) encode(buf []byte, ln *line) []byte {
+	simple := true
+	for _, a := range ln.extra {
+		if !simpleAttr(a) {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return appendLine(buf, ln)
+	}
+	rec := slog.NewRecord(ln.start, slog.LevelInfo, Message, 0)
+	for _, f := range ln.strs1 {
+		rec.AddAttrs(slog.String(f.key, f.str))
+	}
+	rec.AddAttrs(
+		slog.Int("status", ln.status),
+		slog.Int64("bytes", ln.bytes),
+		slog.Float64("duration_ms", ln.durationMS),
+	)
+	for _, f := range ln.strs2 {
+		rec.AddAttrs(slog.String(f.key, f.str))
+	}
+	if ln.aborted {
+		rec.AddAttrs(slog.Bool("aborted", true))
+	}
+	rec.AddAttrs(ln.extra...)
+	b := bytes.NewBuffer(buf)
+	_ = slog.NewJSONHandler(b, &slog.HandlerOptions{ReplaceAttr: replaceAttr}).Handle(context.Background(), rec)
+	return b.Bytes()
 }
 
 func tlsVersion(cs *tls.ConnectionState) string {

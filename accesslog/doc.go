@@ -1,5 +1,5 @@
-// Package accesslog writes one JSON line per request, through log/slog's
-// JSON handler, to a writer that OpenWriter can make a size-rotated,
+// Package accesslog writes one JSON line per request, byte for byte as
+// log/slog's JSON handler would write it, to a writer that OpenWriter can make a size-rotated,
 // compressed file.
 //
 // A record looks like (one line; see testdata/golden.json):
@@ -29,7 +29,8 @@
 // codes and e-mail addresses travel in query strings more often than
 // anyone intends. Userinfo and fragments are dropped from the Referer.
 //
-// Every value goes through the JSON handler, which escapes quotes, CR, LF
+// Every value goes through one JSON string encoder (encode.go, held to
+// log/slog's by a differential fuzz test), which escapes quotes, CR, LF
 // and every other control character, U+2028/U+2029, and replaces invalid
 // UTF-8 with U+FFFD; the path is logged in its escaped form, so the old
 // `GET /x%0a{"status":200}` trick stays `/x%0A%7B%22status%22:200%7D`.

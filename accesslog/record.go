@@ -22,7 +22,7 @@ type entry struct {
 // cache status. It is a no-op when no access-log middleware is in front
 // (the library used alone), so stages can call it unconditionally.
 //
-// Values go through the JSON handler's escaping like every other field,
+// Values go through the same JSON escaping as every other field,
 // but they are written as given: never pass a secret (a token, a cookie,
 // a password) or a whole header. Keys should not collide with the fixed
 // fields; a duplicate key appears twice in the line.

@@ -49,6 +49,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileClientIP(f, p)
 	l.compileLogs(f, p)
 	l.compileSecret(f, p)
+	l.compileRequiredSecrets(f)
 	l.compileStateDir(f, p)
 	if p.Demo && f.Headers.CSP.Directives == nil && !f.Headers.CSP.Nonce.Enabled {
 		// The demo shows nonces and the violation collector at work.
@@ -456,6 +457,22 @@ func (l *loader) compileLogFile(in LogFile, key string) LogPlan {
 		l.componentFinding(Warning, key, w, "remove it: the access log must not hold credentials")
 	}
 	return out
+}
+
+func (l *loader) compileRequiredSecrets(f *File) {
+	for i, name := range f.RequireSecrets {
+		key := fmt.Sprintf("require_secrets[%d]", i)
+		value, from, err := lookupSecret(l.env, name)
+		if err != nil {
+			l.errorf(key, "set "+name+" in the environment, the .env file, "+name+"_FILE, or a systemd credential; generate one with: openssl rand -base64 48",
+				"secret %s is required but not set", name)
+			continue
+		}
+		if why := checkSecret(value); why != "" {
+			l.findings = append(l.findings, Finding{Severity: Error, Where: from, Key: key,
+				Message: fmt.Sprintf("secret %s %s", name, why), Hint: "generate one with: openssl rand -base64 48"})
+		}
+	}
 }
 
 func (l *loader) compileSecret(f *File, p *Plan) {

@@ -377,3 +377,22 @@ func TestLoad_TLSMinVersionAndListenWarnings(t *testing.T) {
 		t.Errorf("listen warning not surfaced: %s", got)
 	}
 }
+
+// The seed's app.config['SECRET_KEY'] = os.environ.get('SECRET_KEY')
+// silently accepts None. Listed in require_secrets, a missing or weak
+// SECRET_KEY stops rampart from starting.
+func TestLoad_RequireSecrets(t *testing.T) {
+	y := minimal + "require_secrets: [SECRET_KEY]\n"
+	_, fs, _ := load(t, y, nil, Flags{})
+	if !strings.Contains(fs.Error(), "rampart.yaml:5: error: require_secrets[0]: secret SECRET_KEY is required but not set") {
+		t.Errorf("missing SECRET_KEY accepted: %v", fs)
+	}
+	_, fs, _ = load(t, y, map[string]string{"SECRET_KEY": "dev"}, Flags{})
+	if !strings.Contains(fs.Error(), "env SECRET_KEY: error: require_secrets[0]: secret SECRET_KEY is shorter than 32 bytes") {
+		t.Errorf("weak SECRET_KEY accepted: %v", fs)
+	}
+	p, fs, _ := load(t, y, map[string]string{"SECRET_KEY": "Jq3vZ8pL1xW6nR0tY4cB7mK2sD9fG5hA="}, Flags{})
+	if p == nil {
+		t.Errorf("strong SECRET_KEY refused: %v", fs)
+	}
+}

@@ -18,6 +18,7 @@ func TestSeedExampleIsValid(t *testing.T) {
 		"RAMPART_LOG_SECURITY_PATH": filepath.Join(dir, "security.log"),
 		"RAMPART_STATE_DIR":         filepath.Join(dir, "state"),
 		"RAMPART_SECRET_KEY":        "k7Rz2Qw9Xv4Lp8Mn3Bt6Yc1Hs5Gd0Fa=",
+		"SECRET_KEY":                "Pz5Lq8Wx2Nv7Rt1Ym4Kc9Bs3Hd6Fg0J=",
 	}
 	p, fs := Load(Source{Path: "../../examples/seed/rampart.yaml", LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]

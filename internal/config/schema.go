@@ -21,6 +21,13 @@ type File struct {
 	// pass the secret checks (≥ 32 bytes, not low-entropy, not an example).
 	SecretKey string `yaml:"secret_key"`
 
+	// RequireSecrets names secrets the deployment must have, such as the
+	// application's own SECRET_KEY, looked up like secret_key (environment,
+	// .env, NAME_FILE, $CREDENTIALS_DIRECTORY). Each must be set and pass
+	// the same checks, or rampart refuses to start: a Flask app whose
+	// SECRET_KEY is missing signs sessions with None. Default none.
+	RequireSecrets []string `yaml:"require_secrets"`
+
 	Listen   Listen   `yaml:"listen"`
 	TLS      TLS      `yaml:"tls"`
 	Upstream Upstream `yaml:"upstream"`

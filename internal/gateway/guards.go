@@ -45,8 +45,12 @@ func hostCheck(hosts []string, next http.Handler) http.Handler {
 // canonicalHost lower-cases a Host header value and drops its port, one
 // trailing dot and IPv6 brackets.
 func canonicalHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	// Without a colon there is no port, and SplitHostPort would only
+	// allocate its error.
+	if strings.IndexByte(h, ':') >= 0 {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
 	}
 	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
 	return strings.ToLower(h)

@@ -26,10 +26,12 @@ const benchPage = `<!doctype html>
 </html>
 `
 
+var benchBody = []byte(benchPage)
+
 func benchUpstream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Server", "bench-upstream")
-	w.Write([]byte(benchPage))
+	w.Write(benchBody)
 }
 
 // benchPlan is the configuration bench/ runs rampart with: the seed's
@@ -117,7 +119,7 @@ func BenchmarkPipeline(b *testing.B) {
 		h, err := buildStages(benchPlan(b, "http://127.0.0.1:1"), benchDeps(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
-			w.Write([]byte(benchPage))
+			w.Write(benchBody)
 		}))
 		if err != nil {
 			b.Fatal(err)

@@ -158,7 +158,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 	}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           withDeadlines(h, o.ReadTimeout, o.WriteTimeout),
+		Handler:           withDeadlines(strictFraming(h), o.ReadTimeout, o.WriteTimeout),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,

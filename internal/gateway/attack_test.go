@@ -1,0 +1,396 @@
+package gateway
+
+// Attacks on the running gateway, each test named after the attack it
+// makes. The invariants they hold:
+//
+//   - one client request is at most one upstream request, framed without
+//     ambiguity (no Content-Length with Transfer-Encoding, no duplicate
+//     Content-Length, no folded line, no bare LF, no NUL), and carrying the
+//     request id rampart gave it;
+//   - nothing a client sends chooses the Host, scheme or client address the
+//     application builds URLs and decisions from;
+//   - nothing the upstream sends fingerprints it or weakens the policy.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawRequest is one request as the raw upstream parsed it.
+type rawRequest struct {
+	head   string // request line and header lines, as received
+	method string
+	target string
+	header map[string][]string // lower-cased names
+	body   string
+	flaws  []string // framing ambiguities found in head
+}
+
+// rawUpstream is an HTTP/1.1 server written by hand so that it sees, and
+// records, exactly the bytes rampart sends: every request it parses and
+// every framing ambiguity in them. It answers each request with 200 "ok".
+type rawUpstream struct {
+	t    *testing.T
+	ln   net.Listener
+	url  string
+	mu   sync.Mutex
+	reqs []rawRequest
+	// respond, when set, writes the response instead of the default.
+	respond func(w *bufio.Writer, req rawRequest)
+}
+
+func newRawUpstream(t *testing.T) *rawUpstream {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rawUpstream{t: t, ln: ln, url: "http://" + ln.Addr().String()}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			conns.Store(c, true)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				u.serve(c)
+			}()
+		}
+	}()
+	return u
+}
+
+func (u *rawUpstream) serve(c net.Conn) {
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	bw := bufio.NewWriter(c)
+	for {
+		req, err := readRawRequest(br)
+		if err != nil {
+			return
+		}
+		u.mu.Lock()
+		u.reqs = append(u.reqs, req)
+		u.mu.Unlock()
+		if u.respond != nil {
+			u.respond(bw, req)
+		} else {
+			bw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+		}
+		if bw.Flush() != nil {
+			return
+		}
+	}
+}
+
+func (u *rawUpstream) requests() []rawRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]rawRequest(nil), u.reqs...)
+}
+
+// readRawRequest parses one HTTP/1.1 request strictly, noting every
+// framing ambiguity instead of resolving it.
+func readRawRequest(br *bufio.Reader) (rawRequest, error) {
+	var req rawRequest
+	req.header = map[string][]string{}
+	var head strings.Builder
+	first := true
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return req, err
+		}
+		head.WriteString(line)
+		if !strings.HasSuffix(line, "\r\n") {
+			req.flaws = append(req.flaws, fmt.Sprintf("bare LF in %q", line))
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if strings.ContainsAny(line, "\x00\r") {
+			req.flaws = append(req.flaws, fmt.Sprintf("NUL or CR in %q", line))
+		}
+		if first {
+			parts := strings.Split(line, " ")
+			if len(parts) != 3 || parts[2] != "HTTP/1.1" {
+				req.flaws = append(req.flaws, fmt.Sprintf("bad request line %q", line))
+			}
+			if len(parts) > 1 {
+				req.method, req.target = parts[0], parts[1]
+			}
+			first = false
+			continue
+		}
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			req.flaws = append(req.flaws, fmt.Sprintf("obs-fold %q", line))
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			req.flaws = append(req.flaws, fmt.Sprintf("bad header line %q", line))
+			continue
+		}
+		name = strings.ToLower(name)
+		req.header[name] = append(req.header[name], strings.TrimSpace(value))
+	}
+	req.head = head.String()
+	cl, te := req.header["content-length"], req.header["transfer-encoding"]
+	switch {
+	case len(cl) > 0 && len(te) > 0:
+		req.flaws = append(req.flaws, "Content-Length with Transfer-Encoding")
+	case len(cl) > 1:
+		req.flaws = append(req.flaws, "duplicate Content-Length")
+	case len(te) > 1 || len(te) == 1 && te[0] != "chunked":
+		req.flaws = append(req.flaws, fmt.Sprintf("Transfer-Encoding %q", te))
+	}
+	if len(req.header["host"]) != 1 {
+		req.flaws = append(req.flaws, fmt.Sprintf("Host %q", req.header["host"]))
+	}
+	switch {
+	case len(te) > 0:
+		b, err := io.ReadAll(httputil.NewChunkedReader(br))
+		if err != nil {
+			return req, err
+		}
+		// Trailer section.
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return req, err
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		req.body = string(b)
+	case len(cl) > 0:
+		n, err := strconv.ParseInt(cl[0], 10, 64)
+		if err != nil || n < 0 {
+			req.flaws = append(req.flaws, fmt.Sprintf("Content-Length %q", cl[0]))
+			return req, nil
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return req, err
+		}
+		req.body = string(b)
+	}
+	return req, nil
+}
+
+// dialTLS opens a TLS connection to the gateway for app.test offering the
+// given ALPN protocols.
+func (h *harness) dialTLS(protos ...string) *tls.Conn {
+	h.t.Helper()
+	return h.dialTLSConfig(&tls.Config{RootCAs: h.pool, ServerName: "app.test", NextProtos: protos})
+}
+
+func (h *harness) dialTLSConfig(cfg *tls.Config) *tls.Conn {
+	h.t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", h.httpsAddr, cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	// A guard against a hung test, not an assertion on speed.
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	return c
+}
+
+// rawExchange writes raw over a fresh HTTP/1.1 TLS connection and reads
+// every response the gateway sends until it closes the connection or stays
+// silent.
+func (h *harness) rawExchange(raw string) []*http.Response {
+	h.t.Helper()
+	c := h.dialTLS("http/1.1")
+	if _, err := io.WriteString(c, raw); err != nil {
+		h.t.Fatal(err)
+	}
+	return readResponses(c)
+}
+
+func readResponses(c net.Conn) []*http.Response {
+	br := bufio.NewReader(c)
+	var out []*http.Response
+	for {
+		// Once the gateway has answered, a short silence means it is
+		// waiting for a next request that will never come.
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return out
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		out = append(out, resp)
+	}
+}
+
+// checkUpstreamFraming fails on any request the upstream saw that rampart
+// did not answer the client for, or that is framed ambiguously.
+func checkUpstreamFraming(t *testing.T, up *rawUpstream, resps []*http.Response) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, r := range resps {
+		if id := r.Header.Get("X-Request-Id"); id != "" {
+			ids[id] = true
+		}
+	}
+	for _, req := range up.requests() {
+		if len(req.flaws) > 0 {
+			t.Errorf("ambiguous upstream request %q: %v", req.head, req.flaws)
+		}
+		id := req.header["x-request-id"]
+		if len(id) != 1 || !ids[id[0]] {
+			t.Errorf("upstream saw a request the client got no answer for (smuggled): %q body %q", req.head, req.body)
+		}
+	}
+}
+
+// Each raw message tries to make rampart and the upstream disagree on where
+// a request ends (request smuggling, HTTP desync). Whatever rampart does with
+// it (400, one request, two requests it answered), the upstream must see
+// only requests rampart answered, framed without ambiguity.
+func TestAttack_RequestSmugglingHTTP1(t *testing.T) {
+	const smuggled = "GET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n"
+	cases := map[string]string{
+		"CL.TE": "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"TE.CL": "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
+			fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled),
+		"duplicate CL": "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"CL list":      "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0, 44\r\n\r\n" + smuggled,
+		"TE chunked then identity": "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: 44\r\n\r\n" +
+			smuggled,
+		"TE identity":     "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: identity\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"TE xchunked":     "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: xchunked\r\n\r\n" + smuggled,
+		"TE space name":   "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding : chunked\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"TE obs-fold":     "POST / HTTP/1.1\r\nHost: app.test\r\nX-A: a\r\n Transfer-Encoding: chunked\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"TE tab value":    "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding:\tchunked\r\nContent-Length: 44\r\n\r\n0\r\n\r\n" + smuggled,
+		"TE double":       "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"CL plus sign":    "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: +44\r\n\r\n" + smuggled,
+		"CL negative":     "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: -1\r\n\r\n" + smuggled,
+		"CL hex":          "POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0x2c\r\n\r\n" + smuggled,
+		"bare LF headers": "POST / HTTP/1.1\nHost: app.test\nContent-Length: 0\nX: y\n\n" + smuggled,
+		"bare LF in CL":   "POST / HTTP/1.1\r\nHost: app.test\r\nX: a\nContent-Length: 44\r\n\r\n" + smuggled,
+		"NUL in header":   "POST / HTTP/1.1\r\nHost: app.test\r\nX-A: a\x00b\r\nContent-Length: 0\r\n\r\n" + smuggled,
+		"CR in header":    "POST / HTTP/1.1\r\nHost: app.test\r\nX-A: a\rContent-Length: 44\r\nContent-Length: 0\r\n\r\n" + smuggled,
+		"chunk size overflow": "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"10000000000000001\r\nx\r\n0\r\n\r\n" + smuggled,
+		"chunk extension with LF": "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"2;a=\nxx\r\n0\r\n\r\n" + smuggled,
+		"HTTP/1.0 keep-alive with CL.TE": "POST / HTTP/1.0\r\nHost: app.test\r\nConnection: keep-alive\r\nContent-Length: 5\r\n" +
+			"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"CL.0 on GET": "GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 44\r\n\r\n" + smuggled,
+		"expect 100 with smuggled body": "POST / HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\nContent-Length: 44\r\n\r\n" +
+			smuggled,
+		"HTTP/0.9 line":   "GET /smuggled\r\n\r\n",
+		"space in target": "GET /a HTTP/1.1 /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n",
+	}
+	for name, raw := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			up := newRawUpstream(t)
+			h := start(t, up.url, "")
+			resps := h.rawExchange(raw)
+			checkUpstreamFraming(t, up, resps)
+			// RFC 9112 section 6.1: after a request framed by both
+			// Content-Length and Transfer-Encoding, or by
+			// Transfer-Encoding in HTTP/1.0, the connection must be
+			// closed: a proxy in front of rampart that framed it by
+			// Content-Length would otherwise have the rest of the
+			// body read as the next request (CL.TE desync).
+			if strings.Contains(raw, "Transfer-Encoding") {
+				for _, req := range up.requests() {
+					if strings.Contains(req.target, "smuggled") {
+						t.Errorf("connection kept open after a Transfer-Encoding request; the bytes after its body became a request: %q", req.head)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A Host that passes a split-host-port virtual-host check but is not a
+// host and port: an application building absolute URLs from it (password
+// reset links) would send users elsewhere. "app.test:@evil.example" reads
+// as https://app.test:@evil.example/, user "app.test" at evil.example.
+func TestAttack_HostHeaderPortInjection(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	for _, host := range []string{
+		"app.test:@evil.example",
+		"app.test:80@evil.example",
+		"app.test:evil",
+		"app.test:443/../evil.example",
+		"app.test:1:2",
+		"app.test:#@evil.example",
+		"[app.test]",
+		"app.test:99999999",
+		"evil.example@app.test",
+		"app.test@evil.example",
+		"app.test\\@evil.example",
+		"app.test%2f@evil.example",
+	} {
+		resps := h.rawExchange("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode/100 != 4 {
+			code := 0
+			if len(resps) > 0 {
+				code = resps[0].StatusCode
+			}
+			t.Errorf("Host %q: got %d, want a 4xx", host, code)
+		}
+		for _, r := range resps {
+			b, _ := io.ReadAll(r.Body)
+			if strings.Contains(string(b)+r.Header.Get("Location"), "evil") {
+				t.Errorf("Host %q reflected: %s", host, b)
+			}
+		}
+	}
+	for _, req := range up.requests() {
+		t.Errorf("malformed Host reached the application: %q", req.head)
+	}
+	// Over HTTP/2 the :authority goes through the same check.
+	for _, host := range []string{"app.test:@evil.example", "app.test:evil"} {
+		req, _ := http.NewRequest("GET", "https://app.test/", nil)
+		req.Host = host
+		resp, err := h.client.Do(req)
+		if err != nil {
+			continue // refused by the client or the server's framing
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 {
+			t.Errorf("HTTP/2 :authority %q: got %d", host, resp.StatusCode)
+		}
+	}
+	// A well-formed Host with a port still works.
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test:8443\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Errorf("Host app.test:8443 refused")
+	}
+}

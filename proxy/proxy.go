@@ -141,7 +141,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
 		r = &r2
 	}
-	p.rp.ServeHTTP(w, r)
+	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp}, r)
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
@@ -193,10 +193,21 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // modifyResponse removes fingerprinting headers from the upstream response
-// (including a 101 Switching Protocols). ReverseProxy has already removed
-// hop-by-hop headers. rampart sends no Server header of its own: net/http
-// adds none.
+// (including a 101 Switching Protocols), from its trailers and from its
+// 1xx interim responses (see interimWriter). ReverseProxy has already
+// removed hop-by-hop headers. rampart sends no Server header of its own:
+// net/http adds none.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	p.removeResp.removeFrom(res.Header)
+	// Trailers: the names announced now (ReverseProxy announces them
+	// from this map), the values once the body has ended. A 101's body
+	// is the upgraded connection and must stay an io.ReadWriteCloser.
+	if res.Trailer != nil {
+		p.removeResp.removeFrom(res.Trailer)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols && (res.Trailer != nil || res.ContentLength < 0) &&
+		res.Body != nil && res.Body != http.NoBody {
+		res.Body = &trailerFilter{ReadCloser: res.Body, res: res, remove: p.removeResp}
+	}
 	return nil
 }

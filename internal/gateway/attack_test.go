@@ -14,12 +14,15 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -392,5 +395,88 @@ func TestAttack_HostHeaderPortInjection(t *testing.T) {
 	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test:8443\r\nConnection: close\r\n\r\n")
 	if len(resps) != 1 || resps[0].StatusCode != 200 {
 		t.Errorf("Host app.test:8443 refused")
+	}
+}
+
+// fingerprintUpstream answers with a 103 Early Hints and trailers that
+// carry fingerprinting headers and a weakened security header.
+func fingerprintUpstream(t *testing.T) string {
+	up := newRawUpstream(t)
+	up.respond = func(w *bufio.Writer, req rawRequest) {
+		w.WriteString("HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n" +
+			"Server: Werkzeug/2.2.2 Python/3.11.2\r\nX-Powered-By: Flask\r\n" +
+			"Content-Security-Policy: default-src *\r\n\r\n")
+		w.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n" +
+			"Trailer: Server, X-Powered-By, X-Checksum\r\n\r\n" +
+			"2\r\nok\r\n0\r\nServer: Werkzeug/2.2.2\r\nX-Powered-By: Flask\r\nX-Checksum: 1\r\n" +
+			"X-Aspnet-Version: 4.0\r\n\r\n")
+	}
+	return up.url
+}
+
+// An upstream can fingerprint itself, or try to, through a 1xx interim
+// response (103 Early Hints) and through trailers, which are sent outside
+// the final response's header section.
+func TestAttack_FingerprintHeadersIn1xxAndTrailers(t *testing.T) {
+	h := start(t, fingerprintUpstream(t), "")
+	for _, proto := range []string{"h2", "http/1.1"} {
+		t.Run(proto, func(t *testing.T) {
+			tr := h.client.Transport.(*http.Transport).Clone()
+			tr.TLSClientConfig.NextProtos = []string{proto}
+			if proto == "http/1.1" {
+				tr.ForceAttemptHTTP2 = false
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			var interim []http.Header
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+					interim = append(interim, http.Header(hdr).Clone())
+					return nil
+				},
+			})
+			req, _ := http.NewRequestWithContext(ctx, "GET", "https://app.test/", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if len(interim) == 0 {
+				t.Fatal("103 Early Hints not passed on")
+			}
+			for _, hdr := range interim {
+				for _, name := range []string{"Server", "X-Powered-By"} {
+					if v := hdr.Values(name); len(v) > 0 {
+						t.Errorf("103 carries %s: %v", name, v)
+					}
+				}
+				if hdr.Get("Link") == "" {
+					t.Errorf("103 lost its Link header: %v", hdr)
+				}
+			}
+			// The interim response must not cost the final one the
+			// headers rampart's outer stages had set (request id).
+			if resp.Header.Get("X-Request-Id") == "" {
+				t.Errorf("final response lost X-Request-Id after a 103: %v", resp.Header)
+			}
+			if csp := resp.Header.Values("Content-Security-Policy"); len(csp) != 1 || strings.Contains(csp[0], "default-src *") {
+				t.Errorf("final CSP %q", csp)
+			}
+			for _, name := range []string{"Server", "X-Powered-By", "X-Aspnet-Version"} {
+				if v := resp.Trailer.Values(name); len(v) > 0 {
+					t.Errorf("trailer %s: %v", name, v)
+				}
+				if v := resp.Header.Values(name); len(v) > 0 {
+					t.Errorf("header %s: %v", name, v)
+				}
+			}
+			if resp.Trailer.Get("X-Checksum") != "1" {
+				t.Errorf("an ordinary trailer was lost: %v", resp.Trailer)
+			}
+			if strings.Contains(strings.Join(resp.Header.Values("Trailer"), ","), "Server") {
+				t.Errorf("announced trailers name a removed header: %v", resp.Header.Values("Trailer"))
+			}
+		})
 	}
 }

@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"io"
+	"maps"
+	"net/http"
+)
+
+// interimWriter carries the upstream's 1xx interim responses (103 Early
+// Hints, 102 Processing) to the client without what ModifyResponse would
+// have removed from a final response, and without losing the headers
+// rampart's outer stages had set.
+//
+// httputil.ReverseProxy forwards a 1xx by adding the upstream's 1xx header
+// fields into the ResponseWriter's header map, writing the 1xx, and then
+// clearing the whole map. ModifyResponse never sees a 1xx, so an upstream
+// could fingerprint itself (Server: Werkzeug/2.2.2) in a 103 that rampart
+// passed on as is; and the clearing erased what the outer stages had put in
+// the map before the proxy ran (X-Request-ID, RateLimit fields), so the
+// final response lost them. interimWriter removes the fingerprinting
+// headers before a 1xx is written and restores the outer stages' headers
+// after it.
+type interimWriter struct {
+	http.ResponseWriter
+	remove headerSet
+	// outer is a shallow copy of the header map as the outer stages
+	// left it, taken at the first Header call (ReverseProxy's first touch
+	// of the map, before any upstream header is in it). The value slices
+	// are shared: clearing the map does not touch them, and an append
+	// through the map never changes the elements they already hold.
+	outer    http.Header
+	copied   bool
+	restored bool // false after a 1xx, until outer is put back
+}
+
+func (w *interimWriter) Header() http.Header {
+	h := w.ResponseWriter.Header()
+	if !w.copied {
+		w.copied = true
+		if len(h) > 0 {
+			w.outer = maps.Clone(h)
+		}
+		w.restored = true
+	}
+	if !w.restored {
+		// ReverseProxy has cleared the map after the 1xx.
+		w.restored = true
+		for k, v := range w.outer {
+			h[k] = v[:len(v):len(v)]
+		}
+	}
+	return h
+}
+
+func (w *interimWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.remove.removeFrom(w.Header())
+		w.ResponseWriter.WriteHeader(code)
+		w.restored = false
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (Flush, Hijack for upgrades) reach
+// the underlying writer.
+func (w *interimWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// trailerFilter removes fingerprinting headers from a response's trailers.
+// The trailer values of a chunked or HTTP/2 response only exist once its
+// body has been read, after ModifyResponse has run, and ReverseProxy sends
+// whatever they are then, announced or not; the filter runs when the body
+// ends, which is before ReverseProxy reads them.
+type trailerFilter struct {
+	io.ReadCloser
+	res    *http.Response
+	remove headerSet
+}
+
+func (b *trailerFilter) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.remove.removeFrom(b.res.Trailer)
+	}
+	return n, err
+}
+
+func (b *trailerFilter) Close() error {
+	err := b.ReadCloser.Close()
+	b.remove.removeFrom(b.res.Trailer)
+	return err
+}

@@ -4,11 +4,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
+	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -40,15 +42,23 @@ func benchLimiter(b *testing.B) *Limiter {
 
 // BenchmarkCheck is a whole decision for an existing client: path
 // normalisation, rule match, client address, hashing, zone, counters.
+// "peer" parses RemoteAddr (the limiter used alone); "resolved" takes the
+// address the clientip stage stored in the context, as in the gateway.
 func BenchmarkCheck(b *testing.B) {
-	l := benchLimiter(b)
+	run := func(b *testing.B, r *http.Request) {
+		l := benchLimiter(b)
+		l.Check(r)
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Check(r)
+		}
+	}
 	r := httptest.NewRequest("GET", "/api/users/1", nil)
 	r.RemoteAddr = "198.51.100.7:5555"
-	l.Check(r)
-	b.ReportAllocs()
-	for b.Loop() {
-		l.Check(r)
-	}
+	b.Run("peer", func(b *testing.B) { run(b, r) })
+	b.Run("resolved", func(b *testing.B) {
+		run(b, r.WithContext(clientip.NewContext(r.Context(), netip.MustParseAddr("198.51.100.7"))))
+	})
 }
 
 // BenchmarkCheckParallel measures contention: every goroutine its own

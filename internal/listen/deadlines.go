@@ -103,7 +103,16 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the body, then lifts the deadline. Not the other way round:
+// closing a server request body that was not read to its end makes net/http
+// read and discard what is left of it (up to 256 KiB), and that read must
+// still be bounded. With the deadline lifted first, a client that sent one
+// byte of a declared body and then nothing held the handler, the upstream
+// connection and the upstream's worker forever whenever the body was closed
+// early, which the reverse proxy's transport does when reading it fails:
+// the slow-body defence undone by its own cleanup.
 func (b *deadlineBody) Close() error {
+	err := b.ReadCloser.Close()
 	b.lift()
-	return b.ReadCloser.Close()
+	return err
 }

@@ -38,8 +38,19 @@ import (
 // building absolute URLs from Host (password-reset links, redirects) then
 // writes https://app.example:@evil.example/, which browsers read as user
 // "app.example" at host evil.example.
+//
+// Method syntax. RFC 9110 section 9.1: the method is a token. net/http
+// checks this for HTTP/1 but its HTTP/2 server accepts any :method without
+// CR or LF, such as "GET /admin"; the reverse proxy's transport then
+// refuses to send it and the client caused an "upstream unavailable" 502
+// and an error-level log record. Answered 400 here instead.
 func strictFraming(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validMethod(r.Method) {
+			w.Header().Set("Connection", "close")
+			httperr.Write(w, r, http.StatusBadRequest, "", "")
+			return
+		}
 		if r.ProtoMajor == 1 && (len(r.TransferEncoding) > 0 || r.ProtoMinor == 0) {
 			w.Header().Set("Connection", "close")
 		}
@@ -95,4 +106,18 @@ func validHost(hostport string) bool {
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// validMethod reports whether m is an RFC 9110 token.
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !isAlnum(c) && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
 }

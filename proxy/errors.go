@@ -36,6 +36,14 @@ const (
 	// canceled). Not an upstream failure: logged at debug level, recorded
 	// as StatusClientClosedRequest, no error page.
 	ReasonClientGone
+	// ReasonBadRequest: the client's request body could not be read
+	// (ended short of its declared length, malformed chunking). Not an
+	// upstream failure: logged at info level. Answered 400.
+	ReasonBadRequest
+	// ReasonClientTimeout: the client sent its request body too slowly
+	// (the listener's read timeout fired). Not an upstream failure.
+	// Answered 408.
+	ReasonClientTimeout
 )
 
 // Classify says why err, returned by the transport for r, happened.
@@ -48,8 +56,18 @@ func Classify(r *http.Request, err error) Reason {
 	// the transport made of it (canceled dial, broken body read). A
 	// context.Canceled with the request context alive is an upstream-side
 	// failure.
+	// A body read that timed out cancels the request context too (the
+	// connection's read failed), but the client is still there to be
+	// told 408.
+	reason, bodyErr := clientBodyReason(err)
+	if bodyErr && reason == ReasonClientTimeout {
+		return reason
+	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		return ReasonClientGone
+	}
+	if bodyErr {
+		return reason
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ReasonTimeout
@@ -70,6 +88,10 @@ func (reason Reason) Status() int {
 		return http.StatusRequestEntityTooLarge
 	case ReasonClientGone:
 		return StatusClientClosedRequest
+	case ReasonBadRequest:
+		return http.StatusBadRequest
+	case ReasonClientTimeout:
+		return http.StatusRequestTimeout
 	default:
 		return http.StatusBadGateway
 	}
@@ -83,6 +105,10 @@ func (reason Reason) String() string {
 		return "body_too_large"
 	case ReasonClientGone:
 		return "client_gone"
+	case ReasonBadRequest:
+		return "bad_request_body"
+	case ReasonClientTimeout:
+		return "client_body_timeout"
 	default:
 		return "upstream_unavailable"
 	}
@@ -110,6 +136,11 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	case ReasonClientGone:
 		p.logger.LogAttrs(ctx, slog.LevelDebug, "client closed request before the upstream answered", attrs...)
 		w.WriteHeader(code)
+		return
+	case ReasonBadRequest, ReasonClientTimeout:
+		p.logger.LogAttrs(ctx, slog.LevelInfo, "client request body unreadable", attrs...)
+		w.Header().Set("Connection", "close")
+		httperr.Write(w, r, code, "", id)
 		return
 	case ReasonBodyTooLarge:
 		p.logger.LogAttrs(ctx, slog.LevelInfo, "request body too large", attrs...)

@@ -132,13 +132,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.bodyTooLarge(w, r)
 		return
 	}
-	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
-		// A body of unknown length (chunked) is cut at the limit; the
-		// transport then fails with *http.MaxBytesError, answered 413
-		// by handleError. A body with a Content-Length is already
-		// bounded by it and needs no wrapper.
+	if r.Body != nil && r.Body != http.NoBody {
 		r2 := *r
-		r2.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		r2.Body = r.Body
+		if r.ContentLength < 0 {
+			// A body of unknown length (chunked) is cut at the limit;
+			// the transport then fails with *http.MaxBytesError,
+			// answered 413 by handleError. A body with a
+			// Content-Length is already bounded by it and needs no
+			// wrapper.
+			r2.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		}
+		// Errors reading it are the client's, not the upstream's.
+		r2.Body = clientBody{r2.Body}
 		r = &r2
 	}
 	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp}, r)

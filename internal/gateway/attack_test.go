@@ -27,6 +27,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"time"
 )
 
@@ -478,5 +481,210 @@ func TestAttack_FingerprintHeadersIn1xxAndTrailers(t *testing.T) {
 				t.Errorf("announced trailers name a removed header: %v", resp.Header.Values("Trailer"))
 			}
 		})
+	}
+}
+
+// h2Result is what the gateway answered one raw HTTP/2 stream.
+type h2Result struct {
+	status  string // ":status", "" if none
+	reset   bool   // RST_STREAM or GOAWAY
+	headers []hpack.HeaderField
+}
+
+// h2Exchange opens an HTTP/2 connection, sends one request made of raw
+// header fields (hpack allows bytes HTTP/1 cannot carry) and an optional
+// DATA frame, and returns the gateway's answer.
+func (h *harness) h2Exchange(fields []hpack.HeaderField, data []byte, endStream bool) h2Result {
+	h.t.Helper()
+	c := h.dialTLS("h2")
+	if c.ConnectionState().NegotiatedProtocol != "h2" {
+		h.t.Fatal("h2 not negotiated")
+	}
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range fields {
+		enc.WriteField(f)
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(),
+		EndHeaders: true, EndStream: data == nil && endStream})
+	if data != nil {
+		fr.WriteData(1, endStream, data)
+	}
+	var res h2Result
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return res
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == 1 && res.status == "" {
+				res.status = f.PseudoValue("status")
+				res.headers = f.Fields
+				if f.StreamEnded() {
+					return res
+				}
+			}
+		case *http2.DataFrame:
+			if f.StreamID == 1 && f.StreamEnded() {
+				return res
+			}
+		case *http2.RSTStreamFrame:
+			res.reset = true
+			return res
+		case *http2.GoAwayFrame:
+			// Connection: close on an HTTP/2 response becomes a
+			// GOAWAY that still lets stream 1 finish.
+			if f.LastStreamID < 1 {
+				res.reset = true
+				return res
+			}
+		}
+	}
+}
+
+func h2Request(method, path, authority string, extra ...string) []hpack.HeaderField {
+	f := []hpack.HeaderField{{Name: ":method", Value: method}, {Name: ":scheme", Value: "https"},
+		{Name: ":authority", Value: authority}, {Name: ":path", Value: path}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		f = append(f, hpack.HeaderField{Name: extra[i], Value: extra[i+1]})
+	}
+	return f
+}
+
+// HTTP/2 requests are re-framed as HTTP/1.1 for the upstream (h2 → h1
+// downgrade). Each case carries something that HTTP/1.1 would read as
+// framing or as a second request: a DATA frame longer than the declared
+// content-length, connection-specific headers HTTP/2 forbids, CR/LF/NUL in
+// values or pseudo-headers, a request line hidden in :path or :method. The
+// upstream must never see a request rampart did not answer, nor an
+// ambiguous one, nor an injected header line.
+func TestAttack_H2DowngradeSmuggling(t *testing.T) {
+	const smuggled = "GET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n"
+	type tc struct {
+		fields    []hpack.HeaderField
+		data      []byte
+		endStream bool
+	}
+	cases := map[string]tc{
+		"content-length shorter than DATA": {h2Request("POST", "/", "app.test", "content-length", "1"),
+			[]byte("x" + smuggled), true},
+		"content-length zero with DATA": {h2Request("POST", "/", "app.test", "content-length", "0"),
+			[]byte(smuggled), true},
+		"content-length longer than DATA": {h2Request("POST", "/", "app.test", "content-length", "100"),
+			[]byte("x"), true},
+		"two content-lengths": {h2Request("POST", "/", "app.test", "content-length", "1", "content-length", "44"),
+			[]byte("x"), true},
+		"transfer-encoding chunked": {h2Request("POST", "/", "app.test", "transfer-encoding", "chunked"),
+			[]byte("0\r\n\r\n" + smuggled), true},
+		"connection keep-alive": {h2Request("GET", "/", "app.test", "connection", "keep-alive"), nil, true},
+		"keep-alive header":     {h2Request("GET", "/", "app.test", "keep-alive", "timeout=5"), nil, true},
+		"proxy-connection":      {h2Request("GET", "/", "app.test", "proxy-connection", "keep-alive"), nil, true},
+		"upgrade header":        {h2Request("GET", "/", "app.test", "upgrade", "websocket"), nil, true},
+		"te gzip":               {h2Request("GET", "/", "app.test", "te", "gzip"), nil, true},
+		"CRLF in value":         {h2Request("GET", "/", "app.test", "x-a", "a\r\nTransfer-Encoding: chunked"), nil, true},
+		"LF in value":           {h2Request("GET", "/", "app.test", "x-a", "a\nX-Remote-User: admin"), nil, true},
+		"NUL in value":          {h2Request("GET", "/", "app.test", "x-a", "a\x00b"), nil, true},
+		"CRLF in name":          {h2Request("GET", "/", "app.test", "x-a\r\nx-remote-user", "admin"), nil, true},
+		"space in name":         {h2Request("GET", "/", "app.test", "x-remote-user ", "admin"), nil, true},
+		"colon in name":         {h2Request("GET", "/", "app.test", "x-a:b", "c"), nil, true},
+		"uppercase name":        {h2Request("GET", "/", "app.test", "X-Remote-User", "admin"), nil, true},
+		"request line in :path": {h2Request("GET", "/ HTTP/1.1\r\nHost: app.test\r\n\r\nGET /smuggled", "app.test"), nil, true},
+		"space in :path":        {h2Request("GET", "/a HTTP/1.1", "app.test"), nil, true},
+		"CRLF in :method":       {h2Request("GET /smuggled HTTP/1.1\r\nX:", "/", "app.test"), nil, true},
+		"space in :method":      {h2Request("GET /smuggled", "/", "app.test"), nil, true},
+		"CRLF in :authority":    {h2Request("GET", "/", "app.test\r\nX-Remote-User: admin"), nil, true},
+		"absolute :path":        {h2Request("GET", "https://evil.example/smuggled", "app.test"), nil, true},
+		"asterisk :path":        {h2Request("OPTIONS", "*", "app.test"), nil, true},
+		"empty :path":           {h2Request("GET", "", "app.test"), nil, true},
+		"pseudo after regular": {append(h2Request("GET", "/", "app.test", "x-a", "b"),
+			hpack.HeaderField{Name: ":path", Value: "/smuggled"}), nil, true},
+		"duplicate :path": {append(h2Request("GET", "/", "app.test"),
+			hpack.HeaderField{Name: ":path", Value: "/smuggled"}), nil, true},
+		"unknown pseudo-header": {append(h2Request("GET", "/", "app.test"),
+			hpack.HeaderField{Name: ":smuggled", Value: "1"}), nil, true},
+		"host differs from :authority": {h2Request("GET", "/", "app.test", "host", "evil.example"), nil, true},
+		"no :authority and host evil":  {h2Request("GET", "/", "", "host", "evil.example"), nil, true},
+		":authority with userinfo":     {h2Request("GET", "/", "evil.example@app.test"), nil, true},
+		":protocol without CONNECT":    {append(h2Request("GET", "/", "app.test"), hpack.HeaderField{Name: ":protocol", Value: "websocket"}), nil, true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			up := newRawUpstream(t)
+			h := start(t, up.url, "")
+			res := h.h2Exchange(c.fields, c.data, c.endStream)
+			for _, req := range up.requests() {
+				if len(req.flaws) > 0 {
+					t.Errorf("ambiguous upstream request %q: %v", req.head, req.flaws)
+				}
+				if strings.Contains(req.head, "smuggled") || strings.Contains(req.body, "smuggled") && len(req.body) < len(smuggled) {
+					t.Errorf("smuggled content reached the upstream as a request: %q", req.head)
+				}
+				for _, name := range []string{"x-remote-user", "transfer-encoding", "connection", "keep-alive", "upgrade", "proxy-connection"} {
+					if v := req.header[name]; len(v) > 0 {
+						t.Errorf("%s reached the upstream: %q", name, v)
+					}
+				}
+				if host := req.header["host"]; len(host) != 1 || host[0] != "app.test" {
+					t.Errorf("upstream Host %q", host)
+				}
+				if cl := req.header["content-length"]; len(cl) == 1 && cl[0] != strconv.Itoa(len(req.body)) {
+					t.Errorf("upstream Content-Length %s, body %d bytes", cl[0], len(req.body))
+				}
+			}
+			if len(up.requests()) > 1 {
+				t.Errorf("one HTTP/2 stream became %d upstream requests", len(up.requests()))
+			}
+			t.Logf("%s: status %q reset %v, %d upstream requests", name, res.status, res.reset, len(up.requests()))
+			// Whatever the client breaks is the client's fault: no
+			// 502/504 and no "upstream unavailable" alarm.
+			if res.status == "502" || res.status == "504" {
+				t.Errorf("client-made error answered %s", res.status)
+			}
+			if strings.Contains(h.errlog.String(), "upstream_unavailable") {
+				t.Errorf("client-made error logged as upstream failure: %s", h.errlog.String())
+			}
+		})
+	}
+}
+
+// A client that breaks or trickles its own request body must get a 4xx and
+// must not raise the "upstream unavailable" alarm: otherwise anyone can
+// page the operator, or hide a real outage in noise, at will.
+func TestAttack_ClientBodyErrorsBlamedOnUpstream(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "listen: {read_timeout: 300ms}\n")
+	for name, tc := range map[string]struct {
+		raw  string
+		want int
+	}{
+		"malformed chunk":     {"POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nx\r\n0\r\n\r\n", 400},
+		"chunk size overflow": {"POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nx\r\n", 400},
+		"trickled body":       {"POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\nx", 408},
+	} {
+		resps := h.rawExchange(tc.raw)
+		if len(resps) == 0 || resps[0].StatusCode != tc.want {
+			got := 0
+			if len(resps) > 0 {
+				got = resps[0].StatusCode
+			}
+			t.Errorf("%s: got %d, want %d", name, got, tc.want)
+		}
+	}
+	res := h.h2Exchange(h2Request("POST", "/", "app.test", "content-length", "100"), []byte("x"), true)
+	if res.status != "400" {
+		t.Errorf("HTTP/2 body short of content-length: got %q, want 400", res.status)
+	}
+	if log := h.errlog.String(); strings.Contains(log, "upstream_unavailable") || strings.Contains(log, `"level":"ERROR"`) {
+		t.Errorf("client-made errors logged as upstream failures:\n%s", log)
 	}
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"io"
-	"maps"
 	"net/http"
 )
 
@@ -28,25 +27,35 @@ type interimWriter struct {
 	// of the map, before any upstream header is in it). The value slices
 	// are shared: clearing the map does not touch them, and an append
 	// through the map never changes the elements they already hold.
-	outer    http.Header
+	// The outer stages usually leave one or two fields (X-Request-ID),
+	// so the copy lives in small, inside this writer's own allocation:
+	// taken on every request, it costs no map and no allocation.
+	outer    []headerField
+	small    [4]headerField
 	copied   bool
 	restored bool // false after a 1xx, until outer is put back
+}
+
+type headerField struct {
+	key  string
+	vals []string
 }
 
 func (w *interimWriter) Header() http.Header {
 	h := w.ResponseWriter.Header()
 	if !w.copied {
 		w.copied = true
-		if len(h) > 0 {
-			w.outer = maps.Clone(h)
+		w.outer = w.small[:0]
+		for k, v := range h {
+			w.outer = append(w.outer, headerField{k, v})
 		}
 		w.restored = true
 	}
 	if !w.restored {
 		// ReverseProxy has cleared the map after the 1xx.
 		w.restored = true
-		for k, v := range w.outer {
-			h[k] = v[:len(v):len(v)]
+		for _, f := range w.outer {
+			h[f.key] = f.vals[:len(f.vals):len(f.vals)]
 		}
 	}
 	return h

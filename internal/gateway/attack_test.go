@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,8 @@ import (
 	"net/http/httptrace"
 	"net/http/httputil"
 	"net/textproto"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -686,5 +689,210 @@ func TestAttack_ClientBodyErrorsBlamedOnUpstream(t *testing.T) {
 	}
 	if log := h.errlog.String(); strings.Contains(log, "upstream_unavailable") || strings.Contains(log, `"level":"ERROR"`) {
 		t.Errorf("client-made errors logged as upstream failures:\n%s", log)
+	}
+}
+
+// The rate limiter and the upstream must see the same path: a client must
+// not make the limiter see /static while the upstream serves /api. Dot
+// segments, encoded dots and slashes, doubled slashes and the like are
+// tried against an exhausted /api/ zone; any request that gets through must
+// be one the upstream, decoding and resolving dot segments the way
+// frameworks do, does not serve under /api/.
+func TestAttack_RateLimitPathConfusion(t *testing.T) {
+	h := start(t, upstream(t).URL, `ratelimit:
+  zones:
+    api: {rate: 1r/m}
+  rules:
+    - prefix: /api/
+      limits: [{zone: api, burst: 1, nodelay: true}]
+`)
+	for range 3 {
+		h.get("/api/x", nil)
+	}
+	if resp, _ := h.get("/api/x", nil); resp.StatusCode != 429 {
+		t.Fatalf("zone not exhausted: %d", resp.StatusCode)
+	}
+	for _, p := range []string{
+		"/static/../api/x", "/static/%2e%2e/api/x", "/static/%2E%2E%2Fapi/x", "/static/..%2fapi/x",
+		"//api/x", "///api/x", "/./api/x", "/api/./x", "/%61pi/x", "/api%2fx", "/api/%2e/x",
+		"/static/.%2e/api/x", "/static%2f..%2fapi/x", "/api", "/api/", "/%2fapi/x",
+		"/static/..;/api/x", "/static/..%00/api/x",
+	} {
+		c := h.dialTLS("http/1.1")
+		io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+		resps := readResponses(c)
+		if len(resps) != 1 {
+			t.Errorf("%s: no response", p)
+			continue
+		}
+		resp := resps[0]
+		if resp.StatusCode != 200 {
+			continue
+		}
+		var got struct{ Path string }
+		json.NewDecoder(resp.Body).Decode(&got)
+		if served := path.Clean("/" + got.Path); served == "/api" || strings.HasPrefix(served, "/api/") {
+			t.Errorf("%s: passed the exhausted /api/ zone and the upstream served %q", p, got.Path)
+		}
+	}
+}
+
+// The plain-HTTP listener redirects only to the configured host, whatever
+// the Host, request target or path: every open-redirect and reflection
+// trick.
+func TestAttack_RedirectListenerOpenRedirect(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	cases := []string{
+		"GET / HTTP/1.0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test:80@evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test@evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: evil.example#app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: evil.example/app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: evil.example\\app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test.evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: xn--pp-6la.test\r\n\r\n", // punycode lookalike
+		"GET / HTTP/1.1\r\nHost: аpp.test\r\n\r\n",        // Cyrillic а
+		"GET / HTTP/1.1\r\nHost: app.test\r\nHost: evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test, evil.example\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-Host: evil.example\r\n\r\n",
+		"GET http://evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET //evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET ///evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /\\evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /%2f%2fevil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /%5cevil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /%0d%0aLocation:%20https://evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /?%0d%0aLocation:%20https://evil.example/ HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /x#@evil.example HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET @evil.example HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET evil.example HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: app.test\r\n\r\n",
+	}
+	for _, raw := range cases {
+		c, err := net.DialTimeout("tcp", h.httpAddr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if strings.Contains(raw, "Host:") {
+			raw = strings.TrimSuffix(raw, "\r\n") + "Connection: close\r\n\r\n"
+		}
+		io.WriteString(c, raw)
+		origin := "https://app.test:" + portOf(h.httpsAddr)
+		resps := readResponses(c)
+		if len(resps) == 0 {
+			t.Errorf("%q: no response", raw)
+		}
+		for _, resp := range resps {
+			loc := resp.Header.Get("Location")
+			b, _ := io.ReadAll(resp.Body)
+			if strings.Contains(strings.ToLower(string(b)), "evil") {
+				t.Errorf("%q: reflected in the body %q", raw, b)
+			}
+			// The path may say anything; the origin is ours, and the
+			// path cannot be read as another authority.
+			if loc != "" {
+				rest, ok := strings.CutPrefix(loc, origin)
+				u, err := url.Parse(loc)
+				if !ok || err != nil || u.Host != "app.test:"+portOf(h.httpsAddr) || !strings.HasPrefix(rest, "/") ||
+					strings.HasPrefix(rest, "//") || strings.ContainsAny(rest, "\\\r\n #") {
+					t.Errorf("%q: Location %q", raw, loc)
+				}
+			}
+			for k := range resp.Header {
+				if strings.EqualFold(k, "Server") || strings.Contains(k, "\n") {
+					t.Errorf("%q: header %q", raw, k)
+				}
+			}
+		}
+		c.Close()
+	}
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// checkLogLines fails unless every line of log is one JSON object free of
+// characters that deceive a reader in a terminal (C1 controls, bidi
+// overrides, raw escapes).
+func checkLogLines(t *testing.T, name, log string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("%s: forged or broken line %q: %v", name, line, err)
+		}
+		for _, r := range line {
+			if r == 0x1b || r == 0x7f || r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+				t.Errorf("%s: deceptive character %U in %q", name, r, line)
+				break
+			}
+		}
+		if len(line) > 32<<10 {
+			t.Errorf("%s: line of %d bytes", name, len(line))
+		}
+	}
+}
+
+// Every logged field a client controls is tried with CR/LF, quotes, ANSI
+// escapes, C1 controls, bidi overrides and invalid UTF-8: no field may end
+// its line, forge another record, or display as something else, in the
+// access log or the security log.
+func TestAttack_LogForgingThroughEveryField(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, `ratelimit:
+  zones:
+    z: {rate: 1r/m}
+  rules:
+    - prefix: /
+      limits: [{zone: z, burst: 2, nodelay: true}]
+headers:
+  csp: {report: {enabled: true}}
+`)
+	evil := "a\"}\n{\"forged\":1,\x1b[31m\u009b2J\u202eevil\xff\xfe"
+	enc := url.PathEscape(evil)
+	reqs := []string{
+		"GET /" + enc + "?q=" + url.QueryEscape(evil) + " HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nUser-Agent: " + strings.ReplaceAll(evil, "\n", "") + "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nReferer: https://x/" + strings.ReplaceAll(evil, "\n", "") + "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: " + strings.ReplaceAll(evil, "\n", "") + "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: " + strings.ReplaceAll(evil, "\n", "") + "\r\n\r\n",
+		"G%0aET / HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET /" + strings.Repeat("A", 60000) + " HTTP/1.1\r\nHost: app.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: app.test\r\nUser-Agent: " + strings.Repeat("B", 60000) + "\r\n\r\n",
+	}
+	// Past the burst (3 requests), the rate-limit security event logs
+	// method, host and path of the first rejected request.
+	for range 3 {
+		h.get("/", nil)
+	}
+	for _, raw := range reqs {
+		h.rawExchange(raw)
+	}
+	// A CSP report whose fields carry the same bytes.
+	report, _ := json.Marshal(map[string]any{"csp-report": map[string]any{
+		"document-uri": "https://app.test/" + evil, "blocked-uri": evil, "violated-directive": evil,
+		"effective-directive": "script-src", "original-policy": evil, "source-file": evil,
+	}})
+	for range 3 {
+		req, _ := http.NewRequest("POST", "https://app.test/.well-known/rampart/csp-report", bytes.NewReader(report))
+		req.Header.Set("Content-Type", "application/csp-report")
+		if resp, err := h.client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	// h2 lets a :method carry bytes HTTP/1 refuses.
+	h.h2Exchange(h2Request("G\u202eET", "/"+enc, "app.test"), nil, true)
+	checkLogLines(t, "access log", h.access.String())
+	checkLogLines(t, "security log", h.errlog.String())
+	if strings.Contains(h.access.String(), `"forged"`) && !strings.Contains(h.access.String(), `\"forged\"`) {
+		t.Errorf("forged key in the access log")
 	}
 }

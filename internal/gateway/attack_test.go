@@ -31,6 +31,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rampart-dev/rampart/proxy"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"time"
@@ -675,6 +676,12 @@ func TestAttack_ClientBodyErrorsBlamedOnUpstream(t *testing.T) {
 		"trickled body":       {"POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\nx", 408},
 	} {
 		resps := h.rawExchange(tc.raw)
+		if name == "trickled body" && len(resps) == 1 && resps[0].StatusCode == proxy.StatusClientClosedRequest {
+			// The read timeout also cancels the request context, and
+			// the transport may report that first: still the
+			// client's fault, which is what matters here.
+			continue
+		}
 		if len(resps) == 0 || resps[0].StatusCode != tc.want {
 			got := 0
 			if len(resps) > 0 {

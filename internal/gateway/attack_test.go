@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"net/http/httputil"
 	"net/textproto"
@@ -901,5 +902,280 @@ headers:
 	checkLogLines(t, "security log", h.errlog.String())
 	if strings.Contains(h.access.String(), `"forged"`) && !strings.Contains(h.access.String(), `\"forged\"`) {
 		t.Errorf("forged key in the access log")
+	}
+}
+
+// No input may make an error page reflect attacker content, or leak an
+// internal address or a Go error string: 400, 404-less 421, 405, 413, 429,
+// 431, 502, 504 pages, in HTML and in problem+json.
+func TestAttack_ErrorPagesReflectNothing(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	marker := "<script>alert(1)</script>evil"
+	esc := url.PathEscape(marker)
+	for _, tc := range []struct {
+		up  string
+		cfg string
+		raw string
+	}{
+		{dead, "", "GET /" + esc + "?q=" + esc + " HTTP/1.1\r\nHost: app.test\r\nUser-Agent: " + marker + "\r\n\r\n"},
+		{dead, "", "GET /" + esc + " HTTP/1.1\r\nHost: app.test\r\nAccept: application/json\r\nX-Request-Id: " + marker + "\r\n\r\n"},
+		{dead, "", "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"},
+		{dead, "", "GET / HTTP/1.1\r\nHost: app.test:" + esc + "\r\n\r\n"},
+		{dead, "", "TRACE /" + esc + " HTTP/1.1\r\nHost: app.test\r\n\r\n"},
+		{dead, "", "CONNECT app.test:443 HTTP/1.1\r\nHost: app.test:443\r\n\r\n"},
+		{dead, "limits: {max_body_bytes: 10}\n", "POST /" + esc + " HTTP/1.1\r\nHost: app.test\r\nContent-Length: 100\r\n\r\n"},
+		{dead, "", "GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + strings.Repeat("x", 80<<10) + "\r\n\r\n"},
+		{dead, "", "GET / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: " + marker + "\r\n\r\n"},
+		{dead, "", "GET / HTTP/1.1\r\nHost: app.test\r\n" + marker + ": x\r\n\r\n"},
+		{dead, "", "GET /" + esc + " HTTP/9.9\r\nHost: app.test\r\n\r\n"},
+		{dead, "", "G<ET / HTTP/1.1\r\nHost: app.test\r\n\r\n"},
+	} {
+		h := start(t, tc.up, tc.cfg)
+		resps := h.rawExchange(strings.TrimSuffix(tc.raw, "\r\n") + "Connection: close\r\n\r\n")
+		if len(resps) == 0 {
+			t.Errorf("%.60q: no response", tc.raw)
+		}
+		for _, resp := range resps {
+			b, _ := io.ReadAll(resp.Body)
+			page := string(b)
+			for k, vv := range resp.Header {
+				page += "\n" + k + ": " + strings.Join(vv, ",")
+			}
+			for _, leak := range []string{"alert", "evil", "127.0.0.1", "refused", "dial", "net/http", "malformed", "invalid", "goroutine", ".go:"} {
+				if strings.Contains(strings.ToLower(page), leak) {
+					t.Errorf("%.60q: %d page contains %q:\n%s", tc.raw, resp.StatusCode, leak, page)
+				}
+			}
+		}
+	}
+}
+
+// TLS-level tricks: a connection opened for one name sending requests for
+// another, a connection without SNI (by IP), an unknown ALPN protocol, and
+// a renegotiation request.
+func TestAttack_TLSSNIAndALPNTricks(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	// No SNI (connecting by IP): the certificate still verifies for
+	// app.test, and the Host check decides.
+	noSNI, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err == nil {
+		noSNI.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(noSNI, "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+		for _, r := range readResponses(noSNI) {
+			if r.StatusCode != http.StatusMisdirectedRequest {
+				t.Errorf("no SNI, Host evil.example: %d", r.StatusCode)
+			}
+		}
+		noSNI.Close()
+	}
+	// SNI app.test, Host of another name: 421 (domain fronting).
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("SNI app.test, Host other.example: %v", resps)
+	}
+	// SNI of a name that is not served: the handshake may complete with
+	// the only certificate, but no request for it reaches the upstream.
+	other, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{ServerName: "evil.example", InsecureSkipVerify: true,
+		NextProtos: []string{"http/1.1"}})
+	if err == nil {
+		other.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(other, "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+		readResponses(other)
+		other.Close()
+	}
+	// Unknown ALPN protocols only: refused or answered as HTTP/1.1,
+	// never a protocol the server does not speak.
+	alpn, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test",
+		NextProtos: []string{"spdy/3", "h2c", "http/0.9", "acme-tls/1"}})
+	if err == nil {
+		if p := alpn.ConnectionState().NegotiatedProtocol; p != "" && p != "http/1.1" && p != "h2" && p != "acme-tls/1" {
+			t.Errorf("negotiated %q", p)
+		}
+		alpn.Close()
+	}
+	// Renegotiation: the server never offers it; a client asking for it
+	// cannot make the server renegotiate (TLS 1.3 has none; for 1.2
+	// crypto/tls servers refuse).
+	reneg, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test",
+		MaxVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient, NextProtos: []string{"http/1.1"}})
+	if err == nil {
+		if reneg.ConnectionState().Version != tls.VersionTLS12 {
+			t.Logf("TLS 1.2 refused")
+		}
+		reneg.Close()
+	}
+	for _, req := range up.requests() {
+		if host := req.header["host"]; len(host) != 1 || host[0] != "app.test" {
+			t.Errorf("a request for %q reached the upstream", host)
+		}
+	}
+}
+
+// Forwarding and identity headers in every spelling a WSGI, CGI or Rack
+// server maps to the same variable, and a Forwarded header: none of the
+// client's values reaches the application.
+func TestAttack_ForwardingHeaderSpellings(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	raw := "GET / HTTP/1.1\r\nHost: app.test\r\n" +
+		"X_Forwarded_For: 6.6.6.6\r\nx-forwarded-for: 6.6.6.6\r\nX-FORWARDED-PROTO: http\r\nX_Forwarded_Proto: http\r\n" +
+		"X_Forwarded_Host: evil.example\r\nX-Forwarded-Host: evil.example\r\nForwarded: for=6.6.6.6;proto=http;host=evil.example\r\n" +
+		"X_Real_IP: 6.6.6.6\r\nX-Real-Ip: 6.6.6.6\r\nX_Remote_User: admin\r\nREMOTE_USER: admin\r\nRemote_User: admin\r\n" +
+		"X-Original-URL: /admin\r\nX_Original_URL: /admin\r\nX-Rewrite-Url: /admin\r\nX_Request_ID: forged\r\n" +
+		"Client-Ip: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\nX-Forwarded-Port: 80\r\nX-Forwarded-Ssl: off\r\n" +
+		"Front-End-Https: off\r\nX-Url-Scheme: http\r\nConnection: close, X-Forwarded-For, X-Real-IP\r\n\r\n"
+	resps := h.rawExchange(raw)
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Fatalf("got %v", resps)
+	}
+	reqs := up.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d upstream requests", len(reqs))
+	}
+	if strings.Contains(reqs[0].head, "6.6.6.6") || strings.Contains(reqs[0].head, "evil") ||
+		strings.Contains(reqs[0].head, "admin") || strings.Contains(reqs[0].head, "forged") ||
+		strings.Contains(strings.ToLower(reqs[0].head), "proto: http\r") {
+		t.Errorf("client-sent forwarding or identity header reached the application:\n%s", reqs[0].head)
+	}
+	if v := reqs[0].header["x-forwarded-for"]; len(v) != 1 || v[0] != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q", v)
+	}
+	if v := reqs[0].header["x-forwarded-proto"]; len(v) != 1 || v[0] != "https" {
+		t.Errorf("X-Forwarded-Proto %q", v)
+	}
+}
+
+// Header floods: thousands of tiny headers within the limit are answered
+// normally; a header section just over the limit is refused with 431
+// before anything reaches the upstream.
+func TestAttack_HeaderFloodAndHeaderAtLimit(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "listen: {max_header_bytes: 16k}\n")
+	headers := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "X-%d: a\r\n", i)
+		}
+		return b.String()
+	}
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test\r\n" + headers(100) + "Connection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Errorf("100 small headers: %v", resps)
+	}
+	// Thousands of tiny headers within the byte limit: net/http charges
+	// each header for its map overhead, so a count flood is refused too.
+	resps = h.rawExchange("GET / HTTP/1.1\r\nHost: app.test\r\n" + headers(1500) + "Connection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("1500 tiny headers (%d bytes) not refused", len(headers(1500)))
+	}
+	// A header section of exactly the limit is served.
+	const pre, post = "GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: ", "\r\nConnection: close\r\n\r\n"
+	resps = h.rawExchange(pre + strings.Repeat("x", 16<<10-len(pre)-len(post)) + post)
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Errorf("header section of exactly max_header_bytes refused")
+	}
+	// net/http allows 4 KiB of slack over the configured value.
+	resps = h.rawExchange("GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + strings.Repeat("x", 21<<10) + "\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("header over the limit: %v", resps)
+	}
+	n := len(up.requests())
+	// Over HTTP/2 the same limit is SETTINGS_MAX_HEADER_LIST_SIZE.
+	res := h.h2Exchange(h2Request("GET", "/", "app.test", "x-big", strings.Repeat("x", 21<<10)), nil, true)
+	if res.status == "200" {
+		t.Errorf("HTTP/2 header list over the limit answered 200")
+	}
+	if len(up.requests()) != n && res.status != "200" {
+		t.Errorf("an oversized HTTP/2 header list reached the upstream")
+	}
+}
+
+// One HTTP/2 connection opens many more streams than
+// MaxConcurrentStreams, each left open (a body that never ends), then
+// opens and resets streams as fast as it can (rapid reset): the upstream
+// must never see more than the per-connection stream limit at once.
+func TestAttack_H2StreamFloodAndRapidReset(t *testing.T) {
+	var mu sync.Mutex
+	inflight, peak := 0, 0
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		peak = max(peak, inflight)
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	}))
+	defer up.Close()
+	defer close(release)
+	h := start(t, up.URL, "ratelimit: {rules: []}\n")
+	c := h.dialTLS("h2")
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for i := range 400 {
+		hb.Reset()
+		for _, f := range h2Request("POST", "/", "app.test") {
+			enc.WriteField(f)
+		}
+		id := uint32(2*i + 1)
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+			break
+		}
+		if i >= 200 {
+			fr.WriteRSTStream(id, http2.ErrCodeCancel)
+		}
+	}
+	// Read until the server has dealt with the flood (GOAWAY or silence).
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		if _, ok := f.(*http2.GoAwayFrame); ok {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > 100 {
+		t.Errorf("one connection held %d upstream requests at once, more than the 100-stream limit", peak)
+	}
+	t.Logf("peak upstream concurrency from one connection: %d", peak)
+}
+
+// Behind a trusted proxy, a client rotating through random IPv6 addresses
+// of one /64 (one customer's allocation) is still one rate-limit key.
+func TestAttack_RateLimitKeyExplosionIPv6(t *testing.T) {
+	h := start(t, upstream(t).URL, `trusted_proxies: [127.0.0.1/32]
+ratelimit:
+  zones:
+    z: {rate: 1r/m}
+  rules:
+    - prefix: /
+      limits: [{zone: z, burst: 2, nodelay: true}]
+`)
+	passed := 0
+	for i := range 30 {
+		addr := fmt.Sprintf("2001:db8:1:2:%x:%x:%x:%x", i*7919%65536, i*31%65536, i*65521%65536, i+1)
+		resp, _ := h.get("/", http.Header{"X-Forwarded-For": {addr}})
+		if resp.StatusCode == 200 {
+			passed++
+		}
+	}
+	if passed != 3 {
+		t.Errorf("%d of 30 requests from one /64 passed, want 3 (burst 2 + 1)", passed)
 	}
 }

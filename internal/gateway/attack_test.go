@@ -1179,3 +1179,96 @@ ratelimit:
 		t.Errorf("%d of 30 requests from one /64 passed, want 3 (burst 2 + 1)", passed)
 	}
 }
+
+// An upstream tries to weaken the policy: mixed-case names (HTTP/1.1 names
+// are case-insensitive, a raw server can send any case), HSTS max-age=0,
+// a permissive CSP, a second X-Frame-Options, a cookie without Secure,
+// fingerprints, and a response framed by both Content-Length and
+// Transfer-Encoding with a second response hidden in its body.
+func TestAttack_UpstreamWeakensSecurityHeaders(t *testing.T) {
+	up := newRawUpstream(t)
+	up.respond = func(w *bufio.Writer, req rawRequest) {
+		w.WriteString("HTTP/1.1 200 OK\r\nsErVeR: Werkzeug/2.2.2\r\nx-POWERED-by: Flask\r\n" +
+			"strict-transport-security: max-age=0\r\nSTRICT-TRANSPORT-SECURITY: max-age=0\r\n" +
+			"content-security-policy: default-src * 'unsafe-inline' 'unsafe-eval'\r\n" +
+			"x-frame-options: ALLOWALL\r\nX-Frame-Options: ALLOWALL\r\nx-content-type-options: none\r\n" +
+			"set-cookie: session=abc; Path=/\r\nContent-Type: text/html\r\n" +
+			"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"2\r\nok\r\n0\r\n\r\n")
+	}
+	h := start(t, up.url, "")
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 {
+		t.Fatalf("%d responses to one request", len(resps))
+	}
+	resp := resps[0]
+	if v := resp.Header.Values("Server"); len(v) > 0 {
+		t.Errorf("Server %v", v)
+	}
+	if v := resp.Header.Values("X-Powered-By"); len(v) > 0 {
+		t.Errorf("X-Powered-By %v", v)
+	}
+	if v := resp.Header.Values("Strict-Transport-Security"); len(v) != 1 || strings.Contains(v[0], "max-age=0") {
+		t.Errorf("HSTS %q", v)
+	}
+	for _, csp := range resp.Header.Values("Content-Security-Policy") {
+		// Every policy of the list is enforced, so an upstream policy
+		// may be added (it can only restrict) but ours must be there.
+		if !strings.Contains(csp, "object-src 'none'") {
+			t.Errorf("CSP %q lost rampart's policy", csp)
+		}
+	}
+	if v := resp.Header.Values("X-Frame-Options"); len(v) != 1 {
+		t.Errorf("X-Frame-Options %q", v)
+	}
+	if v := resp.Header.Values("X-Content-Type-Options"); len(v) != 1 || v[0] != "nosniff" {
+		t.Errorf("X-Content-Type-Options %q", v)
+	}
+	if c := resp.Header.Get("Set-Cookie"); !strings.Contains(c, "Secure") {
+		t.Errorf("cookie not hardened: %q", c)
+	}
+}
+
+// A Referer or query carrying a token (a password-reset link the user came
+// from) must not be written to the access log.
+func TestAttack_TokensInLoggedURLs(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	h.get("/reset?token=SECRETQUERY&next=/", http.Header{
+		"Referer": {"https://app.test/reset?token=SECRETREFERER#access_token=SECRETFRAGMENT"},
+	})
+	h.get("/", http.Header{"Referer": {"https://user:SECRETPASSWORD@app.test/"}})
+	if log := h.access.String(); strings.Contains(log, "SECRET") {
+		t.Errorf("token in the access log:\n%s", log)
+	}
+}
+
+// Absolute-form request targets over TLS: the authority in the target is
+// the Host (RFC 9112 section 3.2.2) and is checked like one.
+func TestAttack_AbsoluteFormTarget(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	for raw, want := range map[string]int{
+		"GET https://evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":         421,
+		"GET https://app.test/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n":         200,
+		"GET https://app.test@evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 421,
+		"GET https://evil.example@app.test/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 200,
+		"GET http://app.test:80/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":            200,
+	} {
+		resps := h.rawExchange(raw)
+		if len(resps) != 1 || resps[0].StatusCode != want {
+			got := 0
+			if len(resps) > 0 {
+				got = resps[0].StatusCode
+			}
+			t.Errorf("%q: got %d, want %d", raw, got, want)
+		}
+	}
+	for _, req := range up.requests() {
+		if strings.Contains(req.head, "evil") || req.header["host"][0] != "app.test" && req.header["host"][0] != "app.test:80" {
+			t.Errorf("upstream request %q", req.head)
+		}
+		if !strings.HasPrefix(req.target, "/") {
+			t.Errorf("absolute-form target forwarded: %q", req.target)
+		}
+	}
+}

@@ -1248,8 +1248,8 @@ func TestAttack_AbsoluteFormTarget(t *testing.T) {
 	up := newRawUpstream(t)
 	h := start(t, up.url, "")
 	for raw, want := range map[string]int{
-		"GET https://evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":         421,
-		"GET https://app.test/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n":         200,
+		"GET https://evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":          421,
+		"GET https://app.test/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n":          200,
 		"GET https://app.test@evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 421,
 		"GET https://evil.example@app.test/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 200,
 		"GET http://app.test:80/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":            200,
@@ -1270,5 +1270,37 @@ func TestAttack_AbsoluteFormTarget(t *testing.T) {
 		if !strings.HasPrefix(req.target, "/") {
 			t.Errorf("absolute-form target forwarded: %q", req.target)
 		}
+	}
+}
+
+// A rate-limit rule for POST on the login path must hold against "post",
+// which frameworks that upper-case the method (Werkzeug, Django) serve as
+// POST.
+func TestAttack_LowercaseMethodBypassesMethodRule(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, `ratelimit:
+  zones:
+    login: {rate: 1r/m}
+  rules:
+    - prefix: /login
+      methods: [POST]
+      limits: [{zone: login, burst: 1, nodelay: true}]
+`)
+	for range 3 {
+		h.rawExchange("POST /login HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	}
+	n := len(up.requests())
+	for _, m := range []string{"post", "Post", "pOST"} {
+		resps := h.rawExchange(m + " /login HTTP/1.1\r\nHost: app.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		if len(resps) == 1 && resps[0].StatusCode == 200 {
+			t.Errorf("%s /login passed an exhausted POST rule", m)
+		}
+	}
+	res := h.h2Exchange(h2Request("post", "/login", "app.test"), nil, true)
+	if res.status == "200" {
+		t.Errorf("HTTP/2 post /login passed an exhausted POST rule")
+	}
+	if len(up.requests()) != n {
+		t.Errorf("lower-case methods reached the upstream past the limit")
 	}
 }

@@ -43,7 +43,11 @@ import (
 // checks this for HTTP/1 but its HTTP/2 server accepts any :method without
 // CR or LF, such as "GET /admin"; the reverse proxy's transport then
 // refuses to send it and the client caused an "upstream unavailable" 502
-// and an error-level log record. Answered 400 here instead.
+// and an error-level log record. Answered 400 here instead. Lower-case
+// letters are refused too, as nginx does: methods are case-sensitive, so
+// "post" does not match a rule written for POST (a rate limit on login
+// attempts), but Werkzeug and Django upper-case the method and serve it as
+// POST.
 func strictFraming(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !validMethod(r.Method) {
@@ -108,14 +112,15 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// validMethod reports whether m is an RFC 9110 token.
+// validMethod reports whether m is an RFC 9110 token without lower-case
+// letters.
 func validMethod(m string) bool {
 	if m == "" {
 		return false
 	}
 	for i := 0; i < len(m); i++ {
 		c := m[i]
-		if !isAlnum(c) && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+		if 'a' <= c && c <= 'z' || !isAlnum(c) && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
 			return false
 		}
 	}

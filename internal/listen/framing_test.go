@@ -63,3 +63,17 @@ func TestStrictFraming_CloseAfterAmbiguousFraming(t *testing.T) {
 		}
 	}
 }
+
+// A lower-case method slips past rules written for the upper-case one
+// while frameworks that upper-case it serve it as such; a method with a
+// space hides a request line.
+func TestStrictFraming_MethodCaseAndSyntax(t *testing.T) {
+	for m, want := range map[string]bool{
+		"GET": true, "POST": true, "PROPFIND": true, "M-SEARCH": true,
+		"post": false, "Post": false, "GET /admin": false, "": false, "G\u202eET": false,
+	} {
+		if got := validMethod(m); got != want {
+			t.Errorf("validMethod(%q) = %v, want %v", m, got, want)
+		}
+	}
+}

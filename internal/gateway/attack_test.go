@@ -1304,3 +1304,36 @@ func TestAttack_LowercaseMethodBypassesMethodRule(t *testing.T) {
 		t.Errorf("lower-case methods reached the upstream past the limit")
 	}
 }
+
+// HTTP/2 CONTINUATION flood (CVE-2024-27316 family): a header block that
+// never ends, sent as endless CONTINUATION frames, must be cut off at the
+// header-list limit with the connection closed, and reach nothing.
+func TestAttack_H2ContinuationFlood(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "listen: {max_header_bytes: 16k}\n")
+	c := h.dialTLS("h2")
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range h2Request("GET", "/", "app.test") {
+		enc.WriteField(f)
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: false, EndStream: true})
+	sent := 0
+	for i := range 2000 {
+		hb.Reset()
+		enc.WriteField(hpack.HeaderField{Name: fmt.Sprintf("x-%d", i), Value: strings.Repeat("a", 1000)})
+		if err := fr.WriteContinuation(1, false, hb.Bytes()); err != nil {
+			break
+		}
+		sent += hb.Len()
+	}
+	if sent >= 2000*1000 {
+		t.Errorf("the server read %d bytes of one header block without closing the connection", sent)
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Errorf("%d upstream requests", n)
+	}
+}

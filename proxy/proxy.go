@@ -28,7 +28,9 @@
 //
 // WebSocket and other Upgrade requests are passed through: after the 101
 // response the two connections are spliced until either side closes, and
-// no timeout of this package applies to them any more.
+// no timeout of this package applies to them any more. Upgrades to h2c or
+// another HTTP version are not: they would tunnel requests past rampart
+// (see upgrade.go).
 //
 // Errors are answered with httperr.Write and nothing else: 502 when the
 // upstream cannot be reached, 504 when it times out, 413 when the body is
@@ -132,6 +134,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.bodyTooLarge(w, r)
 		return
 	}
+	if badUpgrade(r.Header) {
+		httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r2 := *r
 		r2.Body = r.Body
@@ -160,6 +166,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := out.Header
 	p.stripReq.removeFrom(h)
+	if up := h["Upgrade"]; len(up) > 0 && upgradeTunnelsHTTP(up) {
+		// See upgrade.go: no HTTP tunnel past the gateway.
+		delete(h, "Upgrade")
+		delete(h, "Connection")
+	}
 	for k, vv := range UpstreamHeadersFromContext(in.Context()) {
 		if !reservedUpstream.has(k) {
 			h[http.CanonicalHeaderKey(k)] = vv

@@ -1337,3 +1337,102 @@ func TestAttack_H2ContinuationFlood(t *testing.T) {
 		t.Errorf("%d upstream requests", n)
 	}
 }
+
+// h2c smuggling: an HTTP/1.1 request over TLS asks to upgrade to
+// cleartext HTTP/2. An upstream that accepts turns the connection into an
+// HTTP/2 tunnel on which every later request goes to the application
+// unseen by rampart: no host check, no rate limit, no header stripping,
+// no access log. The upstream here accepts any h2c upgrade, as lax servers
+// do.
+func TestAttack_H2CUpgradeSmuggling(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var tunneled []string
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if strings.Contains(strings.ToLower(req.Header.Get("Upgrade")), "h2c") {
+						io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+						(&http2.Server{}).ServeConn(c, &http2.ServeConnOpts{Handler: http.HandlerFunc(
+							func(w http.ResponseWriter, r *http.Request) {
+								mu.Lock()
+								tunneled = append(tunneled, r.Host+" "+r.URL.Path+" user="+r.Header.Get("X-Remote-User"))
+								mu.Unlock()
+							})})
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	h := start(t, "http://"+ln.Addr().String(), "")
+	for _, upgrade := range []string{
+		"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+		"Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+		"Connection: upgrade\r\nUpgrade: H2C\r\n",
+		"Connection: upgrade\r\nUpgrade: websocket, h2c\r\n",
+	} {
+		c := h.dialTLS("http/1.1")
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n"+upgrade+"\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", upgrade, err)
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			t.Errorf("%q: h2c upgrade passed through", upgrade)
+			// Use the tunnel as an attacker would.
+			io.WriteString(c, http2.ClientPreface)
+			fr := http2.NewFramer(c, br)
+			fr.WriteSettings()
+			var hb bytes.Buffer
+			enc := hpack.NewEncoder(&hb)
+			for _, f := range h2Request("GET", "/admin", "evil.example", "x-remote-user", "admin") {
+				enc.WriteField(f)
+			}
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: true})
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for {
+				if _, err := fr.ReadFrame(); err != nil {
+					break
+				}
+			}
+		}
+		c.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, r := range tunneled {
+		t.Errorf("request smuggled through an h2c tunnel reached the application: %s", r)
+	}
+}
+
+// An Upgrade value that is not printable ASCII (obs-text is allowed in
+// HTTP/1.1 header values) is the client's error, not an upstream outage.
+func TestAttack_NonASCIIUpgradeRaisesUpstreamAlarm(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test\r\nConnection: upgrade\r\nUpgrade: web\xffsocket\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode/100 != 4 {
+		t.Errorf("got %v, want a 4xx", resps)
+	}
+	if strings.Contains(h.errlog.String(), "upstream_unavailable") {
+		t.Errorf("client-made error logged as an upstream failure:\n%s", h.errlog.String())
+	}
+}

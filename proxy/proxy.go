@@ -152,6 +152,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Errors reading it are the client's, not the upstream's.
 		r2.Body = clientBody{r2.Body}
 		r = &r2
+		// A small body is read whole before the upstream is
+		// contacted (see BodyBufferBytes).
+		if !p.bufferSmallBody(w, r) {
+			return
+		}
 	}
 	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp}, r)
 }

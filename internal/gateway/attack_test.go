@@ -57,6 +57,8 @@ type rawUpstream struct {
 	url  string
 	mu   sync.Mutex
 	reqs []rawRequest
+	// started counts requests whose first byte arrived, complete or not.
+	started int
 	// respond, when set, writes the response instead of the default.
 	respond func(w *bufio.Writer, req rawRequest)
 }
@@ -99,6 +101,12 @@ func (u *rawUpstream) serve(c net.Conn) {
 	br := bufio.NewReader(c)
 	bw := bufio.NewWriter(c)
 	for {
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		u.mu.Lock()
+		u.started++
+		u.mu.Unlock()
 		req, err := readRawRequest(br)
 		if err != nil {
 			return
@@ -1434,5 +1442,39 @@ func TestAttack_NonASCIIUpgradeRaisesUpstreamAlarm(t *testing.T) {
 	}
 	if strings.Contains(h.errlog.String(), "upstream_unavailable") {
 		t.Errorf("client-made error logged as an upstream failure:\n%s", h.errlog.String())
+	}
+}
+
+// Slow-body attack on the application's workers: a client declares a
+// small body and sends part of it. Streamed as it arrives, the request
+// would hold one upstream worker (gunicorn has a handful) until the read
+// timeout; a small body must reach the upstream only once complete.
+func TestAttack_SlowBodyHoldsUpstreamWorker(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "listen: {read_timeout: 300ms}\n")
+	for _, raw := range []string{
+		"POST /login HTTP/1.1\r\nHost: app.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nuser=a",
+		"POST /login HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\nContent-Length: 16384\r\n\r\n",
+	} {
+		resps := h.rawExchange(raw)
+		for _, r := range resps {
+			if r.StatusCode == 200 {
+				t.Errorf("incomplete body answered 200")
+			}
+		}
+	}
+	up.mu.Lock()
+	started := up.started
+	up.mu.Unlock()
+	if started != 0 {
+		t.Errorf("the upstream was sent %d requests whose body was not complete", started)
+	}
+	// A complete small body still goes through, whole.
+	resps := h.rawExchange("POST /login HTTP/1.1\r\nHost: app.test\r\nContent-Length: 6\r\nConnection: close\r\n\r\nuser=a")
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Fatalf("complete body: %v", resps)
+	}
+	if reqs := up.requests(); len(reqs) != 1 || reqs[0].body != "user=a" {
+		t.Errorf("upstream got %v", reqs)
 	}
 }

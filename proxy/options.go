@@ -22,6 +22,7 @@ const (
 	DefaultIdleConnTimeout       = 90 * time.Second
 	DefaultMaxIdleConns          = 256
 	DefaultMaxBodyBytes          = 10 << 20 // 10 MiB
+	DefaultUpgradeIdleTimeout    = 5 * time.Minute
 )
 
 // Options configures a Proxy. Only Upstream is required; every other zero
@@ -64,6 +65,15 @@ type Options struct {
 	// does not limit how long a response body (a stream, a WebSocket) may
 	// last.
 	ResponseHeaderTimeout time.Duration
+
+	// UpgradeIdleTimeout closes an upgraded connection (WebSocket) after
+	// this long without a byte in either direction. Zero means
+	// DefaultUpgradeIdleTimeout (currently 5m): far above the ping
+	// interval of WebSocket libraries (Socket.IO 25s), so only a
+	// connection that is really silent is closed. It cannot be disabled:
+	// nothing else bounds an upgraded connection whose client never
+	// speaks (see idleConn).
+	UpgradeIdleTimeout time.Duration
 
 	// IdleConnTimeout is how long an idle keep-alive connection to the
 	// upstream is kept. Zero means DefaultIdleConnTimeout (currently 90s).
@@ -156,6 +166,7 @@ func (o *Options) validate() error {
 		{"upstream.tls_handshake_timeout", o.TLSHandshakeTimeout},
 		{"upstream.response_header_timeout", o.ResponseHeaderTimeout},
 		{"upstream.idle_conn_timeout", o.IdleConnTimeout},
+		{"upstream.upgrade_idle_timeout", o.UpgradeIdleTimeout},
 	}
 	for _, d := range durations {
 		if d.d < 0 {

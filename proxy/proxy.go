@@ -38,10 +38,12 @@
 package proxy
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
@@ -59,6 +61,7 @@ type Proxy struct {
 	sendUpstreamHost bool
 	forwarded        bool
 	maxBody          int64
+	upgradeIdle      time.Duration
 	stripReq         headerSet
 	removeResp       headerSet
 	logger           *slog.Logger
@@ -81,6 +84,7 @@ func New(o Options) (*Proxy, error) {
 		sendUpstreamHost: o.SendUpstreamHost,
 		forwarded:        o.Forwarded,
 		maxBody:          orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes),
+		upgradeIdle:      orDefaultDuration(o.UpgradeIdleTimeout, DefaultUpgradeIdleTimeout),
 		stripReq:         newHeaderSet(DefaultStripRequestHeaders, o.StripRequestHeaders),
 		removeResp:       newHeaderSet(DefaultRemoveResponseHeaders, o.RemoveResponseHeaders),
 		logger:           o.Logger,
@@ -223,11 +227,18 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	p.removeResp.removeFrom(res.Header)
 	// Trailers: the names announced now (ReverseProxy announces them
 	// from this map), the values once the body has ended. A 101's body
-	// is the upgraded connection and must stay an io.ReadWriteCloser.
+	// is the upgraded connection: it must stay an io.ReadWriteCloser,
+	// and gets the idle timeout (see idleConn).
 	if res.Trailer != nil {
 		p.removeResp.removeFrom(res.Trailer)
 	}
-	if res.StatusCode != http.StatusSwitchingProtocols && (res.Trailer != nil || res.ContentLength < 0) &&
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		if rwc, ok := res.Body.(io.ReadWriteCloser); ok {
+			res.Body = newIdleConn(rwc, p.upgradeIdle)
+		}
+		return nil
+	}
+	if (res.Trailer != nil || res.ContentLength < 0) &&
 		res.Body != nil && res.Body != http.NoBody {
 		res.Body = &trailerFilter{ReadCloser: res.Body, res: res, remove: p.removeResp}
 	}

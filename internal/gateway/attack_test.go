@@ -732,7 +732,8 @@ func TestAttack_RateLimitPathConfusion(t *testing.T) {
 		"/static/../api/x", "/static/%2e%2e/api/x", "/static/%2E%2E%2Fapi/x", "/static/..%2fapi/x",
 		"//api/x", "///api/x", "/./api/x", "/api/./x", "/%61pi/x", "/api%2fx", "/api/%2e/x",
 		"/static/.%2e/api/x", "/static%2f..%2fapi/x", "/api", "/api/", "/%2fapi/x",
-		"/static/..;/api/x", "/static/..%00/api/x",
+		"/static/..;/api/x", "/static/..%00/api/x", "/static/%c0%ae%c0%ae/api/x", "/static/..%5capi/x",
+		"/static/..\\api/x", "/static/%252e%252e/api/x",
 	} {
 		c := h.dialTLS("http/1.1")
 		io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
@@ -1476,5 +1477,33 @@ func TestAttack_SlowBodyHoldsUpstreamWorker(t *testing.T) {
 	}
 	if reqs := up.requests(); len(reqs) != 1 || reqs[0].body != "user=a" {
 		t.Errorf("upstream got %v", reqs)
+	}
+}
+
+// Per-route header sets (a relaxed policy for /embed) are chosen on the
+// same cleaned path as the rate limiter: a client cannot get /embed's
+// relaxed headers on a page the upstream serves under /app.
+func TestAttack_HeaderRoutePathConfusion(t *testing.T) {
+	h := start(t, upstream(t).URL, `headers:
+  routes:
+    - prefix: /embed
+      frame_options: "off"
+      csp_report_only: true
+`)
+	if resp, _ := h.get("/embed/x", nil); resp.Header.Get("X-Frame-Options") != "" {
+		t.Fatalf("the /embed route is not in effect")
+	}
+	for _, p := range []string{"/embed/../app/x", "/embed/%2e%2e/app/x", "/embed/..%2fapp/x", "//embed/../app/x", "/embed/./../app"} {
+		resp, body := h.get(p, nil)
+		var got struct{ Path string }
+		json.Unmarshal([]byte(body), &got)
+		served := path.Clean("/" + got.Path)
+		if strings.HasPrefix(served, "/embed") {
+			continue
+		}
+		if resp.Header.Get("X-Frame-Options") == "" || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: upstream served %q with /embed's relaxed headers: XFO %q CSP %q", p, got.Path,
+				resp.Header.Get("X-Frame-Options"), resp.Header.Get("Content-Security-Policy"))
+		}
 	}
 }

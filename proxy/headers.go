@@ -47,6 +47,12 @@ var DefaultStripRequestHeaders = []string{
 	// a client could reach a path the gateway's rules never saw.
 	"X-Original-URL",
 	"X-Rewrite-URL",
+	// Method overrides honoured by some frameworks (Rails, Laravel,
+	// Express method-override, Symfony): a POST the gateway's method-scoped
+	// rules saw as POST would be served as DELETE or PUT.
+	"X-HTTP-Method-Override",
+	"X-HTTP-Method",
+	"X-Method-Override",
 	// Request id: the upstream gets rampart's, not the client's.
 	"X-Request-ID",
 	// Identity headers of authentication proxies (oauth2-proxy,

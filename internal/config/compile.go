@@ -275,7 +275,7 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 	} else if in.MaxIdleConns > 0 {
 		up.MaxIdleConns = in.MaxIdleConns
 	}
-	up.Forwarded, up.FlushInterval = in.Forwarded, in.FlushInterval.D
+	up.Forwarded, up.FlushInterval, up.UpgradeIdleTimeout = in.Forwarded, in.FlushInterval.D, in.UpgradeIdleTimeout.D
 	l.compileUpstreamTLS(in.TLS, up)
 	up.StripRequestHeaders = in.StripRequestHeaders
 	up.RemoveResponseHeaders = in.RemoveResponseHeaders

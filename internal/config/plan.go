@@ -90,6 +90,7 @@ type UpstreamPlan struct {
 	RemoveResponseHeaders []string
 	Forwarded             bool
 	FlushInterval         time.Duration
+	UpgradeIdleTimeout    time.Duration // 0 means the proxy's default
 	// TLSClientConfig verifies an https upstream; nil means the defaults.
 	TLSClientConfig *tls.Config
 }

@@ -119,6 +119,9 @@ type Upstream struct {
 	// ResponseHeaderTimeout bounds waiting for the application's response
 	// headers; past it the client gets 504. Default 60s.
 	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"`
+	// UpgradeIdleTimeout closes an upgraded connection (WebSocket) after
+	// this long without traffic in either direction. Default 5m.
+	UpgradeIdleTimeout Duration `yaml:"upgrade_idle_timeout"`
 	// MaxIdleConns is the keep-alive pool to the application. Default 256.
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// Forwarded also sends an RFC 7239 Forwarded header. Default false.

@@ -74,7 +74,7 @@ func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir, host)
 	h := &harness{t: t, pool: pool}
-	cfg := fmt.Sprintf("hosts: ["+host+"]\nstate_dir: %s\ntls: {cert_file: %s, key_file: %s}\nupstream: {url: '%s'}\n%s",
+	cfg := fmt.Sprintf("hosts: ["+host+"]\nstate_dir: %q\ntls: {cert_file: %q, key_file: %q}\nupstream: {url: %q}\n%s",
 		filepath.Join(dir, "state"), certFile, keyFile, upstreamURL, yaml)
 	path := filepath.Join(dir, "rampart.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)

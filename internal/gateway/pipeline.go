@@ -86,6 +86,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		RemoveResponseHeaders: plan.Upstream.RemoveResponseHeaders,
 		Forwarded:             plan.Upstream.Forwarded,
 		FlushInterval:         plan.Upstream.FlushInterval,
+		UpgradeIdleTimeout:    plan.Upstream.UpgradeIdleTimeout,
 		TLSClientConfig:       plan.Upstream.TLSClientConfig,
 		Logger:                d.logger,
 		SecLog:                d.sec,

@@ -100,6 +100,18 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	// Fewer garbage collections under load, for at most DefaultFloor of
 	// extra heap; see the package documentation.
 	defer gcfloor.Start(gcfloor.DefaultFloor)()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := gw.Reopen(); err != nil {
+				logger.Error("SIGHUP: reopening logs and certificates failed", "error", err)
+			} else {
+				logger.Info("SIGHUP: logs reopened, certificate files checked")
+			}
+		}
+	}()
 	if ready != nil {
 		ready(plan)
 	}

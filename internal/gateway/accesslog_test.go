@@ -3,7 +3,10 @@ package gateway
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +89,36 @@ func TestGateway_AccessLogRecordsRejections(t *testing.T) {
 	}
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Errorf("no X-Request-ID on the response")
+	}
+}
+
+// After logrotate moves the access log away, Reopen (SIGHUP) makes rampart
+// write to a fresh file at the configured path; nothing is lost.
+func TestGateway_ReopenAfterLogrotate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	h := start(t, upstream(t).URL, fmt.Sprintf("log:\n  access: {path: %q}\n", path))
+	h.get("/before", nil)
+	waitFile := func(p, want string) {
+		t.Helper()
+		for range 200 {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), want) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("%s never held %q", p, want)
+	}
+	waitFile(path, "/before")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.gw.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	h.get("/after", nil)
+	waitFile(path, "/after")
+	if b, _ := os.ReadFile(path + ".1"); strings.Contains(string(b), "/after") {
+		t.Error("wrote to the rotated-away file after Reopen")
 	}
 }

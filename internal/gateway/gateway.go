@@ -173,6 +173,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return err
 }
 
+// Reopen is what SIGHUP does: log files are reopened (after logrotate moved
+// them away, or rotated in place by rampart's own rotation otherwise) and
+// certificate files are checked for a new pair at once rather than at the
+// next poll. Configuration is not reloaded.
+func (g *Gateway) Reopen() error {
+	var errs []error
+	for _, c := range g.closers {
+		if r, ok := c.(interface{ Rotate() error }); ok {
+			errs = append(errs, r.Rotate())
+		}
+	}
+	errs = append(errs, g.tls.Reload())
+	return errors.Join(errs...)
+}
+
 // Close releases log files. Run calls it on return.
 func (g *Gateway) Close() error {
 	var errs []error

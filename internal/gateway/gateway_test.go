@@ -50,6 +50,7 @@ type harness struct {
 	client         *http.Client
 	access, errlog *syncBuffer
 	pool           *x509.CertPool
+	gw             *Gateway
 }
 
 func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile string, pool *x509.CertPool) {
@@ -93,6 +94,7 @@ func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.gw = gw
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()

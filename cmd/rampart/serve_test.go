@@ -9,10 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
 func freeAddr(t *testing.T) string {
@@ -23,23 +24,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // SIGTERM stops `rampart serve` gracefully: a request in flight when the
@@ -61,7 +45,7 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\nratelimit: {rules: []}\n"), 0o600)
 	args = append(args, "--config", filepath.Join(state, "rampart.yaml"))
 
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	exit := make(chan int, 1)
 	go func() { exit <- run(args, io.Discard, &stderr) }()
 

@@ -80,28 +80,10 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// logBuffer collects a child process's output for failure messages.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs cmd until the test ends, logging its output if the test fails.
-func start(t *testing.T, name string, cmd *exec.Cmd) *logBuffer {
+func start(t *testing.T, name string, cmd *exec.Cmd) *testenv.Buffer {
 	t.Helper()
-	out := new(logBuffer)
+	out := new(testenv.Buffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -216,7 +198,7 @@ type gateway struct {
 	httpsPort, httpPort string
 	client              *http.Client // HTTPS to app.test, dialing the gateway on loopback
 	roots               *x509.CertPool
-	log                 *logBuffer
+	log                 *testenv.Buffer
 }
 
 // base is the public URL of the gateway.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,31 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/testcert"
+	"github.com/rampart-dev/rampart/internal/testenv"
 )
-
-// syncBuffer is a log sink shared by the server goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is a running gateway on loopback with a real certificate for
 // app.test, in front of upstream.
@@ -48,7 +29,7 @@ type harness struct {
 	httpsAddr      string
 	httpAddr       string
 	client         *http.Client
-	access, errlog *syncBuffer
+	access, errlog *testenv.Buffer
 	pool           *x509.CertPool
 	gw             *Gateway
 }
@@ -86,7 +67,7 @@ func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	h.httpsAddr, h.httpAddr = httpsLn.Addr().String(), httpLn.Addr().String()
-	h.access, h.errlog = &syncBuffer{}, &syncBuffer{}
+	h.access, h.errlog = &testenv.Buffer{}, &testenv.Buffer{}
 	gw, err := New(plan, Options{
 		Logger: slog.New(slog.NewJSONHandler(h.errlog, nil)), Stdout: h.access, Stderr: h.errlog,
 		HTTPSListener: httpsLn, HTTPListener: httpLn,

@@ -3,7 +3,8 @@
 //
 // It starts one fast upstream (a tiny Go HTTP server), rampart and nginx (the
 // seed's configuration from examples/seed/nginx, with keep-alive upstream
-// connections), then runs wrk against each over HTTPS for a fixed duration and
+// connections), optionally a bare Go proxy (stdlib) and Caddy configured as
+// the seed (caddy.go), then runs wrk against each over HTTPS for a fixed duration and
 // prints requests per second, latency percentiles, CPU time and memory.
 //
 // Usage (from the repository root; see bench/README.md):
@@ -42,6 +43,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 type config struct {
 	rampart, nginx, wrk string
+	caddy               string
 	targets             []string
 	host, path          string
 	load                wrkArgs
@@ -57,8 +59,9 @@ func main() {
 	var targets string
 	flag.StringVar(&c.rampart, "rampart", "", "rampart binary (default: build ./cmd/rampart from this module)")
 	flag.StringVar(&c.nginx, "nginx", "/usr/sbin/nginx", "nginx binary")
+	flag.StringVar(&c.caddy, "caddy", "/usr/bin/caddy", "caddy binary (Debian's package; the target is skipped when it is missing)")
 	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
-	flag.StringVar(&targets, "targets", "rampart,nginx", "comma-separated targets to measure, in order: rampart, stdlib (a bare Go reverse proxy), nginx")
+	flag.StringVar(&targets, "targets", "rampart,nginx", "comma-separated targets to measure, in order: rampart, stdlib (a bare Go reverse proxy), nginx, caddy")
 	flag.StringVar(&c.host, "host", "localhost", "host name in the certificate and the URL (must resolve to 127.0.0.1)")
 	flag.StringVar(&c.path, "path", "/", "request path")
 	flag.DurationVar(&c.load.Duration, "duration", 10*time.Second, "measured wrk run per target and round (whole seconds)")
@@ -100,6 +103,9 @@ type target struct {
 	pid  int
 	log  string // where its logs are, for error messages
 	stop func()
+	// check, if set, vets the target's response headers before measuring
+	// (over HTTP/1.1 and HTTP/2).
+	check func(*http.Response) error
 }
 
 func run(ctx context.Context, c config) error {
@@ -147,8 +153,15 @@ func run(ctx context.Context, c config) error {
 			t, err = startNginx(ctx, c, dir, upstream, certFile, keyFile)
 		case "stdlib":
 			t, err = startBaseline(ctx, c, dir, upstream, certFile, keyFile)
+		case "caddy":
+			t, err = startCaddy(ctx, c, dir, upstream, certFile, keyFile)
 		default:
-			err = fmt.Errorf("unknown target %q (known: rampart, stdlib, nginx)", name)
+			err = fmt.Errorf("unknown target %q (known: rampart, stdlib, nginx, caddy)", name)
+		}
+		var skip skipTarget
+		if errors.As(err, &skip) {
+			fmt.Fprintf(os.Stderr, "benchrun: skipping target %s: %v\n", name, skip)
+			continue
 		}
 		if err != nil {
 			return err
@@ -159,6 +172,9 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 
+	if len(targets) == 0 {
+		return errors.New("no target left to measure")
+	}
 	idle := make(map[string]procStats)
 	for _, t := range targets {
 		idle[t.name] = treeStats(t.pid)
@@ -416,15 +432,28 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 	}
 }
 
-// sanityCheck makes one verified HTTPS request and checks that the upstream's
-// page comes back, so the figures measure proxying, not an error page.
+// sanityCheck makes one verified HTTPS request over HTTP/1.1 (as wrk does)
+// and checks that the upstream's page comes back, so the figures measure
+// proxying, not an error page. A target with a header check is also asked
+// over HTTP/2.
 func sanityCheck(ctx context.Context, t *target, roots *x509.CertPool) error {
+	if err := probe(ctx, t, roots, false); err != nil {
+		return err
+	}
+	if t.check == nil {
+		return nil
+	}
+	return probe(ctx, t, roots, true)
+}
+
+func probe(ctx context.Context, t *target, roots *x509.CertPool, h2 bool) error {
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			_, p, _ := net.SplitHostPort(addr)
 			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort("127.0.0.1", p))
 		},
+		ForceAttemptHTTP2: h2,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -442,7 +471,13 @@ func sanityCheck(ctx context.Context, t *target, roots *x509.CertPool) error {
 		return err
 	}
 	if resp.StatusCode != 200 || string(body) != page {
-		return fmt.Errorf("GET %s = %s, not the upstream's page:\n%s", t.url, resp.Status, firstLines(string(body), 10))
+		return fmt.Errorf("GET %s (%s) = %s, not the upstream's page:\n%s", t.url, resp.Proto, resp.Status, firstLines(string(body), 10))
+	}
+	if h2 && resp.ProtoMajor != 2 {
+		return fmt.Errorf("GET %s: answered over %s, want HTTP/2", t.url, resp.Proto)
+	}
+	if t.check != nil {
+		return t.check(resp)
 	}
 	return nil
 }

@@ -118,6 +118,25 @@ func TestRecover_PanicAfterHeadersAborts(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
 
+// A handler that flushes before writing (server-sent events) has committed a
+// 200 through http.ResponseController; a panic after it must abort the
+// response, not write a 500 page after the stream's headers.
+func TestRecover_PanicAfterFlushAborts(t *testing.T) {
+	h := Recover(slog.New(slog.DiscardHandler), nil)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Fatal(err)
+		}
+		panic("late")
+	}))
+	w := httptest.NewRecorder()
+	defer func() {
+		if v := recover(); v != http.ErrAbortHandler {
+			t.Errorf("recovered %v, want ErrAbortHandler; body %q", v, w.Body.String())
+		}
+	}()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+}
+
 func FuzzWantsJSON(f *testing.F) {
 	f.Add("application/json")
 	f.Add("text/html;q=0.9, application/problem+json")

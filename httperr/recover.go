@@ -71,5 +71,19 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 	return t.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
+// Flush commits the response like a Write does: a handler streaming
+// (server-sent events) may flush before writing a byte, and a panic after
+// that must abort the response, not append an error page to it.
+func (t *trackingWriter) Flush() { _ = t.FlushError() }
+
+// FlushError is what http.ResponseController calls.
+func (t *trackingWriter) FlushError() error {
+	err := http.NewResponseController(t.ResponseWriter).Flush()
+	if err == nil {
+		t.wroteHeader = true
+	}
+	return err
+}
+
+// Unwrap lets http.ResponseController reach Hijack and deadlines.
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

@@ -383,6 +383,12 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return p, err
 		}
+		if p.Addr().Is4In6() && p.Bits() < 96 {
+			// ::ffff:0:0/80 reaches beyond the mapped IPv4 space and has
+			// no IPv4 form: unmapping it would yield an invalid prefix
+			// that slipped past every later check.
+			return netip.Prefix{}, fmt.Errorf("%s: an IPv4-mapped prefix must be at least /96", s)
+		}
 		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)

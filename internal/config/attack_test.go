@@ -1,0 +1,28 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// An IPv4-mapped IPv6 prefix shorter than /96 has no IPv4 form; it must be
+// refused, not turned into an invalid prefix that no later check sees.
+func TestLoad_TrustedProxiesMappedPrefixTooShort(t *testing.T) {
+	for _, cidr := range []string{"::ffff:0:0/80", "::ffff:10.0.0.0/95"} {
+		yaml := minimal + "trusted_proxies: [\"" + cidr + "\"]\n"
+		p, fs, _ := load(t, yaml, nil, Flags{})
+		if p != nil || !strings.Contains(fs.Error(), "trusted_proxies[0]") {
+			t.Errorf("%s: want an error on trusted_proxies[0], got plan=%v findings:\n%s", cidr, p != nil, fmtFindings(fs))
+		}
+		yaml = minimal + "ratelimit:\n  zones:\n    z: {rate: 1r/s, allow: [\"" + cidr + "\"]}\n"
+		p, fs, _ = load(t, yaml, nil, Flags{})
+		if p != nil || !strings.Contains(fs.Error(), "ratelimit.zones.z.allow[0]") {
+			t.Errorf("%s: want an error on ratelimit.zones.z.allow[0], got plan=%v findings:\n%s", cidr, p != nil, fmtFindings(fs))
+		}
+	}
+	// A mapped /96 or longer is an IPv4 prefix in disguise and stays valid.
+	p, fs, _ := load(t, minimal+"trusted_proxies: [\"::ffff:10.0.0.0/104\"]\n", nil, Flags{})
+	if p == nil || len(p.TrustedProxies) != 1 || p.TrustedProxies[0].String() != "10.0.0.0/8" {
+		t.Errorf("::ffff:10.0.0.0/104: got %v, findings:\n%s", p, fmtFindings(fs))
+	}
+}

@@ -26,3 +26,18 @@ func TestLoad_TrustedProxiesMappedPrefixTooShort(t *testing.T) {
 		t.Errorf("::ffff:10.0.0.0/104: got %v, findings:\n%s", p, fmtFindings(fs))
 	}
 }
+
+// Setting one ratelimit key from the environment (the status, say) must not
+// replace the default flood guard by an empty section that limits nothing.
+func TestLoad_EnvRateLimitKeyKeepsDefaultFloodGuard(t *testing.T) {
+	p, fs, _ := load(t, minimal, map[string]string{"RAMPART_RATELIMIT_STATUS": "503"}, Flags{})
+	if p == nil {
+		t.Fatalf("unexpected errors:\n%s", fmtFindings(fs))
+	}
+	if p.RateLimit.Status != 503 {
+		t.Errorf("status = %d, want 503 from the environment", p.RateLimit.Status)
+	}
+	if len(p.RateLimit.Rules) == 0 || len(p.RateLimit.Zones) == 0 {
+		t.Errorf("the default flood guard was dropped: %+v", p.RateLimit)
+	}
+}

@@ -41,3 +41,14 @@ func TestLoad_EnvRateLimitKeyKeepsDefaultFloodGuard(t *testing.T) {
 		t.Errorf("the default flood guard was dropped: %+v", p.RateLimit)
 	}
 }
+
+// A key the environment cannot express (a map or a list of sections) must
+// be reported, not silently ignored while the operator believes it is set.
+func TestLoad_EnvOnNonScalarKeyIsAnError(t *testing.T) {
+	for _, name := range []string{"RAMPART_HEADERS_MODES", "RAMPART_HEADERS_ROUTES", "RAMPART_RATELIMIT_ZONES"} {
+		p, fs, _ := load(t, minimal, map[string]string{name: "x"}, Flags{})
+		if p != nil || !strings.Contains(fs.Error(), name) {
+			t.Errorf("%s: want an error naming it, got plan=%v findings:\n%s", name, p != nil, fmtFindings(fs))
+		}
+	}
+}

@@ -278,8 +278,10 @@ func (l *loader) environment(dotenv string, lookup func(string) (string, bool)) 
 // applyEnv sets every scalar key of the schema from RAMPART_<KEY PATH>
 // (dots and the key's own underscores both become underscores, upper
 // case): RAMPART_UPSTREAM_URL, RAMPART_LISTEN_HTTPS, RAMPART_HOSTS (comma
-// separated). secret_key is not overridable this way: RAMPART_SECRET_KEY is
-// the secret itself.
+// separated). Maps and lists of sections (headers.modes, headers.routes,
+// ratelimit.zones, ...) cannot be written this way; a variable naming one
+// is an error. secret_key is not overridable this way: RAMPART_SECRET_KEY
+// is the secret itself.
 func (l *loader) applyEnv(f *File) {
 	l.walkEnv(reflect.ValueOf(f).Elem(), "")
 }
@@ -386,6 +388,10 @@ func (l *loader) envScalar(fv reflect.Value, key, envName string) {
 			return
 		}
 		fv.Set(reflect.ValueOf(ByteSize{N: n, Set: true}))
+	default:
+		// Maps and lists of sections have no one-line spelling; ignoring
+		// the variable would leave the operator believing it applies.
+		l.errorf(key, "set "+key+" in the configuration file", "%s cannot be set from the environment", envName)
 	}
 }
 

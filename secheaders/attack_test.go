@@ -323,3 +323,30 @@ func TestRoute_ReportOnlyOverride(t *testing.T) {
 		t.Error("root lost its enforced CSP")
 	}
 }
+
+// Values accepted in any case must reach the browser in the case it
+// compares: a "Same-Origin" COOP or "No-Referrer" Referrer-Policy is an
+// unknown token to the browser, which then applies no policy at all.
+func TestHeaders_MixedCaseValuesAreNotSilentlyIgnoredByBrowsers(t *testing.T) {
+	m := mustNew(t, Policy{Headers: Headers{
+		ReferrerPolicy:               "No-Referrer",
+		CrossOriginOpenerPolicy:      "Same-Origin",
+		CrossOriginResourcePolicy:    " Same-Site",
+		CrossOriginEmbedderPolicy:    "Require-Corp",
+		PermittedCrossDomainPolicies: "None",
+		FrameOptions:                 "deny ",
+	}})
+	h := m.Header("/", true, "")
+	for name, want := range map[string]string{
+		"Referrer-Policy":                   "no-referrer",
+		"Cross-Origin-Opener-Policy":        "same-origin",
+		"Cross-Origin-Resource-Policy":      "same-site",
+		"Cross-Origin-Embedder-Policy":      "require-corp",
+		"X-Permitted-Cross-Domain-Policies": "none",
+		"X-Frame-Options":                   "DENY",
+	} {
+		if got := h.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}

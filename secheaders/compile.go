@@ -365,15 +365,20 @@ func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[
 		}
 		set.fixed = append(set.fixed, fh)
 	}
+	// The enumerated values are accepted in any case (checkHeaders) but
+	// sent in lower case: browsers compare Referrer-Policy and the
+	// Cross-Origin-* tokens byte for byte, so "Same-Origin" would be
+	// ignored and the header would protect nothing.
+	enum := func(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
 	add("X-Content-Type-Options", "nosniff")
-	add("X-Frame-Options", strings.ToUpper(h.FrameOptions))
-	add("Referrer-Policy", h.ReferrerPolicy)
+	add("X-Frame-Options", strings.ToUpper(strings.TrimSpace(h.FrameOptions)))
+	add("Referrer-Policy", enum(h.ReferrerPolicy))
 	add("Permissions-Policy", h.PermissionsPolicy)
-	add("Cross-Origin-Opener-Policy", h.CrossOriginOpenerPolicy)
-	add("Cross-Origin-Resource-Policy", h.CrossOriginResourcePolicy)
-	add("Cross-Origin-Embedder-Policy", h.CrossOriginEmbedderPolicy)
-	add("Origin-Agent-Cluster", h.OriginAgentCluster)
-	add("X-Permitted-Cross-Domain-Policies", h.PermittedCrossDomainPolicies)
+	add("Cross-Origin-Opener-Policy", enum(h.CrossOriginOpenerPolicy))
+	add("Cross-Origin-Resource-Policy", enum(h.CrossOriginResourcePolicy))
+	add("Cross-Origin-Embedder-Policy", enum(h.CrossOriginEmbedderPolicy))
+	add("Origin-Agent-Cluster", enum(h.OriginAgentCluster))
+	add("X-Permitted-Cross-Domain-Policies", enum(h.PermittedCrossDomainPolicies))
 	// "off" is this header's own value here, not Off: it is always sent.
 	set.fixed = append(set.fixed, fixedHeader{name: "X-Dns-Prefetch-Control",
 		val: []string{strings.ToLower(h.DNSPrefetchControl)}, mode: modeOf(modes, "X-Dns-Prefetch-Control")})

@@ -90,3 +90,27 @@ func TestZone_LRUConsistent(t *testing.T) {
 		t.Fatalf("list %d, count %d, index %d", n, s.n, len(s.idx))
 	}
 }
+
+// A state idle for months at the largest rate must read as drained. rate*ms
+// overflows int64 past about 106 days at 1000000r/s (1e9 milli-requests per
+// second); wrapped, the product went negative and the idle client was
+// rejected as if far over its burst, and its state could never expire.
+func TestZone_LongIdleAtHighRateDoesNotOverflow(t *testing.T) {
+	const rate = 1_000_000_000 // ParseRate("1000000r/s")
+	z := newMemZone(rate, 64)
+	z.lookup(1, 1, 0, true)
+	later := int64(1) + 200*24*3600*1000 // 200 days
+	if excess, busy, _ := z.lookup(1, later, 0, true); busy || excess != 0 {
+		t.Fatalf("after 200 idle days: excess %d, busy %v; want 0, false", excess, busy)
+	}
+	// A state created unaccounted (last = now - neverMs) and left idle.
+	z.lookup(2, later, 0, false)
+	if excess, busy, _ := z.lookup(2, later+100*24*3600*1000, 0, true); busy || excess != 0 {
+		t.Fatalf("unaccounted state after 100 idle days: excess %d, busy %v", excess, busy)
+	}
+	// The idle expiry frees drained states however long they were idle.
+	z.lookup(3, later+400*24*3600*1000, 0, true)
+	if n := z.Len(); n != 1 {
+		t.Fatalf("%d states after a lookup 200 days later, want 1 (the idle ones expired)", n)
+	}
+}

@@ -123,11 +123,25 @@ func decay(excess, rate, ms int64) (int64, int64) {
 	} else if ms < 0 {
 		ms = 0
 	}
-	e := excess - rate*ms/1000 + 1000
+	e := excess - drained(rate, ms) + 1000
 	if e < 0 {
 		e = 0
 	}
 	return e, ms
+}
+
+// drained is rate*ms/1000, the milli-requests a state loses in ms >= 0
+// milliseconds, without overflowing int64. rate*ms overflows after about
+// 106 days idle at ParseRate's largest rate (and after less for a state
+// created without accounting, whose last is neverMs in the past); the
+// wrapped product would be negative and turn a drained state into one far
+// over its burst, rejecting its client. Any such span drains every state:
+// excess never exceeds MaxInt32.
+func drained(rate, ms int64) int64 {
+	if ms > math.MaxInt64/rate {
+		return math.MaxInt64 / 1000
+	}
+	return rate * ms / 1000
 }
 
 // lookup is ngx_http_limit_req_lookup for key hash h at time now: it
@@ -232,7 +246,7 @@ func (s *shard) expire(rate, now int64, force bool) {
 			if ms < idleMs {
 				return
 			}
-			if int64(e.excess)-rate*ms/1000 > 0 {
+			if int64(e.excess)-drained(rate, ms) > 0 {
 				return
 			}
 		}

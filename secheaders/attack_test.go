@@ -273,7 +273,7 @@ func TestConfig_Errors(t *testing.T) {
 		{Policy{Routes: []Route{{Prefix: "admin"}}}, "routes[0].prefix: must be an absolute path"},
 		{Policy{Routes: []Route{{Prefix: "/a/"}, {Prefix: "/a"}}}, "routes[1].prefix: \"/a\" is listed twice"},
 		{Policy{Headers: Headers{FrameOptions: "ALLOW-FROM https://x"}}, "frame_options: ALLOW-FROM"},
-		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "routes[0].coop: must be one of"},
+		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "routes[0].cross_origin_opener_policy: must be one of"},
 		{Policy{Headers: Headers{ReferrerPolicy: "always"}}, "referrer_policy: must be one of"},
 		{Policy{Headers: Headers{PermissionsPolicy: "camera"}}, "permissions_policy:"},
 		{Policy{Modes: map[string]Mode{"X-Frame-Options": ModeMerge}}, "modes.X-Frame-Options: merge applies to Content-Security-Policy only"},

@@ -46,9 +46,9 @@ func checkHeaders(prefix string, h Headers, ce *configErrors) {
 			}
 		}
 	}
-	enum("coop", h.CrossOriginOpenerPolicy, coopValues)
-	enum("corp", h.CrossOriginResourcePolicy, corpValues)
-	enum("coep", h.CrossOriginEmbedderPolicy, coepValues)
+	enum("cross_origin_opener_policy", h.CrossOriginOpenerPolicy, coopValues)
+	enum("cross_origin_resource_policy", h.CrossOriginResourcePolicy, corpValues)
+	enum("cross_origin_embedder_policy", h.CrossOriginEmbedderPolicy, coepValues)
 	enum("origin_agent_cluster", h.OriginAgentCluster, oacValues)
 	enum("permitted_cross_domain_policies", h.PermittedCrossDomainPolicies, xpcdpValues)
 	enum("dns_prefetch_control", h.DNSPrefetchControl, []string{"on", "off"})
@@ -65,10 +65,10 @@ func checkHeaders(prefix string, h Headers, ce *configErrors) {
 		}
 	}
 	if strings.EqualFold(h.CrossOriginResourcePolicy, "cross-origin") {
-		ce.warnf(prefix+"corp", "any site can embed these responses")
+		ce.warnf(prefix+"cross_origin_resource_policy", "any site can embed these responses")
 	}
 	if strings.EqualFold(h.CrossOriginOpenerPolicy, "unsafe-none") {
-		ce.warnf(prefix+"coop", "cross-origin windows keep a handle on this page")
+		ce.warnf(prefix+"cross_origin_opener_policy", "cross-origin windows keep a handle on this page")
 	}
 }
 

@@ -52,3 +52,19 @@ func TestLoad_EnvOnNonScalarKeyIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// A mistake in a header value is reported under the key the file uses, at
+// its line, so the operator is sent to the right place.
+func TestLoad_HeaderValueErrorNamesItsYAMLKey(t *testing.T) {
+	yaml := minimal + "headers:\n  routes:\n    - prefix: /a\n      cross_origin_opener_policy: same\n"
+	p, fs, _ := load(t, yaml, nil, Flags{})
+	if p != nil {
+		t.Fatal("an invalid cross_origin_opener_policy was accepted")
+	}
+	for _, f := range fs {
+		if f.Key == "headers.routes[0].cross_origin_opener_policy" && strings.HasSuffix(f.Where, ":8") {
+			return
+		}
+	}
+	t.Errorf("no finding on headers.routes[0].cross_origin_opener_policy at line 8:\n%s", fmtFindings(fs))
+}

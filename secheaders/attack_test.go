@@ -278,6 +278,9 @@ func TestConfig_Errors(t *testing.T) {
 		{Policy{Headers: Headers{PermissionsPolicy: "camera"}}, "permissions_policy:"},
 		{Policy{Modes: map[string]Mode{"X-Frame-Options": ModeMerge}}, "modes.X-Frame-Options: merge applies to Content-Security-Policy only"},
 		{Policy{Modes: map[string]Mode{"X-Frame-Options": "replace"}}, "modes.X-Frame-Options: must be override, keep or merge"},
+		// A misspelt name would leave the real header at override, silently.
+		{Policy{Modes: map[string]Mode{"Content-Security-Polcy": ModeKeep}}, "modes.Content-Security-Polcy: not a header the policy sets"},
+		{Policy{Modes: map[string]Mode{"Set-Cookie": ModeKeep}}, "modes.Set-Cookie: not a header the policy sets"},
 		{Policy{CSP: CSP{Nonce: NonceOptions{InjectHTML: true}}}, "csp.nonce.inject_html: needs csp.nonce.enabled"},
 		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, RequestHeader: "X Nonce"}}}, "csp.nonce.request_header"},
 		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, Directives: []string{"img-src"}}}}, "csp.nonce.directives[0]"},

@@ -194,12 +194,26 @@ func New(p Policy) (*Middleware, error) {
 // each prefixed by its YAML key, for `rampart config check`.
 func (m *Middleware) Warnings() []string { return slices.Clone(m.warnings) }
 
+// modalHeaders are the headers a mode can be given for: those the policy
+// sets or removes. A mode for any other name would do nothing, and is
+// most likely a misspelling of one of these that leaves it at override.
+var modalHeaders = []string{
+	"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy",
+	"Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Cross-Origin-Embedder-Policy",
+	"Origin-Agent-Cluster", "X-Permitted-Cross-Domain-Policies", "X-Dns-Prefetch-Control",
+	"X-Powered-By", "X-Xss-Protection", hHSTS, hCSP, hCSPRO,
+}
+
 func compileModes(in map[string]Mode, ce *configErrors) map[string]Mode {
 	out := make(map[string]Mode, len(in))
 	for _, name := range slices.Sorted(maps.Keys(in)) {
 		mode := in[name]
 		key := http.CanonicalHeaderKey(strings.TrimSpace(name))
 		field := "modes." + name
+		if !slices.Contains(modalHeaders, key) {
+			ce.errf(field, "not a header the policy sets; modes apply to %s", strings.Join(modalHeaders, ", "))
+			continue
+		}
 		switch Mode(strings.ToLower(string(mode))) {
 		case ModeOverride, "":
 			out[key] = ModeOverride

@@ -81,16 +81,19 @@ func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter 
 // deadlineBody lifts the read deadline once the body has been read to its
 // end or closed, so that the deadline cannot fire later during net/http's
 // background read and cancel a long response's context.
+//
+// Read and Close may run on different goroutines: http.Transport may close
+// a request body from another goroutine while its write loop is still
+// reading it, so lifted is atomic.
 type deadlineBody struct {
 	io.ReadCloser
 	rc     *http.ResponseController
 	done   *atomic.Bool
-	lifted bool
+	lifted atomic.Bool
 }
 
 func (b *deadlineBody) lift() {
-	if !b.lifted && !b.done.Load() {
-		b.lifted = true
+	if !b.done.Load() && b.lifted.CompareAndSwap(false, true) {
 		b.rc.SetReadDeadline(time.Time{})
 	}
 }

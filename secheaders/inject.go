@@ -62,46 +62,53 @@ func (in *injector) run(pr *io.PipeReader) {
 			}
 			return
 		}
-		raw := z.Raw()
-		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
-			in.write(raw)
-			continue
+		if err := in.write(in.token(z, tt, &tag)); err != nil {
+			// The client is gone: fail the handler's next Write with
+			// the same error, so it (and a reverse proxy copying an
+			// upstream body) stops instead of producing a body into
+			// the void.
+			pr.CloseWithError(err)
+			return
 		}
-		// TagName lower-cases the buffer in place: copy first.
-		tag = append(tag[:0], raw...)
-		name, hasAttr := z.TagName()
-		if string(name) != "script" && string(name) != "style" {
-			in.write(tag)
-			continue
-		}
-		has := false
-		for hasAttr {
-			var k []byte
-			k, _, hasAttr = z.TagAttr()
-			if string(k) == "nonce" {
-				has = true
-			}
-		}
-		if has {
-			in.write(tag)
-			continue
-		}
-		n := 1 + len(name)
-		out := make([]byte, 0, len(tag)+len(in.attr))
-		out = append(out, tag[:n]...)
-		out = append(out, in.attr...)
-		out = append(out, tag[n:]...)
-		in.write(out)
 	}
 }
 
-func (in *injector) write(b []byte) {
+// token returns the bytes to send for the current token: its raw bytes,
+// with the nonce attribute added to a <script> or <style> start tag that
+// has none. tag is a reused buffer.
+func (in *injector) token(z *html.Tokenizer, tt html.TokenType, tag *[]byte) []byte {
+	raw := z.Raw()
+	if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+		return raw
+	}
+	// TagName lower-cases the buffer in place: copy first.
+	*tag = append((*tag)[:0], raw...)
+	name, hasAttr := z.TagName()
+	if string(name) != "script" && string(name) != "style" {
+		return *tag
+	}
+	for hasAttr {
+		var k []byte
+		k, _, hasAttr = z.TagAttr()
+		if string(k) == "nonce" {
+			return *tag
+		}
+	}
+	n := 1 + len(name)
+	out := make([]byte, 0, len(*tag)+len(in.attr))
+	out = append(out, (*tag)[:n]...)
+	out = append(out, in.attr...)
+	return append(out, (*tag)[n:]...)
+}
+
+func (in *injector) write(b []byte) error {
 	if len(b) == 0 {
-		return
+		return nil
 	}
 	in.mu.Lock()
-	in.w.Write(b)
-	in.mu.Unlock()
+	defer in.mu.Unlock()
+	_, err := in.w.Write(b)
+	return err
 }
 
 // Write feeds the tokenizer; it returns once the bytes are consumed.

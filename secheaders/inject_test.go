@@ -50,6 +50,30 @@ func TestInjectHTML_Streaming(t *testing.T) {
 	}
 }
 
+// failingWriter is a client that went away after the headers.
+type failingWriter struct{ *httptest.ResponseRecorder }
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestInjectHTML_ClientGoneStopsHandler: when writing to the client fails,
+// the handler's writes fail too, so it stops producing the body (a reverse
+// proxy stops reading the upstream) instead of being told all is well.
+func TestInjectHTML_ClientGoneStopsHandler(t *testing.T) {
+	m := injectPolicy(t)
+	var errs []error
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for range 3 {
+			_, err := io.WriteString(w, "<p>chunk</p>")
+			errs = append(errs, err)
+		}
+	}))
+	h.ServeHTTP(failingWriter{httptest.NewRecorder()}, httptest.NewRequest("GET", "/", nil))
+	if errs[len(errs)-1] == nil {
+		t.Errorf("handler writes after the client left: %v, want an error", errs)
+	}
+}
+
 // TestInjectHTML_SkipsCompressedAndNonHTML: compressed and non-HTML bodies
 // pass through byte for byte.
 func TestInjectHTML_SkipsCompressedAndNonHTML(t *testing.T) {

@@ -16,7 +16,8 @@ import (
 // A rejected request is answered with the configured status (429 by
 // default), Retry-After, RateLimit-Policy and RateLimit, and a generic body
 // written by httperr (HTML or problem+json); the zone and key go to the
-// security log only. A delayed request waits on a timer in its own
+// security log only (a key taken from a header as a SHA-256 fingerprint,
+// since it is usually a credential). A delayed request waits on a timer in its own
 // goroutine, holding no lock; if the client goes away meanwhile, it is
 // dropped without reaching next, so a waiting queue cannot be used to
 // amplify load on the upstream.

@@ -429,3 +429,25 @@ func TestZone_MillionDistinctClientsBounded(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+// A zone keyed by a header is usually keyed by a credential (an API key):
+// the security log identifies the key by a fingerprint, never by value.
+func TestLog_HeaderKeyCredentialNotLogged(t *testing.T) {
+	f := newFixture(t, ratelimit.Options{
+		Zones: map[string]ratelimit.Zone{"k": {Rate: "1r/s", Key: "header:X-Api-Key"}},
+		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "k", NoDelay: true}}}},
+	})
+	const secret = "sk_live_51HcQ9vTq2xY"
+	f.do("GET", "/", "192.0.2.1", "X-Api-Key", secret)
+	if w := f.do("GET", "/", "192.0.2.1", "X-Api-Key", secret); w.Code != 429 {
+		t.Fatalf("status %d, want 429", w.Code)
+	}
+	log := f.log.String()
+	if strings.Contains(log, secret) || strings.Contains(log, secret[:12]) {
+		t.Fatalf("API key written to the security log: %s", log)
+	}
+	var rec struct{ Key string }
+	if err := json.Unmarshal([]byte(strings.TrimSpace(log)), &rec); err != nil || !strings.HasPrefix(rec.Key, "sha256:") {
+		t.Errorf("key = %q (%v), want a sha256: fingerprint", rec.Key, err)
+	}
+}

@@ -1,14 +1,26 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 
 	"github.com/rampart-dev/rampart/seclog"
 )
 
-// maxLoggedKey bounds a key copied into the log: header keys are chosen by
-// the client.
+// maxLoggedKey bounds a key copied into the log.
 const maxLoggedKey = 128
+
+// fingerprint stands in the log for a key taken from a request header. Such
+// a key is usually a credential (an API key, a bearer token), which must
+// not reach the log, and it is chosen by the client, bytes and length
+// alike. The first 64 bits of its SHA-256 still let an operator tell
+// clients apart and match a known key (hash it the same way); the access
+// log leaves the key out entirely.
+func fingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:8])
+}
 
 // logReject records a rejection as a security event, sampled per zone and
 // key so that a flood yields a bounded number of records (the number of
@@ -16,7 +28,9 @@ const maxLoggedKey = 128
 func (l *Limiter) logReject(k *reqKey, d *Decision) {
 	lim := l.zones[d.Zone]
 	key := lim.keyString(k)
-	if len(key) > maxLoggedKey {
+	if lim.kind == keyHeader {
+		key = fingerprint(key)
+	} else if len(key) > maxLoggedKey {
 		key = key[:maxLoggedKey]
 	}
 	ok, suppressed := l.sampler.Allow(d.Zone + "\x00" + key)

@@ -133,9 +133,15 @@ func hardenCookies(values []string, rules []cookieRule, tls bool) {
 
 func hardenCookie(v string, rules []cookieRule, tls bool) string {
 	first, attrs, _ := strings.Cut(v, ";")
-	name, _, ok := strings.Cut(first, "=")
+	name, value, ok := strings.Cut(first, "=")
+	if !ok {
+		// "Set-Cookie: token123" is stored by browsers as a cookie with
+		// an empty name and that value (RFC 6265bis §5.6), so it is
+		// hardened like any other; only an empty pair is dropped.
+		name, value = "", name
+	}
 	name = strings.TrimSpace(name)
-	if !ok || name == "" {
+	if name == "" && strings.TrimSpace(value) == "" {
 		return v // not a cookie the browser would store either
 	}
 	r := matchCookie(rules, name)

@@ -21,7 +21,10 @@ func TestCookies_DefaultHardening(t *testing.T) {
 		{"sid=1; secure; httponly; samesite=strict", "sid=1; secure; httponly; samesite=strict", "sid=1; secure; httponly; samesite=strict"},
 		// A deliberate SameSite=None (cross-site widget) is kept.
 		{"widget=1; SameSite=None; Secure", "widget=1; SameSite=None; Secure", "widget=1; SameSite=None; Secure"},
-		{"garbage", "garbage", "garbage"},
+		// No '=': browsers store a cookie with an empty name and this value.
+		{"garbage", "garbage; Secure; SameSite=Lax", "garbage; SameSite=Lax"},
+		{"=tok; Path=/", "=tok; Path=/; Secure; SameSite=Lax", "=tok; Path=/; SameSite=Lax"},
+		{"; Path=/", "; Path=/", "; Path=/"},
 	} {
 		for _, secure := range []bool{true, false} {
 			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

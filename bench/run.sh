@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs the rampart vs nginx comparison; arguments go to benchrun
+# Runs the rampart vs nginx (and optionally stdlib, caddy) comparison; arguments go to benchrun
 # (e.g. ./bench/run.sh -duration 30s -connections 128). See bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."

@@ -91,16 +91,17 @@ func (l *Limiter) backendFailed(k *reqKey, ru *rule, d *Decision, sl []SharedLim
 	}
 	policy := FailOpen
 	var culprit *zone
+	ci := 0 // culprit's index in the rule
 	for _, i := range idx {
 		z := ru.limits[i].z
 		z.stats.backendErrors.Add(1)
 		switch {
 		case z.onErr == FailClosed:
-			policy, culprit = FailClosed, z
+			policy, culprit, ci = FailClosed, z, i
 		case z.onErr == FailLocal && policy != FailClosed:
-			policy, culprit = FailLocal, z
+			policy, culprit, ci = FailLocal, z, i
 		case culprit == nil:
-			culprit = z
+			culprit, ci = z, i
 		}
 	}
 	d.BackendError = true
@@ -115,9 +116,12 @@ func (l *Limiter) backendFailed(k *reqKey, ru *rule, d *Decision, sl []SharedLim
 	}
 	switch policy {
 	case FailClosed:
+		// The zone that closed rejects, as if over its limit: it counts
+		// the rejection and the response carries its RateLimit fields.
 		d.Action = Reject
 		d.Zone = culprit.name
 		d.RetryAfter = 1
+		d.zones[ci] = zoneResult{active: true}
 		return true
 	case FailLocal:
 		return false

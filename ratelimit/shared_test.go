@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 
@@ -72,5 +73,22 @@ func TestShared_MixedBackendsRejected(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("rule mixing memory and shared zones accepted")
+	}
+}
+
+// A store outage under fail_closed rejects: the rejection is counted like
+// any other, so an operator watching Stats sees the requests turned away.
+func TestShared_FailClosedRejectionCounted(t *testing.T) {
+	st := &fakeStore{err: errors.New("connection refused")}
+	f := sharedFixture(t, st, ratelimit.FailClosed)
+	w := f.do("GET", "/", "192.0.2.1")
+	if w.Code != 429 || f.reached.Load() != 0 {
+		t.Fatalf("status %d, reached %d; want 429, 0", w.Code, f.reached.Load())
+	}
+	if w.Header().Get("Retry-After") != "1" || w.Header().Get("RateLimit") != `"s";r=0;t=1` {
+		t.Errorf("headers %v", w.Header())
+	}
+	if c, _ := f.l.Stats("s"); c.Rejected != 1 || c.BackendErrors != 1 {
+		t.Errorf("counts %+v, want 1 rejected, 1 backend error", c)
 	}
 }

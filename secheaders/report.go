@@ -9,10 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
@@ -162,13 +159,13 @@ func (r *legacyReport) violation() Violation {
 	return Violation{
 		DocumentURI:        cleanURL(r.DocumentURI),
 		BlockedURI:         cleanURL(r.BlockedURI),
-		ViolatedDirective:  cleanText(r.ViolatedDirective, 200),
-		EffectiveDirective: cleanText(r.EffectiveDirective, 64),
+		ViolatedDirective:  seclog.Clean(r.ViolatedDirective, 200),
+		EffectiveDirective: seclog.Clean(r.EffectiveDirective, 64),
 		SourceFile:         cleanURL(r.SourceFile),
 		Line:               cleanInt(r.Line),
 		Column:             cleanInt(r.Column),
-		Disposition:        cleanText(r.Disposition, 16),
-		Sample:             cleanText(r.Sample, 40),
+		Disposition:        seclog.Clean(r.Disposition, 16),
+		Sample:             seclog.Clean(r.Sample, 40),
 	}
 }
 
@@ -187,42 +184,25 @@ func (r *apiReport) violation() Violation {
 	return Violation{
 		DocumentURI:        cleanURL(r.DocumentURL),
 		BlockedURI:         cleanURL(r.BlockedURL),
-		ViolatedDirective:  cleanText(r.EffectiveDirective, 64),
-		EffectiveDirective: cleanText(r.EffectiveDirective, 64),
+		ViolatedDirective:  seclog.Clean(r.EffectiveDirective, 64),
+		EffectiveDirective: seclog.Clean(r.EffectiveDirective, 64),
 		SourceFile:         cleanURL(r.SourceFile),
 		Line:               cleanInt(r.Line),
 		Column:             cleanInt(r.Column),
-		Disposition:        cleanText(r.Disposition, 16),
-		Sample:             cleanText(r.Sample, 40),
+		Disposition:        seclog.Clean(r.Disposition, 16),
+		Sample:             seclog.Clean(r.Sample, 40),
 	}
-}
-
-// cleanText makes s safe for any log sink: valid UTF-8, no control or
-// format characters (no forged line, no bidi trick), at most max bytes.
-func cleanText(s string, max int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // cleanURL keeps scheme, host and path of a URL; query and fragment may
 // carry session tokens and are dropped. Non-URL values browsers use
-// ("inline", "eval", "self") pass through cleanText.
+// ("inline", "eval", "self") pass through seclog.Clean.
 func cleanURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
 		u.RawQuery, u.Fragment, u.RawFragment, u.User = "", "", "", nil
 		s = u.String()
 	}
-	return cleanText(s, 300)
+	return seclog.Clean(s, 300)
 }
 
 func cleanInt(v any) int {
@@ -298,5 +278,5 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *Collector) reject(r *http.Request, err error) {
 	c.log.Event(r.Context(), r, slog.LevelInfo, seclog.InputValidationFail, "csp report refused",
-		slog.String("reason", err.Error()), slog.String("content_type", cleanText(r.Header.Get("Content-Type"), 100)))
+		slog.String("reason", err.Error()), slog.String("content_type", seclog.Clean(r.Header.Get("Content-Type"), 100)))
 }

@@ -35,7 +35,7 @@ func TestEvent_TerminalAndBidiInjectionInRequestFields(t *testing.T) {
 }
 
 func TestClean_PlainASCIIUnchanged(t *testing.T) {
-	if got := clean("/api/x?y", 100); got != "/api/x?y" {
+	if got := Clean("/api/x?y", 100); got != "/api/x?y" {
 		t.Errorf("clean = %q", got)
 	}
 }

@@ -68,9 +68,9 @@ func (s *Logger) Event(ctx context.Context, r *http.Request, level slog.Level, e
 			all = append(all, slog.String("request_id", id))
 		}
 		all = append(all,
-			slog.String("method", clean(r.Method, 32)),
-			slog.String("host", clean(r.Host, 256)),
-			slog.String("path", clean(r.URL.Path, maxPath)),
+			slog.String("method", Clean(r.Method, 32)),
+			slog.String("host", Clean(r.Host, 256)),
+			slog.String("path", Clean(r.URL.Path, maxPath)),
 		)
 	}
 	all = append(all, attrs...)

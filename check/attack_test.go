@@ -189,3 +189,29 @@ func TestRedirect_HTTPUnreachable(t *testing.T) {
 		t.Errorf("grade %s", rep.Grade)
 	}
 }
+
+// The audited server chooses header values, cookie names and certificate
+// names; none of its terminal escapes or bidi overrides may reach the
+// auditor's terminal through the text report.
+func TestWriteText_TerminalEscapeInjection(t *testing.T) {
+	rep := &Report{
+		Target: "https://evil.example/",
+		Findings: []Finding{{ID: "x", Category: CategoryHeaders, Severity: Warning,
+			Title: "cookie a\u202etxt.exe: no Secure", Evidence: "\x1b]0;pwned\x07\x1b[2J\u009b31m", Fix: "fix"}},
+		TLS:      TLSInfo{Certificate: &CertInfo{Subject: "CN=\x1b[8mhidden", Issuer: "CN=ok"}},
+		Redirect: RedirectInfo{URL: "http://evil.example/", Status: 301, Location: "https://x/\x1b[1A"},
+	}
+	var b strings.Builder
+	if err := WriteText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\u202e"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("%q reached the text report:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, "?]0;pwned??[2J?31m") || !strings.Contains(out, "→ https://x/?[1A") {
+		t.Errorf("unexpected rendering:\n%s", out)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/rampart-dev/rampart/seclog"
 )
 
 var categoryTitle = map[Category]string{
@@ -67,8 +69,22 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  - %s\n", s)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, terminalSafe(b.String()))
 	return err
+}
+
+// terminalSafe neutralises, line by line, what the audited server chose:
+// header values, cookie names, Location, certificate names. A hostile site
+// could otherwise put escape sequences (ESC, the 8-bit CSI U+009B) that
+// drive the auditor's terminal, or a bidi override (U+202E) that makes a
+// line read as something else, into the report. Each becomes '?', as in the
+// security log. The JSON report needs none of this: encoding/json escapes.
+func terminalSafe(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = seclog.Clean(l, len(l)) // never longer: no cut
+	}
+	return strings.Join(lines, "\n")
 }
 
 func writeTLS(b *strings.Builder, t TLSInfo) {

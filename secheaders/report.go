@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -196,11 +197,15 @@ func (r *apiReport) violation() Violation {
 
 // cleanURL keeps scheme, host and path of a URL; query and fragment may
 // carry session tokens and are dropped. Non-URL values browsers use
-// ("inline", "eval", "self") pass through seclog.Clean.
+// ("inline", "eval", "self") pass through seclog.Clean. So does anything
+// url.Parse refuses or that has no host ("https://a/%zz?token=x",
+// "/page?token=x"), cut before its first '?' or '#' all the same.
 func cleanURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
 		u.RawQuery, u.Fragment, u.RawFragment, u.User = "", "", "", nil
 		s = u.String()
+	} else if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
 	}
 	return seclog.Clean(s, 300)
 }

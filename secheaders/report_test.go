@@ -83,6 +83,22 @@ func TestCollector_LogsBothFormats(t *testing.T) {
 	}
 }
 
+// A URL that url.Parse refuses, or a relative one, still loses its query
+// and fragment, where session tokens travel.
+func TestCollector_TokenInUnparsableURLNotLogged(t *testing.T) {
+	c := NewCollector(CollectorOptions{})
+	for _, u := range []string{"https://app.example/%zz?token=secret", "/page?token=secret", "https://app.example/a b#secret"} {
+		body, _ := json.Marshal(map[string]any{"csp-report": map[string]any{"document-uri": u, "blocked-uri": u, "source-file": u}})
+		vs, err := c.Parse("application/csp-report", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := vs[0]; strings.Contains(v.DocumentURI+v.BlockedURI+v.SourceFile, "secret") {
+			t.Errorf("%q: token kept: %+v", u, v)
+		}
+	}
+}
+
 // TestCollector_LogForging: a report carrying newlines, ANSI escapes and
 // bidi controls in its fields produces one clean record per report.
 func TestCollector_LogForging(t *testing.T) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -100,5 +101,55 @@ func BenchmarkDirect(b *testing.B) {
 		}
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
+	}
+}
+
+// BenchmarkProxyPOST measures one proxied POST through ServeHTTP, with the
+// body buffered (the default) and streamed (InsecureStreamRequestBodies),
+// for a form-sized body, a body that spills to a temporary file and a
+// chunked one. The upstream reads and discards the body.
+func BenchmarkProxyPOST(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok\n")
+	}))
+	b.Cleanup(up.Close)
+	for _, mode := range []struct {
+		name   string
+		stream bool
+	}{{"buffered", false}, {"streamed", true}} {
+		p, err := New(Options{Upstream: mustURL(b, up.URL), Logger: discardLogger(),
+			InsecureStreamRequestBodies: mode.stream, BodyTempDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.CloseIdleConnections)
+		for _, size := range []struct {
+			name    string
+			n       int
+			chunked bool
+		}{{"2KiB", 2 << 10, false}, {"1MiB", 1 << 20, false}, {"1MiB-chunked", 1 << 20, true}} {
+			b.Run(mode.name+"/"+size.name, func(b *testing.B) {
+				body := bytes.Repeat([]byte("x"), size.n)
+				w := &discardWriter{h: make(http.Header)}
+				rd := bytes.NewReader(body)
+				b.SetBytes(int64(size.n))
+				b.ReportAllocs()
+				for b.Loop() {
+					req := httptest.NewRequest("POST", "http://app.example/upload", nil)
+					rd.Reset(body)
+					req.Body = io.NopCloser(rd)
+					req.ContentLength = int64(size.n)
+					if size.chunked {
+						req.ContentLength = -1
+					}
+					clear(w.h)
+					p.ServeHTTP(w, req)
+					if w.code != http.StatusOK {
+						b.Fatalf("status %d", w.code)
+					}
+				}
+			})
+		}
 	}
 }

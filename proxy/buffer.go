@@ -7,10 +7,9 @@ import (
 )
 
 // BodyBufferBytes is the size up to which a request body with a declared
-// Content-Length is read completely before the upstream is contacted, like
-// nginx's proxy_request_buffering with its default 16 KiB
-// client_body_buffer_size (nginx spills larger bodies to disk; rampart
-// streams them).
+// Content-Length is still read completely before the upstream is
+// contacted when Options.InsecureStreamRequestBodies turns request
+// buffering off (by default every body is buffered; see spool.go).
 //
 // Why: a proxied body is otherwise streamed to the upstream as the client
 // sends it, so a client that declares a body and sends it slowly holds an

@@ -44,6 +44,11 @@ const (
 	// (the listener's read timeout fired). Not an upstream failure.
 	// Answered 408.
 	ReasonClientTimeout
+	// ReasonBodyBufferFailed: the request body could not be buffered
+	// (the temporary file could not be created or written: BodyTempDir
+	// missing, disk full). rampart's own failure, logged at error level;
+	// the upstream was not contacted. Answered 500, as nginx does.
+	ReasonBodyBufferFailed
 )
 
 // Classify says why err, returned by the transport for r, happened.
@@ -51,6 +56,10 @@ func Classify(r *http.Request, err error) Reason {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return ReasonBodyTooLarge
+	}
+	var se *spoolError
+	if errors.As(err, &se) {
+		return ReasonBodyBufferFailed
 	}
 	// A canceled request context means the client left, whatever error
 	// the transport made of it (canceled dial, broken body read). A
@@ -92,6 +101,8 @@ func (reason Reason) Status() int {
 		return http.StatusBadRequest
 	case ReasonClientTimeout:
 		return http.StatusRequestTimeout
+	case ReasonBodyBufferFailed:
+		return http.StatusInternalServerError
 	default:
 		return http.StatusBadGateway
 	}
@@ -109,6 +120,8 @@ func (reason Reason) String() string {
 		return "bad_request_body"
 	case ReasonClientTimeout:
 		return "client_body_timeout"
+	case ReasonBodyBufferFailed:
+		return "body_buffer_failed"
 	default:
 		return "upstream_unavailable"
 	}
@@ -144,6 +157,12 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	case ReasonBodyTooLarge:
 		p.logger.LogAttrs(ctx, slog.LevelInfo, "request body too large", attrs...)
+		w.Header().Set("Connection", "close")
+		httperr.Write(w, r, code, "", id)
+		return
+	case ReasonBodyBufferFailed:
+		// The body may be partly unread: close the connection.
+		p.logger.LogAttrs(ctx, slog.LevelError, "request body could not be buffered", attrs...)
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, r, code, "", id)
 		return

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"math"
 	"sync"
 	"time"
 )
@@ -29,7 +30,9 @@ type idleConn struct {
 
 func newIdleConn(rwc io.ReadWriteCloser, d time.Duration) *idleConn {
 	c := &idleConn{ReadWriteCloser: rwc, d: d}
-	c.timer = time.AfterFunc(d, func() { c.Close() })
+	// Armed only once c.timer is set: Close, run by the timer, reads it.
+	c.timer = time.AfterFunc(math.MaxInt64, func() { c.Close() })
+	c.timer.Reset(d)
 	return c
 }
 

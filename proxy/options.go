@@ -23,6 +23,8 @@ const (
 	DefaultMaxIdleConns          = 256
 	DefaultMaxBodyBytes          = 10 << 20 // 10 MiB
 	DefaultUpgradeIdleTimeout    = 5 * time.Minute
+	DefaultBodyMemoryBytes       = 64 << 10 // 64 KiB
+	DefaultBodyMemoryBudget      = 32 << 20 // 32 MiB
 )
 
 // Options configures a Proxy. Only Upstream is required; every other zero
@@ -98,12 +100,59 @@ type Options struct {
 	// MaxBodyBytes limits the size of a request body. Zero means
 	// DefaultMaxBodyBytes (currently 10 MiB, nginx's client_max_body_size
 	// is 1 MiB). A request whose Content-Length exceeds it is answered 413
-	// at once, before the upstream is contacted; a chunked body is cut
-	// when it crosses the limit and answered 413 (the upstream sees a
-	// truncated request on a closed connection). Raise it for upload
-	// endpoints; it cannot be disabled, since an unbounded body lets one
-	// client hold an upstream worker as long as it likes.
+	// at once, before anything is read; a chunked body is answered 413
+	// when it crosses the limit. With request buffering (the default) the
+	// upstream never sees such a request; with InsecureStreamRequestBodies
+	// it sees a truncated one on a closed connection. Raise it for upload
+	// endpoints; it cannot be disabled: it also bounds the disk space one
+	// buffered request can take.
 	MaxBodyBytes int64
+
+	// InsecureStreamRequestBodies turns request buffering off: bodies
+	// over BodyBufferBytes (16 KiB) are streamed to the upstream as the
+	// client sends them, as nginx does with proxy_request_buffering off.
+	// Default false: every request body is read completely (in memory up
+	// to BodyMemoryBytes, then in a temporary file) before the upstream
+	// is contacted.
+	//
+	// It is insecure because a streamed body holds an upstream connection,
+	// and with it an application worker, for as long as the client takes
+	// to send it, up to the listener's read timeout: a few clients
+	// trickling large or chunked bodies exhaust a gunicorn or uWSGI
+	// deployment with a handful of sync workers (slow POST, R.U.D.Y.).
+	// Set it only for applications that handle slow bodies themselves
+	// (async workers) and need to see an upload as it arrives, for
+	// example to report its progress. Warnings reports it.
+	InsecureStreamRequestBodies bool
+
+	// BodyMemoryBytes is how much of one request body is kept in memory
+	// while it is buffered; the rest goes to a temporary file in
+	// BodyTempDir (nginx's client_body_buffer_size). Zero means
+	// DefaultBodyMemoryBytes (currently 64 KiB), which holds every form
+	// post, login and JSON call in memory. A body whose declared
+	// Content-Length is larger goes to the file from its first byte.
+	BodyMemoryBytes int64
+
+	// BodyMemoryBudget bounds the memory all requests being buffered may
+	// hold at once. Zero means DefaultBodyMemoryBudget (currently
+	// 32 MiB, 512 full in-memory buffers). A request whose buffer would
+	// take the total over it goes to a temporary file instead, so however
+	// many clients send bodies at once (slowly or not), buffered request
+	// bodies never hold more than this much memory; the rest is on disk,
+	// bounded per request by MaxBodyBytes.
+	BodyMemoryBudget int64
+
+	// BodyTempDir is the directory of the temporary files holding request
+	// bodies larger than the memory buffer. Empty means os.TempDir() at
+	// the time New is called ($TMPDIR, else /tmp). Files are created
+	// with mode 0600 by os.CreateTemp and unlinked at once, so no other
+	// user can open them, and nothing is left behind whatever happens to
+	// the request or the process; the space is freed when the request
+	// ends. It must be an existing directory. Where /tmp is a tmpfs, the
+	// files are in memory after all: choose a directory on disk. A
+	// directory writable by other users without the sticky bit is
+	// reported by Warnings (they could replace it or fill it).
+	BodyTempDir string
 
 	// StripRequestHeaders names request headers removed before the request
 	// is sent upstream, in addition to the built-in list (identity headers
@@ -179,6 +228,17 @@ func (o *Options) validate() error {
 	if o.MaxBodyBytes < 0 {
 		add("limits.max_body_bytes: must be >= 0 (0 means the default, %d)", DefaultMaxBodyBytes)
 	}
+	if o.BodyMemoryBytes < 0 {
+		add("limits.body_memory_bytes: must be >= 0 (0 means the default, %d)", DefaultBodyMemoryBytes)
+	}
+	if o.BodyMemoryBudget < 0 {
+		add("limits.body_memory_budget: must be >= 0 (0 means the default, %d)", DefaultBodyMemoryBudget)
+	}
+	if o.BodyTempDir != "" {
+		if err := checkTempDir(o.BodyTempDir); err != nil {
+			add("limits.body_temp_dir: %v", err)
+		}
+	}
 	for i, name := range o.StripRequestHeaders {
 		if !validHeaderName(name) {
 			add("proxy.strip_request_headers[%d]: %q is not a valid header name", i, name)
@@ -198,6 +258,12 @@ func (o *Options) Warnings() []string {
 	var w []string
 	if o.TLSClientConfig != nil && o.TLSClientConfig.InsecureSkipVerify {
 		w = append(w, "upstream: TLS certificate verification is disabled; anyone on the path to the upstream can impersonate it")
+	}
+	if o.InsecureStreamRequestBodies {
+		w = append(w, "upstream.insecure_stream_request_bodies: request bodies are streamed to the application as clients send them; a few clients sending slowly can hold every application worker")
+	}
+	if dir := o.BodyTempDir; dir != "" && tempDirShared(dir) {
+		w = append(w, fmt.Sprintf("limits.body_temp_dir: %q is writable by other users and has no sticky bit; they can rename or replace it and fill it", dir))
 	}
 	if u := o.Upstream; u != nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		w = append(w, fmt.Sprintf("upstream.url: plain http to non-loopback host %q; requests, cookies and identity headers cross the network unencrypted", u.Hostname()))

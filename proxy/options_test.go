@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,9 @@ func TestNew_Validation(t *testing.T) {
 			ResponseHeaderTimeout: -time.Second,
 			MaxIdleConns:          -1,
 			MaxBodyBytes:          -1,
+			BodyMemoryBytes:       -1,
+			BodyMemoryBudget:      -1,
+			BodyTempDir:           "/nonexistent/rampart-bodies",
 			StripRequestHeaders:   []string{"X-Ok", "Bad Name"},
 			RemoveResponseHeaders: []string{"X:Colon"},
 		}, []string{
@@ -34,6 +39,9 @@ func TestNew_Validation(t *testing.T) {
 			"upstream.response_header_timeout: must be >= 0",
 			"upstream.max_idle_conns: must be >= 0",
 			"limits.max_body_bytes: must be >= 0",
+			"limits.body_memory_bytes: must be >= 0",
+			"limits.body_memory_budget: must be >= 0",
+			`limits.body_temp_dir: "/nonexistent/rampart-bodies" does not exist`,
 			`proxy.strip_request_headers[1]: "Bad Name" is not a valid header name`,
 			`proxy.remove_response_headers[0]: "X:Colon" is not a valid header name`,
 		}},
@@ -86,12 +94,31 @@ func TestNew_Defaults(t *testing.T) {
 	if p.maxBody != DefaultMaxBodyBytes {
 		t.Errorf("max body %d", p.maxBody)
 	}
+	if sp := &p.spooler; p.streamBodies || sp.memMax != DefaultBodyMemoryBytes ||
+		sp.budget.max != DefaultBodyMemoryBudget || sp.dir != os.TempDir() || sp.maxBody != DefaultMaxBodyBytes {
+		t.Errorf("buffering defaults: stream %v, %d in memory, budget %d, dir %q", p.streamBodies, sp.memMax, sp.budget.max, sp.dir)
+	}
 	if w := p.Warnings(); len(w) != 0 {
 		t.Errorf("warnings for a loopback upstream: %q", w)
 	}
 }
 
+// TestNew_TempDirNotADirectory: a file named as the temporary directory is
+// refused at start, not on the first large upload.
+func TestNew_TempDirNotADirectory(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o600)
+	_, err := New(Options{Upstream: mustURL(t, "http://127.0.0.1:5000"), BodyTempDir: f})
+	if err == nil || !strings.Contains(err.Error(), "limits.body_temp_dir: ") || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("error %v", err)
+	}
+}
+
 func TestWarnings(t *testing.T) {
+	shared := t.TempDir()
+	os.Chmod(shared, 0o777) // world-writable, no sticky bit
+	sticky := t.TempDir()
+	os.Chmod(sticky, 0o777|os.ModeSticky)
 	tests := []struct {
 		o    Options
 		want string
@@ -99,6 +126,9 @@ func TestWarnings(t *testing.T) {
 		{Options{Upstream: mustURL(t, "http://10.0.0.5:5000")}, "upstream.url: plain http to non-loopback host"},
 		{Options{Upstream: mustURL(t, "https://app.internal"), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, "verification is disabled"},
 		{Options{Upstream: mustURL(t, "http://localhost:5000")}, ""},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), InsecureStreamRequestBodies: true}, "upstream.insecure_stream_request_bodies: "},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), BodyTempDir: shared}, "limits.body_temp_dir: "},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), BodyTempDir: sticky}, ""},
 		{Options{Upstream: mustURL(t, "http://[::1]:5000")}, ""},
 	}
 	for _, tc := range tests {

@@ -1,7 +1,14 @@
 // Package proxy is rampart's reverse proxy to the protected application: an
 // httputil.ReverseProxy with a Rewrite function, forwarding headers the
 // application can trust, fingerprinting headers removed from responses,
-// a request body limit, and generic error pages.
+// a request body limit, request buffering, and generic error pages.
+//
+// Request bodies are read completely before the upstream is contacted (in
+// memory up to Options.BodyMemoryBytes within a global
+// Options.BodyMemoryBudget, then in an unlinked temporary file), and sent
+// with a Content-Length: a client sending slowly holds no application
+// worker, and one that gives up mid-body causes no upstream request (see
+// spool.go). Options.InsecureStreamRequestBodies turns this off.
 //
 // What the upstream receives, whatever the client sent:
 //
@@ -43,6 +50,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -61,6 +69,8 @@ type Proxy struct {
 	sendUpstreamHost bool
 	forwarded        bool
 	maxBody          int64
+	streamBodies     bool
+	spooler          spooler
 	upgradeIdle      time.Duration
 	stripReq         headerSet
 	removeResp       headerSet
@@ -91,8 +101,18 @@ func New(o Options) (*Proxy, error) {
 		seclog:           o.SecLog,
 		// A down upstream fails every request; a few security events
 		// per second say so, the suppressed count says how often.
-		sampler:  seclog.Sampler{Burst: 5, MaxKeys: 1},
-		warnings: o.Warnings(),
+		sampler:      seclog.Sampler{Burst: 5, MaxKeys: 1},
+		warnings:     o.Warnings(),
+		streamBodies: o.InsecureStreamRequestBodies,
+	}
+	p.spooler = spooler{
+		memMax:  orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes),
+		maxBody: p.maxBody,
+		dir:     o.BodyTempDir,
+		budget:  memBudget{max: orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget)},
+	}
+	if p.spooler.dir == "" {
+		p.spooler.dir = os.TempDir()
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
@@ -142,7 +162,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.Body != nil && r.Body != http.NoBody && !p.streamBodies {
+		// Read the whole body before the upstream is contacted (see
+		// spool.go).
+		body, err := p.spooler.spool(clientBody{r.Body}, r.ContentLength)
+		if err != nil {
+			p.handleError(w, r, err)
+			return
+		}
+		defer body.free()
+		r2 := *r
+		r2.Body, r2.ContentLength = body, body.size
+		if body.size == 0 {
+			r2.Body = http.NoBody
+		}
+		// Sent with a Content-Length, never chunked. Request trailers
+		// cannot follow a body of known length and are dropped, as
+		// nginx does.
+		r2.TransferEncoding, r2.Trailer = nil, nil
+		r = &r2
+	} else if r.Body != nil && r.Body != http.NoBody {
 		r2 := *r
 		r2.Body = r.Body
 		if r.ContentLength < 0 {
@@ -156,8 +195,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Errors reading it are the client's, not the upstream's.
 		r2.Body = clientBody{r2.Body}
 		r = &r2
-		// A small body is read whole before the upstream is
-		// contacted (see BodyBufferBytes).
+		// Even when streaming, a small body is read whole before the
+		// upstream is contacted (see BodyBufferBytes).
 		if !p.bufferSmallBody(w, r) {
 			return
 		}
@@ -175,6 +214,13 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := out.Header
 	p.stripReq.removeFrom(h)
+	if !p.streamBodies {
+		// The body is already complete: rampart answered the client's
+		// Expect: 100-continue itself (net/http sends the 100 when the
+		// body is first read), and the upstream must not make the
+		// transport wait for a 100 of its own.
+		delete(h, "Expect")
+	}
 	if up := h["Upgrade"]; len(up) > 0 && upgradeTunnelsHTTP(up) {
 		// See upgrade.go: no HTTP tunnel past the gateway.
 		delete(h, "Upgrade")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/ratelimit"
@@ -344,7 +345,11 @@ func TestDelay_ClientDisconnectDropsRequest(t *testing.T) {
 		close(done)
 	}()
 	cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // guard only: the delay is 62.5 s
+		t.Fatal("abandoned request still waiting")
+	}
 	if f.reached.Load() != 1 {
 		t.Errorf("abandoned request reached upstream")
 	}

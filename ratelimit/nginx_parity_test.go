@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -256,6 +257,33 @@ http {
 	defer srv.Close()
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	// The schedules are robust to 15 ms of jitter, which a loaded machine
+	// can exceed (a stalled goroutine, a slow nginx event loop). A real
+	// difference in semantics shows on every run, clock noise does not: a
+	// run that disagrees is repeated with fresh keys, and the test fails
+	// only when every run disagrees.
+	const runs = 3
+	var diffs []string
+	for run := range runs {
+		diffs = parityRun(t, client, nginxURL, srv.URL, strconv.Itoa(run))
+		if len(diffs) == 0 {
+			break
+		}
+		t.Logf("run %d of %d disagrees:\n%s", run+1, runs, strings.Join(diffs, "\n"))
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		t.Logf("nginx error.log:\n%s", b)
+	}
+}
+
+// parityRun sends every scenario's schedule to nginx and to rampart at
+// once and returns the groups whose outcomes differ. suffix is appended to
+// every non-empty key so that a run starts from fresh states.
+func parityRun(t *testing.T, client *http.Client, nginxURL, rampartURL, suffix string) []string {
 	var wg sync.WaitGroup
 	results := make([][2][]outcome, len(parityScenarios))
 	for i, sc := range parityScenarios {
@@ -276,11 +304,11 @@ http {
 			for g, gr := range sc.groups {
 				time.Sleep(time.Until(start.Add(time.Duration(gr.ms) * time.Millisecond)))
 				for k := 0; k < gr.n; k++ {
-					for side, base := range []string{nginxURL, srv.URL} {
+					for side, base := range []string{nginxURL, rampartURL} {
 						reqs.Add(1)
 						go func() {
 							defer reqs.Done()
-							res := send(client, fmt.Sprintf("%s/s%d/x", base, i), gr.key)
+							res := send(client, fmt.Sprintf("%s/s%d/x", base, i), gr.key, suffix)
 							mu.Lock()
 							results[i][side][g][gr.key+":"+res]++
 							mu.Unlock()
@@ -292,27 +320,28 @@ http {
 		}()
 	}
 	wg.Wait()
+	var diffs []string
 	for i, sc := range parityScenarios {
 		want := simulate(t, i, sc, make([]int, len(sc.groups)))
 		for g := range sc.groups {
 			ng, rp := results[i][0][g].String(), results[i][1][g].String()
 			if ng != rp {
-				t.Errorf("%s group %d (%+v): nginx %s, rampart %s", sc.name, g, sc.groups[g], ng, rp)
+				diffs = append(diffs, fmt.Sprintf("%s group %d (%+v): nginx %s, rampart %s", sc.name, g, sc.groups[g], ng, rp))
 			} else if ng != want[g].String() {
 				t.Logf("%s group %d: both %s, virtual clock %s", sc.name, g, ng, want[g])
 			}
 		}
 	}
-	if t.Failed() {
-		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		t.Logf("nginx error.log:\n%s", b)
-	}
+	return diffs
 }
 
-func send(c *http.Client, url, key string) string {
+func send(c *http.Client, url, key, suffix string) string {
 	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		key += suffix
+	}
 	req.Header.Set("X-Key", key)
-	req.Header.Set("X-Global", "g")
+	req.Header.Set("X-Global", "g"+suffix)
 	resp, err := c.Do(req)
 	if err != nil {
 		return "error"
@@ -343,7 +372,7 @@ func freePort(t *testing.T) int {
 }
 
 func waitListening(t *testing.T, addr, dir string) {
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 500; i++ { // 10 s: nginx starts slowly on a loaded machine
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return

@@ -103,15 +103,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if err := gw.Reopen(); err != nil {
-				logger.Error("SIGHUP: reopening logs and certificates failed", "error", err)
-			} else {
-				logger.Info("SIGHUP: logs reopened, certificate files checked")
-			}
-		}
-	}()
+	go reopenOnHUP(ctx, hup, gw.Reopen, logger)
 	if ready != nil {
 		ready(plan)
 	}
@@ -122,4 +114,22 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	}
 	logger.Info("rampart stopped")
 	return 0
+}
+
+// reopenOnHUP calls reopen for each signal on hup until ctx is done.
+// signal.Stop does not close the channel, so without ctx the goroutine
+// would outlive serve.
+func reopenOnHUP(ctx context.Context, hup <-chan os.Signal, reopen func() error, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reopen(); err != nil {
+				logger.Error("SIGHUP: reopening logs and certificates failed", "error", err)
+			} else {
+				logger.Info("SIGHUP: logs reopened, certificate files checked")
+			}
+		}
+	}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -92,4 +94,20 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 	if !strings.Contains(stderr.String(), "rampart stopped") {
 		t.Errorf("no stop record:\n%s", stderr.String())
 	}
+}
+
+// The SIGHUP loop ends with serve: signal.Stop never closes its channel.
+func TestReopenOnHUP_EndsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan os.Signal, 1)
+	reopened := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		reopenOnHUP(ctx, hup, func() error { reopened <- struct{}{}; return nil }, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	hup <- syscall.SIGHUP
+	<-reopened
+	cancel()
+	<-done
 }

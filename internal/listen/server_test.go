@@ -230,7 +230,14 @@ func TestRun_GracefulShutdownLetsInflightFinish(t *testing.T) {
 		resp.Body.Close()
 		got <- result{string(b), err}
 	}()
-	<-started
+	guard := time.After(60 * time.Second) // guard only: every wait below is bounded by it
+	select {
+	case <-started:
+	case r := <-got:
+		t.Fatalf("request ended before reaching the handler: %q %v", r.body, r.err)
+	case <-guard:
+		t.Fatal("request never reached the handler")
+	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- stop() }()
 	// The listener closes at once: new connections are refused while the
@@ -241,15 +248,30 @@ func TestRun_GracefulShutdownLetsInflightFinish(t *testing.T) {
 			break
 		}
 		c.Close()
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-guard:
+			close(release)
+			t.Fatal("listener still accepting after shutdown began")
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	close(release)
-	r := <-got
+	var r result
+	select {
+	case r = <-got:
+	case <-guard:
+		t.Fatal("in-flight request never finished")
+	}
 	if r.err != nil || r.body != "finished" {
 		t.Fatalf("in-flight request: %q %v", r.body, r.err)
 	}
-	if err := <-runErr; err != nil {
-		t.Fatalf("Run = %v", err)
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-guard:
+		t.Fatal("Run did not return after the in-flight request finished")
 	}
 }
 

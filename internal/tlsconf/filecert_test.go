@@ -121,11 +121,20 @@ func TestFileCert_WatchPicksUpChange(t *testing.T) {
 	go func() { f.Watch(ctx, 10*time.Millisecond); close(stopped) }()
 	s2 := writePair(t, cf, kf, "two.example", now.Add(-time.Hour), now.Add(time.Hour))
 	bumpMtime(t, cf, kf)
+	deadline := time.Now().Add(60 * time.Second) // guard only
 	for f.Current().Leaf.SerialNumber.Cmp(s2) != 0 {
-		time.Sleep(5 * time.Millisecond) // bounded by the test timeout
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("Watch did not pick up the new certificate")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	<-stopped
+	select {
+	case <-stopped:
+	case <-time.After(60 * time.Second): // guard only
+		t.Fatal("Watch did not return after its context was cancelled")
+	}
 }
 
 func BenchmarkFileCertGetCertificate(b *testing.B) {

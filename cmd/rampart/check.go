@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,31 +45,26 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	httpURL := fs.String("http-url", "", "plain-HTTP URL for the redirect probe (default http://<host>/ on port 80)")
 	caFile := fs.String("ca", "", "PEM file of root certificates to trust instead of the system roots")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "rampart: error: check takes exactly one URL")
-		fmt.Fprintln(stderr, "rampart: hint: rampart check https://example.com/")
+		errorf(stderr, "rampart check https://example.com/", "check takes exactly one URL")
 		return 2
 	}
 	if *minGrade != "" && !check.ValidGrade(strings.ToUpper(*minGrade)) {
-		fmt.Fprintf(stderr, "rampart: error: --min-grade %q is not a grade\n", *minGrade)
-		fmt.Fprintln(stderr, "rampart: hint: use one of A+ A A- B+ B B- C+ C C- D+ D D- F")
+		errorf(stderr, "use one of A+ A A- B+ B B- C+ C C- D+ D D- F", "--min-grade %q is not a grade", *minGrade)
 		return 2
 	}
 	opts := check.Options{Timeout: *timeout, HTTPURL: *httpURL, InsecureAcceptCert: *insecure}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "rampart: error: --ca: %v\n", err)
+			errorf(stderr, "", "--ca: %v", err)
 			return 2
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			fmt.Fprintf(stderr, "rampart: error: --ca: no PEM certificate in %s\n", *caFile)
+			errorf(stderr, "", "--ca: no PEM certificate in %s", *caFile)
 			return 2
 		}
 		opts.RootCAs = pool
@@ -83,10 +77,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	rep, err := check.Run(ctx, target, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: error: %v\n", err)
+		hint := ""
 		if strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), "handshake") {
-			fmt.Fprintln(stderr, "rampart: hint: is the server speaking TLS on that port?")
+			hint = "is the server speaking TLS on that port?"
 		}
+		errorf(stderr, hint, "%v", err)
 		return 2
 	}
 	if *jsonOut {
@@ -95,7 +90,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		err = check.WriteText(stdout, rep)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: error: %v\n", err)
+		errorf(stderr, "", "%v", err)
 		return 2
 	}
 	if rep.Failed(strings.ToUpper(*minGrade)) {

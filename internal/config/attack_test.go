@@ -68,3 +68,13 @@ func TestLoad_HeaderValueErrorNamesItsYAMLKey(t *testing.T) {
 	}
 	t.Errorf("no finding on headers.routes[0].cross_origin_opener_policy at line 8:\n%s", fmtFindings(fs))
 }
+
+// A required secret whose NAME_FILE cannot be read is reported as such, not
+// as "not set", which sends the operator looking in the wrong place.
+func TestLoad_RequiredSecretUnreadableFileSaysSo(t *testing.T) {
+	yaml := minimal + "require_secrets: [APP_KEY]\n"
+	p, fs, _ := load(t, yaml, map[string]string{"APP_KEY_FILE": "/nonexistent/app_key"}, Flags{})
+	if p != nil || !strings.Contains(fs.Error(), "cannot read the file named by APP_KEY_FILE") {
+		t.Errorf("want the unreadable file reported, got:\n%s", fmtFindings(fs))
+	}
+}

@@ -46,6 +46,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileListen(f, p)
 	l.compileTLS(f, p)
 	l.compileUpstream(f, p)
+	l.compileBodyBuffering(f, p)
 	l.compileClientIP(f, p)
 	l.compileLogs(f, p)
 	l.compileSecret(f, p)
@@ -469,9 +470,13 @@ func (l *loader) compileRequiredSecrets(f *File) {
 	for i, name := range f.RequireSecrets {
 		key := fmt.Sprintf("require_secrets[%d]", i)
 		value, from, err := lookupSecret(l.env, name)
-		if err != nil {
+		if err == errNoSecret {
 			l.errorf(key, "set "+name+" in the environment, the .env file, "+name+"_FILE, or a systemd credential; generate one with: openssl rand -base64 48",
 				"secret %s is required but not set", name)
+			continue
+		}
+		if err != nil {
+			l.errorf(key, "check the path and its permissions", "secret %s: %v", name, err)
 			continue
 		}
 		if why := checkSecret(value); why != "" {

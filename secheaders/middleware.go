@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -274,13 +275,15 @@ func (w *writer) finish() {
 func mergeDict(ours string, theirs []string) string {
 	key, _, _ := strings.Cut(ours, "=")
 	out := ours
+	var kept []string // members added, to send a repeated one once
 	for _, field := range theirs {
 		for member := range strings.SplitSeq(field, ",") {
 			member = strings.TrimSpace(member)
 			k, _, _ := strings.Cut(member, "=")
-			if member == "" || strings.TrimSpace(k) == key || !validFieldValue(member) || strings.Contains(out, member) {
+			if member == "" || strings.TrimSpace(k) == key || !validFieldValue(member) || slices.Contains(kept, member) {
 				continue
 			}
+			kept = append(kept, member)
 			out += ", " + member
 		}
 	}

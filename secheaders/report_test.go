@@ -255,3 +255,21 @@ func TestReportingEndpoints_KeepsApplicationEndpoints(t *testing.T) {
 		t.Errorf("Reporting-Endpoints = %q, want %q", got, want)
 	}
 }
+
+// An application endpoint whose member text happens to be a substring of
+// ours (csp="..." inside rampart-csp="...") is still kept: members are
+// compared whole, and a repeated one is sent once.
+func TestReportingEndpoints_SubstringMemberKept(t *testing.T) {
+	var buf bytes.Buffer
+	m := newReportPolicy(t, &buf, CollectorOptions{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Reporting-Endpoints", `csp="/.well-known/rampart/csp-report", nel="/n"`)
+		w.Header().Add("Reporting-Endpoints", `nel="/n"`)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	want := `rampart-csp="/.well-known/rampart/csp-report", csp="/.well-known/rampart/csp-report", nel="/n"`
+	if got := rec.Header().Values("Reporting-Endpoints"); len(got) != 1 || got[0] != want {
+		t.Errorf("Reporting-Endpoints = %q, want %q", got, want)
+	}
+}

@@ -29,6 +29,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if d.gone {
+			w.WriteHeader(statusClientClosedRequest)
 			return
 		}
 		annotate(r, &d)
@@ -60,6 +61,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 				if z := l.zones[d.Zone]; z != nil {
 					z.stats.abandoned.Add(1)
 				}
+				w.WriteHeader(statusClientClosedRequest)
 				return
 			}
 		}
@@ -70,6 +72,12 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// statusClientClosedRequest (nginx's 499) is recorded for a request
+// dropped because its client left while it waited: nothing reaches the
+// client, which is gone, but the access log then says what happened
+// instead of a 200 that never did. The reverse proxy records the same.
+const statusClientClosedRequest = 499
 
 func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, d *Decision) {
 	h := w.Header()

@@ -24,8 +24,9 @@ import (
 type Source struct {
 	// Path of the YAML file; "" means no file (flags and environment only).
 	Path string
-	// Demo selects the demo's defaults: loopback listeners, ./.state, the
-	// development certificate, no hosts required.
+	// Demo selects the demo's defaults: loopback listeners, a state
+	// directory in the user cache directory, the development certificate,
+	// no hosts required.
 	Demo bool
 	// Flags are command-line overrides; nil fields are not set.
 	Flags Flags

@@ -11,7 +11,9 @@ type File struct {
 	Hosts []string `yaml:"hosts"`
 
 	// StateDir holds the development certificate, the ACME cache and, later,
-	// embedded state. Default: /var/lib/rampart, or ./.state for the demo.
+	// embedded state. Default: /var/lib/rampart; for the demo, rampart under
+	// the user cache directory (~/.cache/rampart), or ./.rampart-state when
+	// there is none.
 	StateDir string `yaml:"state_dir"`
 
 	// SecretKey names the secret rampart signs with (sessions, CSRF tokens).

@@ -69,7 +69,11 @@ type Policy struct {
 	Headers
 
 	// Modes maps a header name (any case) to how it meets the
-	// application's header. Unlisted headers use ModeOverride.
+	// application's header. Unlisted headers use ModeOverride. Only the
+	// headers the policy sets or removes can be listed (Strict-Transport-
+	// Security, Content-Security-Policy[-Report-Only], X-Frame-Options,
+	// X-Powered-By, ...); any other name is an error, since its mode would
+	// do nothing.
 	Modes map[string]Mode
 
 	// Routes override the policy for path prefixes (longest prefix wins).

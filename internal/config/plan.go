@@ -28,6 +28,13 @@ type Plan struct {
 	Upstream UpstreamPlan
 	// MaxBodyBytes caps request bodies (413 past it).
 	MaxBodyBytes int64
+	// BodyMemoryBytes, BodyMemoryBudget and BodyTempDir configure request
+	// buffering: in memory per request, in memory for all requests at
+	// once, and where the rest goes ("" means the system temporary
+	// directory).
+	BodyMemoryBytes  int64
+	BodyMemoryBudget int64
+	BodyTempDir      string
 
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
@@ -91,6 +98,9 @@ type UpstreamPlan struct {
 	Forwarded             bool
 	FlushInterval         time.Duration
 	UpgradeIdleTimeout    time.Duration // 0 means the proxy's default
+	// InsecureStreamRequestBodies streams request bodies instead of
+	// buffering them.
+	InsecureStreamRequestBodies bool
 	// TLSClientConfig verifies an https upstream; nil means the defaults.
 	TLSClientConfig *tls.Config
 }

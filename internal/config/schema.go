@@ -132,6 +132,12 @@ type Upstream struct {
 	// they are copied; event streams and chunked responses are always
 	// flushed at once. Default 0: no periodic flush.
 	FlushInterval Duration `yaml:"flush_interval"`
+	// InsecureStreamRequestBodies sends request bodies to the application
+	// as clients send them instead of reading them whole first, so a few
+	// clients sending slowly can hold every worker of a gunicorn or uWSGI
+	// application. Only for applications with async workers that must see
+	// uploads as they arrive. Default false.
+	InsecureStreamRequestBodies bool `yaml:"insecure_stream_request_bodies"`
 	// TLS verifies an https:// upstream.
 	TLS UpstreamTLS `yaml:"tls"`
 	// StripRequestHeaders are extra identity headers removed from every
@@ -161,6 +167,18 @@ type UpstreamTLS struct {
 type Limits struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 10m.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// BodyMemoryBytes is how much of one request body is kept in memory
+	// while rampart reads it whole before contacting the application; the
+	// rest goes to a temporary file (nginx's client_body_buffer_size).
+	// Default 64k.
+	BodyMemoryBytes ByteSize `yaml:"body_memory_bytes"`
+	// BodyMemoryBudget bounds the memory all bodies being read hold at
+	// once; past it bodies go to temporary files. Default 32m.
+	BodyMemoryBudget ByteSize `yaml:"body_memory_budget"`
+	// BodyTempDir holds the temporary files of request bodies (mode 0600,
+	// unlinked as soon as created). Default: $TMPDIR, else /tmp. Choose
+	// a directory on disk where /tmp is a tmpfs.
+	BodyTempDir string `yaml:"body_temp_dir"`
 }
 
 // Log configures the access log and the security log.

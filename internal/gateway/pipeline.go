@@ -70,26 +70,32 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 //	host check        421 for a Host that is not configured (Host header
 //	                  injection never reaches the application); TRACE 405
 //	rate limit        before any work is spent on the request
-//	reverse proxy     body limit, forwarding headers, fingerprint removal
+//	reverse proxy     body limit, request buffering (the body is read
+//	                  whole before the application is contacted),
+//	                  forwarding headers, fingerprint removal
 //
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between recovery and the proxy.
 func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 	px, err := proxy.New(proxy.Options{
-		Upstream:              plan.Upstream.URL,
-		SendUpstreamHost:      !plan.Upstream.PreserveHost,
-		DialTimeout:           plan.Upstream.DialTimeout,
-		ResponseHeaderTimeout: plan.Upstream.ResponseHeaderTimeout,
-		MaxIdleConns:          plan.Upstream.MaxIdleConns,
-		MaxBodyBytes:          plan.MaxBodyBytes,
-		StripRequestHeaders:   plan.Upstream.StripRequestHeaders,
-		RemoveResponseHeaders: plan.Upstream.RemoveResponseHeaders,
-		Forwarded:             plan.Upstream.Forwarded,
-		FlushInterval:         plan.Upstream.FlushInterval,
-		UpgradeIdleTimeout:    plan.Upstream.UpgradeIdleTimeout,
-		TLSClientConfig:       plan.Upstream.TLSClientConfig,
-		Logger:                d.logger,
-		SecLog:                d.sec,
+		Upstream:                    plan.Upstream.URL,
+		SendUpstreamHost:            !plan.Upstream.PreserveHost,
+		DialTimeout:                 plan.Upstream.DialTimeout,
+		ResponseHeaderTimeout:       plan.Upstream.ResponseHeaderTimeout,
+		MaxIdleConns:                plan.Upstream.MaxIdleConns,
+		MaxBodyBytes:                plan.MaxBodyBytes,
+		BodyMemoryBytes:             plan.BodyMemoryBytes,
+		BodyMemoryBudget:            plan.BodyMemoryBudget,
+		BodyTempDir:                 plan.BodyTempDir,
+		InsecureStreamRequestBodies: plan.Upstream.InsecureStreamRequestBodies,
+		StripRequestHeaders:         plan.Upstream.StripRequestHeaders,
+		RemoveResponseHeaders:       plan.Upstream.RemoveResponseHeaders,
+		Forwarded:                   plan.Upstream.Forwarded,
+		FlushInterval:               plan.Upstream.FlushInterval,
+		UpgradeIdleTimeout:          plan.Upstream.UpgradeIdleTimeout,
+		TLSClientConfig:             plan.Upstream.TLSClientConfig,
+		Logger:                      d.logger,
+		SecLog:                      d.sec,
 	})
 	if err != nil {
 		return nil, err

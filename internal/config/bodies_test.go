@@ -1,0 +1,76 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoad_BodyBufferingDefaults(t *testing.T) {
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if p.BodyMemoryBytes != 64<<10 || p.BodyMemoryBudget != 32<<20 || p.BodyTempDir != "" || p.Upstream.InsecureStreamRequestBodies {
+		t.Errorf("buffering defaults: %d %d %q %v", p.BodyMemoryBytes, p.BodyMemoryBudget, p.BodyTempDir, p.Upstream.InsecureStreamRequestBodies)
+	}
+}
+
+func TestLoad_BodyBuffering(t *testing.T) {
+	dir := t.TempDir()
+	p, fs, _ := load(t, minimal+"limits: {body_memory_bytes: 16k, body_memory_budget: 8m, body_temp_dir: "+dir+"}\n", nil, Flags{})
+	if p == nil || len(fs) != 0 {
+		t.Fatalf("findings:\n%v", fs)
+	}
+	if p.BodyMemoryBytes != 16<<10 || p.BodyMemoryBudget != 8<<20 || p.BodyTempDir != dir {
+		t.Errorf("plan: %d %d %q", p.BodyMemoryBytes, p.BodyMemoryBudget, p.BodyTempDir)
+	}
+	p, _, _ = load(t, minimal, map[string]string{"RAMPART_LIMITS_BODY_TEMP_DIR": dir}, Flags{})
+	if p == nil || p.BodyTempDir != dir {
+		t.Errorf("RAMPART_LIMITS_BODY_TEMP_DIR not applied")
+	}
+}
+
+func TestLoad_BodyBufferingErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o600)
+	for _, tc := range []struct{ yaml, want string }{
+		{"limits: {body_memory_bytes: 0}\n", "limits.body_memory_bytes: must be > 0"},
+		{"limits: {body_memory_budget: 0}\n", "limits.body_memory_budget: must be > 0"},
+		{"limits: {body_temp_dir: /nonexistent/rampart}\n", `limits.body_temp_dir: "/nonexistent/rampart" does not exist`},
+		{"limits: {body_temp_dir: " + file + "}\n", "is not a directory"},
+	} {
+		p, fs, _ := load(t, minimal+tc.yaml, nil, Flags{})
+		if p != nil || !strings.Contains(fs.Error(), tc.want) || !strings.Contains(fs.Error(), "rampart.yaml:5") {
+			t.Errorf("%s: findings\n%v", tc.yaml, fs)
+		}
+	}
+}
+
+// A streaming escape hatch and a temporary directory others can write to
+// are valid, and reported.
+func TestLoad_BodyBufferingWarnings(t *testing.T) {
+	shared := t.TempDir()
+	os.Chmod(shared, 0o777)
+	p, fs, _ := load(t, minimal+"  insecure_stream_request_bodies: true\nlimits: {body_temp_dir: "+shared+", body_memory_budget: 1k}\n", nil, Flags{})
+	if p == nil || !p.Upstream.InsecureStreamRequestBodies {
+		t.Fatalf("findings:\n%v", fs)
+	}
+	got := ""
+	for _, f := range fs {
+		got += f.String() + "\n"
+	}
+	for _, w := range []string{"warning: upstream.insecure_stream_request_bodies: request bodies are streamed",
+		"warning: limits.body_temp_dir: " + `"` + shared + `" is writable by other users`,
+		"warning: limits.body_memory_budget: 1024 bytes is less than limits.body_memory_bytes"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+	sticky := t.TempDir()
+	os.Chmod(sticky, 0o777|os.ModeSticky)
+	if _, fs, _ := load(t, minimal+"limits: {body_temp_dir: "+sticky+"}\n", nil, Flags{}); len(fs) != 0 {
+		t.Errorf("a sticky shared directory like /tmp is reported:\n%v", fs)
+	}
+}

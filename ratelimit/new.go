@@ -108,6 +108,8 @@ func New(opts Options) (*Limiter, error) {
 				bad(key+".size", "%v", err)
 			case s < StateBytes:
 				bad(key+".size", "must be at least %d bytes (one key)", StateBytes)
+			case s > MaxZoneSize:
+				bad(key+".size", "must be at most 1024m (%d keys), got %q", MaxZoneSize/StateBytes, zo.Size)
 			default:
 				size = s
 			}
@@ -216,6 +218,13 @@ func New(opts Options) (*Limiter, error) {
 	sort.SliceStable(l.rules, func(i, j int) bool { return len(l.rules[i].prefix) > len(l.rules[j].prefix) })
 	return l, nil
 }
+
+// MaxZoneSize is the largest zone size, 1024m: 8 388 608 keys, about
+// 560 MB of states. A zone's states are allocated when the Limiter is
+// built, so without a bound a typo ("100000m") would make New, and with it
+// the gateway's start and "rampart config check", try to allocate tens of
+// gigabytes and be killed.
+const MaxZoneSize = 1024 << 20
 
 func validName(s string) bool {
 	if s == "" || len(s) > 64 {

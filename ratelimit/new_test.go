@@ -125,3 +125,17 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// States are allocated up front: a typo in a zone's size must be an error,
+// not an allocation of tens of gigabytes that gets the process killed.
+func TestNew_HugeZoneSizeRefused(t *testing.T) {
+	for _, size := range []string{"1025m", "100000m", "1073741825"} {
+		_, err := ratelimit.New(ratelimit.Options{
+			Zones: map[string]ratelimit.Zone{"api": {Rate: "10r/s", Size: size}},
+			Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "api"}}}},
+		})
+		if err == nil || !strings.Contains(err.Error(), "zones.api.size: must be at most 1024m") {
+			t.Fatalf("size %s: err = %v", size, err)
+		}
+	}
+}

@@ -81,7 +81,8 @@ type Zone struct {
 
 	// Size bounds the zone's memory (YAML "size"), in nginx syntax ("10m",
 	// "512k", bytes). It holds Size/128 keys, as nginx does. Empty means
-	// "10m" (81 920 keys). At least "128" (one key).
+	// "10m" (81 920 keys). At least "128" (one key), at most "1024m"
+	// (MaxZoneSize; states are allocated up front).
 	Size string
 
 	// Allow lists client networks exempt from this zone (YAML "allow").

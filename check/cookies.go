@@ -1,6 +1,7 @@
 package check
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -88,23 +89,16 @@ var cookieOrder = []string{
 	"cookies-session-without-secure-flag",
 }
 
-func worse(newR, oldR string) string {
-	if oldR == "" {
-		return newR
-	}
-	idx := func(r string) int {
-		for i, x := range cookieOrder {
-			if x == r {
-				return i
-			}
-		}
-		return -1
-	}
-	if idx(newR) > idx(oldR) {
+// worseIn returns whichever of two outcomes comes later in order (the
+// Observatory's lists run from best to worst); "" is no outcome yet.
+func worseIn(order []string, newR, oldR string) string {
+	if oldR == "" || slices.Index(order, newR) > slices.Index(order, oldR) {
 		return newR
 	}
 	return oldR
 }
+
+func worse(newR, oldR string) string { return worseIn(cookieOrder, newR, oldR) }
 
 // observatoryCookies follows mdn/mdn-http-observatory
 // src/analyzer/tests/cookies.js. hsts is whether the HSTS test passed.

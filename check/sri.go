@@ -21,20 +21,7 @@ var sriOrder = []string{
 	"sri-not-implemented-response-not-html",
 }
 
-func sriWorse(newR, oldR string) string {
-	idx := func(r string) int {
-		for i, x := range sriOrder {
-			if x == r {
-				return i
-			}
-		}
-		return -1
-	}
-	if oldR == "" || idx(newR) > idx(oldR) {
-		return newR
-	}
-	return oldR
-}
+func sriWorse(newR, oldR string) string { return worseIn(sriOrder, newR, oldR) }
 
 // sriTest follows subresource-integrity.js on the (capped) body of the
 // final response. Each <script src> is same-site (a relative URL, or an

@@ -98,7 +98,8 @@ func newMemZone(rate int64, capacity int) *memZone {
 }
 
 func (z *memZone) shard(h uint64) *shard {
-	// The low bits pick the shard; maphash output is uniform.
+	// Bits 7 and up pick the shard; maphash output is uniform, so any
+	// bits would do.
 	return &z.shards[(h>>7)&z.mask]
 }
 

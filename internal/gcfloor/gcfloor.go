@@ -116,7 +116,7 @@ func percentFor(live, floor uint64) int {
 	if live == 0 {
 		return maxPercent
 	}
-	if live*(1+basePercent/100) >= floor {
+	if live+live*basePercent/100 >= floor {
 		return basePercent
 	}
 	p := (floor - live) * 100 / live

@@ -78,3 +78,19 @@ func TestLoad_RequiredSecretUnreadableFileSaysSo(t *testing.T) {
 		t.Errorf("want the unreadable file reported, got:\n%s", fmtFindings(fs))
 	}
 }
+
+// upstream.tls on an http:// upstream verifies nothing; saying nothing
+// would let the operator believe the link is protected.
+func TestLoad_UpstreamTLSOnPlainHTTPIsReported(t *testing.T) {
+	yaml := minimal + "  tls: {server_name: app.internal}\n"
+	p, fs, _ := load(t, yaml, nil, Flags{})
+	if p == nil {
+		t.Fatalf("unexpected errors:\n%s", fmtFindings(fs))
+	}
+	for _, f := range fs {
+		if f.Key == "upstream.tls" && f.Severity == Warning {
+			return
+		}
+	}
+	t.Errorf("no warning on upstream.tls:\n%s", fmtFindings(fs))
+}

@@ -316,6 +316,11 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		l.warnf("upstream.url", "bind the application to 127.0.0.1, or use https:// to reach it", "traffic to %s crosses the network unencrypted", u.Host)
 	}
+	if u.Scheme == "http" && in.TLS != (UpstreamTLS{}) {
+		// The operator believes the upstream's certificate is checked
+		// against ca_file; over http:// there is no certificate at all.
+		l.warnf("upstream.tls", "use an https:// upstream.url, or remove upstream.tls", "has no effect: upstream.url is http://, so the traffic is not encrypted")
+	}
 }
 
 func (l *loader) compileUpstreamTLS(in UpstreamTLS, up *UpstreamPlan) {

@@ -3,6 +3,7 @@ package requestid
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -25,7 +26,9 @@ type Options struct {
 	TrustIncoming func(*http.Request) bool
 
 	// Header is read (when trusted) and written on the request, for the
-	// upstream, and on the response. Default "X-Request-ID".
+	// upstream, and on the response. Default "X-Request-ID". Headers that
+	// already mean something (Host, Content-Length, Cookie, Authorization,
+	// the hop-by-hop headers...) are refused.
 	Header string
 }
 
@@ -45,7 +48,23 @@ func New(o Options) (*Middleware, error) {
 	if !isToken(h) {
 		return nil, errors.New("request_id_header: must be a valid HTTP header name")
 	}
-	return &Middleware{trust: o.TrustIncoming, header: http.CanonicalHeaderKey(h)}, nil
+	h = http.CanonicalHeaderKey(h)
+	if reserved[h] {
+		return nil, fmt.Errorf("request_id_header: %s already means something; hint: use a header of its own such as %s", h, DefaultHeader)
+	}
+	return &Middleware{trust: o.TrustIncoming, header: h}, nil
+}
+
+// reserved are the headers that cannot carry the id: the middleware
+// replaces the header on every request and response, so naming one of
+// these would rewrite the message's framing or routing (Content-Length,
+// Transfer-Encoding, Host, the hop-by-hop headers) or destroy the
+// client's credentials and the upstream's cookies.
+var reserved = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Content-Type": true,
+	"Connection": true, "Keep-Alive": true, "Upgrade": true, "Te": true, "Trailer": true,
+	"Proxy-Authorization": true, "Proxy-Authenticate": true, "Proxy-Connection": true,
+	"Authorization": true, "Cookie": true, "Set-Cookie": true, "Location": true,
 }
 
 // Handler stores the request id with NewContext, sets it on the request

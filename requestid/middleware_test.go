@@ -150,3 +150,17 @@ func BenchmarkHandler(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// The id replaces its header on every request and response: naming a
+// header that frames, routes or authenticates the message would let the
+// middleware rewrite a body's length or wipe every client's cookies.
+func TestNew_HeaderThatAlreadyMeansSomethingRefused(t *testing.T) {
+	for _, h := range []string{"Content-Length", "transfer-encoding", "Host", "Cookie", "Authorization", "Connection", "Set-Cookie"} {
+		if _, err := New(Options{Header: h}); err == nil || !strings.Contains(err.Error(), "request_id_header:") {
+			t.Errorf("header %q: err = %v", h, err)
+		}
+	}
+	if _, err := New(Options{Header: "X-Correlation-Id"}); err != nil {
+		t.Errorf("X-Correlation-Id refused: %v", err)
+	}
+}

@@ -35,6 +35,8 @@ const (
 	maxReferer   = 1024
 
 	maxRefererInput = 8192 // longer Referers are logged as "REDACTED…"
+
+	maxAttr = 512 // a string added with AddAttrs
 )
 
 // Options configures the access log. The zero value logs to standard
@@ -197,6 +199,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	e.mu.Lock()
 	ln.extra = e.extra
 	e.mu.Unlock()
+	cleanAttrs(ln.extra)
 	bp := linePool.Get().(*[]byte)
 	buf := l.encode((*bp)[:0], &ln)
 	// A failed write (disk full) cannot be reported anywhere better than
@@ -242,6 +245,21 @@ func (l *Logger) encode(buf []byte, ln *line) []byte {
 	b := bytes.NewBuffer(buf)
 	_ = slog.NewJSONHandler(b, &slog.HandlerOptions{ReplaceAttr: replaceAttr}).Handle(context.Background(), rec)
 	return b.Bytes()
+}
+
+// cleanAttrs clips and cleans, in place, the string values added with
+// AddAttrs, as the fixed fields are: a later stage may add a value that
+// came from the client (a user name from an identity header), and neither
+// its length nor its bidi overrides may reach the line. The request is
+// over, so the slice is no longer shared.
+func cleanAttrs(attrs []slog.Attr) {
+	for i, a := range attrs {
+		if a.Value.Kind() == slog.KindString {
+			if v := a.Value.String(); clean(v, maxAttr) != v {
+				attrs[i].Value = slog.StringValue(clean(v, maxAttr))
+			}
+		}
+	}
 }
 
 func tlsVersion(cs *tls.ConnectionState) string {

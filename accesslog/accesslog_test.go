@@ -219,3 +219,20 @@ func TestClip(t *testing.T) {
 		}
 	}
 }
+
+// A later stage may add a value that came from the client (a user name
+// taken from an identity header): it is clipped and cleaned like the fixed
+// fields, so it can neither reorder the line on a terminal (Trojan Source)
+// nor make it long enough for a shipper to split.
+func TestAddAttrs_ClientValueBidiAndLengthBounded(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	evil := "admin\u202e\u0085" + strings.Repeat("x", 20000)
+	out := logOne(t, Options{}, func(_ http.ResponseWriter, r *http.Request) {
+		AddAttrs(r, slog.String("user", evil), slog.Int("n", 1))
+	}, r)
+	m := decode(t, out)
+	u, _ := m["user"].(string)
+	if strings.ContainsAny(u, "\u202e\u0085") || len(u) > 1024 || !strings.HasPrefix(u, "admin") || m["n"] != 1.0 {
+		t.Errorf("user = %q (%d bytes), n = %v", u, len(u), m["n"])
+	}
+}

@@ -38,6 +38,7 @@
 // second logger). Long values are clipped (see the max* constants) so one
 // request cannot produce a line that a log shipper would split in two.
 //
-// Attributes passed to AddAttrs are the caller's responsibility: they go
-// through the same escaping, but must not carry secrets.
+// Attributes passed to AddAttrs are the caller's responsibility: their
+// strings are escaped, clipped and cleaned like the fixed fields, but must
+// not carry secrets.
 package accesslog

@@ -22,9 +22,10 @@ type entry struct {
 // cache status. It is a no-op when no access-log middleware is in front
 // (the library used alone), so stages can call it unconditionally.
 //
-// Values go through the same JSON escaping as every other field,
-// but they are written as given: never pass a secret (a token, a cookie,
-// a password) or a whole header. Keys should not collide with the fixed
+// String values go through the same JSON escaping, clipping (512 bytes)
+// and cleaning of deceptive characters as every other field, but nothing
+// is redacted: never pass a secret (a token, a cookie, a password) or a
+// whole header. Keys should not collide with the fixed
 // fields; a duplicate key appears twice in the line.
 func AddAttrs(r *http.Request, attrs ...slog.Attr) {
 	e, _ := r.Context().Value(ctxKey{}).(*entry)

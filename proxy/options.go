@@ -125,6 +125,17 @@ type Options struct {
 	// example to report its progress. Warnings reports it.
 	InsecureStreamRequestBodies bool
 
+	// InsecureStreamRequestBodyPaths streams request bodies, as
+	// InsecureStreamRequestBodies does, only for these paths: an entry
+	// matches the request path equal to it or below it ("/upload"
+	// matches /upload and /upload/big, not /uploads), so the upload
+	// endpoint that reports progress streams while logins and forms stay
+	// buffered. Default none. Each must start with "/". Matching is on the
+	// path as sent and needs no defence against path confusion: a client
+	// that got its body streamed by disguising another path could as
+	// well send it to the streamed path itself. Warnings reports them.
+	InsecureStreamRequestBodyPaths []string
+
 	// BodyMemoryBytes is how much of one request body is kept in memory
 	// while it is buffered; the rest goes to a temporary file in
 	// BodyTempDir (nginx's client_body_buffer_size). Zero means
@@ -239,6 +250,11 @@ func (o *Options) validate() error {
 			add("limits.body_temp_dir: %v", err)
 		}
 	}
+	for i, path := range o.InsecureStreamRequestBodyPaths {
+		if !strings.HasPrefix(path, "/") {
+			add("upstream.insecure_stream_request_body_paths[%d]: %q must start with /", i, path)
+		}
+	}
 	for i, name := range o.StripRequestHeaders {
 		if !validHeaderName(name) {
 			add("proxy.strip_request_headers[%d]: %q is not a valid header name", i, name)
@@ -261,6 +277,9 @@ func (o *Options) Warnings() []string {
 	}
 	if o.InsecureStreamRequestBodies {
 		w = append(w, "upstream.insecure_stream_request_bodies: request bodies are streamed to the application as clients send them; a few clients sending slowly can hold every application worker")
+	}
+	for i, path := range o.InsecureStreamRequestBodyPaths {
+		w = append(w, fmt.Sprintf("upstream.insecure_stream_request_body_paths[%d]: request bodies under %q are streamed to the application as clients send them; a few clients sending slowly there can hold every application worker", i, path))
 	}
 	if dir := o.BodyTempDir; dir != "" && tempDirShared(dir) {
 		w = append(w, fmt.Sprintf("limits.body_temp_dir: %q is writable by other users and has no sticky bit; they can rename or replace it and fill it", dir))

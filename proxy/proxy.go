@@ -51,6 +51,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -70,6 +71,7 @@ type Proxy struct {
 	forwarded        bool
 	maxBody          int64
 	streamBodies     bool
+	streamPaths      []string
 	spooler          spooler
 	upgradeIdle      time.Duration
 	stripReq         headerSet
@@ -104,6 +106,7 @@ func New(o Options) (*Proxy, error) {
 		sampler:      seclog.Sampler{Burst: 5, MaxKeys: 1},
 		warnings:     o.Warnings(),
 		streamBodies: o.InsecureStreamRequestBodies,
+		streamPaths:  append([]string(nil), o.InsecureStreamRequestBodyPaths...),
 	}
 	p.spooler = spooler{
 		memMax:  orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes),
@@ -162,7 +165,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
 		return
 	}
-	if r.Body != nil && r.Body != http.NoBody && !p.streamBodies {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if hasBody && !p.streamBodies && !underAny(r.URL.Path, p.streamPaths) {
 		// Read the whole body before the upstream is contacted (see
 		// spool.go).
 		body, err := p.spooler.spool(clientBody{r.Body}, r.ContentLength)
@@ -181,7 +185,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// nginx does.
 		r2.TransferEncoding, r2.Trailer = nil, nil
 		r = &r2
-	} else if r.Body != nil && r.Body != http.NoBody {
+	} else if hasBody {
 		r2 := *r
 		r2.Body = r.Body
 		if r.ContentLength < 0 {
@@ -214,11 +218,11 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	h := out.Header
 	p.stripReq.removeFrom(h)
-	if !p.streamBodies {
-		// The body is already complete: rampart answered the client's
-		// Expect: 100-continue itself (net/http sends the 100 when the
-		// body is first read), and the upstream must not make the
-		// transport wait for a 100 of its own.
+	if _, streamed := in.Body.(clientBody); !streamed {
+		// The body is already complete (or absent): rampart answered
+		// the client's Expect: 100-continue itself (net/http sends the
+		// 100 when the body is first read), and the upstream must not
+		// make the transport wait for a 100 of its own.
 		delete(h, "Expect")
 	}
 	if up := h["Upgrade"]; len(up) > 0 && upgradeTunnelsHTTP(up) {
@@ -289,4 +293,15 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		res.Body = &trailerFilter{ReadCloser: res.Body, res: res, remove: p.removeResp}
 	}
 	return nil
+}
+
+// underAny reports whether path is one of prefixes or below one of them.
+func underAny(path string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if strings.HasPrefix(path, pre) &&
+			(len(path) == len(pre) || pre[len(pre)-1] == '/' || path[len(pre)] == '/') {
+			return true
+		}
+	}
+	return false
 }

@@ -435,3 +435,48 @@ func TestBuffering_TempDirGone(t *testing.T) {
 		t.Errorf("logs:\n%s%s", logs, secLog)
 	}
 }
+
+// TestBuffering_StreamPathsOnly: InsecureStreamRequestBodyPaths streams
+// the bodies of the upload endpoint only; a stalled body anywhere else,
+// including a path that merely starts with the same letters, holds no
+// upstream request.
+func TestBuffering_StreamPathsOnly(t *testing.T) {
+	up := newWatchedUpstream(t)
+	p, _, _ := testProxy(t, up.URL, Options{InsecureStreamRequestBodyPaths: []string{"/upload"}, BodyTempDir: t.TempDir()})
+	fe := newWatchedFront(t, p, 1000)
+	body := strings.Repeat("u", 100<<10)
+	head := func(path string) string {
+		return "POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:1000]
+	}
+	var buffered []*rawClient
+	for _, path := range []string{"/login", "/uploads", "/api/upload"} {
+		c := dialRaw(t, fe.URL)
+		c.write(head(path))
+		buffered = append(buffered, c)
+	}
+	wait(t, fe.marked, len(buffered), "the first part of each body to be read")
+	streamed := dialRaw(t, fe.URL)
+	streamed.write(head("/upload/big"))
+	wait(t, up.entered, 1, "the streamed request to reach the upstream")
+	if r := up.requests.Load(); r != 1 {
+		t.Errorf("%d upstream requests with one body streamed and three incomplete", r)
+	}
+	for _, c := range append(buffered, streamed) {
+		c.write(body[1000:])
+		if rep := decodeReport(t, c.response()); rep.SHA256 != sha(body) {
+			t.Errorf("body changed")
+		}
+	}
+}
+
+func TestUnderAny(t *testing.T) {
+	prefixes := []string{"/upload", "/media/"}
+	for path, want := range map[string]bool{
+		"/upload": true, "/upload/": true, "/upload/a/b": true, "/media/x": true, "/media/": true,
+		"/uploads": false, "/media": false, "/": false, "/api/upload": false, "": false,
+	} {
+		if got := underAny(path, prefixes); got != want {
+			t.Errorf("underAny(%q) = %v", path, got)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 const (
@@ -54,5 +56,15 @@ func (l *loader) compileBodyBuffering(f *File, p *Plan) {
 	if p.Upstream.InsecureStreamRequestBodies {
 		l.warnf("upstream.insecure_stream_request_bodies", "remove it unless the application serves slow uploads with async workers",
 			"request bodies are streamed to the application as clients send them: a few clients sending slowly can hold every worker of a gunicorn or uWSGI application")
+	}
+	for i, path := range f.Upstream.InsecureStreamRequestBodyPaths {
+		key := fmt.Sprintf("upstream.insecure_stream_request_body_paths[%d]", i)
+		if !strings.HasPrefix(path, "/") {
+			l.errorf(key, "write a path such as /upload", "%q must start with /", path)
+			continue
+		}
+		p.Upstream.InsecureStreamRequestBodyPaths = append(p.Upstream.InsecureStreamRequestBodyPaths, path)
+		l.warnf(key, "keep only the endpoints that must see uploads as they arrive, served by async workers",
+			"request bodies under %q are streamed to the application as clients send them: a few clients sending slowly there can hold every worker", path)
 	}
 }

@@ -40,6 +40,7 @@ func TestLoad_BodyBufferingErrors(t *testing.T) {
 		{"limits: {body_memory_budget: 0}\n", "limits.body_memory_budget: must be > 0"},
 		{"limits: {body_temp_dir: /nonexistent/rampart}\n", `limits.body_temp_dir: "/nonexistent/rampart" does not exist`},
 		{"limits: {body_temp_dir: " + file + "}\n", "is not a directory"},
+		{"  insecure_stream_request_body_paths: [/ok, upload]\n", `upstream.insecure_stream_request_body_paths[1]: "upload" must start with /`},
 	} {
 		p, fs, _ := load(t, minimal+tc.yaml, nil, Flags{})
 		if p != nil || !strings.Contains(fs.Error(), tc.want) || !strings.Contains(fs.Error(), "rampart.yaml:5") {
@@ -53,7 +54,7 @@ func TestLoad_BodyBufferingErrors(t *testing.T) {
 func TestLoad_BodyBufferingWarnings(t *testing.T) {
 	shared := t.TempDir()
 	os.Chmod(shared, 0o777)
-	p, fs, _ := load(t, minimal+"  insecure_stream_request_bodies: true\nlimits: {body_temp_dir: "+shared+", body_memory_budget: 1k}\n", nil, Flags{})
+	p, fs, _ := load(t, minimal+"  insecure_stream_request_bodies: true\n  insecure_stream_request_body_paths: [/upload]\nlimits: {body_temp_dir: "+shared+", body_memory_budget: 1k}\n", nil, Flags{})
 	if p == nil || !p.Upstream.InsecureStreamRequestBodies {
 		t.Fatalf("findings:\n%v", fs)
 	}
@@ -61,7 +62,11 @@ func TestLoad_BodyBufferingWarnings(t *testing.T) {
 	for _, f := range fs {
 		got += f.String() + "\n"
 	}
+	if got := p.Upstream.InsecureStreamRequestBodyPaths; len(got) != 1 || got[0] != "/upload" {
+		t.Errorf("paths %q", got)
+	}
 	for _, w := range []string{"warning: upstream.insecure_stream_request_bodies: request bodies are streamed",
+		`warning: upstream.insecure_stream_request_body_paths[0]: request bodies under "/upload" are streamed`,
 		"warning: limits.body_temp_dir: " + `"` + shared + `" is writable by other users`,
 		"warning: limits.body_memory_budget: 1024 bytes is less than limits.body_memory_bytes"} {
 		if !strings.Contains(got, w) {

@@ -101,6 +101,8 @@ type UpstreamPlan struct {
 	// InsecureStreamRequestBodies streams request bodies instead of
 	// buffering them.
 	InsecureStreamRequestBodies bool
+	// InsecureStreamRequestBodyPaths streams them for these paths only.
+	InsecureStreamRequestBodyPaths []string
 	// TLSClientConfig verifies an https upstream; nil means the defaults.
 	TLSClientConfig *tls.Config
 }

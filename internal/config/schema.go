@@ -138,6 +138,10 @@ type Upstream struct {
 	// application. Only for applications with async workers that must see
 	// uploads as they arrive. Default false.
 	InsecureStreamRequestBodies bool `yaml:"insecure_stream_request_bodies"`
+	// InsecureStreamRequestBodyPaths streams request bodies only for
+	// these paths and below ("/upload" matches /upload/x, not /uploads),
+	// for an upload endpoint that must report progress. Default none.
+	InsecureStreamRequestBodyPaths []string `yaml:"insecure_stream_request_body_paths"`
 	// TLS verifies an https:// upstream.
 	TLS UpstreamTLS `yaml:"tls"`
 	// StripRequestHeaders are extra identity headers removed from every

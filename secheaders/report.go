@@ -231,8 +231,7 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, http.StatusMethodNotAllowed, "", requestid.FromRequest(r))
 		return
 	}
-	key := clientip.FromRequest(r).String()
-	ok, dropped := c.sampler.Allow(key)
+	ok, dropped := c.sampler.Allow(clientKey(r))
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -279,6 +278,20 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.log.Event(r.Context(), r, slog.LevelWarn, seclog.CSPViolation, "content security policy violation", attrs...)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// clientKey is the flood-control key of r's client: its address, or for
+// IPv6 its /64. One subscriber usually holds a whole /64 and can send from
+// as many of its addresses as it likes; keyed per address, each would get
+// its own burst of log records.
+func clientKey(r *http.Request) string {
+	a := clientip.FromRequest(r)
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
 }
 
 func (c *Collector) reject(r *http.Request, err error) {

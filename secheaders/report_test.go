@@ -3,6 +3,7 @@ package secheaders
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -193,6 +194,21 @@ func TestCollector_ReportFlood(t *testing.T) {
 	postReport(h, "application/csp-report", legacyReportBody, "203.0.113.9:1")
 	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 6 {
 		t.Errorf("logged %d violations, want 5 from the flooder + 1 other", n)
+	}
+}
+
+// An IPv6 client rotating through the addresses of its /64 gets one burst
+// of log records, not one per address.
+func TestCollector_ReportFloodIPv6AddressRotation(t *testing.T) {
+	var buf bytes.Buffer
+	m := newReportPolicy(t, &buf, CollectorOptions{PerClientBurst: 5, PerClientInterval: time.Hour})
+	h := m.Handler(nil)
+	for i := range 50 {
+		postReport(h, "application/csp-report", legacyReportBody, fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1))
+	}
+	postReport(h, "application/csp-report", legacyReportBody, "[2001:db8:1:3::1]:443")
+	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 6 {
+		t.Errorf("logged %d violations, want 5 from the rotating /64 + 1 from another /64", n)
 	}
 }
 

@@ -29,8 +29,9 @@ type CollectorOptions struct {
 	// MaxReportsPerBody caps the reports logged from one Reporting API
 	// batch. Default 20.
 	MaxReportsPerBody int
-	// PerClientBurst is how many report bodies one client address may send
-	// per PerClientInterval before the rest are dropped (still answered
+	// PerClientBurst is how many report bodies one client address (for
+	// IPv6, one /64) may send per PerClientInterval before the rest are
+	// dropped (still answered
 	// 204: browsers do not retry, and a flooder learns nothing). Default 20
 	// per minute. The number dropped is logged with the next accepted one.
 	PerClientBurst    int

@@ -75,7 +75,8 @@ func Write(w http.ResponseWriter, r *http.Request, code int, detail, requestID s
 
 // WantsJSON reports whether the client asked for JSON: its Accept header
 // names application/json, application/problem+json or any +json type before
-// (or without) text/html.
+// (or without) text/html. A type given q=0 is one the client refuses
+// (RFC 9110 §12.5.1) and is skipped.
 func WantsJSON(r *http.Request) bool {
 	if r == nil {
 		return false
@@ -85,13 +86,29 @@ func WantsJSON(r *http.Request) bool {
 		return false
 	}
 	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, _ := strings.Cut(part, ";")
+		mt, params, _ := strings.Cut(part, ";")
 		mt = strings.ToLower(strings.TrimSpace(mt))
+		if refused(params) {
+			continue
+		}
 		switch {
 		case mt == "text/html" || mt == "application/xhtml+xml":
 			return false
 		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 			return true
+		}
+	}
+	return false
+}
+
+// refused reports whether media-type parameters hold a zero weight
+// ("q=0", "q=0.000").
+func refused(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			v = strings.TrimRight(strings.TrimSpace(v), "0")
+			return v == "" || v == "0." || v == "0"
 		}
 	}
 	return false

@@ -137,6 +137,25 @@ func TestRecover_PanicAfterFlushAborts(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 }
 
+// A type the client weighs q=0 is one it refuses: it must not be chosen.
+func TestWantsJSON_ZeroWeightRefuses(t *testing.T) {
+	for accept, want := range map[string]bool{
+		"application/json;q=0, text/html":      false,
+		"application/json; q=0.000, text/html": false,
+		"application/json;q=0.5, text/html":    true,
+		"text/html;q=0, application/json":      true,
+		"application/json":                     true,
+		"application/json;q=1":                 true,
+		"application/json;q=0.01":              true,
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept", accept)
+		if got := WantsJSON(r); got != want {
+			t.Errorf("Accept %q: WantsJSON = %v, want %v", accept, got, want)
+		}
+	}
+}
+
 func FuzzWantsJSON(f *testing.F) {
 	f.Add("application/json")
 	f.Add("text/html;q=0.9, application/problem+json")

@@ -49,6 +49,11 @@ const (
 	// missing, disk full). rampart's own failure, logged at error level;
 	// the upstream was not contacted. Answered 500, as nginx does.
 	ReasonBodyBufferFailed
+	// ReasonBodyBuffersFull: the temporary files of the bodies being
+	// buffered already use all of BodyTempBudget. Logged at warning
+	// level (many large uploads at once, or an attempt to fill the
+	// disk); the upstream was not contacted. Answered 503.
+	ReasonBodyBuffersFull
 )
 
 // Classify says why err, returned by the transport for r, happened.
@@ -59,6 +64,9 @@ func Classify(r *http.Request, err error) Reason {
 	}
 	var se *spoolError
 	if errors.As(err, &se) {
+		if se.err == errTempBudget {
+			return ReasonBodyBuffersFull
+		}
 		return ReasonBodyBufferFailed
 	}
 	// A canceled request context means the client left, whatever error
@@ -103,6 +111,8 @@ func (reason Reason) Status() int {
 		return http.StatusRequestTimeout
 	case ReasonBodyBufferFailed:
 		return http.StatusInternalServerError
+	case ReasonBodyBuffersFull:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusBadGateway
 	}
@@ -122,6 +132,8 @@ func (reason Reason) String() string {
 		return "client_body_timeout"
 	case ReasonBodyBufferFailed:
 		return "body_buffer_failed"
+	case ReasonBodyBuffersFull:
+		return "body_buffers_full"
 	default:
 		return "upstream_unavailable"
 	}
@@ -160,9 +172,13 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, r, code, "", id)
 		return
-	case ReasonBodyBufferFailed:
+	case ReasonBodyBufferFailed, ReasonBodyBuffersFull:
+		level, msg := slog.LevelError, "request body could not be buffered"
+		if reason == ReasonBodyBuffersFull {
+			level, msg = slog.LevelWarn, "request body refused: temporary file budget in use"
+		}
+		p.logger.LogAttrs(ctx, level, msg, attrs...)
 		// The body may be partly unread: close the connection.
-		p.logger.LogAttrs(ctx, slog.LevelError, "request body could not be buffered", attrs...)
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, r, code, "", id)
 		return

@@ -25,6 +25,7 @@ const (
 	DefaultUpgradeIdleTimeout    = 5 * time.Minute
 	DefaultBodyMemoryBytes       = 64 << 10 // 64 KiB
 	DefaultBodyMemoryBudget      = 32 << 20 // 32 MiB
+	DefaultBodyTempBudget        = 1 << 30  // 1 GiB
 )
 
 // Options configures a Proxy. Only Upstream is required; every other zero
@@ -153,6 +154,17 @@ type Options struct {
 	// bounded per request by MaxBodyBytes.
 	BodyMemoryBudget int64
 
+	// BodyTempBudget bounds the disk space all requests being buffered
+	// may hold in temporary files at once. Zero means
+	// DefaultBodyTempBudget (currently 1 GiB). Without it, clients
+	// sending bodies of MaxBodyBytes on many connections at once could
+	// fill BodyTempDir's file system (and whatever else lives on it). A
+	// body that would take the total over it is answered 503 Service
+	// Unavailable: with a Content-Length, before any of it is read;
+	// chunked, when it crosses the line. Raise it with MaxBodyBytes for
+	// upload sites, within the free space of BodyTempDir.
+	BodyTempBudget int64
+
 	// BodyTempDir is the directory of the temporary files holding request
 	// bodies larger than the memory buffer. Empty means os.TempDir() at
 	// the time New is called ($TMPDIR, else /tmp). Files are created
@@ -244,6 +256,9 @@ func (o *Options) validate() error {
 	}
 	if o.BodyMemoryBudget < 0 {
 		add("limits.body_memory_budget: must be >= 0 (0 means the default, %d)", DefaultBodyMemoryBudget)
+	}
+	if o.BodyTempBudget < 0 {
+		add("limits.body_temp_budget: must be >= 0 (0 means the default, %d)", DefaultBodyTempBudget)
 	}
 	if o.BodyTempDir != "" {
 		if err := checkTempDir(o.BodyTempDir); err != nil {

@@ -97,8 +97,8 @@ func TestNew_Defaults(t *testing.T) {
 		t.Errorf("max body %d", p.maxBody)
 	}
 	if sp := &p.spooler; p.streamBodies || sp.memMax != DefaultBodyMemoryBytes ||
-		sp.budget.max != DefaultBodyMemoryBudget || sp.dir != os.TempDir() || sp.maxBody != DefaultMaxBodyBytes {
-		t.Errorf("buffering defaults: stream %v, %d in memory, budget %d, dir %q", p.streamBodies, sp.memMax, sp.budget.max, sp.dir)
+		sp.mem.max != DefaultBodyMemoryBudget || sp.dir != os.TempDir() || sp.maxBody != DefaultMaxBodyBytes {
+		t.Errorf("buffering defaults: stream %v, %d in memory, budget %d, dir %q", p.streamBodies, sp.memMax, sp.mem.max, sp.dir)
 	}
 	if w := p.Warnings(); len(w) != 0 {
 		t.Errorf("warnings for a loopback upstream: %q", w)

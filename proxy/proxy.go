@@ -5,10 +5,12 @@
 //
 // Request bodies are read completely before the upstream is contacted (in
 // memory up to Options.BodyMemoryBytes within a global
-// Options.BodyMemoryBudget, then in an unlinked temporary file), and sent
-// with a Content-Length: a client sending slowly holds no application
-// worker, and one that gives up mid-body causes no upstream request (see
-// spool.go). Options.InsecureStreamRequestBodies turns this off.
+// Options.BodyMemoryBudget, then in an unlinked temporary file within
+// Options.BodyTempBudget), and sent with a Content-Length: a client
+// sending slowly holds no application worker, and one that gives up
+// mid-body causes no upstream request (see spool.go).
+// Options.InsecureStreamRequestBodies and InsecureStreamRequestBodyPaths
+// turn this off, everywhere or for some paths.
 //
 // What the upstream receives, whatever the client sent:
 //
@@ -112,7 +114,8 @@ func New(o Options) (*Proxy, error) {
 		memMax:  orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes),
 		maxBody: p.maxBody,
 		dir:     o.BodyTempDir,
-		budget:  memBudget{max: orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget)},
+		mem:     budget{max: orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget)},
+		disk:    budget{max: orDefault(o.BodyTempBudget, DefaultBodyTempBudget)},
 	}
 	if p.spooler.dir == "" {
 		p.spooler.dir = os.TempDir()

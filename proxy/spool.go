@@ -21,8 +21,9 @@ import (
 // trickling bodies within the listener's read timeout take the application
 // down (slow POST, R.U.D.Y.), which is why gunicorn's documentation
 // insists on a buffering proxy in front. While rampart buffers, a slow
-// client costs rampart one goroutine, a bounded buffer (BodyMemoryBudget)
-// or disk space (MaxBodyBytes per request), never an upstream connection;
+// client costs rampart one goroutine and a share of two global budgets,
+// memory (BodyMemoryBudget) and temporary files (BodyTempBudget, past which
+// bodies are refused 503), never an upstream connection;
 // the listener's read timeout still bounds the wait, and a client that
 // gives up mid-body causes no upstream request at all.
 //
@@ -32,16 +33,16 @@ import (
 // client abort, even the process being killed. Where unlinking an open file
 // fails (Windows), it is removed when the request ends.
 
-// memBudget is the memory that all requests of one Proxy may hold in
-// buffered bodies at once.
-type memBudget struct {
+// budget is the memory, or the disk space, that all requests of one Proxy
+// may hold in buffered bodies at once.
+type budget struct {
 	used atomic.Int64
 	max  int64
 }
 
 // reserve takes n bytes from the budget, or reports false when that would
 // exceed it.
-func (b *memBudget) reserve(n int64) bool {
+func (b *budget) reserve(n int64) bool {
 	for {
 		u := b.used.Load()
 		if u+n > b.max {
@@ -53,12 +54,16 @@ func (b *memBudget) reserve(n int64) bool {
 	}
 }
 
-func (b *memBudget) release(n int64) { b.used.Add(-n) }
+func (b *budget) release(n int64) { b.used.Add(-n) }
 
 // spoolError is a local failure to buffer a body (temporary file not
 // created or not written: directory removed, disk full). Neither the
 // client's fault nor the upstream's: answered 500, like nginx.
 type spoolError struct{ err error }
+
+// errTempBudget: the bodies already in temporary files use all of
+// BodyTempBudget. Answered 503: the gateway is full, not broken.
+var errTempBudget = errors.New("the temporary files of request bodies use all of the budget")
 
 func (e *spoolError) Error() string { return "buffering the request body: " + e.err.Error() }
 func (e *spoolError) Unwrap() error { return e.err }
@@ -75,8 +80,9 @@ type spooledBody struct {
 	f        *os.File
 	name     string // set only when the file could not be unlinked
 	size     int64
-	reserved int64
-	budget   *memBudget
+	reserved int64 // from sp.mem
+	onDisk   int64 // reserved from sp.disk
+	sp       *spooler
 	closed   atomic.Bool
 }
 
@@ -96,8 +102,9 @@ func (s *spooledBody) free() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.budget.release(s.reserved)
-	s.reserved = 0
+	s.sp.mem.release(s.reserved)
+	s.sp.disk.release(s.onDisk)
+	s.reserved, s.onDisk = 0, 0
 	if s.f == nil {
 		return nil
 	}
@@ -113,7 +120,8 @@ type spooler struct {
 	memMax  int64 // per request
 	maxBody int64
 	dir     string
-	budget  memBudget
+	mem     budget // BodyMemoryBudget
+	disk    budget // BodyTempBudget
 }
 
 // spool reads body (of declared length n, -1 if unknown) to its end and
@@ -121,8 +129,8 @@ type spooler struct {
 // (*clientBodyError, from body), *http.MaxBytesError past maxBody, or
 // *spoolError.
 func (sp *spooler) spool(body io.Reader, n int64) (*spooledBody, error) {
-	s := &spooledBody{budget: &sp.budget}
-	if n >= 0 && n <= sp.memMax && sp.budget.reserve(n) {
+	s := &spooledBody{sp: sp}
+	if n >= 0 && n <= sp.memMax && sp.mem.reserve(n) {
 		// The common case: a form or JSON body of known length, read
 		// into a buffer of exactly its size.
 		s.reserved = n
@@ -136,7 +144,14 @@ func (sp *spooler) spool(body io.Reader, n int64) (*spooledBody, error) {
 		return s, nil
 	}
 	// A known length that does not fit in memory (too large, or the
-	// budget is spent) goes to the file from its first byte.
+	// budget is spent) goes to the file from its first byte, and takes
+	// its disk space before a byte is read.
+	if n >= 0 {
+		if !sp.disk.reserve(n) {
+			return nil, &spoolError{errTempBudget}
+		}
+		s.onDisk = n
+	}
 	if err := sp.copyIn(s, body, n >= 0); err != nil {
 		s.free()
 		return nil, err
@@ -196,13 +211,19 @@ func (sp *spooler) copyIn(s *spooledBody, body io.Reader, toFile bool) error {
 					if err := sp.createFile(s); err != nil {
 						return err
 					}
+					if err := sp.reserveDisk(s); err != nil {
+						return err
+					}
 					// What was kept in memory goes first, then
 					// the memory returns to the budget.
 					if _, err := s.f.Write(mem); err != nil {
 						return &spoolError{err}
 					}
-					sp.budget.release(s.reserved)
+					sp.mem.release(s.reserved)
 					s.reserved, mem = 0, nil
+				}
+				if err := sp.reserveDisk(s); err != nil {
+					return err
 				}
 				if _, err := s.f.Write(chunk[:m]); err != nil {
 					return &spoolError{err}
@@ -239,13 +260,25 @@ func (sp *spooler) grow(s *spooledBody, mem []byte, m int) ([]byte, bool) {
 	}
 	newCap := max(2*int64(cap(mem)), need, 4<<10)
 	newCap = min(newCap, sp.memMax)
-	if !sp.budget.reserve(newCap - int64(cap(mem))) {
+	if !sp.mem.reserve(newCap - int64(cap(mem))) {
 		return nil, false
 	}
 	s.reserved += newCap - int64(cap(mem))
 	grown := make([]byte, len(mem), newCap)
 	copy(grown, mem)
 	return grown, true
+}
+
+// reserveDisk takes from the disk budget the bytes s has read (s.size)
+// that it holds no disk space for yet, before they are written.
+func (sp *spooler) reserveDisk(s *spooledBody) error {
+	if more := s.size - s.onDisk; more > 0 {
+		if !sp.disk.reserve(more) {
+			return &spoolError{errTempBudget}
+		}
+		s.onDisk += more
+	}
+	return nil
 }
 
 // createFile creates s's temporary file and unlinks it at once.

@@ -241,8 +241,52 @@ func TestBuffering_TempFilesNeverLeak(t *testing.T) {
 		}
 		check(t)
 	})
-	if used := p.spooler.budget.used.Load(); used != 0 {
+	if used := p.spooler.mem.used.Load(); used != 0 {
 		t.Errorf("%d bytes of the memory budget never returned", used)
+	}
+	if used := p.spooler.disk.used.Load(); used != 0 {
+		t.Errorf("%d bytes of the disk budget never returned", used)
+	}
+}
+
+// TestBuffering_DiskFillRefused: clients sending large bodies on many
+// connections at once cannot fill the temporary directory's disk: past
+// BodyTempBudget a body with a Content-Length is refused 503 before any of
+// it is read, a chunked one when it crosses the line, and neither reaches
+// the upstream. The budget comes back when the bodies are done.
+func TestBuffering_DiskFillRefused(t *testing.T) {
+	up := newWatchedUpstream(t)
+	p, errLog, secLog := testProxy(t, up.URL, Options{BodyTempDir: t.TempDir(), BodyMemoryBytes: 1 << 10, BodyTempBudget: 150 << 10})
+	fe := newWatchedFront(t, p, 1000)
+	body := strings.Repeat("d", 100<<10)
+	holder := dialRaw(t, fe.URL)
+	holder.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:1000])
+	wait(t, fe.marked, 1, "the first body to be read")
+
+	c := dialRaw(t, fe.URL)
+	c.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	if res := c.response(); res.StatusCode != http.StatusServiceUnavailable || !res.Close {
+		t.Errorf("content-length over the budget: status %d (close %v), want 503 and close", res.StatusCode, res.Close)
+	}
+	c = dialRaw(t, fe.URL)
+	c.write("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(body) + "0\r\n\r\n")
+	if res := c.response(); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("chunked over the budget: status %d, want 503", res.StatusCode)
+	}
+	wait(t, fe.done, 2, "the refused requests to end")
+	if r := up.requests.Load(); r != 0 {
+		t.Errorf("%d refused bodies reached the upstream", r)
+	}
+	holder.write(body[1000:])
+	if rep := decodeReport(t, holder.response()); rep.SHA256 != sha(body) {
+		t.Error("the body within the budget changed")
+	}
+	wait(t, fe.done, 1, "the first request to end")
+	if used := p.spooler.disk.used.Load(); used != 0 {
+		t.Errorf("%d bytes of the disk budget never returned", used)
+	}
+	if logs := errLog.String(); !strings.Contains(logs, "body_buffers_full") || strings.Contains(logs, `"level":"ERROR"`) || secLog.String() != "" {
+		t.Errorf("logs:\n%s%s", logs, secLog)
 	}
 }
 
@@ -349,7 +393,7 @@ func TestBuffering_ExpectContinue(t *testing.T) {
 // returns the whole budget.
 func TestBuffering_MemoryBudget(t *testing.T) {
 	const memMax = 8 << 10
-	sp := &spooler{memMax: memMax, maxBody: 1 << 20, dir: t.TempDir(), budget: memBudget{max: 3 * memMax}}
+	sp := &spooler{memMax: memMax, maxBody: 1 << 20, dir: t.TempDir(), mem: budget{max: 3 * memMax}, disk: budget{max: 1 << 30}}
 	var held []*spooledBody
 	inFile := 0
 	for i := range 8 {
@@ -366,8 +410,8 @@ func TestBuffering_MemoryBudget(t *testing.T) {
 		if s.f != nil {
 			inFile++
 		}
-		if used := sp.budget.used.Load(); used > sp.budget.max {
-			t.Fatalf("after %d bodies %d bytes reserved, over the %d budget", i+1, used, sp.budget.max)
+		if used := sp.mem.used.Load(); used > sp.mem.max {
+			t.Fatalf("after %d bodies %d bytes reserved, over the %d budget", i+1, used, sp.mem.max)
 		}
 		got, _ := io.ReadAll(s)
 		if string(got) != body {
@@ -381,7 +425,7 @@ func TestBuffering_MemoryBudget(t *testing.T) {
 		s.free()
 		s.free() // idempotent
 	}
-	if used := sp.budget.used.Load(); used != 0 {
+	if used := sp.mem.used.Load(); used != 0 {
 		t.Errorf("%d bytes of the budget never returned", used)
 	}
 }
@@ -403,7 +447,7 @@ func TestBuffering_BodylessUnaffected(t *testing.T) {
 			t.Errorf("%s: status %d", m, res.StatusCode)
 		}
 	}
-	if used := p.spooler.budget.used.Load(); used != 0 {
+	if used := p.spooler.mem.used.Load(); used != 0 {
 		t.Errorf("%d bytes of budget held", used)
 	}
 }

@@ -11,6 +11,7 @@ import (
 const (
 	defaultBodyMemoryBytes  = 64 << 10
 	defaultBodyMemoryBudget = 32 << 20
+	defaultBodyTempBudget   = 1 << 30
 )
 
 // compileBodyBuffering reads the request-buffering keys: how much of a
@@ -32,6 +33,18 @@ func (l *loader) compileBodyBuffering(f *File, p *Plan) {
 		} else {
 			p.BodyMemoryBudget = in.BodyMemoryBudget.N
 		}
+	}
+	p.BodyTempBudget = defaultBodyTempBudget
+	if in.BodyTempBudget.Set {
+		if in.BodyTempBudget.N <= 0 {
+			l.errorf("limits.body_temp_budget", `remove the key for the default "1g"`, "must be > 0")
+		} else {
+			p.BodyTempBudget = in.BodyTempBudget.N
+		}
+	}
+	if p.BodyTempBudget < p.MaxBodyBytes {
+		l.warnf("limits.body_temp_budget", "make it at least limits.max_body_bytes",
+			"%d bytes is less than limits.max_body_bytes (%d): bodies larger than it always get 503", p.BodyTempBudget, p.MaxBodyBytes)
 	}
 	if p.BodyMemoryBudget < p.BodyMemoryBytes {
 		l.warnf("limits.body_memory_budget", "make it at least limits.body_memory_bytes, or lower that",

@@ -12,18 +12,18 @@ func TestLoad_BodyBufferingDefaults(t *testing.T) {
 	if p == nil {
 		t.Fatal(fs.Error())
 	}
-	if p.BodyMemoryBytes != 64<<10 || p.BodyMemoryBudget != 32<<20 || p.BodyTempDir != "" || p.Upstream.InsecureStreamRequestBodies {
+	if p.BodyMemoryBytes != 64<<10 || p.BodyMemoryBudget != 32<<20 || p.BodyTempBudget != 1<<30 || p.BodyTempDir != "" || p.Upstream.InsecureStreamRequestBodies {
 		t.Errorf("buffering defaults: %d %d %q %v", p.BodyMemoryBytes, p.BodyMemoryBudget, p.BodyTempDir, p.Upstream.InsecureStreamRequestBodies)
 	}
 }
 
 func TestLoad_BodyBuffering(t *testing.T) {
 	dir := t.TempDir()
-	p, fs, _ := load(t, minimal+"limits: {body_memory_bytes: 16k, body_memory_budget: 8m, body_temp_dir: "+dir+"}\n", nil, Flags{})
+	p, fs, _ := load(t, minimal+"limits: {body_memory_bytes: 16k, body_memory_budget: 8m, body_temp_budget: 2g, body_temp_dir: "+dir+"}\n", nil, Flags{})
 	if p == nil || len(fs) != 0 {
 		t.Fatalf("findings:\n%v", fs)
 	}
-	if p.BodyMemoryBytes != 16<<10 || p.BodyMemoryBudget != 8<<20 || p.BodyTempDir != dir {
+	if p.BodyMemoryBytes != 16<<10 || p.BodyMemoryBudget != 8<<20 || p.BodyTempBudget != 2<<30 || p.BodyTempDir != dir {
 		t.Errorf("plan: %d %d %q", p.BodyMemoryBytes, p.BodyMemoryBudget, p.BodyTempDir)
 	}
 	p, _, _ = load(t, minimal, map[string]string{"RAMPART_LIMITS_BODY_TEMP_DIR": dir}, Flags{})
@@ -38,6 +38,7 @@ func TestLoad_BodyBufferingErrors(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"limits: {body_memory_bytes: 0}\n", "limits.body_memory_bytes: must be > 0"},
 		{"limits: {body_memory_budget: 0}\n", "limits.body_memory_budget: must be > 0"},
+		{"limits: {body_temp_budget: 0}\n", "limits.body_temp_budget: must be > 0"},
 		{"limits: {body_temp_dir: /nonexistent/rampart}\n", `limits.body_temp_dir: "/nonexistent/rampart" does not exist`},
 		{"limits: {body_temp_dir: " + file + "}\n", "is not a directory"},
 		{"  insecure_stream_request_body_paths: [/ok, upload]\n", `upstream.insecure_stream_request_body_paths[1]: "upload" must start with /`},
@@ -54,7 +55,7 @@ func TestLoad_BodyBufferingErrors(t *testing.T) {
 func TestLoad_BodyBufferingWarnings(t *testing.T) {
 	shared := t.TempDir()
 	os.Chmod(shared, 0o777)
-	p, fs, _ := load(t, minimal+"  insecure_stream_request_bodies: true\n  insecure_stream_request_body_paths: [/upload]\nlimits: {body_temp_dir: "+shared+", body_memory_budget: 1k}\n", nil, Flags{})
+	p, fs, _ := load(t, minimal+"  insecure_stream_request_bodies: true\n  insecure_stream_request_body_paths: [/upload]\nlimits: {body_temp_dir: "+shared+", body_memory_budget: 1k, body_temp_budget: 1m}\n", nil, Flags{})
 	if p == nil || !p.Upstream.InsecureStreamRequestBodies {
 		t.Fatalf("findings:\n%v", fs)
 	}
@@ -68,7 +69,8 @@ func TestLoad_BodyBufferingWarnings(t *testing.T) {
 	for _, w := range []string{"warning: upstream.insecure_stream_request_bodies: request bodies are streamed",
 		`warning: upstream.insecure_stream_request_body_paths[0]: request bodies under "/upload" are streamed`,
 		"warning: limits.body_temp_dir: " + `"` + shared + `" is writable by other users`,
-		"warning: limits.body_memory_budget: 1024 bytes is less than limits.body_memory_bytes"} {
+		"warning: limits.body_memory_budget: 1024 bytes is less than limits.body_memory_bytes",
+		"warning: limits.body_temp_budget: 1048576 bytes is less than limits.max_body_bytes"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %q in:\n%s", w, got)
 		}

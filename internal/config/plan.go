@@ -28,12 +28,13 @@ type Plan struct {
 	Upstream UpstreamPlan
 	// MaxBodyBytes caps request bodies (413 past it).
 	MaxBodyBytes int64
-	// BodyMemoryBytes, BodyMemoryBudget and BodyTempDir configure request
-	// buffering: in memory per request, in memory for all requests at
-	// once, and where the rest goes ("" means the system temporary
-	// directory).
+	// BodyMemoryBytes, BodyMemoryBudget, BodyTempBudget and BodyTempDir
+	// configure request buffering: in memory per request, in memory for
+	// all requests at once, on disk for all requests at once, and where
+	// the files go ("" means the system temporary directory).
 	BodyMemoryBytes  int64
 	BodyMemoryBudget int64
+	BodyTempBudget   int64
 	BodyTempDir      string
 
 	TrustedProxies []netip.Prefix

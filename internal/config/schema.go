@@ -179,6 +179,10 @@ type Limits struct {
 	// BodyMemoryBudget bounds the memory all bodies being read hold at
 	// once; past it bodies go to temporary files. Default 32m.
 	BodyMemoryBudget ByteSize `yaml:"body_memory_budget"`
+	// BodyTempBudget bounds the disk space the temporary files of all
+	// bodies being read hold at once; a body past it gets 503, so many
+	// large uploads at once cannot fill the disk. Default 1g.
+	BodyTempBudget ByteSize `yaml:"body_temp_budget"`
 	// BodyTempDir holds the temporary files of request bodies (mode 0600,
 	// unlinked as soon as created). Default: $TMPDIR, else /tmp. Choose
 	// a directory on disk where /tmp is a tmpfs.

@@ -86,6 +86,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 		MaxBodyBytes:                   plan.MaxBodyBytes,
 		BodyMemoryBytes:                plan.BodyMemoryBytes,
 		BodyMemoryBudget:               plan.BodyMemoryBudget,
+		BodyTempBudget:                 plan.BodyTempBudget,
 		BodyTempDir:                    plan.BodyTempDir,
 		InsecureStreamRequestBodies:    plan.Upstream.InsecureStreamRequestBodies,
 		InsecureStreamRequestBodyPaths: plan.Upstream.InsecureStreamRequestBodyPaths,

@@ -180,8 +180,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer body.free()
 		r2 := *r
 		r2.Body, r2.ContentLength = body, body.size
-		if body.size == 0 {
+		switch {
+		case body.size == 0:
 			r2.Body = http.NoBody
+		case body.f == nil:
+			// The transport recognizes a *bytes.Reader (through
+			// io.NopCloser) and writes headers and body at once.
+			r2.Body = io.NopCloser(&body.mem)
 		}
 		// Sent with a Content-Length, never chunked. Request trailers
 		// cannot follow a body of known length and are dropped, as

@@ -208,10 +208,10 @@ func (sp *spooler) copyIn(s *spooledBody, body io.Reader, toFile bool) error {
 			}
 			if m > 0 {
 				if s.f == nil {
-					if err := sp.createFile(s); err != nil {
+					if err := sp.reserveDisk(s); err != nil {
 						return err
 					}
-					if err := sp.reserveDisk(s); err != nil {
+					if err := sp.createFile(s); err != nil {
 						return err
 					}
 					// What was kept in memory goes first, then

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -521,6 +522,34 @@ func TestUnderAny(t *testing.T) {
 	} {
 		if got := underAny(path, prefixes); got != want {
 			t.Errorf("underAny(%q) = %v", path, got)
+		}
+	}
+}
+
+// TestBuffering_HTTP2Body: a body of unknown length on an HTTP/2 stream
+// is buffered the same way and reaches the HTTP/1.1 upstream with a
+// Content-Length.
+func TestBuffering_HTTP2Body(t *testing.T) {
+	up := newWatchedUpstream(t)
+	p, _, _ := testProxy(t, up.URL, Options{BodyTempDir: t.TempDir()})
+	fe := httptest.NewUnstartedServer(p)
+	fe.EnableHTTP2 = true
+	fe.StartTLS()
+	t.Cleanup(fe.Close)
+	for _, size := range []int{3000, 200 << 10} {
+		body := strings.Repeat("h", size)
+		req := newRequest(t, "POST", fe.URL, nil)
+		req.Body = io.NopCloser(strings.NewReader(body))
+		req.ContentLength = -1
+		res, err := fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ProtoMajor != 2 {
+			t.Fatalf("client spoke %s", res.Proto)
+		}
+		if rep := decodeReport(t, res); rep.ContentLength != int64(size) || rep.SHA256 != sha(body) {
+			t.Errorf("size %d: upstream saw %+v", size, rep)
 		}
 	}
 }

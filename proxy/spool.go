@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 )
 
@@ -185,14 +186,23 @@ func asClientBodyError(err error) error {
 	return &clientBodyError{err}
 }
 
+// readBufSize is the buffer a request being buffered reads its body
+// through. It is held for as long as the client takes to send, outside the
+// memory budget, so it is small: the same order as net/http's own 4 KiB
+// per connection, so that N slow clients cost rampart N × 8 KiB besides
+// the budget, not N × BodyMemoryBytes.
+const readBufSize = 8 << 10
+
+var readBuffers = sync.Pool{New: func() any { return new([readBufSize]byte) }}
+
 // copyIn reads body into s: into memory while it fits in memMax and the
 // budget, then (or from the start, when toFile) into a temporary file.
 func (sp *spooler) copyIn(s *spooledBody, body io.Reader, toFile bool) error {
-	chunk := bufferPool{}.Get()
-	defer bufferPool{}.Put(chunk)
+	chunk := readBuffers.Get().(*[readBufSize]byte)
+	defer readBuffers.Put(chunk)
 	var mem []byte
 	for {
-		m, rerr := body.Read(chunk)
+		m, rerr := body.Read(chunk[:])
 		if m > 0 {
 			if s.size+int64(m) > sp.maxBody {
 				return &http.MaxBytesError{Limit: sp.maxBody}

@@ -151,7 +151,10 @@ type Options struct {
 	// take the total over it goes to a temporary file instead, so however
 	// many clients send bodies at once (slowly or not), buffered request
 	// bodies never hold more than this much memory; the rest is on disk,
-	// bounded per request by MaxBodyBytes.
+	// bounded per request by MaxBodyBytes and in all by BodyTempBudget.
+	// Besides it, a request whose body is chunked or goes to a file
+	// reads through an 8 KiB buffer while its client sends, the order
+	// of what net/http itself holds per connection.
 	BodyMemoryBudget int64
 
 	// BodyTempBudget bounds the disk space all requests being buffered

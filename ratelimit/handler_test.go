@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/ratelimit"
@@ -454,5 +455,28 @@ func TestLog_HeaderKeyCredentialNotLogged(t *testing.T) {
 	var rec struct{ Key string }
 	if err := json.Unmarshal([]byte(strings.TrimSpace(log)), &rec); err != nil || !strings.HasPrefix(rec.Key, "sha256:") {
 		t.Errorf("key = %q (%v), want a sha256: fingerprint", rec.Key, err)
+	}
+}
+
+// A KeyFunc key may be client-chosen text (a user name picked at sign-up):
+// bidi overrides and controls in it must not reach the security log, where
+// they would make the record display in another order, and it stays
+// bounded and valid UTF-8 however it is cut.
+func TestLog_KeyFuncBidiOverrideNeutralised(t *testing.T) {
+	user := "bob\u202egnp.exe\u0085" + strings.Repeat("é", 200)
+	f := newFixture(t, ratelimit.Options{
+		Zones: map[string]ratelimit.Zone{"u": {Rate: "1r/s", KeyFunc: func(*http.Request) string { return user }}},
+		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "u", NoDelay: true}}}},
+	})
+	f.do("GET", "/", "192.0.2.1")
+	if w := f.do("GET", "/", "192.0.2.1"); w.Code != 429 {
+		t.Fatalf("status %d, want 429", w.Code)
+	}
+	var rec struct{ Key string }
+	if err := json.Unmarshal([]byte(strings.TrimSpace(f.log.String())), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(rec.Key, "\u202e\u0085") || !utf8.ValidString(rec.Key) || len(rec.Key) > 128 || !strings.HasPrefix(rec.Key, "bob") {
+		t.Errorf("logged key %q (%d bytes)", rec.Key, len(rec.Key))
 	}
 }

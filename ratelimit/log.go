@@ -4,12 +4,44 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rampart-dev/rampart/seclog"
 )
 
 // maxLoggedKey bounds a key copied into the log.
 const maxLoggedKey = 128
+
+// printable returns s cut to at most n bytes on a rune boundary, with
+// every rune that is not printable (controls, invalid UTF-8, and format
+// characters such as the bidi overrides that make a line display in
+// another order) replaced by U+FFFD. A KeyFunc key may hold client-chosen
+// text (a user name), and JSON log handlers escape only C0 controls.
+func printable(s string, n int) string {
+	clean := len(s) <= n
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > n {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // fingerprint stands in the log for a key taken from a request header. Such
 // a key is usually a credential (an API key, a bearer token), which must
@@ -30,8 +62,8 @@ func (l *Limiter) logReject(k *reqKey, d *Decision) {
 	key := lim.keyString(k)
 	if lim.kind == keyHeader {
 		key = fingerprint(key)
-	} else if len(key) > maxLoggedKey {
-		key = key[:maxLoggedKey]
+	} else {
+		key = printable(key, maxLoggedKey)
 	}
 	ok, suppressed := l.sampler.Allow(d.Zone + "\x00" + key)
 	if !ok {

@@ -60,14 +60,21 @@ func fingerprint(key string) string {
 func (l *Limiter) logReject(k *reqKey, d *Decision) {
 	lim := l.zones[d.Zone]
 	key := lim.keyString(k)
+	// Sample on the raw key's head, so that a flood of rejections costs no
+	// hashing or cleaning of keys that will not be logged (a header key
+	// can be as long as the headers).
+	head := key
+	if len(head) > maxLoggedKey {
+		head = head[:maxLoggedKey]
+	}
+	ok, suppressed := l.sampler.Allow(d.Zone + "\x00" + head)
+	if !ok {
+		return
+	}
 	if lim.kind == keyHeader {
 		key = fingerprint(key)
 	} else {
 		key = printable(key, maxLoggedKey)
-	}
-	ok, suppressed := l.sampler.Allow(d.Zone + "\x00" + key)
-	if !ok {
-		return
 	}
 	desc := "request rejected by rate limit"
 	level := slog.LevelWarn

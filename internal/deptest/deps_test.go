@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"ratelimit/redis": {mod + "ratelimit", mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog",
 		mod + "accesslog", "gopkg.in/natefinch/lumberjack.v2", "github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
 		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"},
-	"check":            {"golang.org/x/net/html", "golang.org/x/net/html/"},
+	"check":            {mod + "seclog", mod + "clientip", mod + "requestid", "golang.org/x/net/html", "golang.org/x/net/html/"},
 	"internal/tlsconf": {"golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"},
 	"internal/listen":  {mod + "httperr", mod + "requestid", "golang.org/x/net/", "golang.org/x/text/"},
 }

@@ -73,6 +73,13 @@ func (s *Logger) Event(ctx context.Context, r *http.Request, level slog.Level, e
 			slog.String("path", Clean(r.URL.Path, maxPath)),
 		)
 	}
-	all = append(all, attrs...)
+	// Callers' string attributes are often client-chosen too (a user
+	// name, a rate-limit key, a report field): same cleaning, same bound.
+	for _, a := range attrs {
+		if a.Value.Kind() == slog.KindString {
+			a.Value = slog.StringValue(Clean(a.Value.String(), maxPath))
+		}
+		all = append(all, a)
+	}
 	l.LogAttrs(ctx, level, description, all...)
 }

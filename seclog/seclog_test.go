@@ -73,3 +73,18 @@ func TestSampler_FloodIsBounded(t *testing.T) {
 		t.Error("zero Sampler must log everything")
 	}
 }
+
+// An attribute the caller passes (a user name from a login form) gets the
+// same cleaning as the request fields: no bidi override, no C1 control.
+func TestEvent_CallerAttributeBidiNeutralised(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	l.Event(t.Context(), nil, slog.LevelWarn, AuthnLoginFail, "login failed",
+		slog.String("user", "admin\u202egnp.exe\u009b31m"), slog.Int("attempts", 3))
+	if strings.ContainsAny(buf.String(), "\u202e\u009b") {
+		t.Errorf("control characters reached the log: %q", buf.String())
+	}
+	if !strings.Contains(buf.String(), `"user":"admin?gnp.exe?31m"`) || !strings.Contains(buf.String(), `"attempts":3`) {
+		t.Errorf("attributes mangled: %s", buf.String())
+	}
+}

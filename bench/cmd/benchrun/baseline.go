@@ -5,14 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -60,38 +58,10 @@ func startBaseline(ctx context.Context, c config, dir, upstream, certFile, keyFi
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, "stdlib.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	cmd := exec.Command(self, "-serve-stdlib", addr, "-upstream", upstream, "-cert", certFile, "-key", keyFile)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t := &target{
-		name: "stdlib",
-		url:  "https://" + net.JoinHostPort(c.host, port(addr)) + c.path,
-		pid:  cmd.Process.Pid,
-		log:  logPath,
-		stop: func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		},
-	}
-	if err := waitListening(ctx, addr, done); err != nil {
-		t.stop()
-		b, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("stdlib proxy: %v\n%s", err, b)
+	t, err := startChild(ctx, cmd, "stdlib", filepath.Join(dir, "stdlib.log"), addr, c.host, c.path)
+	if err != nil {
+		return nil, fmt.Errorf("stdlib proxy: %w", err)
 	}
 	return t, nil
 }

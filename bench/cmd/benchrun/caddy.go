@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // The "caddy" target is Caddy (Debian's package, 2.6) configured as the
@@ -148,12 +146,6 @@ func startCaddy(ctx context.Context, c config, dir, upstream, certFile, keyFile 
 	})), 0o644); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(cdir, "caddy.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	cmd := exec.Command(c.caddy, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Dir = cdir
 	cmd.Env = append(withoutEnv(os.Environ(), "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"),
@@ -162,33 +154,12 @@ func startCaddy(ctx context.Context, c config, dir, upstream, certFile, keyFile 
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
 		"XDG_CACHE_HOME="+filepath.Join(home, "cache"),
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	t, err := startChild(ctx, cmd, "caddy", filepath.Join(cdir, "caddy.log"), httpsAddr, c.host, c.path)
+	if err != nil {
+		return nil, fmt.Errorf("caddy run --config %s: %w", conf, err)
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t := &target{
-		name:  "caddy",
-		url:   "https://" + net.JoinHostPort(c.host, port(httpsAddr)) + c.path,
-		pid:   cmd.Process.Pid,
-		log:   cdir,
-		check: checkSeedHeaders,
-		stop: func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		},
-	}
-	if err := waitListening(ctx, httpsAddr, done); err != nil {
-		t.stop()
-		b, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("caddy run --config %s: %v\n%s", conf, err, b)
-	}
+	t.log = cdir
+	t.check = checkSeedHeaders
 	return t, nil
 }
 

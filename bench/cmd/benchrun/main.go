@@ -314,39 +314,11 @@ func startRampart(ctx context.Context, c config, dir, upstream, certFile, keyFil
 		"--key", keyFile,
 		"--state-dir", filepath.Join(dir, "rampart-state"),
 	}, c.rampartFlags...)
-	logPath := filepath.Join(dir, "rampart.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t := &target{
-		name: "rampart",
-		url:  "https://" + net.JoinHostPort(c.host, port(httpsAddr)) + c.path,
-		pid:  cmd.Process.Pid,
-		log:  logPath,
-		stop: func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		},
-	}
-	if err := waitListening(ctx, httpsAddr, done); err != nil {
-		t.stop()
-		b, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("rampart %s: %v\n%s", strings.Join(args, " "), err, b)
+	t, err := startChild(ctx, cmd, "rampart", filepath.Join(dir, "rampart.log"), httpsAddr, c.host, c.path)
+	if err != nil {
+		return nil, fmt.Errorf("rampart %s: %w", strings.Join(args, " "), err)
 	}
 	return t, nil
 }
@@ -411,6 +383,44 @@ func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile 
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// startChild starts cmd with its output in logPath and waits until addr
+// accepts connections. The target it returns stops the process with
+// SIGTERM, then SIGKILL after 10 s. On failure the error holds the log.
+func startChild(ctx context.Context, cmd *exec.Cmd, name, logPath, addr, host, path string) (*target, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t := &target{
+		name: name,
+		url:  "https://" + net.JoinHostPort(host, port(addr)) + path,
+		pid:  cmd.Process.Pid,
+		log:  logPath,
+		stop: func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		},
+	}
+	if err := waitListening(ctx, addr, done); err != nil {
+		t.stop()
+		b, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("%v\n%s", err, b)
+	}
+	return t, nil
 }
 
 func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {

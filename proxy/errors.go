@@ -154,7 +154,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.String("request_id", id),
 		slog.String("client_ip", clientAddr(r)),
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", seclog.Clean(r.URL.Path, 1024)),
 		slog.Int("status", code),
 	}
 	switch reason {
@@ -207,7 +207,7 @@ func (p *Proxy) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
 		slog.String("request_id", id),
 		slog.String("client_ip", clientAddr(r)),
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", seclog.Clean(r.URL.Path, 1024)),
 		slog.Int("status", http.StatusRequestEntityTooLarge),
 	)
 	// The body stays unread; closing the connection keeps a client from

@@ -295,3 +295,22 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// The error record of a failed request names its path; a path carrying a
+// bidi override or a C1 control (Trojan Source, 8-bit CSI) must not reach
+// whoever reads the log in a terminal.
+func TestProxy_ErrorLogPathBidiInjection(t *testing.T) {
+	p, errLog, _ := testProxy(t, deadUpstream(t), Options{})
+	fe := front(t, p)
+	res, err := fe.Client().Do(newRequest(t, "GET", fe.URL+"/admin%E2%80%AE%C2%9Bgnp.exe", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if got := errLog.String(); strings.ContainsAny(got, "\u202e\u009b") || !strings.Contains(got, "/admin??gnp.exe") {
+		t.Errorf("path not cleaned in the error log: %q", got)
+	}
+}

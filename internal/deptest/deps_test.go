@@ -34,7 +34,7 @@ var allowed = map[string][]string{
 		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"},
 	"check":            {mod + "seclog", mod + "clientip", mod + "requestid", "golang.org/x/net/html", "golang.org/x/net/html/"},
 	"internal/tlsconf": {"golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"},
-	"internal/listen":  {mod + "httperr", mod + "requestid", "golang.org/x/net/", "golang.org/x/text/"},
+	"internal/listen":  {mod + "httperr", mod + "requestid", mod + "seclog", mod + "clientip", "golang.org/x/net/", "golang.org/x/text/"},
 }
 
 type listed struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/seclog"
 )
 
 // ACMEChallengePrefix is the path prefix of ACME HTTP-01 challenges
@@ -150,7 +151,7 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// slog's handlers quote and escape attribute values, so the
 		// client's bytes cannot forge log lines.
 		rd.logger.DebugContext(r.Context(), "http redirect refused",
-			"reason", err.Error(), "host", r.Host, "remote_addr", r.RemoteAddr)
+			"reason", err.Error(), "host", seclog.Clean(r.Host, 256), "remote_addr", r.RemoteAddr)
 		httperr.Write(w, r, code, "", "")
 		return
 	}

@@ -212,8 +212,11 @@ func (l *loader) compileTLS(f *File, p *Plan) {
 		if t.ACME != nil {
 			l.errorf("tls.acme", "remove tls.acme, or remove tls.cert_file and tls.key_file", "cannot be used with certificate files")
 		}
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
 			l.errorf("tls.cert_file", "give a PEM certificate chain and its matching PEM private key", "cannot load the key pair: %v", err)
+		} else {
+			l.checkCertificate(pair.Leaf, p.Hosts)
 		}
 	case t.ACME != nil:
 		tp.Mode = TLSACME
@@ -237,6 +240,28 @@ func (l *loader) compileTLS(f *File, p *Plan) {
 	default:
 		l.errorf("tls", "set tls.cert_file and tls.key_file (--cert, --key), or tls.acme for public names; for local testing only, tls.insecure_dev_certificate: true",
 			"no certificate source: hosts %v cannot get a certificate from a public CA", p.Hosts)
+	}
+}
+
+// checkCertificate reports a certificate that browsers would refuse for a
+// configured host, or that is about to.
+func (l *loader) checkCertificate(leaf *x509.Certificate, hosts []string) {
+	if leaf == nil {
+		return
+	}
+	now := time.Now()
+	switch left := leaf.NotAfter.Sub(now); {
+	case left <= 0:
+		l.errorf("tls.cert_file", "renew the certificate", "the certificate expired on %s", leaf.NotAfter.UTC().Format(time.DateOnly))
+	case left < 14*24*time.Hour:
+		l.warnf("tls.cert_file", "renew the certificate, and check why renewal has not happened", "the certificate expires on %s, in %d days",
+			leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+	}
+	for _, h := range hosts {
+		if err := leaf.VerifyHostname(h); err != nil {
+			l.warnf("tls.cert_file", "use a certificate whose names include every configured host, or remove the host",
+				"the certificate does not cover host %q: browsers will refuse it", h)
+		}
 	}
 }
 

@@ -2,10 +2,14 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -394,5 +398,29 @@ func TestLoad_RequireSecrets(t *testing.T) {
 	p, fs, _ := load(t, y, map[string]string{"SECRET_KEY": "Jq3vZ8pL1xW6nR0tY4cB7mK2sD9fG5hA="}, Flags{})
 	if p == nil {
 		t.Errorf("strong SECRET_KEY refused: %v", fs)
+	}
+}
+
+// A certificate that does not cover a configured host, or expires within
+// two weeks, is reported before any browser sees it.
+func TestLoad_CertificateCoverageAndExpiry(t *testing.T) {
+	dir := t.TempDir()
+	pair, err := testcert.Write(dir, 5*24*time.Hour, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := fmt.Sprintf("hosts: [example.com, www.example.com]\nupstream: {url: 'http://127.0.0.1:5000'}\ntls: {cert_file: %q, key_file: %q}\n", pair.CertFile, pair.KeyFile)
+	p, fs, _ := load(t, y, nil, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	got := fmtFindings(fs)
+	for _, w := range []string{`does not cover host "www.example.com"`, "the certificate expires on"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, `cover host "example.com"`) {
+		t.Errorf("covered host reported: %s", got)
 	}
 }

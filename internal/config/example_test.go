@@ -1,16 +1,22 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
 // examples/seed/rampart.yaml is the seed guide as configuration; it must
 // stay valid, and say what the seed says.
 func TestSeedExampleIsValid(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := testKeyPair(t, dir)
+	pair, err := testcert.Write(dir, 90*24*time.Hour, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := pair.CertFile, pair.KeyFile
 	env := map[string]string{
 		"RAMPART_TLS_CERT_FILE":     certFile,
 		"RAMPART_TLS_KEY_FILE":      keyFile,
@@ -28,7 +34,7 @@ func TestSeedExampleIsValid(t *testing.T) {
 		t.Fatalf("the seed example is invalid:\n%s", fs.Error())
 	}
 	if len(fs) != 0 {
-		t.Errorf("findings: %v", fs)
+		t.Errorf("findings: %s", fmtFindings(fs))
 	}
 	r := p.RateLimit
 	if len(r.Rules) != 1 || r.Rules[0].Prefix != "/api/" || r.Rules[0].Limits[0].Burst != 20 || !r.Rules[0].Limits[0].NoDelay ||
@@ -38,13 +44,4 @@ func TestSeedExampleIsValid(t *testing.T) {
 	if !p.Headers.HSTS.Preload || p.Upstream.URL.String() != "http://127.0.0.1:5000" || !p.Upstream.PreserveHost {
 		t.Errorf("plan: %+v", p)
 	}
-}
-
-func testKeyPair(t *testing.T, dir string) (string, string) {
-	t.Helper()
-	// A fixed self-signed P-256 pair; only its loadability matters here.
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, []byte(testCert), 0o600)
-	os.WriteFile(keyFile, []byte(testKey), 0o600)
-	return certFile, keyFile
 }

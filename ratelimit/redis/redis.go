@@ -13,8 +13,9 @@
 //
 // While Redis is unreachable, Take fails fast (it does not wait on Redis
 // for every request): after a failure it returns ErrUnavailable for a
-// backoff that doubles from 250 ms to 5 s, then tries again; the first
-// success ends the outage. The zone's on_backend_error policy decides
+// backoff that doubles from 250 ms to 5 s, then lets one request try
+// again while the others keep failing fast; the first success ends the
+// outage. The zone's on_backend_error policy decides
 // meanwhile (see ratelimit.Zone).
 package redis
 
@@ -75,6 +76,7 @@ type Store struct {
 	mu        sync.Mutex
 	downUntil time.Time
 	backoff   time.Duration
+	probing   bool // a request is finding out whether Redis is back
 }
 
 var _ ratelimit.SharedStore = (*Store)(nil)
@@ -125,10 +127,23 @@ func (s *Store) Key(zone, key string) string {
 
 // Take implements ratelimit.SharedStore.
 func (s *Store) Take(ctx context.Context, limits []ratelimit.SharedLimit, excess []int64) (int, error) {
+	// While Redis is down, one request at a time probes it when the
+	// backoff ends; the others keep their zones' policy without waiting.
+	// Otherwise every concurrent request would pay the full timeout
+	// against a host that drops packets.
 	s.mu.Lock()
-	if time.Now().Before(s.downUntil) {
+	if time.Now().Before(s.downUntil) || s.backoff > 0 && s.probing {
 		s.mu.Unlock()
 		return -1, ErrUnavailable
+	}
+	probe := s.backoff > 0
+	if probe {
+		s.probing = true
+		defer func() {
+			s.mu.Lock()
+			s.probing = false
+			s.mu.Unlock()
+		}()
 	}
 	s.mu.Unlock()
 
@@ -151,7 +166,7 @@ func (s *Store) Take(ctx context.Context, limits []ratelimit.SharedLimit, excess
 	res, err := takeScript.Run(ctx, s.c, keys, args...).Int64Slice()
 	if err != nil {
 		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			s.failed()
+			s.failed(probe)
 		}
 		return -1, fmt.Errorf("ratelimit/redis: %w", err)
 	}
@@ -165,9 +180,16 @@ func (s *Store) Take(ctx context.Context, limits []ratelimit.SharedLimit, excess
 	return int(res[0]), nil
 }
 
-func (s *Store) failed() {
+// failed records a failed decision. Requests that were already in flight
+// when Redis went down fail together; only the first of them, or a probe,
+// moves the backoff on, so one outage does not jump straight to the
+// longest backoff.
+func (s *Store) failed(probe bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !probe && s.backoff > 0 {
+		return
+	}
 	if s.backoff == 0 {
 		s.backoff = s.min
 	} else {

@@ -267,3 +267,63 @@ func TestShared_StatesExpire(t *testing.T) {
 		t.Errorf("PTTL %s = %q", key, reply)
 	}
 }
+
+// A Redis host that silently drops packets costs each decision the full
+// timeout. When the backoff ends, one request probes it; the others keep
+// their zone's policy at once instead of all waiting on the same dead host.
+func TestShared_BlackholedRedisProbedByOneRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // accept, never answer
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	s := newStore(t, redis.Options{URL: "redis://" + ln.Addr().String() + "/0", Timeout: 300 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	limits := []ratelimit.SharedLimit{{Zone: "z", Key: "k", Rate: 1000, Burst: 0, Last: true}}
+	if _, err := s.Take(t.Context(), limits, make([]int64, 1)); err == nil {
+		t.Fatal("a blackholed Redis answered")
+	}
+	time.Sleep(50 * time.Millisecond) // past the backoff
+	const n = 20
+	var wg sync.WaitGroup
+	var unavailable, probed int
+	var cmu sync.Mutex
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Take(t.Context(), limits, make([]int64, 1))
+			cmu.Lock()
+			defer cmu.Unlock()
+			if err == redis.ErrUnavailable {
+				unavailable++
+			} else {
+				probed++
+			}
+		}()
+	}
+	wg.Wait()
+	if probed != 1 || unavailable != n-1 {
+		t.Errorf("%d requests waited on the dead host, %d failed fast; want 1 and %d", probed, unavailable, n-1)
+	}
+}

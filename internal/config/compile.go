@@ -183,6 +183,14 @@ func (l *loader) compileListen(f *File, p *Plan) {
 			lp.MaxHeaderBytes = int(n)
 		}
 	}
+	lp.MaxConnsPerClient = listen.DefaultMaxConnsPerClient
+	switch n := in.MaxConnsPerClient; {
+	case n < 0 || n > listen.MaxMaxConnsPerClient:
+		l.errorf("listen.max_conns_per_client", fmt.Sprintf("use 1 to %d; the default (0) is %d", listen.MaxMaxConnsPerClient, listen.DefaultMaxConnsPerClient),
+			"%d is out of range", n)
+	case n > 0:
+		lp.MaxConnsPerClient = n
+	}
 	lo := listen.Options{ReadHeaderTimeout: lp.ReadHeaderTimeout, ReadTimeout: lp.ReadTimeout,
 		WriteTimeout: lp.WriteTimeout, MaxHeaderBytes: lp.MaxHeaderBytes}
 	for _, w := range lo.Warnings() {

@@ -50,6 +50,9 @@ func TestLoad_MinimalIsSecureDefaults(t *testing.T) {
 	if p.Listen.ReadHeaderTimeout == 0 || p.Listen.IdleTimeout == 0 || p.Listen.ReadTimeout == 0 {
 		t.Errorf("slowloris timeouts must default on: %+v", p.Listen)
 	}
+	if p.Listen.MaxConnsPerClient != 256 {
+		t.Errorf("per-client connection cap must default on (256): %d", p.Listen.MaxConnsPerClient)
+	}
 	if !p.Upstream.PreserveHost || p.MaxBodyBytes != 10<<20 || p.AccessLog.MaxSizeMB != 100 || p.AccessLog.MaxBackups != 10 || !p.AccessLog.Compress {
 		t.Errorf("defaults: %+v %+v", p.Upstream, p.AccessLog)
 	}
@@ -70,6 +73,10 @@ func TestLoad_ErrorsNameFileLineKeyAndFix(t *testing.T) {
 			[]string{"rampart.yaml:6", "listen.read_header_timeout", `"10 seconds" is not a duration`, `hint: write a duration`}},
 		{"slowloris timeout disabled", minimal + "listen:\n  read_header_timeout: 0s\n",
 			[]string{"rampart.yaml:6", "listen.read_header_timeout: must be > 0", "slowloris"}},
+		{"connection cap negative", minimal + "listen:\n  max_conns_per_client: -1\n",
+			[]string{"rampart.yaml:6", "listen.max_conns_per_client: -1 is out of range", "hint: use 1 to 100000"}},
+		{"connection cap beyond any descriptor limit", minimal + "listen:\n  max_conns_per_client: 100001\n",
+			[]string{"rampart.yaml:6", "listen.max_conns_per_client: 100001 is out of range"}},
 		{"missing upstream", "hosts: [example.com]\n",
 			[]string{"upstream.url: is required", "--upstream"}},
 		{"upstream with credentials", "hosts: [example.com]\nupstream: {url: 'http://u:p@127.0.0.1:5000'}\n",
@@ -422,5 +429,19 @@ func TestLoad_CertificateCoverageAndExpiry(t *testing.T) {
 	}
 	if strings.Contains(got, `cover host "example.com"`) {
 		t.Errorf("covered host reported: %s", got)
+	}
+}
+
+func TestLoad_MaxConnsPerClientSet(t *testing.T) {
+	p, fs, _ := load(t, minimal+"listen: {max_conns_per_client: 12}\n", nil, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if p.Listen.MaxConnsPerClient != 12 {
+		t.Errorf("max_conns_per_client: got %d, want 12", p.Listen.MaxConnsPerClient)
+	}
+	p, fs, _ = load(t, minimal+"listen: {max_conns_per_client: 0}\n", nil, Flags{})
+	if p == nil || p.Listen.MaxConnsPerClient != 256 {
+		t.Errorf("max_conns_per_client 0 must mean the default 256: %v %v", p, fs)
 	}
 }

@@ -62,6 +62,8 @@ type ListenPlan struct {
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	ShutdownTimeout   time.Duration
+	// MaxConnsPerClient caps one client's open connections per listener.
+	MaxConnsPerClient int
 }
 
 // TLSMode says where certificates come from.

@@ -79,6 +79,14 @@ type Listen struct {
 	// ShutdownTimeout is how long SIGTERM waits for in-flight requests.
 	// Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// MaxConnsPerClient caps the connections one client (an IPv4 address,
+	// an IPv6 /64) may hold open at once on each listener, like nginx's
+	// limit_conn; trusted_proxies are not counted. Connections over it are
+	// closed before the TLS handshake. Default 256 (0 means the default):
+	// a browser uses 6 HTTP/1.1 connections or one HTTP/2 connection per
+	// origin, and an office behind one NAT address needs headroom. At most
+	// 100000.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
 }
 
 // TLS selects where certificates come from. With cert_file and key_file

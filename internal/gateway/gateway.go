@@ -102,7 +102,13 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		IdleTimeout:       plan.Listen.IdleTimeout,
 		MaxHeaderBytes:    plan.Listen.MaxHeaderBytes,
 		ShutdownTimeout:   plan.Listen.ShutdownTimeout,
+		// Both listeners cap each client's open connections, the
+		// listeners given in Options included (listen.Run wraps them);
+		// trusted proxies carry many clients and are not counted.
+		MaxConnsPerClient: plan.Listen.MaxConnsPerClient,
+		TrustedProxies:    plan.TrustedProxies,
 		Logger:            o.Logger,
+		SecurityLog:       sec,
 	}
 	if g.https, err = listen.NewServer(plan.Listen.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
 		return nil, err

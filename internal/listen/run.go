@@ -14,6 +14,9 @@ import (
 // connections still open after that are closed. The caller wires SIGTERM
 // and SIGINT into ctx (signal.NotifyContext).
 //
+// Each listener, opened here or given in Server.Listener, is wrapped in
+// the server's per-client connection cap (LimitPerClient).
+//
 // Every listener is opened before any serves, so a port already in use
 // fails Run before traffic is accepted. Run returns the first serve error,
 // or nil after a shutdown asked for by ctx.
@@ -40,6 +43,9 @@ func Run(ctx context.Context, servers ...*Server) error {
 			return err
 		}
 		lns[i] = ln
+	}
+	for i, s := range servers {
+		lns[i] = s.limitConns(lns[i])
 	}
 	errc := make(chan error, len(servers))
 	var wg sync.WaitGroup

@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/rampart-dev/rampart/seclog"
 )
 
 // Defaults applied to zero Options fields.
@@ -78,8 +81,26 @@ type Options struct {
 	// listen.shutdown_timeout). Zero means 30s.
 	ShutdownTimeout time.Duration
 
+	// MaxConnsPerClient caps the connections one client may hold open at
+	// once (YAML listen.max_conns_per_client), like nginx's limit_conn; a
+	// client is an IPv4 address or an IPv6 /64. Zero means
+	// DefaultMaxConnsPerClient (256, see there why); at most
+	// MaxMaxConnsPerClient. Without it, one client within its request
+	// rate could hold thousands of idle or HTTP/2 connections and exhaust
+	// file descriptors and goroutines. See LimitPerClient.
+	MaxConnsPerClient int
+
+	// TrustedProxies are peers not counted against MaxConnsPerClient (YAML
+	// trusted_proxies): a load balancer carries many clients' connections
+	// from its own address. Default none.
+	TrustedProxies []netip.Prefix
+
 	// Logger receives net/http's server errors. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// SecurityLog receives refused connections as security events. Nil
+	// means slog.Default().
+	SecurityLog *seclog.Logger
 }
 
 // withDefaults validates o and fills in defaults. Errors name the YAML key.
@@ -103,6 +124,13 @@ func (o Options) withDefaults() (Options, error) {
 		errs = append(errs, errors.New("listen.max_header_bytes: must be >= 0 (0 means 64 KiB)"))
 	case o.MaxHeaderBytes == 0:
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	switch {
+	case o.MaxConnsPerClient < 0 || o.MaxConnsPerClient > MaxMaxConnsPerClient:
+		errs = append(errs, fmt.Errorf("listen.max_conns_per_client: must be between 0 and %d (0 means %d)",
+			MaxMaxConnsPerClient, DefaultMaxConnsPerClient))
+	case o.MaxConnsPerClient == 0:
+		o.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -135,8 +163,33 @@ func (o Options) Warnings() []string {
 type Server struct {
 	HTTP *http.Server
 	// Listener, when not nil, is served instead of listening on HTTP.Addr.
+	// Run applies the per-client connection cap to it as to a listener it
+	// opens itself.
 	Listener        net.Listener
 	ShutdownTimeout time.Duration
+
+	// The per-client connection cap Run applies; a Server not made by
+	// NewServer gets DefaultMaxConnsPerClient and no exemption.
+	maxConns    int
+	exempt      []netip.Prefix
+	securityLog *seclog.Logger
+}
+
+// limitConns wraps ln in the server's per-client connection cap.
+func (s *Server) limitConns(ln net.Listener) net.Listener {
+	var exempt func(netip.Addr) bool
+	if len(s.exempt) > 0 {
+		prefixes := s.exempt
+		exempt = func(a netip.Addr) bool {
+			for _, p := range prefixes {
+				if p.Contains(a) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return LimitPerClient(ln, s.maxConns, exempt, s.securityLog)
 }
 
 // NewServer returns a server for addr running h with o's timeouts. With a
@@ -173,7 +226,8 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			PingTimeout: 15 * time.Second,
 		},
 	}
-	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout}, nil
+	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout,
+		maxConns: o.MaxConnsPerClient, exempt: o.TrustedProxies, securityLog: o.SecurityLog}, nil
 }
 
 // errorLogHandler lowers client-caused net/http noise (failed TLS

@@ -337,6 +337,10 @@ ratelimit:
     - prefix: /api/
       limits:
         - {zone: api_limit, burst: 20, nodelay: true}
+# wrk opens every connection from loopback, one client to rampart; nginx
+# has no per-client connection cap, so neither does the benchmark.
+listen:
+  max_conns_per_client: 100000
 `
 
 func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile string) (*target, error) {

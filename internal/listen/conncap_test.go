@@ -266,16 +266,20 @@ func TestConnCap_ServerRefusesBeforeHandshake(t *testing.T) {
 		}
 		held = append(held, c)
 	}
+	// The refusal is a reset right after accept; on a busy machine it can
+	// reach the client before connect returns, which is a refusal too.
 	raw, err := net.Dial("tcp", addr)
-	if err != nil {
+	if err != nil && !isReset(err) {
 		t.Fatal(err)
 	}
-	raw.SetDeadline(time.Now().Add(10 * time.Second))
-	c := tls.Client(raw, ccfg)
-	if err := c.Handshake(); err == nil {
-		t.Fatal("third connection completed a TLS handshake over a cap of 2")
+	if err == nil {
+		raw.SetDeadline(time.Now().Add(10 * time.Second))
+		c := tls.Client(raw, ccfg)
+		if err := c.Handshake(); err == nil {
+			t.Fatal("third connection completed a TLS handshake over a cap of 2")
+		}
+		c.Close()
 	}
-	c.Close()
 	for _, c := range held {
 		c.Close()
 	}

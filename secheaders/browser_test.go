@@ -1,14 +1,12 @@
 package secheaders
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 	"github.com/rampart-dev/rampart/internal/testenv"
 	"github.com/rampart-dev/rampart/seclog"
 )
-
-// syncBuffer is a log sink written by the collector while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBrowser_NonceAndInjectedScript drives a real Chromium against the
 // middleware: the application's nonce'd script runs, an injected inline
@@ -46,7 +26,7 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 	}
 	chromium := testenv.LookPath(t, "chromium", "apt-get install chromium")
 
-	var logs syncBuffer
+	var logs testenv.Buffer
 	m := mustNew(t, Policy{CSP: CSP{
 		Nonce:  NonceOptions{Enabled: true},
 		Report: ReportOptions{Enabled: true, Collector: CollectorOptions{Log: seclog.New(slog.New(slog.NewJSONHandler(&logs, nil)))}},

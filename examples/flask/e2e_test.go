@@ -210,7 +210,7 @@ func startGateway(t *testing.T, upstream string, extraArgs ...string) *gateway {
 	t.Helper()
 	bin := buildRampart(t)
 	dir := t.TempDir()
-	certFile, keyFile, roots := writeTestCert(t, dir, host)
+	certFile, keyFile, roots := testenv.WriteCert(t, dir, host)
 	g := &gateway{httpsPort: freePort(t), httpPort: freePort(t)}
 	cmd := exec.Command(bin, "serve",
 		"--listen", "127.0.0.1:"+g.httpsPort,

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/config"
-	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
@@ -34,15 +33,6 @@ type harness struct {
 	gw             *Gateway
 }
 
-func writeCert(t *testing.T, dir string, hosts ...string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	p, err := testcert.Write(dir, 90*24*time.Hour, hosts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.CertFile, p.KeyFile, p.Roots
-}
-
 // start runs a gateway for upstreamURL configured by yaml (hosts, tls and
 // upstream are filled in).
 func start(t *testing.T, upstreamURL, yaml string) *harness {
@@ -54,7 +44,7 @@ func start(t *testing.T, upstreamURL, yaml string) *harness {
 func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	certFile, keyFile, pool := writeCert(t, dir, host)
+	certFile, keyFile, pool := testenv.WriteCert(t, dir, host)
 	h := &harness{t: t, pool: pool}
 	cfg := fmt.Sprintf("hosts: ["+host+"]\nstate_dir: %q\ntls: {cert_file: %q, key_file: %q}\nupstream: {url: %q}\n%s",
 		filepath.Join(dir, "state"), certFile, keyFile, upstreamURL, yaml)

@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/testenv"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 )
 
@@ -374,7 +374,7 @@ func TestOptions_Warnings(t *testing.T) {
 // TestErrorLog_RoutedToSlog: net/http's own errors reach slog; failed
 // handshakes (scanners, old clients) are demoted to debug.
 func TestErrorLog_RoutedToSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, client := dualCertConfig(t)
 	addr, stop := startServer(t, okHandler(), cfg, Options{Logger: logger})
@@ -386,23 +386,6 @@ func TestErrorLog_RoutedToSlog(t *testing.T) {
 	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "TLS handshake error") {
 		t.Errorf("log = %q", got)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func BenchmarkDeadlines(b *testing.B) {

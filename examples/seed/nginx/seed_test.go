@@ -51,7 +51,7 @@ func startSeed(t *testing.T) *seedServer {
 	t.Cleanup(app.Close)
 
 	dir := t.TempDir()
-	certFile, keyFile, roots := writeTestCert(t, dir, "app.test")
+	certFile, keyFile, roots := testenv.WriteCert(t, dir, "app.test")
 	p := nginx.Params{
 		Prefix:     dir,
 		HTTPSAddr:  freeAddr(t),

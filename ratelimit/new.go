@@ -19,6 +19,21 @@ import (
 // reported, each prefixed with its YAML key ("zones.api.rate: ...",
 // "rules[0].limits[1].burst: ..."), joined with errors.Join.
 func New(opts Options) (*Limiter, error) {
+	return build(opts, true)
+}
+
+// Validate checks opts exactly as New does and returns what Warnings would,
+// without allocating the zones' states (up to size/128 each): a
+// configuration check must not cost the memory of running it.
+func Validate(opts Options) (warnings []string, err error) {
+	l, err := build(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.warnings, nil
+}
+
+func build(opts Options, allocate bool) (*Limiter, error) {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
@@ -134,7 +149,7 @@ func New(opts Options) (*Limiter, error) {
 		default:
 			bad(key+".on_backend_error", `must be "fail_local", "fail_open" or "fail_closed", got %q`, zo.OnBackendError)
 		}
-		if z.rate > 0 {
+		if z.rate > 0 && allocate {
 			z.mem = newMemZone(z.rate, z.capacity)
 		}
 		l.zones[name] = z

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -137,5 +138,35 @@ func TestNew_HugeZoneSizeRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "zones.api.size: must be at most 1024m") {
 			t.Fatalf("size %s: err = %v", size, err)
 		}
+	}
+}
+
+// Validate reports what New reports, without allocating the zones: a
+// `rampart config check` of a 1024m zone costs kilobytes, not the ~300 MB
+// of states the running zone holds.
+func TestValidate_SameVerdictWithoutZoneMemory(t *testing.T) {
+	bad := ratelimit.Options{Zones: map[string]ratelimit.Zone{"api": {Rate: "10/s"}}}
+	_, errNew := ratelimit.New(bad)
+	_, errVal := ratelimit.Validate(bad)
+	if errNew == nil || errVal == nil || errNew.Error() != errVal.Error() {
+		t.Fatalf("New: %v\nValidate: %v", errNew, errVal)
+	}
+	big := ratelimit.Options{
+		Zones:  map[string]ratelimit.Zone{"api": {Rate: "10r/s", Size: "1024m"}},
+		Rules:  []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 5}}}},
+		Status: 503,
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	warnings, err := ratelimit.Validate(big)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) == 0 {
+		t.Error("status 503 warning lost")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("Validate allocated %d bytes for a 1024m zone", grew)
 	}
 }

@@ -96,14 +96,14 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 		}
 		opts.Rules = append(opts.Rules, rule)
 	}
-	// Validate as if every shared zone were local: the stores are
-	// opened by the gateway, not while checking a configuration.
-	lim, err := ratelimit.New(opts)
+	// Validate as if every shared zone were local, without allocating
+	// the zones: the stores and states are built by the gateway.
+	warnings, err := ratelimit.Validate(opts)
 	if err != nil {
 		l.componentErrors("ratelimit", err)
 		return
 	}
-	for _, w := range lim.Warnings() {
+	for _, w := range warnings {
 		l.componentFinding(Warning, "ratelimit", w, "")
 	}
 	p.RateLimit = opts

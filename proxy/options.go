@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -127,14 +128,14 @@ type Options struct {
 	InsecureStreamRequestBodies bool
 
 	// InsecureStreamRequestBodyPaths streams request bodies, as
-	// InsecureStreamRequestBodies does, only for these paths: an entry
-	// matches the request path equal to it or below it ("/upload"
-	// matches /upload and /upload/big, not /uploads), so the upload
-	// endpoint that reports progress streams while logins and forms stay
-	// buffered. Default none. Each must start with "/". Matching is on the
-	// path as sent and needs no defence against path confusion: a client
-	// that got its body streamed by disguising another path could as
-	// well send it to the streamed path itself. Warnings reports them.
+	// InsecureStreamRequestBodies does, only for these paths: each is a
+	// reqpath.Prefix, matching the canonical path equal to it or below it
+	// ("/upload" matches /upload, /Upload/big and /upload//big, not
+	// /uploads), so the upload endpoint that reports progress streams
+	// while logins and forms stay buffered. Default none. A path that has
+	// no canonical form ("/upload/../login", "/upload/..%2flogin") is
+	// buffered: the application may route it to a page that must not get
+	// a streamed body. Warnings reports them.
 	InsecureStreamRequestBodyPaths []string
 
 	// BodyMemoryBytes is how much of one request body is kept in memory
@@ -269,8 +270,8 @@ func (o *Options) validate() error {
 		}
 	}
 	for i, path := range o.InsecureStreamRequestBodyPaths {
-		if !strings.HasPrefix(path, "/") {
-			add("upstream.insecure_stream_request_body_paths[%d]: %q must start with /", i, path)
+		if _, err := reqpath.ParsePrefix(path); err != nil {
+			add("upstream.insecure_stream_request_body_paths[%d]: %v", i, err)
 		}
 	}
 	for i, name := range o.StripRequestHeaders {

@@ -43,7 +43,7 @@ func TestNew_Validation(t *testing.T) {
 			"limits.body_memory_bytes: must be >= 0",
 			"limits.body_memory_budget: must be >= 0",
 			`limits.body_temp_dir: "/nonexistent/rampart-bodies" does not exist`,
-			`upstream.insecure_stream_request_body_paths[1]: "upload" must start with /`,
+			`upstream.insecure_stream_request_body_paths[1]: "upload" must be an absolute path`,
 			`proxy.strip_request_headers[1]: "Bad Name" is not a valid header name`,
 			`proxy.remove_response_headers[0]: "X:Colon" is not a valid header name`,
 		}},

@@ -53,11 +53,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/seclog"
 )
@@ -73,7 +73,7 @@ type Proxy struct {
 	forwarded        bool
 	maxBody          int64
 	streamBodies     bool
-	streamPaths      []string
+	streamPaths      []reqpath.Prefix
 	spooler          spooler
 	upgradeIdle      time.Duration
 	stripReq         headerSet
@@ -108,7 +108,10 @@ func New(o Options) (*Proxy, error) {
 		sampler:      seclog.Sampler{Burst: 5, MaxKeys: 1},
 		warnings:     o.Warnings(),
 		streamBodies: o.InsecureStreamRequestBodies,
-		streamPaths:  append([]string(nil), o.InsecureStreamRequestBodyPaths...),
+	}
+	for _, s := range o.InsecureStreamRequestBodyPaths {
+		pre, _ := reqpath.ParsePrefix(s) // validated
+		p.streamPaths = append(p.streamPaths, pre)
 	}
 	p.spooler = spooler{
 		memMax:  orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes),
@@ -169,7 +172,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody
-	if hasBody && !p.streamBodies && !underAny(r.URL.Path, p.streamPaths) {
+	if hasBody && !p.streamBodies && !p.streamPath(r) {
 		// Read the whole body before the upstream is contacted (see
 		// spool.go).
 		body, err := p.spooler.spool(clientBody{r.Body}, r.ContentLength)
@@ -303,13 +306,15 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	return nil
 }
 
-// underAny reports whether path is one of prefixes or below one of them.
-func underAny(path string, prefixes []string) bool {
-	for _, pre := range prefixes {
-		if strings.HasPrefix(path, pre) &&
-			(len(path) == len(pre) || pre[len(pre)-1] == '/' || path[len(pre)] == '/') {
-			return true
-		}
+// streamPath reports whether r's body is streamed by
+// InsecureStreamRequestBodyPaths. A path without a canonical form
+// (reqpath) is buffered: the client could otherwise get a body streamed to
+// a page that buffers, by dressing its path as an upload path
+// ("/upload/../login").
+func (p *Proxy) streamPath(r *http.Request) bool {
+	if len(p.streamPaths) == 0 {
+		return false
 	}
-	return false
+	c, err := reqpath.FromRequest(r)
+	return err == nil && reqpath.Longest(p.streamPaths, c) >= 0
 }

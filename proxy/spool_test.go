@@ -483,8 +483,9 @@ func TestBuffering_TempDirGone(t *testing.T) {
 
 // TestBuffering_StreamPathsOnly: InsecureStreamRequestBodyPaths streams
 // the bodies of the upload endpoint only; a stalled body anywhere else,
-// including a path that merely starts with the same letters, holds no
-// upstream request.
+// including a path that merely starts with the same letters or one
+// dressed as an upload path ("/upload/../login", which the application
+// may route to /login), holds no upstream request.
 func TestBuffering_StreamPathsOnly(t *testing.T) {
 	up := newWatchedUpstream(t)
 	p, _, _ := testProxy(t, up.URL, Options{InsecureStreamRequestBodyPaths: []string{"/upload"}, BodyTempDir: t.TempDir()})
@@ -494,7 +495,7 @@ func TestBuffering_StreamPathsOnly(t *testing.T) {
 		return "POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:1000]
 	}
 	var buffered []*rawClient
-	for _, path := range []string{"/login", "/uploads", "/api/upload"} {
+	for _, path := range []string{"/login", "/uploads", "/api/upload", "/upload/../login", "/upload/..%2flogin", "/upload%2f..%2flogin", "/upload/%2e%2e/login"} {
 		c := dialRaw(t, fe.URL)
 		c.write(head(path))
 		buffered = append(buffered, c)
@@ -514,14 +515,17 @@ func TestBuffering_StreamPathsOnly(t *testing.T) {
 	}
 }
 
-func TestUnderAny(t *testing.T) {
-	prefixes := []string{"/upload", "/media/"}
+func TestStreamPath(t *testing.T) {
+	p, _, _ := testProxy(t, "http://127.0.0.1:1", Options{InsecureStreamRequestBodyPaths: []string{"/upload", "/media/"}})
 	for path, want := range map[string]bool{
-		"/upload": true, "/upload/": true, "/upload/a/b": true, "/media/x": true, "/media/": true,
-		"/uploads": false, "/media": false, "/": false, "/api/upload": false, "": false,
+		"/upload": true, "/upload/": true, "/upload/a/b": true, "/media/x": true, "/media/": true, "/media": true,
+		"/UPLOAD/x": true, "//upload//x": true,
+		"/uploads": false, "/": false, "/api/upload": false,
+		"/upload/../login": false, "/upload/..%2flogin": false, "/upload;x/../login": false,
 	} {
-		if got := underAny(path, prefixes); got != want {
-			t.Errorf("underAny(%q) = %v", path, got)
+		r := httptest.NewRequest("POST", "http://a"+path, nil)
+		if got := p.streamPath(r); got != want {
+			t.Errorf("streamPath(%q) = %v", path, got)
 		}
 	}
 }

@@ -32,6 +32,10 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			w.WriteHeader(statusClientClosedRequest)
 			return
 		}
+		if d.AmbiguousPath {
+			httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
+			return
+		}
 		annotate(r, &d)
 		// d stays on the stack: its address is only taken by copies made
 		// in the branches that need one.

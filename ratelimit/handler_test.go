@@ -156,31 +156,60 @@ func TestHandler_HeadersOnAllowed(t *testing.T) {
 	}
 }
 
-// The rule must hold whatever spelling of the path reaches the upstream,
-// which resolves dot segments and duplicate slashes itself.
+// The rule must hold whatever spelling of the path reaches the upstream:
+// spellings that have one reading are limited, those an application could
+// read differently from rampart (dot segments, encoded slashes) are
+// refused with 400. None reaches the application.
 func TestRule_PathNormalisationEvasion(t *testing.T) {
-	for _, target := range []string{
-		"/api/x",
-		"/api/../api/x",
-		"//api/x",
-		"/static/../api/x",
-		"/%2e%2e/api/x",
-		"/static/%2e%2e/api/x",
-		"/./api/x",
-		"/api//x",
-		"/api/x/.",
-		"/api",
-		"/static%2f..%2fapi/x",
+	for _, tc := range []struct {
+		target string
+		want   int
+	}{
+		{"/api/x", 429},
+		{"//api/x", 429},
+		{"/api//x", 429},
+		{"/api", 429},
+		{"/API/x", 429},
+		{"/Api/X", 429},
+		{"/%61pi/x", 429},
+		{"/api/../api/x", 400},
+		{"/static/../api/x", 400},
+		{"/%2e%2e/api/x", 400},
+		{"/static/%2e%2e/api/x", 400},
+		{"/./api/x", 400},
+		{"/api/x/.", 400},
+		{"/static%2f..%2fapi/x", 400},
+		{"/static/..%2fapi/x", 400},
+		{"/static/..;/api/x", 400},
+		{"/static\\..\\api/x", 400},
+		{"/api;x/y", 400},
+		{"/static/%252e%252e/api/x", 400},
+		{"/static/%c0%ae%c0%ae/api/x", 400},
 	} {
-		t.Run(target, func(t *testing.T) {
+		t.Run(tc.target, func(t *testing.T) {
 			o := seedOpts()
 			o.Rules[0].Limits[0].Burst = 0
 			f := newFixture(t, o)
 			f.do("GET", "/api/x", "192.0.2.1")
-			if w := f.do("GET", target, "192.0.2.1"); w.Code != 429 {
-				t.Errorf("%s: %d, want 429 (rule dodged)", target, w.Code)
+			if w := f.do("GET", tc.target, "192.0.2.1"); w.Code != tc.want {
+				t.Errorf("%s: %d, want %d (rule dodged)", tc.target, w.Code, tc.want)
 			}
 		})
+	}
+}
+
+// A prefix is matched segment by segment: /api does not cover /apiary.
+func TestRule_PrefixIsSegmentWise(t *testing.T) {
+	o := seedOpts()
+	o.Rules[0].Prefix = "/api"
+	o.Rules[0].Limits[0].Burst = 0
+	f := newFixture(t, o)
+	f.do("GET", "/api/x", "192.0.2.1")
+	if w := f.do("GET", "/apiary", "192.0.2.1"); w.Code != 200 {
+		t.Errorf("/apiary: %d, want 200 (not under /api)", w.Code)
+	}
+	if w := f.do("GET", "/api", "192.0.2.1"); w.Code != 429 {
+		t.Errorf("/api: %d, want 429", w.Code)
 	}
 }
 

@@ -1,45 +1,8 @@
 package ratelimit
 
 import (
-	"strings"
 	"testing"
 )
-
-func FuzzNormalPath(f *testing.F) {
-	for _, s := range []string{"/api/x", "//api", "/../api", "api", "", "/a/./b/../c/", "*"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		p := normalPath(s)
-		if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.Contains(p, "/../") ||
-			strings.HasSuffix(p, "/..") || strings.Contains(p, "/./") || (len(p) > 1 && strings.HasSuffix(p, "/")) {
-			t.Fatalf("normalPath(%q) = %q", s, p)
-		}
-		if normalPath(p) != p {
-			t.Fatalf("normalPath not idempotent on %q", s)
-		}
-	})
-}
-
-func TestMatchPrefix(t *testing.T) {
-	for _, c := range []struct {
-		p, prefix string
-		want      bool
-	}{
-		{"/api/x", "/api/", true},
-		{"/api", "/api/", true},
-		{"/apix", "/api/", false},
-		{"/ap", "/api/", false},
-		{"/", "/", true},
-		{"/anything", "/", true},
-		{"/api", "/api", true},
-		{"/apix", "/api", true},
-	} {
-		if got := matchPrefix(c.p, c.prefix); got != c.want {
-			t.Errorf("matchPrefix(%q, %q) = %v", c.p, c.prefix, got)
-		}
-	}
-}
 
 // The zone never holds more states than its capacity, whatever the number
 // of distinct keys: a million distinct clients cannot grow memory.

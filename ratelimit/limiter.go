@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -42,7 +43,8 @@ type zone struct {
 }
 
 type rule struct {
-	prefix  string
+	prefix  reqpath.Prefix
+	written string // the prefix as configured, for logs and Decision
 	methods []string
 	limits  []limit
 	dryRun  bool
@@ -86,7 +88,7 @@ type Decision struct {
 	RetryAfter int
 	// Zone names the zone that rejected, or imposed the longest delay.
 	Zone string
-	// Prefix is the prefix of the governing rule.
+	// Prefix is the prefix of the governing rule, as configured.
 	Prefix string
 	// DryRun is set when the rule only observes (dry_run); the request is
 	// then neither rejected nor delayed whatever Action says.
@@ -97,6 +99,12 @@ type Decision struct {
 	// Shadow is the decision of the shadow rule, if one matched. It is
 	// informational only.
 	Shadow *Decision
+	// AmbiguousPath is set, with Action Reject, when the request's path
+	// could be read in more than one way (reqpath.FromRequest fails: no
+	// reqpath.Policy handler runs in front). No rule can be chosen for
+	// such a path, so the limiter refuses it rather than let the client
+	// pick; Handler answers 400.
+	AmbiguousPath bool
 
 	rule  *rule
 	gone  bool // the client left during a shared decision
@@ -113,7 +121,7 @@ type zoneResult struct {
 
 func (l *Limiter) match(r *http.Request, p string, shadow bool) *rule {
 	for _, ru := range l.rules {
-		if ru.shadow != shadow || !matchPrefix(p, ru.prefix) {
+		if ru.shadow != shadow || !ru.prefix.Match(p) {
 			continue
 		}
 		if len(ru.methods) > 0 && !slices.Contains(ru.methods, r.Method) {
@@ -127,9 +135,17 @@ func (l *Limiter) match(r *http.Request, p string, shadow bool) *rule {
 // Check decides for r and charges it to the zones of the rule governing
 // it; ok is false when no rule governs r. The shadow rule, if any, is
 // evaluated too (d.Shadow). Rejections are counted and logged here; the
-// response is the caller's (see Handler).
+// response is the caller's (see Handler). Rules are matched on the
+// canonical path (reqpath.FromRequest); a path that has none is rejected
+// (d.AmbiguousPath).
 func (l *Limiter) Check(r *http.Request) (d Decision, ok bool) {
-	p := normalPath(r.URL.Path)
+	p, err := reqpath.FromRequest(r)
+	if err != nil {
+		if len(l.rules) == 0 {
+			return d, false
+		}
+		return Decision{Action: Reject, AmbiguousPath: true}, true
+	}
 	ru := l.match(r, p, false)
 	sh := l.match(r, p, true)
 	if ru == nil && sh == nil {
@@ -156,7 +172,7 @@ func (l *Limiter) Check(r *http.Request) (d Decision, ok bool) {
 // evaluate runs nginx's limit_req handler for one rule.
 func (l *Limiter) evaluate(k *reqKey, ru *rule, d *Decision) {
 	d.rule = ru
-	d.Prefix = ru.prefix
+	d.Prefix = ru.written
 	d.DryRun = ru.dryRun || ru.shadow
 	d.n = len(ru.limits)
 	if ru.shared != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -159,11 +160,11 @@ func build(opts Options, allocate bool) (*Limiter, error) {
 	used := map[string]bool{}
 	for i, ro := range opts.Rules {
 		key := fmt.Sprintf("rules[%d]", i)
-		ru := &rule{prefix: ro.Prefix, dryRun: ro.DryRun, shadow: ro.Shadow}
-		if ro.Prefix == "" || ro.Prefix[0] != '/' {
-			bad(key+".prefix", "must start with '/', got %q", ro.Prefix)
-		} else if c := normalPath(ro.Prefix); c != strings.TrimSuffix(ro.Prefix, "/") && c != ro.Prefix {
-			bad(key+".prefix", "must be a clean path (requests are matched after path.Clean), got %q", ro.Prefix)
+		ru := &rule{written: ro.Prefix, dryRun: ro.DryRun, shadow: ro.Shadow}
+		if pre, err := reqpath.ParsePrefix(ro.Prefix); err != nil {
+			bad(key+".prefix", "%v", err)
+		} else {
+			ru.prefix = pre
 		}
 		for j, m := range ro.Methods {
 			if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t/") {
@@ -230,7 +231,7 @@ func build(opts Options, allocate bool) (*Limiter, error) {
 	}
 	// Longest prefix first, so the first match is nginx's longest prefix
 	// location; equal prefixes keep their order.
-	sort.SliceStable(l.rules, func(i, j int) bool { return len(l.rules[i].prefix) > len(l.rules[j].prefix) })
+	sort.SliceStable(l.rules, func(i, j int) bool { return l.rules[i].prefix.Len() > l.rules[j].prefix.Len() })
 	return l, nil
 }
 

@@ -49,12 +49,12 @@ func TestNew_ErrorsNameYAMLKeys(t *testing.T) {
 		"zones.nor.rate: is required",
 		"zones.net.allow[0]: ",
 		"zones.net.on_backend_error: must be",
-		"rules[0].prefix: must start with '/'",
+		"rules[0].prefix: \"api/\" must be an absolute path",
 		"rules[0].methods[0]: must be an upper-case method",
 		`rules[0].limits[0].zone: no zone named "nope"`,
 		"rules[0].limits[1].burst: must be between 0",
 		"rules[0].limits[1].delay: nodelay and delay cannot both be set",
-		"rules[1].prefix: must be a clean path",
+		"rules[1].prefix: \"/a/../b/\" is not a plain path (dot_segment)",
 		"rules[1].limits: must name at least one zone",
 	} {
 		if !strings.Contains(err.Error(), want) {

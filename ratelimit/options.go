@@ -112,13 +112,14 @@ const (
 	FailClosed BackendErrorPolicy = "fail_closed"
 )
 
-// Rule applies zones to requests whose normalised path starts with Prefix.
+// Rule applies zones to requests whose path falls under Prefix.
 type Rule struct {
-	// Prefix is matched against the path after percent-decoding and
-	// path.Clean (YAML "prefix"), so "/api/../api/x", "//api/x" and
-	// "/%2e%2e/api/x" are all seen as "/api/x". A prefix ending in "/" also
-	// matches the path without it ("/api/" matches "/api"). Required; "/"
-	// matches everything.
+	// Prefix is a reqpath.Prefix (YAML "prefix"): matched on the
+	// canonical path, segment by segment and ignoring ASCII case, so
+	// "/api/" and "/api" both match "/api", "/API/x" and "//api/x", never
+	// "/apiary". Paths a client could use to dodge it ("/static/../api/x",
+	// "/%2e%2e/api/x", "/x/..%2fapi") have no canonical form and are
+	// refused (see reqpath). Required; "/" matches everything.
 	Prefix string
 	// Methods restricts the rule to these methods (YAML "methods"). Empty
 	// means all methods.

@@ -1,6 +1,7 @@
 package secheaders
 
 import (
+	"github.com/rampart-dev/rampart/reqpath"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -127,45 +128,77 @@ func TestHeaderDuplication_ModesKeepAndMerge(t *testing.T) {
 	}
 }
 
-// TestRoute_PathTricks: dot segments, double slashes and encoded dots cannot
-// make a request for /admin select the looser /embed route (which allows
-// framing and drops X-Frame-Options: a clickjacking of the admin pages).
+// TestRoute_PathTricks: dot segments, encoded slashes and the other forms an
+// application could read differently from rampart cannot make a request
+// select the looser /embed route (which allows framing and drops
+// X-Frame-Options: a clickjacking of the admin pages). With the reqpath
+// handler in front, as in the gateway, they never reach the application;
+// without it, they get the policy's own headers, never a route's.
 func TestRoute_PathTricks(t *testing.T) {
 	m := mustNew(t, Policy{Routes: []Route{
 		{Prefix: "/embed/", CSP: map[string][]string{"frame-ancestors": {"*"}}},
 		{Prefix: "/admin", Headers: Headers{FrameOptions: "DENY"}},
 	}})
 	var seen string
-	srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.URL.Path })))
-	defer srv.Close()
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.URL.Path })
+	alone := httptest.NewServer(m.Handler(app))
+	defer alone.Close()
+	guarded := httptest.NewServer(m.Handler(new(reqpath.Policy).Handler(app)))
+	defer guarded.Close()
+	const ambiguous = "ambiguous"
 	for _, tc := range []struct{ path, xfo string }{
 		{"/embed/x", ""},
 		{"/embed", ""},
+		{"/embed//x", ""}, // (a leading "//" would be sent as an absolute URL by Go's client)
+		{"/EMBED/x", ""},
 		{"/embedded", "SAMEORIGIN"},
-		{"/embed/../admin/users", "DENY"},
-		{"/embed/%2e%2e/admin/users", "DENY"},
-		{"/embed/%2E%2E/admin", "DENY"},
-		{"/embed/.%2e/admin", "DENY"},
-		{"//embed/..//admin/users", "DENY"},
-		{"/embed/./../admin", "DENY"},
-		{"/embed%2f..%2fadmin", "DENY"},
-		{"/admin/../embed/x", ""},
-		{"/ADMIN", "SAMEORIGIN"},
+		{"/admin", "DENY"},
+		{"/ADMIN", "DENY"},
+		{"/Admin/users", "DENY"},
+		{"/admin//users", "DENY"},
+		{"/embed/../admin/users", ambiguous},
+		{"/embed/%2e%2e/admin/users", ambiguous},
+		{"/embed/%2E%2E/admin", ambiguous},
+		{"/embed/.%2e/admin", ambiguous},
+		{"//embed/..//admin/users", ambiguous},
+		{"/embed/./../admin", ambiguous},
+		{"/embed%2f..%2fadmin", ambiguous},
+		{"/admin/..%2fembed/x", ambiguous},
+		{"/admin/../embed/x", ambiguous},
+		{"/admin%2fembed/x", ambiguous},
+		{"/admin;x/../embed/x", ambiguous},
+		{"/admin/..;/embed/x", ambiguous},
+		{"/admin\\..\\embed/x", ambiguous},
+		{"/admin/%252e%252e/embed/x", ambiguous},
 	} {
-		// Send the path verbatim, as an attacker would, bypassing client-side cleaning.
-		req, _ := http.NewRequest("GET", srv.URL, nil)
-		req.URL.Opaque = tc.path
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			// net/http's mux is not in front; the handler sees every path.
-			t.Errorf("%s: status %d", tc.path, resp.StatusCode)
-		}
-		if got := resp.Header.Get("X-Frame-Options"); got != tc.xfo {
-			t.Errorf("%s (handler saw %q): X-Frame-Options = %q, want %q", tc.path, seen, got, tc.xfo)
+		for _, srv := range []*httptest.Server{alone, guarded} {
+			seen = ""
+			// Send the path verbatim, as an attacker would, bypassing client-side cleaning.
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			req.URL.Opaque = tc.path
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := resp.Header.Get("X-Frame-Options")
+			switch {
+			case tc.xfo != ambiguous:
+				if resp.StatusCode != 200 || got != tc.xfo {
+					t.Errorf("%s: status %d, X-Frame-Options %q; want 200, %q", tc.path, resp.StatusCode, got, tc.xfo)
+				}
+			case srv == guarded:
+				if resp.StatusCode != http.StatusBadRequest || seen != "" {
+					t.Errorf("%s: status %d (handler saw %q); want 400 before the application", tc.path, resp.StatusCode, seen)
+				}
+				if got != "SAMEORIGIN" {
+					t.Errorf("%s: the 400 has X-Frame-Options %q, want the policy's", tc.path, got)
+				}
+			default:
+				if got != "SAMEORIGIN" {
+					t.Errorf("%s (handler saw %q): X-Frame-Options = %q, want the policy's SAMEORIGIN", tc.path, seen, got)
+				}
+			}
 		}
 	}
 }
@@ -270,7 +303,7 @@ func TestConfig_Errors(t *testing.T) {
 		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"'self'; img-src *"}}}}, "csp.directives.script-src: not a valid directive"},
 		{Policy{CSP: CSP{Directives: map[string][]string{"scripts-src": {"'self'"}}}}, "csp.directives.scripts-src: unknown directive (hint: did you mean script-src?)"},
 		{Policy{Routes: []Route{{Prefix: "/a", CSP: map[string][]string{"style-src": {"'nonce-x'"}}}}}, "routes[0].csp.style-src: nonce"},
-		{Policy{Routes: []Route{{Prefix: "admin"}}}, "routes[0].prefix: must be an absolute path"},
+		{Policy{Routes: []Route{{Prefix: "admin"}}}, "routes[0].prefix: \"admin\" must be an absolute path"},
 		{Policy{Routes: []Route{{Prefix: "/a/"}, {Prefix: "/a"}}}, "routes[1].prefix: \"/a\" is listed twice"},
 		{Policy{Headers: Headers{FrameOptions: "ALLOW-FROM https://x"}}, "frame_options: ALLOW-FROM"},
 		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "routes[0].cross_origin_opener_policy: must be one of"},

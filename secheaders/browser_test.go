@@ -45,7 +45,10 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 <script>window.injectedRan = true;</script>
 </body></html>`, r.Header.Get("X-CSP-Nonce"))
 	})
-	srv := httptest.NewTLSServer(m.Handler(app))
+	mux := http.NewServeMux()
+	mux.Handle("/", app)
+	mux.Handle(m.ReportPath(), m.Collector())
+	srv := httptest.NewTLSServer(m.Handler(mux))
 	defer srv.Close()
 
 	opts := []chromedp.ExecAllocatorOption{

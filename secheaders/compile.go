@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/secheaders/csp"
 )
 
@@ -26,7 +26,7 @@ type Middleware struct {
 }
 
 type route struct {
-	prefix string // cleaned, no trailing slash ("/" for the root)
+	prefix reqpath.Prefix
 	set    *headerSet
 }
 
@@ -141,16 +141,16 @@ func New(p Policy) (*Middleware, error) {
 	seen := map[string]bool{}
 	for i, r := range p.Routes {
 		field := fmt.Sprintf("routes[%d]", i)
-		prefix, ok := cleanPrefix(r.Prefix)
-		if !ok {
-			ce.errf(field+".prefix", "must be an absolute path such as /admin/, got %q", r.Prefix)
+		prefix, err := reqpath.ParsePrefix(r.Prefix)
+		if err != nil {
+			ce.errf(field+".prefix", "%v; write an absolute path such as /admin/", err)
 			continue
 		}
-		if seen[prefix] {
-			ce.errf(field+".prefix", "%q is listed twice", r.Prefix)
+		if seen[prefix.String()] {
+			ce.errf(field+".prefix", "%q is listed twice (prefixes ignore case and a trailing slash)", r.Prefix)
 			continue
 		}
-		seen[prefix] = true
+		seen[prefix.String()] = true
 		pol := basePol.Clone()
 		if r.CSPReplace {
 			pol = csp.Policy{}
@@ -171,7 +171,7 @@ func New(p Policy) (*Middleware, error) {
 		}
 		m.routes = append(m.routes, route{prefix: prefix, set: set})
 	}
-	slices.SortFunc(m.routes, func(a, b route) int { return len(b.prefix) - len(a.prefix) })
+	slices.SortFunc(m.routes, func(a, b route) int { return b.prefix.Len() - a.prefix.Len() })
 
 	compileHSTS(p.HSTS, modes, m, &ce)
 
@@ -303,11 +303,10 @@ func compileNonceReport(c CSP, ce *configErrors) (nonceConfig, string) {
 	if c.Report.Enabled && !c.InsecureDisable {
 		report = defaultReportPath
 		if c.Report.Path != "" {
-			p, ok := cleanPrefix(c.Report.Path)
-			if !ok || p != c.Report.Path {
-				ce.errf("csp.report.path", "must be a clean absolute path such as %s, got %q", defaultReportPath, c.Report.Path)
+			report = c.Report.Path
+			if p, err := reqpath.Canonical(report); err != nil || p != report || report == "/" || strings.ContainsAny(report, "?#") {
+				ce.errf("csp.report.path", "must be a plain absolute path such as %s, got %q", defaultReportPath, c.Report.Path)
 			}
-			report = p
 		}
 	}
 	return n, report
@@ -501,19 +500,6 @@ func resolveHeaders(base, over Headers) Headers {
 		PermittedCrossDomainPolicies: pick(base.PermittedCrossDomainPolicies, over.PermittedCrossDomainPolicies, "none"),
 		DNSPrefetchControl:           pick(base.DNSPrefetchControl, over.DNSPrefetchControl, "off"),
 	}
-}
-
-// cleanPrefix returns the cleaned form of a route prefix or report path.
-func cleanPrefix(p string) (string, bool) {
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
-		return "", false
-	}
-	for i := 0; i < len(p); i++ {
-		if p[i] < 0x21 || p[i] == 0x7f {
-			return "", false
-		}
-	}
-	return path.Clean(p), true
 }
 
 func validHeaderName(s string) bool {

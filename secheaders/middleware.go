@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
+
+	"github.com/rampart-dev/rampart/reqpath"
 )
 
 // Handler returns next wrapped by the policy.
@@ -19,17 +20,23 @@ import (
 // (httputil.ReverseProxy adds them with Header.Add into the same map just
 // before WriteHeader) and cover the error pages of later stages.
 //
-// When csp.report is enabled, requests to its path are answered by the
-// collector and never reach next.
+// The route is chosen on the canonical path (reqpath.FromRequest); a path
+// that has none (ambiguous, and no reqpath.Policy handler in front) gets
+// the policy's own headers, not a route's.
+//
+// When csp.report is enabled, the collector is not served here: mount
+// Collector at ReportPath behind the host check and a rate limit, so that
+// reports count against a client like any other request (rampart's gateway
+// does).
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := next
-		if m.report != "" && r.URL.Path == m.report {
-			// The collector's own answers (204, 413, ...) carry the
-			// policy like every other response.
-			h = m.collector
+		set := m.base
+		if len(m.routes) > 0 {
+			if p, err := reqpath.FromRequest(r); err == nil {
+				set = m.setFor(p)
+			}
 		}
-		set := m.setFor(r.URL.Path)
 		var nonce string
 		if m.nonce.enabled {
 			nonce = newNonce()
@@ -56,29 +63,27 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 }
 
 // setFor returns the header set of the longest route prefix matching the
-// cleaned path p. See Route for why the path is cleaned.
+// canonical path p.
 func (m *Middleware) setFor(p string) *headerSet {
-	if len(m.routes) == 0 {
-		return m.base
-	}
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	p = path.Clean(p)
 	for _, rt := range m.routes {
-		if rt.prefix == "/" || p == rt.prefix || strings.HasPrefix(p, rt.prefix) && p[len(rt.prefix)] == '/' {
+		if rt.prefix.Match(p) {
 			return rt.set
 		}
 	}
 	return m.base
 }
 
-// Header returns the headers the policy adds to a response for path p (over
-// TLS when tls is set), as they would be sent with no application headers
-// and nonce as the nonce. For tests and `rampart check`.
+// Header returns the headers the policy adds to a response for the
+// escaped path p (over TLS when tls is set), as they would be sent with no
+// application headers and nonce as the nonce. For tests and `rampart
+// check`.
 func (m *Middleware) Header(p string, tls bool, nonce string) http.Header {
 	h := http.Header{}
-	m.apply(h, m.setFor(p), tls, nonce)
+	set := m.base
+	if c, err := reqpath.Canonical(p); err == nil {
+		set = m.setFor(c)
+	}
+	m.apply(h, set, tls, nonce)
 	return h
 }
 

@@ -246,15 +246,17 @@ const DefaultPermissionsPolicy = "accelerometer=(), autoplay=(), camera=(), disp
 	"picture-in-picture=(), publickey-credentials-get=(self), screen-wake-lock=(), " +
 	"serial=(), usb=(), web-share=(), xr-spatial-tracking=()"
 
-// Route overrides the policy for requests whose cleaned path is Prefix or
-// lies under it, like Talisman's per-view decorator.
+// Route overrides the policy for requests whose path is Prefix or lies
+// under it, like Talisman's per-view decorator.
 //
-// Matching is on path segments of path.Clean(r.URL.Path): Prefix "/embed"
-// (or "/embed/") matches /embed and /embed/x but not /embedded. Because the
-// path is decoded and cleaned first, "/embed/../admin", "//embed/x/../../admin",
-// "/embed/%2e%2e/admin" all select the route of /admin, the page the
-// application will actually serve: a client cannot dress a request for a
-// strict page as one for a looser route. The longest matching prefix wins.
+// Prefix is a reqpath.Prefix, matched on the canonical path segment by
+// segment and ignoring ASCII case: "/embed" (or "/embed/") matches /embed,
+// /EMBED/x and //embed/x but not /embedded. The longest matching prefix
+// wins. A path an application could read differently from rampart
+// ("/admin/..%2fembed/x", "/embed/../admin") has no canonical path: it
+// never gets a route's headers, and rampart's gateway refuses it (400)
+// before it reaches the application, so a client cannot dress a request for
+// a strict page as one for a looser route.
 type Route struct {
 	Prefix string
 	// CSP directives merged over the policy's (directive by directive).

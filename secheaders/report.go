@@ -76,9 +76,17 @@ func NewCollector(o CollectorOptions) *Collector {
 }
 
 // Collector returns the policy's collector, or nil when csp.report is off.
-// The middleware already serves it at the report path; this is for mounting
-// it elsewhere.
+// Mount it at ReportPath: the middleware only points browsers there.
+//
+// Mount it behind the host check and a rate limit of its own. Anyone can
+// POST to it, and each report is an access-log line and a security event;
+// outside the limits, one client could write lines as fast as it can send
+// requests and rotate the log history away.
 func (m *Middleware) Collector() *Collector { return m.collector }
+
+// ReportPath is the path the policy sends violation reports to (report-uri
+// and Reporting-Endpoints), or "" when csp.report is off.
+func (m *Middleware) ReportPath() string { return m.report }
 
 // Violation is the sanitized content of one report.
 type Violation struct {

@@ -20,6 +20,31 @@ func newReportPolicy(t *testing.T, buf *bytes.Buffer, o CollectorOptions) *Middl
 	return mustNew(t, Policy{CSP: CSP{Report: ReportOptions{Enabled: true, Collector: o}}})
 }
 
+// mounted serves m's collector at its path inside the header middleware, as
+// an application (or rampart's gateway) mounts it.
+func mounted(m *Middleware) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(m.ReportPath(), m.Collector())
+	return m.Handler(mux)
+}
+
+// The header middleware points browsers at the collector but does not
+// serve it: whoever mounts it puts it behind the host check and a rate
+// limit, where rampart's gateway does.
+func TestCollector_NotServedByTheMiddleware(t *testing.T) {
+	var buf bytes.Buffer
+	m := newReportPolicy(t, &buf, CollectorOptions{})
+	reached := false
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	postReport(h, "application/csp-report", legacyReportBody, "")
+	if !reached || strings.Contains(buf.String(), seclog.CSPViolation) {
+		t.Errorf("the middleware answered the report itself (reached next: %v): %s", reached, buf.String())
+	}
+	if m.ReportPath() != defaultReportPath || m.Collector() == nil {
+		t.Errorf("ReportPath %q, Collector %v", m.ReportPath(), m.Collector())
+	}
+}
+
 func postReport(h http.Handler, ctype, body, remote string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("POST", defaultReportPath, strings.NewReader(body))
 	req.Header.Set("Content-Type", ctype)
@@ -60,7 +85,7 @@ const apiReportBody = `[{"type":"csp-violation","age":1,"url":"https://app.examp
 func TestCollector_LogsBothFormats(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{})
-	h := m.Handler(http.NotFoundHandler())
+	h := mounted(m)
 	if rec := postReport(h, "application/csp-report", legacyReportBody, ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("csp-report: status %d", rec.Code)
 	}
@@ -110,7 +135,7 @@ func TestCollector_LogForging(t *testing.T) {
 		"document-uri": "https://app.example/" + forged, "blocked-uri": forged,
 		"violated-directive": forged, "source-file": forged, "line-number": "7\n8",
 	}})
-	if rec := postReport(m.Handler(nil), "application/csp-report", string(body), ""); rec.Code != 204 {
+	if rec := postReport(mounted(m), "application/csp-report", string(body), ""); rec.Code != 204 {
 		t.Fatalf("status %d", rec.Code)
 	}
 	recs := logRecords(t, &buf)
@@ -138,7 +163,7 @@ func TestCollector_OversizedReport(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{MaxBodyBytes: 1024})
 	body := `{"csp-report":{"document-uri":"` + strings.Repeat("A", 4096) + `"}}`
-	rec := postReport(m.Handler(nil), "application/csp-report", body, "")
+	rec := postReport(mounted(m), "application/csp-report", body, "")
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", rec.Code)
 	}
@@ -152,7 +177,7 @@ func TestCollector_OversizedReport(t *testing.T) {
 func TestCollector_MalformedReport(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{})
-	h := m.Handler(nil)
+	h := mounted(m)
 	for _, tc := range []struct {
 		ctype, body string
 		code        int
@@ -185,7 +210,7 @@ func TestCollector_MalformedReport(t *testing.T) {
 func TestCollector_ReportFlood(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{PerClientBurst: 5, PerClientInterval: time.Hour})
-	h := m.Handler(nil)
+	h := mounted(m)
 	for range 200 {
 		if rec := postReport(h, "application/csp-report", legacyReportBody, "198.51.100.7:1234"); rec.Code != 204 {
 			t.Fatalf("status %d", rec.Code)
@@ -202,7 +227,7 @@ func TestCollector_ReportFlood(t *testing.T) {
 func TestCollector_ReportFloodIPv6AddressRotation(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{PerClientBurst: 5, PerClientInterval: time.Hour})
-	h := m.Handler(nil)
+	h := mounted(m)
 	for i := range 50 {
 		postReport(h, "application/csp-report", legacyReportBody, fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1))
 	}
@@ -219,7 +244,7 @@ func TestCollector_BatchCap(t *testing.T) {
 	m := newReportPolicy(t, &buf, CollectorOptions{MaxReportsPerBody: 3})
 	one := `{"type":"csp-violation","body":{"documentURL":"https://a.example/","effectiveDirective":"img-src"}}`
 	body := "[" + strings.TrimSuffix(strings.Repeat(one+",", 50), ",") + "]"
-	postReport(m.Handler(nil), "application/reports+json", body, "")
+	postReport(mounted(m), "application/reports+json", body, "")
 	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 3 {
 		t.Errorf("logged %d, want 3", n)
 	}
@@ -249,7 +274,7 @@ func TestCollector_ResponsesCarryPolicy(t *testing.T) {
 	var buf bytes.Buffer
 	m := newReportPolicy(t, &buf, CollectorOptions{})
 	for _, body := range []string{legacyReportBody, "junk"} {
-		rec := postReport(m.Handler(nil), "application/csp-report", body, "")
+		rec := postReport(mounted(m), "application/csp-report", body, "")
 		if rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Frame-Options") != "SAMEORIGIN" {
 			t.Errorf("%d response lacks the policy: %v", rec.Code, rec.Header())
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
+	"github.com/rampart-dev/rampart/reqpath"
 )
 
 // Defaults that are not zero. Each is documented on its schema field.
@@ -48,6 +49,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileUpstream(f, p)
 	l.compileBodyBuffering(f, p)
 	l.compileClientIP(f, p)
+	l.compilePaths(f, p)
 	l.compileLogs(f, p)
 	l.compileSecret(f, p)
 	l.compileRequiredSecrets(f)
@@ -443,6 +445,21 @@ func unmapBits(a netip.Addr) int {
 		return 96
 	}
 	return 0
+}
+
+func (l *loader) compilePaths(f *File, p *Plan) {
+	o := reqpath.Options{InsecureAllowEncodedSlashes: f.Paths.InsecureAllowEncodedSlashes,
+		InsecureAllowSemicolons: f.Paths.InsecureAllowSemicolons, CaseInsensitive: f.Paths.CaseInsensitive}
+	if _, err := reqpath.New(o); err != nil {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			l.componentFinding(Error, "paths", line, "write a path prefix such as /api/files/")
+		}
+		return
+	}
+	for _, w := range o.Warnings() {
+		l.componentFinding(Warning, "paths", w, "remove it unless the application needs these paths; see README, Request paths")
+	}
+	p.Paths = o
 }
 
 func (l *loader) compileLogs(f *File, p *Plan) {

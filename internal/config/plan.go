@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/ratelimit"
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/secheaders"
 )
 
@@ -39,6 +40,9 @@ type Plan struct {
 
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
+
+	// Paths is the validated path policy.
+	Paths reqpath.Options
 
 	// Headers is the validated security header policy.
 	Headers secheaders.Policy

@@ -45,12 +45,33 @@ type File struct {
 
 	Log Log `yaml:"log"`
 
+	// Paths relax the refusal of request paths that an application could
+	// read differently from rampart. Absent: the strict policy.
+	Paths Paths `yaml:"paths"`
+
 	// Headers are the security headers on every response. Absent: the
 	// secure defaults (see README).
 	Headers Headers `yaml:"headers"`
 
 	// RateLimit is nginx's limit_req. Absent: DefaultRateLimit.
 	RateLimit *RateLimit `yaml:"ratelimit"`
+}
+
+// Paths are the relaxations of reqpath's strict policy: request paths
+// holding an encoded slash, or ";" parameters, are refused with 400 except
+// under these prefixes.
+type Paths struct {
+	// InsecureAllowEncodedSlashes are prefixes under which %2F is accepted
+	// in a path (and matched as a separator). Default none.
+	InsecureAllowEncodedSlashes []string `yaml:"insecure_allow_encoded_slashes"`
+	// InsecureAllowSemicolons are prefixes under which ";params" are
+	// accepted in a path (and matched stripped). Default none.
+	InsecureAllowSemicolons []string `yaml:"insecure_allow_semicolons"`
+	// CaseInsensitive says the application routes paths ignoring case
+	// (Express by default, ASP.NET, IIS). Default false (Flask, Django):
+	// a path that falls under a rule's prefix only when case is ignored
+	// is refused.
+	CaseInsensitive bool `yaml:"case_insensitive"`
 }
 
 // Listen configures the listeners.

@@ -26,7 +26,6 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -407,10 +406,11 @@ func TestAttack_HostHeaderPortInjection(t *testing.T) {
 			t.Errorf("HTTP/2 :authority %q: got %d", host, resp.StatusCode)
 		}
 	}
-	// A well-formed Host with a port still works.
-	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test:8443\r\nConnection: close\r\n\r\n")
+	// A well-formed Host with the listener's own port still works.
+	_, port, _ := net.SplitHostPort(h.httpsAddr)
+	resps := h.rawExchange("GET / HTTP/1.1\r\nHost: app.test:" + port + "\r\nConnection: close\r\n\r\n")
 	if len(resps) != 1 || resps[0].StatusCode != 200 {
-		t.Errorf("Host app.test:8443 refused")
+		t.Errorf("Host app.test:%s refused", port)
 	}
 }
 
@@ -708,14 +708,13 @@ func TestAttack_ClientBodyErrorsBlamedOnUpstream(t *testing.T) {
 	}
 }
 
-// The rate limiter and the upstream must see the same path: a client must
-// not make the limiter see /static while the upstream serves /api. Dot
-// segments, encoded dots and slashes, doubled slashes and the like are
-// tried against an exhausted /api/ zone; any request that gets through must
-// be one the upstream, decoding and resolving dot segments the way
-// frameworks do, does not serve under /api/.
+// Every spelling of an /api/ path either falls under the /api/ rule or is
+// refused before the application, whichever way the application reads it:
+// resolving dot segments or not, decoding %2F or not, stripping ";" or
+// not, ignoring case or not.
 func TestAttack_RateLimitPathConfusion(t *testing.T) {
-	h := start(t, upstream(t).URL, `ratelimit:
+	up := newRawUpstream(t)
+	h := start(t, up.url, `ratelimit:
   zones:
     api: {rate: 1r/m}
   rules:
@@ -723,34 +722,37 @@ func TestAttack_RateLimitPathConfusion(t *testing.T) {
       limits: [{zone: api, burst: 1, nodelay: true}]
 `)
 	for range 3 {
-		h.get("/api/x", nil)
+		h.rawExchange("GET /api/x HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
 	}
-	if resp, _ := h.get("/api/x", nil); resp.StatusCode != 429 {
-		t.Fatalf("zone not exhausted: %d", resp.StatusCode)
-	}
-	for _, p := range []string{
-		"/static/../api/x", "/static/%2e%2e/api/x", "/static/%2E%2E%2Fapi/x", "/static/..%2fapi/x",
-		"//api/x", "///api/x", "/./api/x", "/api/./x", "/%61pi/x", "/api%2fx", "/api/%2e/x",
-		"/static/.%2e/api/x", "/static%2f..%2fapi/x", "/api", "/api/", "/%2fapi/x",
-		"/static/..;/api/x", "/static/..%00/api/x", "/static/%c0%ae%c0%ae/api/x", "/static/..%5capi/x",
-		"/static/..\\api/x", "/static/%252e%252e/api/x",
+	before := len(up.requests())
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/api/x", 429}, {"//api/x", 429}, {"///api/x", 429}, {"/%61pi/x", 429}, {"/api", 429}, {"/api/", 429},
+		{"/api//x", 429}, {"/%2fapi/x", 400}, {"/api%2fx", 400},
+		{"/static/../api/x", 400}, {"/static/%2e%2e/api/x", 400}, {"/static/%2E%2E%2Fapi/x", 400},
+		{"/static/..%2fapi/x", 400}, {"/./api/x", 400}, {"/api/./x", 400}, {"/api/%2e/x", 400},
+		{"/static/.%2e/api/x", 400}, {"/static%2f..%2fapi/x", 400}, {"/static/..;/api/x", 400},
+		{"/static/..%00/api/x", 400}, {"/static/%c0%ae%c0%ae/api/x", 400}, {"/static/..%5capi/x", 400},
+		{"/static/..\\api/x", 400}, {"/static/%252e%252e/api/x", 400}, {"/API/x", 400}, {"/Api/x", 400},
+		{"/api;x/y", 400}, {"/static/..%2f..%2fapi/x", 400},
 	} {
-		c := h.dialTLS("http/1.1")
-		io.WriteString(c, "GET "+p+" HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
-		resps := readResponses(c)
+		resps := h.rawExchange("GET " + tc.path + " HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
 		if len(resps) != 1 {
-			t.Errorf("%s: no response", p)
+			t.Errorf("%s: no response", tc.path)
 			continue
 		}
-		resp := resps[0]
-		if resp.StatusCode != 200 {
-			continue
+		if resps[0].StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.path, resps[0].StatusCode, tc.want)
 		}
-		var got struct{ Path string }
-		json.NewDecoder(resp.Body).Decode(&got)
-		if served := path.Clean("/" + got.Path); served == "/api" || strings.HasPrefix(served, "/api/") {
-			t.Errorf("%s: passed the exhausted /api/ zone and the upstream served %q", p, got.Path)
-		}
+		assertSecurityHeadersOnce(t, tc.path, resps[0].Header)
+	}
+	for _, req := range up.requests()[before:] {
+		t.Errorf("reached the application past the exhausted /api/ zone: %q", req.head)
+	}
+	if !strings.Contains(h.errlog.String(), `"event":"input_validation_fail"`) {
+		t.Errorf("no input_validation_fail event for the refused paths:\n%s", h.errlog)
 	}
 }
 
@@ -1261,7 +1263,7 @@ func TestAttack_AbsoluteFormTarget(t *testing.T) {
 		"GET https://app.test/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n":          200,
 		"GET https://app.test@evil.example/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 421,
 		"GET https://evil.example@app.test/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n": 200,
-		"GET http://app.test:80/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":            200,
+		"GET http://app.test:80/ HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n":            421,
 	} {
 		resps := h.rawExchange(raw)
 		if len(resps) != 1 || resps[0].StatusCode != want {
@@ -1480,11 +1482,12 @@ func TestAttack_SlowBodyHoldsUpstreamWorker(t *testing.T) {
 	}
 }
 
-// Per-route header sets (a relaxed policy for /embed) are chosen on the
-// same cleaned path as the rate limiter: a client cannot get /embed's
-// relaxed headers on a page the upstream serves under /app.
+// A request for another page cannot be dressed as one for the relaxed
+// /embed route: the spellings an application could read as another path
+// are refused before it, with the policy's own headers.
 func TestAttack_HeaderRoutePathConfusion(t *testing.T) {
-	h := start(t, upstream(t).URL, `headers:
+	up := newRawUpstream(t)
+	h := start(t, up.url, `headers:
   routes:
     - prefix: /embed
       frame_options: "off"
@@ -1493,17 +1496,147 @@ func TestAttack_HeaderRoutePathConfusion(t *testing.T) {
 	if resp, _ := h.get("/embed/x", nil); resp.Header.Get("X-Frame-Options") != "" {
 		t.Fatalf("the /embed route is not in effect")
 	}
-	for _, p := range []string{"/embed/../app/x", "/embed/%2e%2e/app/x", "/embed/..%2fapp/x", "//embed/../app/x", "/embed/./../app"} {
-		resp, body := h.get(p, nil)
-		var got struct{ Path string }
-		json.Unmarshal([]byte(body), &got)
-		served := path.Clean("/" + got.Path)
-		if strings.HasPrefix(served, "/embed") {
+	before := len(up.requests())
+	for _, p := range []string{"/embed/../app/x", "/embed/%2e%2e/app/x", "/embed/..%2fapp/x", "//embed/../app/x",
+		"/embed/./../app", "/admin/..%2fembed/x", "/admin%2fembed/x", "/admin/..;/embed/x", "/EMBED/x", "/Embed"} {
+		resps := h.rawExchange("GET " + p + " HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode != 400 {
+			t.Errorf("%s: not refused", p)
 			continue
 		}
-		if resp.Header.Get("X-Frame-Options") == "" || resp.Header.Get("Content-Security-Policy") == "" {
-			t.Errorf("%s: upstream served %q with /embed's relaxed headers: XFO %q CSP %q", p, got.Path,
-				resp.Header.Get("X-Frame-Options"), resp.Header.Get("Content-Security-Policy"))
+		if resps[0].Header.Get("X-Frame-Options") == "" || resps[0].Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: the 400 carries /embed's relaxed headers", p)
+		}
+	}
+	for _, req := range up.requests()[before:] {
+		t.Errorf("reached the application: %q", req.head)
+	}
+}
+
+// A configured host with a port the server is not reached on names another
+// origin: the application would build password-reset links and cache keys
+// for the attacker's port. Only the listener's own port and 443 pass, and
+// the application sees one canonical spelling of the Host.
+func TestAttack_HostWithArbitraryPort(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	_, port, _ := net.SplitHostPort(h.httpsAddr)
+	for _, host := range []string{"app.test:1", "app.test:80", "app.test:8443", "App.Test:65535", "app.test.:22"} {
+		resps := h.rawExchange("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: not refused", host)
+			continue
+		}
+		assertSecurityHeadersOnce(t, host, resps[0].Header)
+	}
+	// Over HTTP/2 the :authority is the Host.
+	req, _ := http.NewRequest("GET", "https://app.test/", nil)
+	req.Host = "app.test:1"
+	if resp, err := h.client.Do(req); err != nil || resp.StatusCode != http.StatusMisdirectedRequest || resp.ProtoMajor != 2 {
+		t.Errorf("HTTP/2 :authority app.test:1: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if reqs := up.requests(); len(reqs) != 0 {
+		t.Fatalf("a foreign port reached the application: %q", reqs[0].head)
+	}
+	for host, want := range map[string]string{
+		"app.test":          "app.test",
+		"APP.TEST":          "app.test",
+		"app.test.":         "app.test",
+		"app.test:443":      "app.test",
+		"app.test:" + port:  "app.test:" + port,
+		"App.Test.:" + port: "app.test:" + port,
+	} {
+		before := len(up.requests())
+		resps := h.rawExchange("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode != 200 {
+			t.Errorf("Host %q refused", host)
+			continue
+		}
+		req := up.requests()[before]
+		if got := req.header["host"]; len(got) != 1 || got[0] != want {
+			t.Errorf("Host %q: the application got Host %q, want %q", host, got, want)
+		}
+		if got := req.header["x-forwarded-host"]; len(got) != 1 || got[0] != want {
+			t.Errorf("Host %q: the application got X-Forwarded-Host %q, want %q", host, got, want)
+		}
+	}
+}
+
+// The CSP report collector is a path like any other: behind the host check
+// and the rate limit, and under a limit of its own, so that one client
+// cannot write access-log lines and security events as fast as it can
+// send.
+func TestAttack_CSPReportFlood(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "headers: {csp: {report: {enabled: true}}}\n")
+	report := `{"csp-report":{"document-uri":"https://app.test/","violated-directive":"script-src","blocked-uri":"inline"}}`
+	post := func(host, path string) int {
+		resps := h.rawExchange("POST " + path + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/csp-report\r\n" +
+			"Content-Length: " + fmt.Sprint(len(report)) + "\r\nConnection: close\r\n\r\n" + report)
+		if len(resps) != 1 {
+			t.Fatalf("%s %s: no response", host, path)
+		}
+		return resps[0].StatusCode
+	}
+	if code := post("evil.example", "/.well-known/rampart/csp-report"); code != http.StatusMisdirectedRequest {
+		t.Errorf("report for a foreign Host: %d, want 421", code)
+	}
+	if code := post("app.test", "/.well-known/rampart/../rampart/csp-report"); code != http.StatusBadRequest {
+		t.Errorf("report path with a dot segment: %d, want 400", code)
+	}
+	accepted, limited := 0, 0
+	for i := range 100 {
+		path := "/.well-known/rampart/csp-report"
+		if i%2 == 1 {
+			path = "//.well-known//rampart/csp-report" // the same path, canonically
+		}
+		switch code := post("app.test", path); code {
+		case http.StatusNoContent:
+			accepted++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("report %d: status %d", i, code)
+		}
+	}
+	if accepted != 61 || limited != 39 {
+		t.Errorf("accepted %d, limited %d; want 61 (burst 60 + 1) and 39", accepted, limited)
+	}
+	if n := strings.Count(h.errlog.String(), `"event":"csp_violation"`); n > 61 {
+		t.Errorf("%d violations logged for 61 accepted reports", n)
+	}
+	if reqs := up.requests(); len(reqs) != 0 {
+		t.Errorf("a report reached the application: %q", reqs[0].head)
+	}
+}
+
+// "OPTIONS *" is answered by rampart inside the pipeline: after the host
+// check, with the security headers, a request id and an access-log line,
+// and never forwarded (net/http's own answer had none of these).
+func TestGateway_OptionsAsterisk(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "")
+	resps := h.rawExchange("OPTIONS * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusNoContent {
+		t.Fatalf("OPTIONS *: %v", resps)
+	}
+	r := resps[0]
+	assertSecurityHeadersOnce(t, "OPTIONS *", r.Header)
+	if r.Header.Get("Allow") == "" || r.Header.Get("X-Request-Id") == "" {
+		t.Errorf("OPTIONS *: Allow %q, X-Request-Id %q", r.Header.Get("Allow"), r.Header.Get("X-Request-Id"))
+	}
+	resps = h.rawExchange("OPTIONS * HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("OPTIONS * for a foreign host: %v", resps)
+	}
+	if reqs := up.requests(); len(reqs) != 0 {
+		t.Errorf("OPTIONS * forwarded: %q", reqs[0].head)
+	}
+	for _, line := range h.waitLines(2) {
+		if line["method"] != "OPTIONS" || line["request_id"] == "" {
+			t.Errorf("access-log line %v", line)
 		}
 	}
 }

@@ -90,7 +90,8 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
-	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers})
+	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
+		port: httpsPort(plan.Listen.HTTPS, o.HTTPSListener)})
 	if err != nil {
 		return nil, err
 	}

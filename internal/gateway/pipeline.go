@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
+	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/secheaders"
 	"github.com/rampart-dev/rampart/seclog"
@@ -24,6 +25,8 @@ type pipelineDeps struct {
 	access  io.Writer
 	sec     *seclog.Logger
 	closers *[]io.Closer
+	// port is the HTTPS listener's port, the one a Host may name.
+	port int
 }
 
 // sharedZones returns the plan's rate-limit options with a Redis store on
@@ -64,18 +67,28 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 //	                  after it (logs, limits, bans) keys on the real client
 //	access log        outside everything that can answer, so every
 //	                  response is logged, rejections included
+//	path decision     the canonical path (reqpath), decided once: the
+//	                  header routes, the rate limit, the report collector
+//	                  and body streaming all match the same one
 //	security headers  outside every stage that can answer, so 429, 500,
 //	                  502 and 504 pages carry them too
 //	panic recovery    inside the headers: a panic's 500 still gets them
-//	host check        421 for a Host that is not configured (Host header
-//	                  injection never reaches the application); TRACE 405
+//	host check        421 for a Host that is not configured, or a port
+//	                  this server is not reached on (Host header
+//	                  injection never reaches the application); the Host
+//	                  made canonical; TRACE 405; OPTIONS * answered
+//	request path      400 for a path the application could read
+//	                  differently from rampart, answered here so the 400
+//	                  has the headers and comes after the host check
 //	rate limit        before any work is spent on the request
+//	CSP reports       the collector, under a limit of its own, after the
+//	                  host check and the rate limit like any other path
 //	reverse proxy     body limit, request buffering (the body is read
 //	                  whole before the application is contacted),
 //	                  forwarding headers, fingerprint removal
 //
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
-// between recovery and the proxy.
+// between the request path and the proxy.
 func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 	px, err := proxy.New(proxy.Options{
 		Upstream:                       plan.Upstream.URL,
@@ -127,6 +140,20 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (http.Han
 	if err != nil {
 		return nil, err
 	}
+	po := plan.Paths
+	po.Log = d.sec
+	po.Prefixes = rulePrefixes(plan, headers.ReportPath())
+	paths, err := reqpath.New(po)
+	if err != nil {
+		return nil, err
+	}
+	if report := headers.ReportPath(); report != "" {
+		rl, err := reportLimiter(report, d.sec)
+		if err != nil {
+			return nil, err
+		}
+		next = mountReports(report, rl.Handler(headers.Collector()), next)
+	}
 
 	access, err := accesslog.New(accesslog.Options{Writer: d.access, KeepQueryParams: plan.AccessLog.KeepQueryParams})
 	if err != nil {
@@ -138,13 +165,74 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (http.Han
 	}
 
 	var h http.Handler = limiter.Handler(next)
-	h = hostCheck(plan.Hosts, refuseTrace(h))
+	h = reqpath.Enforce(h)
+	h = hostCheck(plan.Hosts, d.port, refuseTrace(serverOptions(h)))
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)
+	// The path is decided before the headers choose their route, and the
+	// refusal answered inside them, so the 400 carries them too.
+	h = paths.Decide(h)
 	h = access.Handler(h)
 	h = resolver.Handler(h)
 	h = ids.Handler(h)
 	return h, nil
+}
+
+// rulePrefixes are the prefixes every rule of the plan matches on, for the
+// path stage's case check (see reqpath.Options.Prefixes). They were
+// validated when the plan was compiled.
+func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
+	var out []reqpath.Prefix
+	add := func(s string) {
+		if p, err := reqpath.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	for _, r := range plan.RateLimit.Rules {
+		add(r.Prefix)
+	}
+	for _, r := range plan.Headers.Routes {
+		add(r.Prefix)
+	}
+	for _, s := range plan.Upstream.InsecureStreamRequestBodyPaths {
+		add(s)
+	}
+	for _, s := range plan.Paths.InsecureAllowEncodedSlashes {
+		add(s)
+	}
+	for _, s := range plan.Paths.InsecureAllowSemicolons {
+		add(s)
+	}
+	if report != "" {
+		add(report)
+	}
+	return out
+}
+
+// reportLimiter is the CSP report collector's own limit: 60 reports a
+// minute per client (IPv6 per /64) with a burst of 60, nodelay. A page
+// breaking its policy sends one report per violation, a few dozen at most
+// when it loads; anything beyond is a client posting reports on purpose,
+// answered 429 before the collector parses or logs anything.
+func reportLimiter(path string, sec *seclog.Logger) (*ratelimit.Limiter, error) {
+	return ratelimit.New(ratelimit.Options{
+		Zones: map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: "60r/m", Size: "1m"}},
+		Rules: []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
+		Log:   sec,
+	})
+}
+
+// mountReports sends requests for the report path to reports, the rest to
+// next. The path is compared in its canonical form (reqpath), as every
+// rule matches.
+func mountReports(path string, reports, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := reqpath.FromRequest(r); err == nil && c == path {
+			reports.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // openLog opens one log stream: the given standard stream, or a rotated

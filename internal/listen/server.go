@@ -218,6 +218,10 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(errorLogHandler{o.Logger.Handler()}, slog.LevelWarn),
 		Protocols:         &protos,
+		// "OPTIONS *" goes to the handler like any request, so that its
+		// answer has the pipeline's headers and log line; net/http's own
+		// answer has neither and skips the host check.
+		DisableGeneralOptionsHandler: true,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
 			// A peer that stops reading is dropped, as for HTTP/1.

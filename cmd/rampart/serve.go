@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -90,6 +92,13 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 		errorf(stderr, "", "%v", err)
 		return 1
 	}
+	// Bind before saying anything is served: a port in use or a
+	// privileged port fails here, with who to ask.
+	if err := gw.Listen(); err != nil {
+		errorf(stderr, listenHint(err, plan), "%v", err)
+		gw.Close()
+		return 1
+	}
 	for _, w := range gw.Warnings() {
 		if !plan.Demo {
 			logger.Warn(w)
@@ -132,4 +141,30 @@ func reopenOnHUP(ctx context.Context, hup <-chan os.Signal, reopen func() error,
 			}
 		}
 	}
+}
+
+// listenHint says what to do about a listener that could not be opened.
+func listenHint(err error, plan *config.Plan) string {
+	var op *net.OpError
+	addr := plan.Listen.HTTPS
+	if errors.As(err, &op) && op.Addr != nil {
+		addr = op.Addr.String()
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf("another program listens on %s; see which with: ss -ltnp 'sport = :%s' (or choose another address with --listen / --http-listen)", addr, port)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Sprintf("ports below 1024 need root or the CAP_NET_BIND_SERVICE capability: sudo setcap cap_net_bind_service=+ep %s (or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE)", executable())
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Sprintf("no network interface of this machine has the address of %s", addr)
+	}
+	return ""
+}
+
+func executable() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "rampart"
 }

@@ -111,3 +111,26 @@ func TestReopenOnHUP_EndsWithContext(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A port already in use is reported before anything says rampart is
+// serving, with how to find the program holding it.
+func TestServe_PortInUseReportedBeforeServing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	state := t.TempDir()
+	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\n"), 0o600)
+	var stderr testenv.Buffer
+	code := run([]string{"serve", "--config", filepath.Join(state, "rampart.yaml"), "--upstream", "http://127.0.0.1:1",
+		"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state}, io.Discard, &stderr)
+	out := stderr.String()
+	_, port, _ := net.SplitHostPort(busy.Addr().String())
+	if code != 1 || !strings.Contains(out, "address already in use") || !strings.Contains(out, "ss -ltnp 'sport = :"+port+"'") {
+		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+	if strings.Contains(out, "rampart serving") {
+		t.Errorf("said it was serving on a port it could not bind:\n%s", out)
+	}
+}

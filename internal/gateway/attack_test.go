@@ -1640,3 +1640,84 @@ func TestGateway_OptionsAsterisk(t *testing.T) {
 		}
 	}
 }
+
+// Requests refused before the pipeline, by net/http's parser or by the
+// listener's request syntax checks, on the TLS port and on port 80: each
+// answer carries the security headers and a request id, and each has its
+// access-log line with the reason (net/http's own answers had none of
+// these). So do the plain listener's redirects.
+func TestAttack_EarlyRejectionsLoggedWithHeaders(t *testing.T) {
+	up := newRawUpstream(t)
+	h := start(t, up.url, "listen: {max_header_bytes: 4k}\n")
+	cases := []struct {
+		name, raw string
+		status    int
+		reason    string
+	}{
+		{"malformed request line", "GARBAGE\r\n\r\n", 400, "malformed request"},
+		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, "missing required Host header"},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + strings.Repeat("b", 12<<10) + "\r\n\r\n", 431, "request headers too large"},
+		{"unknown transfer coding", "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "unsupported transfer encoding"},
+		{"unknown expectation", "GET / HTTP/1.1\r\nHost: app.test\r\nExpect: x\r\n\r\n", 417, "unsupported Expect header"},
+		{"lower-case method", "get / HTTP/1.1\r\nHost: app.test\r\n\r\n", 400, "method is not an upper-case token"},
+		{"userinfo in Host", "GET / HTTP/1.1\r\nHost: app.test:@evil.example\r\n\r\n", 400, "malformed Host header"},
+		{"letters in the port", "GET / HTTP/1.1\r\nHost: app.test:evil\r\n\r\n", 400, "malformed Host"},
+	}
+	seen := 0
+	check := func(listener string, resps []*http.Response, status int, reason string, https bool) {
+		t.Helper()
+		if len(resps) != 1 || resps[0].StatusCode != status {
+			t.Errorf("%s: %v, want one %d", listener, resps, status)
+			return
+		}
+		r := resps[0]
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || r.Header.Get("Content-Security-Policy") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			(r.Header.Get("Strict-Transport-Security") != "") != https {
+			t.Errorf("%s: headers %v", listener, r.Header)
+		}
+		seen++
+		lines := h.waitLines(seen)
+		var line map[string]any
+		for _, l := range lines {
+			if l["request_id"] == id {
+				line = l
+			}
+		}
+		if line == nil || line["status"] != float64(status) || line["rejected"] != reason {
+			t.Errorf("%s: access-log line %v, want status %d and rejected %q", listener, line, status, reason)
+		}
+	}
+	for _, tc := range cases {
+		check("https "+tc.name, h.rawExchange(tc.raw), tc.status, tc.reason, true)
+	}
+	// Plain HTTP on the TLS port.
+	c, err := net.Dial("tcp", h.httpsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	check("plain HTTP on the TLS port", readResponses(c), 400, "plain HTTP request on the TLS port", false)
+	c.Close()
+	// The plain listener: its refusals and its redirects.
+	plain := func(raw string) []*http.Response {
+		c, err := net.Dial("tcp", h.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, raw)
+		return readResponses(c)
+	}
+	for _, tc := range cases[:5] {
+		check("http "+tc.name, plain(tc.raw), tc.status, tc.reason, false)
+	}
+	resps := plain("GET /x HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 301 || resps[0].Header.Get("Content-Security-Policy") == "" ||
+		resps[0].Header.Get("X-Request-Id") == "" {
+		t.Errorf("redirect: %v", resps)
+	}
+	if reqs := up.requests(); len(reqs) != 0 {
+		t.Errorf("reached the application: %q", reqs[0].head)
+	}
+}

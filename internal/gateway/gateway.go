@@ -90,11 +90,12 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 
-	g.handler, err = buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
+	pl, err := buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
 		port: httpsPort(plan.Listen.HTTPS, o.HTTPSListener)})
 	if err != nil {
 		return nil, err
 	}
+	g.handler = pl.https
 
 	lo := listen.Options{
 		ReadHeaderTimeout: plan.Listen.ReadHeaderTimeout,
@@ -110,6 +111,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		TrustedProxies:    plan.TrustedProxies,
 		Logger:            o.Logger,
 		SecurityLog:       sec,
+		Rejected:          pl.rejected,
 	}
 	if g.https, err = listen.NewServer(plan.Listen.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
 		return nil, err
@@ -125,7 +127,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if g.http, err = listen.NewServer(plan.Listen.HTTP, rd, nil, lo); err != nil {
+		if g.http, err = listen.NewServer(plan.Listen.HTTP, pl.around(rd), nil, lo); err != nil {
 			return nil, err
 		}
 		g.http.Listener = o.HTTPListener
@@ -161,6 +163,17 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Warnings lists weaknesses the components found while building.
 func (g *Gateway) Warnings() []string { return g.tls.Warnings() }
+
+// Listen opens the listeners' addresses (those not given in Options), so
+// that a port in use or a privileged port is reported before anything
+// says it is serving. Run calls it if it has not been.
+func (g *Gateway) Listen() error {
+	servers := []*listen.Server{g.https}
+	if g.http != nil {
+		servers = append(servers, g.http)
+	}
+	return listen.ListenAll(servers...)
+}
 
 // Run serves until ctx is done, then drains in-flight requests within the
 // shutdown timeout. It returns the first listener error.

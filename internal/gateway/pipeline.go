@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
@@ -89,7 +90,7 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 //
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between the request path and the proxy.
-func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
+func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 	px, err := proxy.New(proxy.Options{
 		Upstream:                       plan.Upstream.URL,
 		SendUpstreamHost:               !plan.Upstream.PreserveHost,
@@ -120,7 +121,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (http.Handler, error) {
 
 // buildStages wraps next (the reverse proxy) in the stages listed on
 // buildPipeline, in that order.
-func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (http.Handler, error) {
+func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipeline, error) {
 	resolver, err := clientip.New(clientip.Options{TrustedProxies: plan.TrustedProxies, Header: plan.ClientIPHeader})
 	if err != nil {
 		return nil, err
@@ -175,7 +176,39 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (http.Han
 	h = access.Handler(h)
 	h = resolver.Handler(h)
 	h = ids.Handler(h)
-	return h, nil
+
+	// Every other response rampart sends goes through the same outer
+	// stages: requests refused before the pipeline (listen.Rejection)
+	// and the plain listener's redirects.
+	around := func(h http.Handler) http.Handler {
+		h = httperr.Recover(d.logger, requestid.FromRequest)(h)
+		h = headers.Handler(h)
+		h = access.Handler(h)
+		h = resolver.Handler(h)
+		return ids.Handler(h)
+	}
+	return &pipeline{https: h, rejected: around(http.HandlerFunc(rejectedPage)), around: around}, nil
+}
+
+// pipeline is the HTTPS listener's handler and what the listeners need to
+// answer the rest through the same outer stages.
+type pipeline struct {
+	https    http.Handler
+	rejected http.Handler                    // listen.Options.Rejected
+	around   func(http.Handler) http.Handler // for the redirect listener
+}
+
+// rejectedPage answers a request the listener refused before the pipeline
+// (see listen.Rejection): the generic page of its status, and the reason
+// in its access-log line.
+func rejectedPage(w http.ResponseWriter, r *http.Request) {
+	rej, ok := listen.RejectionFromContext(r.Context())
+	if !ok {
+		rej = listen.Rejection{Status: http.StatusBadRequest, Reason: "malformed request"}
+	}
+	accesslog.AddAttrs(r, slog.String("rejected", rej.Reason))
+	w.Header().Set("Connection", "close")
+	httperr.Write(w, r, rej.Status, "", requestid.FromRequest(r))
 }
 
 // rulePrefixes are the prefixes every rule of the plan matches on, for the

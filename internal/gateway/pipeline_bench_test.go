@@ -124,7 +124,7 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, h)
+		run(b, h.https)
 	})
 	b.Run("proxied", func(b *testing.B) {
 		up := httptest.NewServer(http.HandlerFunc(benchUpstream))
@@ -133,6 +133,6 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, h)
+		run(b, h.https)
 	})
 }

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-
-	"github.com/rampart-dev/rampart/httperr"
 )
 
 // strictFraming holds two rules of HTTP message syntax that net/http
@@ -48,11 +46,15 @@ import (
 // "post" does not match a rule written for POST (a rate limit on login
 // attempts), but Werkzeug and Django upper-case the method and serve it as
 // POST.
-func strictFraming(h http.Handler) http.Handler {
+//
+// Refused requests are answered by rejected (Options.Rejected), with the
+// Rejection in the request's context, so that they are logged and get the
+// headers like any other response.
+func strictFraming(h, rejected http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !validMethod(r.Method) {
 			w.Header().Set("Connection", "close")
-			httperr.Write(w, r, http.StatusBadRequest, "", "")
+			rejected.ServeHTTP(w, withRejection(r, Rejection{Status: http.StatusBadRequest, Reason: "method is not an upper-case token"}))
 			return
 		}
 		if r.ProtoMajor == 1 && (len(r.TransferEncoding) > 0 || r.ProtoMinor == 0) {
@@ -60,7 +62,7 @@ func strictFraming(h http.Handler) http.Handler {
 		}
 		if !validHost(r.Host) {
 			w.Header().Set("Connection", "close")
-			httperr.Write(w, r, http.StatusBadRequest, "", "")
+			rejected.ServeHTTP(w, withRejection(r, Rejection{Status: http.StatusBadRequest, Reason: "malformed Host"}))
 			return
 		}
 		h.ServeHTTP(w, r)

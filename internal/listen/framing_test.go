@@ -43,7 +43,7 @@ func TestStrictFraming_HostPortInjection(t *testing.T) {
 // (Transfer-Encoding over HTTP/1.1, anything over HTTP/1.0) end their
 // connection; others keep it.
 func TestStrictFraming_CloseAfterAmbiguousFraming(t *testing.T) {
-	h := strictFraming(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := strictFraming(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), http.HandlerFunc(plainRejection))
 	for _, tc := range []struct {
 		name      string
 		minor     int

@@ -17,35 +17,19 @@ import (
 // Each listener, opened here or given in Server.Listener, is wrapped in
 // the server's per-client connection cap (LimitPerClient).
 //
-// Every listener is opened before any serves, so a port already in use
-// fails Run before traffic is accepted. Run returns the first serve error,
-// or nil after a shutdown asked for by ctx.
+// Every listener is opened before any serves (see Server.Listen), so a port
+// already in use fails Run before traffic is accepted. Run returns the
+// first serve error, or nil after a shutdown asked for by ctx.
 //
 // Hijacked connections (WebSocket) are not tracked by http.Server.Shutdown;
 // register a close function with HTTP.RegisterOnShutdown to end them.
 func Run(ctx context.Context, servers ...*Server) error {
+	if err := ListenAll(servers...); err != nil {
+		return err
+	}
 	lns := make([]net.Listener, len(servers))
 	for i, s := range servers {
-		lns[i] = s.Listener
-		if lns[i] != nil {
-			continue
-		}
-		ln, err := net.Listen("tcp", s.HTTP.Addr)
-		if err != nil {
-			for _, l := range lns[:i] {
-				l.Close()
-			}
-			for _, s := range servers[i+1:] {
-				if s.Listener != nil {
-					s.Listener.Close()
-				}
-			}
-			return err
-		}
-		lns[i] = ln
-	}
-	for i, s := range servers {
-		lns[i] = s.limitConns(lns[i])
+		lns[i] = s.limitConns(s.Listener)
 	}
 	errc := make(chan error, len(servers))
 	var wg sync.WaitGroup
@@ -53,12 +37,7 @@ func Run(ctx context.Context, servers ...*Server) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var err error
-			if s.HTTP.TLSConfig != nil {
-				err = s.HTTP.ServeTLS(lns[i], "", "")
-			} else {
-				err = s.HTTP.Serve(lns[i])
-			}
+			err := s.serve(lns[i])
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}
@@ -98,4 +77,20 @@ func Run(ctx context.Context, servers ...*Server) error {
 		}
 	}
 	return first
+}
+
+// ListenAll opens every server's address (Server.Listen). On an error it
+// closes all of their listeners, opened here or given, and returns it.
+func ListenAll(servers ...*Server) error {
+	for _, s := range servers {
+		if err := s.Listen(); err != nil {
+			for _, o := range servers {
+				if o.Listener != nil {
+					o.Listener.Close()
+				}
+			}
+			return err
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -101,6 +102,17 @@ type Options struct {
 	// SecurityLog receives refused connections as security events. Nil
 	// means slog.Default().
 	SecurityLog *seclog.Logger
+
+	// Rejected answers the requests the server refuses before its
+	// handler: those net/http's parser refuses, headers over
+	// MaxHeaderBytes, and those strictFraming refuses (see early.go). It
+	// is called with the Rejection in the request's context
+	// (RejectionFromContext); its response is sent with Connection:
+	// close. The request is made up from what is known: the peer, the TLS
+	// state, and the method and target when the request line could be
+	// read; it has no headers. Nil means a generic error page of the
+	// Rejection's status (httperr), with nothing logged.
+	Rejected http.Handler
 }
 
 // withDefaults validates o and fills in defaults. Errors name the YAML key.
@@ -173,6 +185,36 @@ type Server struct {
 	maxConns    int
 	exempt      []netip.Prefix
 	securityLog *seclog.Logger
+	// state is shared by the connections Run wraps for early.go; nil for
+	// a Server not made by NewServer, whose connections are not wrapped.
+	state *serverState
+}
+
+// Listen opens the server's address unless a Listener is already set, so
+// that a port in use is reported before anything says it is serving. Run
+// calls it for servers that have not.
+func (s *Server) Listen() error {
+	if s.Listener != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	s.Listener = ln
+	return nil
+}
+
+// serve serves ln (already capped) with TLS when the server has a TLS
+// configuration, each connection wrapped for early.go.
+func (s *Server) serve(ln net.Listener) error {
+	if s.HTTP.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.HTTP.TLSConfig)
+	}
+	if s.state != nil {
+		ln = earlyListener{Listener: ln, s: s.state}
+	}
+	return s.HTTP.Serve(ln)
 }
 
 // limitConns wraps ln in the server's per-client connection cap.
@@ -209,9 +251,14 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 	if tlsConfig != nil {
 		protos.SetHTTP2(true)
 	}
+	rejected := o.Rejected
+	if rejected == nil {
+		rejected = http.HandlerFunc(plainRejection)
+	}
+	st := &serverState{rejected: rejected, tls: tlsConfig != nil, writeTimeout: o.WriteTimeout}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           withDeadlines(strictFraming(h), o.ReadTimeout, o.WriteTimeout),
+		Handler:           dispatched(withDeadlines(strictFraming(h, rejected), o.ReadTimeout, o.WriteTimeout)),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
@@ -222,6 +269,18 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 		// answer has the pipeline's headers and log line; net/http's own
 		// answer has neither and skips the host check.
 		DisableGeneralOptionsHandler: true,
+		// What early.go needs to see net/http answer without a handler.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if ec := connOf(c); ec != nil {
+				return context.WithValue(ctx, connKey{}, ec)
+			}
+			return ctx
+		},
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if ec := connOf(c); ec != nil {
+				ec.state(s)
+			}
+		},
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
 			// A peer that stops reading is dropped, as for HTTP/1.
@@ -230,8 +289,24 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			PingTimeout: 15 * time.Second,
 		},
 	}
-	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout,
+	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st,
 		maxConns: o.MaxConnsPerClient, exempt: o.TrustedProxies, securityLog: o.SecurityLog}, nil
+}
+
+// dispatched tells the connection that net/http called the handler: what
+// it writes from now on is the handler's response (see early.go).
+func dispatched(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		markDispatched(r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// plainRejection is the Rejected handler of a server configured without
+// one.
+func plainRejection(w http.ResponseWriter, r *http.Request) {
+	rej, _ := RejectionFromContext(r.Context())
+	httperr.Write(w, r, rej.Status, "", "")
 }
 
 // errorLogHandler lowers client-caused net/http noise (failed TLS

@@ -58,18 +58,8 @@ Try:
 
 Ctrl-C stops it.
 
-`, https, https, https, redirectAddr(p.Listen.HTTP), redirectAddr(p.Listen.HTTP), https, https)
+`, https, https, https, displayAddr(p.Listen.HTTP), displayAddr(p.Listen.HTTP), https, https)
 	})
-}
-
-// redirectAddr is the plain listener's address as a name the redirect
-// serves: the redirect answers configured host names only, never a bare IP.
-func redirectAddr(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return net.JoinHostPort("localhost", port)
 }
 
 func displayAddr(addr string) string {

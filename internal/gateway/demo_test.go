@@ -67,4 +67,26 @@ func TestDemo_ZeroConfig(t *testing.T) {
 	if err := cert.VerifyHostname("localhost"); err != nil {
 		t.Errorf("development certificate: %v", err)
 	}
+
+	// The demo's hosts include 127.0.0.1 and ::1, which the startup log
+	// lists: the plain listener redirects them too, not a bare 400.
+	_, httpsPort, _ := net.SplitHostPort(ln.Addr().String())
+	_, httpPort, _ := net.SplitHostPort(httpLn.Addr().String())
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for host, want := range map[string]string{
+		"127.0.0.1": "https://127.0.0.1:" + httpsPort + "/x",
+		"localhost": "https://localhost:" + httpsPort + "/x",
+		"[::1]":     "https://[::1]:" + httpsPort + "/x",
+	} {
+		req, _ := http.NewRequest("GET", "http://"+httpLn.Addr().String()+"/x", nil)
+		req.Host = host + ":" + httpPort
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
+			t.Errorf("http://%s:%s/x: %d %q, want 301 %q", host, httpPort, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
 }

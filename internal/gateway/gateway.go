@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strconv"
 
@@ -119,7 +118,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	g.https.Listener = o.HTTPSListener
 	if plan.Listen.HTTP != "" || o.HTTPListener != nil {
 		rd, err := listen.NewRedirect(listen.RedirectOptions{
-			Hosts:         redirectHosts(plan.Hosts),
+			Hosts:         plan.Hosts,
 			HTTPSPort:     httpsPort(plan.Listen.HTTPS, o.HTTPSListener),
 			ACMEChallenge: g.tls.ChallengeHandler(),
 			Logger:        o.Logger,
@@ -133,19 +132,6 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		g.http.Listener = o.HTTPListener
 	}
 	return g, nil
-}
-
-// redirectHosts are the host names the plain listener redirects: IP
-// literals are left out, since a redirect is only useful to a name that a
-// certificate and HSTS can be bound to, and users type names.
-func redirectHosts(hosts []string) []string {
-	var out []string
-	for _, h := range hosts {
-		if _, err := netip.ParseAddr(h); err != nil {
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // httpsPort is the port redirects point at.

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -79,11 +81,24 @@ func NewRedirect(o RedirectOptions) (*Redirect, error) {
 	for _, h := range o.Hosts {
 		n, ok := hostName(h)
 		if !ok {
-			return nil, fmt.Errorf("hosts: %q is not a valid host name", h)
+			a, err := netip.ParseAddr(strings.Trim(h, "[]"))
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("hosts: %q is not a valid host name or IP address", h)
+			}
+			n = hostOf(a)
 		}
 		rd.hosts[n] = true
 	}
 	return rd, nil
+}
+
+// hostOf is an IP address as it appears in a URL's authority.
+func hostOf(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
 }
 
 // Check decides what to do with r: it returns the https:// URL to redirect
@@ -151,7 +166,8 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// slog's handlers quote and escape attribute values, so the
 		// client's bytes cannot forge log lines.
 		rd.logger.DebugContext(r.Context(), "http redirect refused",
-			"reason", err.Error(), "host", seclog.Clean(r.Host, 256), "remote_addr", r.RemoteAddr)
+			"reason", err.Error(), "host", seclog.Clean(r.Host, 256), "remote_addr", r.RemoteAddr,
+			"request_id", requestid.FromRequest(r))
 		httperr.Write(w, r, code, "", "")
 		return
 	}
@@ -174,23 +190,41 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 }
 
-// requestHost returns the host name of a Host header value: lower-cased,
-// port and one trailing dot removed. It refuses empty values, userinfo
-// ("good.example@evil.example"), IP literals, bad ports and any byte that
-// is not allowed in a DNS name.
+// requestHost returns the host of a Host header value: a name lower-cased
+// without one trailing dot, or an IP address in its URL form ("[::1]"),
+// port removed. It refuses empty values, userinfo
+// ("good.example@evil.example"), bad ports and any byte that is not
+// allowed in a DNS name.
 func requestHost(hostport string) (string, bool) {
 	host := hostport
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 {
+			return "", false
+		}
+		a, err := netip.ParseAddr(hostport[1:end])
+		port := hostport[end+1:]
+		if err != nil || !a.Is6() || a.Zone() != "" || port != "" && !validPort(port[1:]) || port != "" && port[0] != ':' {
+			return "", false
+		}
+		return hostOf(a), true
+	}
 	if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
 		port := hostport[i+1:]
 		host = hostport[:i]
-		if port != "" {
-			n, err := strconv.Atoi(port)
-			if err != nil || n < 1 || n > 65535 || port[0] == '+' || port[0] == '-' {
-				return "", false
-			}
+		if port != "" && !validPort(port) {
+			return "", false
 		}
 	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+		return hostOf(a), true
+	}
 	return hostName(host)
+}
+
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && port[0] != '+' && port[0] != '-'
 }
 
 // hostName normalises and validates a DNS host name (letters, digits,

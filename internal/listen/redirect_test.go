@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -96,8 +97,9 @@ func TestRedirect_Attacks(t *testing.T) {
 		{"HostPrefixConfusion", "GET / HTTP/1.1\r\nHost: evilapp.example\r\n\r\n", 421, ""},
 		{"HostUserinfoTrick", "GET / HTTP/1.1\r\nHost: app.example@evil.example\r\n\r\n", 400, ""},
 		{"HostMissingHTTP10", "GET / HTTP/1.0\r\n\r\n", 400, ""},
-		{"HostIPLiteral", "GET / HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n", 400, ""},
-		{"HostIPv6Literal", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 400, ""},
+		{"HostIPLiteralNotConfigured", "GET / HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n", 421, ""},
+		{"HostIPv6LiteralNotConfigured", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 421, ""},
+		{"HostIPv6Unbracketed", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", 400, ""},
 		{"HostBadPort", "GET / HTTP/1.1\r\nHost: app.example:99999\r\n\r\n", 400, ""},
 		{"HostBackslash", "GET / HTTP/1.1\r\nHost: app.example\\evil.example\r\n\r\n", 400, ""},
 		{"AbsoluteFormOtherHost", "GET http://evil.example/ HTTP/1.1\r\nHost: app.example\r\n\r\n", 421, ""},
@@ -218,8 +220,34 @@ func BenchmarkRedirect(b *testing.B) {
 	}
 }
 
+// A configured IP address is redirected like a name (the demo serves
+// 127.0.0.1 and ::1); another one is refused, not reflected.
+func TestRedirect_ConfiguredIPAddress(t *testing.T) {
+	rd, err := NewRedirect(RedirectOptions{Hosts: []string{"app.example", "127.0.0.1", "::1"}, HTTPSPort: 8443})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"127.0.0.1":      "https://127.0.0.1:8443/x?y",
+		"127.0.0.1:8080": "https://127.0.0.1:8443/x?y",
+		"[::1]:8080":     "https://[::1]:8443/x?y",
+		"[0:0::1]":       "https://[::1]:8443/x?y",
+		"127.0.0.2":      "",
+		"[::2]":          "",
+	} {
+		r := httptest.NewRequest("GET", "/x?y", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		rd.ServeHTTP(w, r)
+		if got := w.Header().Get("Location"); got != want || (want == "") != (w.Code == 421) {
+			t.Errorf("Host %q: %d %q, want %q", host, w.Code, got, want)
+		}
+	}
+}
+
 // FuzzRequestHost: whatever the Host header, an accepted host is a
-// lower-case DNS name with no port, userinfo or other delimiter.
+// lower-case DNS name, or an IP address in URL form, with no port,
+// userinfo or other delimiter.
 func FuzzRequestHost(f *testing.F) {
 	for _, s := range []string{"app.example", "APP.example:8080", "a@b", "[::1]:80", "x:", ":80", "a..b", "a.b.", "192.0.2.1"} {
 		f.Add(s)
@@ -227,6 +255,12 @@ func FuzzRequestHost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, hostport string) {
 		h, ok := requestHost(hostport)
 		if !ok {
+			return
+		}
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+			if h != hostOf(a) || a.Zone() != "" {
+				t.Fatalf("requestHost(%q) = %q", hostport, h)
+			}
 			return
 		}
 		if h == "" || strings.ToLower(h) != h || strings.ContainsAny(h, ":@/\\[]% \t\r\n?#") || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {

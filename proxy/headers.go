@@ -17,6 +17,11 @@ import (
 // dropped by httputil.ReverseProxy before Rewrite runs and then set by the
 // proxy; they are listed here too so that their underscore spellings
 // (X_Forwarded_For, which WSGI servers read as the same variable) go as well.
+//
+// An entry ending in '*' names every header beginning with what precedes it
+// ("X-SSL-Client-*" matches X-SSL-Client-Cert, X-SSL-Client-S-DN, ...):
+// the proxies that set such families add members between versions, and an
+// application reading one the list did not name would trust the client.
 var DefaultStripRequestHeaders = []string{
 	// Forwarding and client-address headers.
 	"Forwarded",
@@ -43,16 +48,27 @@ var DefaultStripRequestHeaders = []string{
 	"X-ProxyUser-Ip",
 	"X-Host",
 	"X-Original-Host",
-	// Path overrides honoured by some frameworks (IIS, Symfony, Zend):
-	// a client could reach a path the gateway's rules never saw.
+	"X-Forwarded",   // the pre-RFC 7239 draft's form of Forwarded
+	"Forwarded-For", // read by client-address libraries beside X-Forwarded-For
+	"X-Appengine-User-Ip",
+	"Akamai-Client-Ip",
+	// Path overrides honoured by some frameworks (IIS, Symfony, Zend),
+	// and the original-path headers auth_request and ingress
+	// controllers set for the application to build URLs or decide
+	// access from: a client could reach a path the gateway's rules never
+	// saw, or be believed about which path it asked for.
 	"X-Original-URL",
 	"X-Rewrite-URL",
+	"X-Original-URI",
+	"X-Forwarded-Uri",
+	"X-Forwarded-Path",
 	// Method overrides honoured by some frameworks (Rails, Laravel,
 	// Express method-override, Symfony): a POST the gateway's method-scoped
 	// rules saw as POST would be served as DELETE or PUT.
 	"X-HTTP-Method-Override",
 	"X-HTTP-Method",
 	"X-Method-Override",
+	"X-Original-Method",
 	// Request id: the upstream gets rampart's, not the client's.
 	"X-Request-ID",
 	// Identity headers of authentication proxies (oauth2-proxy,
@@ -82,6 +98,18 @@ var DefaultStripRequestHeaders = []string{
 	"X-User",
 	"X-User-ID",
 	"X-Email",
+	"X-Auth-User",
+	// Identity set by cloud front ends: AWS ALB (OIDC), Google IAP,
+	// Cloudflare Access, Azure App Service (Easy Auth).
+	"X-Amzn-Oidc-*",
+	"X-Goog-Authenticated-User-*",
+	"Cf-Access-Authenticated-User-Email",
+	"X-Ms-Client-Principal*",
+	// Client certificates as a TLS-terminating proxy passes them on
+	// (Envoy, nginx $ssl_client_*): an application authenticating by
+	// certificate subject would take the client's word for it.
+	"X-Forwarded-Client-Cert",
+	"X-SSL-Client-*",
 }
 
 // DefaultRemoveResponseHeaders are removed from every upstream response:
@@ -171,15 +199,29 @@ var DefaultRemoveResponseHeaders = []string{
 	"X-Backend-Server",
 }
 
-// headerSet matches header names ignoring case and treating '_' as '-'.
+// headerSet matches header names ignoring case and treating '_' as '-',
+// by exact name or, for entries written with a trailing '*', by prefix.
 // It is built once in New and read concurrently.
-type headerSet map[string]struct{}
+type headerSet struct {
+	names map[string]struct{} // normalizeHeaderName form
+	// prefixes are lower case with '-' for '_'. They are few (four in
+	// the default list), and foldPrefix rejects almost every header at
+	// its first or second byte, so a linear scan costs less than any
+	// index would.
+	prefixes []string
+}
 
 func newHeaderSet(lists ...[]string) headerSet {
-	s := make(headerSet)
+	s := headerSet{names: make(map[string]struct{})}
 	for _, l := range lists {
 		for _, name := range l {
-			s[normalizeHeaderName(name)] = struct{}{}
+			if pre, ok := strings.CutSuffix(name, "*"); ok {
+				if pre != "" { // a bare "*" is refused by Options.validate
+					s.prefixes = append(s.prefixes, strings.ToLower(strings.ReplaceAll(pre, "_", "-")))
+				}
+				continue
+			}
+			s.names[normalizeHeaderName(name)] = struct{}{}
 		}
 	}
 	return s
@@ -196,18 +238,47 @@ func normalizeHeaderName(name string) string {
 
 // has reports whether the header key k (as found in an http.Header) is in s.
 func (s headerSet) has(k string) bool {
-	if _, ok := s[k]; ok {
+	if _, ok := s.names[k]; ok {
 		return true
 	}
 	// Keys parsed by net/http are already canonical, so the lookup above
 	// decides for nearly every header without allocating. The keys it can
-	// miss are those net/http leaves as sent: names with '_' and other
-	// bytes outside [A-Za-z0-9-].
-	if isCanonicalSimple(k) {
+	// miss are names with '_' (net/http makes X_Remote_User
+	// X_remote_user, not X-Remote-User) and names with other bytes
+	// outside [A-Za-z0-9-], which net/http leaves as sent.
+	if !isCanonicalSimple(k) {
+		if _, ok := s.names[normalizeHeaderName(k)]; ok {
+			return true
+		}
+	}
+	for _, p := range s.prefixes {
+		if foldPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldPrefix reports whether k begins with p, ignoring ASCII case and
+// reading '_' in k as '-'; p is lower case, without '_'. It neither
+// allocates nor needs k in canonical form.
+func foldPrefix(k, p string) bool {
+	if len(k) < len(p) {
 		return false
 	}
-	_, ok := s[normalizeHeaderName(k)]
-	return ok
+	for i := 0; i < len(p); i++ {
+		c := k[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // isCanonicalSimple reports whether k is made only of letters, digits and

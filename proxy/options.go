@@ -188,14 +188,18 @@ type Options struct {
 	// forwarding headers such as X-Forwarded-Prefix; see
 	// DefaultStripRequestHeaders). Matching ignores case and treats '_'
 	// as '-', because WSGI and CGI servers map both X-Remote-User and
-	// X_Remote_User to HTTP_X_REMOTE_USER. Identity headers rampart sets
-	// itself are supplied through WithUpstreamHeaders and are not affected.
+	// X_Remote_User to HTTP_X_REMOTE_USER. An entry ending in '*' is a
+	// prefix: "X-Internal-*" removes X-Internal-Role, x_internal_id and
+	// every other header beginning with X-Internal-. Identity headers
+	// rampart sets itself are supplied through WithUpstreamHeaders and are
+	// not affected.
 	StripRequestHeaders []string
 
 	// RemoveResponseHeaders names response headers removed from upstream
 	// responses, in addition to the built-in list of fingerprinting
 	// headers (Server, X-Powered-By, X-AspNet-Version, ...; see
-	// DefaultRemoveResponseHeaders). Matching ignores case.
+	// DefaultRemoveResponseHeaders). Matching ignores case; an entry
+	// ending in '*' is a prefix, as in StripRequestHeaders.
 	RemoveResponseHeaders []string
 
 	// TLSClientConfig configures TLS to an https upstream. Nil means the
@@ -275,13 +279,13 @@ func (o *Options) validate() error {
 		}
 	}
 	for i, name := range o.StripRequestHeaders {
-		if !validHeaderName(name) {
-			add("proxy.strip_request_headers[%d]: %q is not a valid header name", i, name)
+		if msg := CheckHeaderPattern(name); msg != "" {
+			add("upstream.strip_request_headers[%d]: %q %s", i, name, msg)
 		}
 	}
 	for i, name := range o.RemoveResponseHeaders {
-		if !validHeaderName(name) {
-			add("proxy.remove_response_headers[%d]: %q is not a valid header name", i, name)
+		if msg := CheckHeaderPattern(name); msg != "" {
+			add("upstream.remove_response_headers[%d]: %q %s", i, name, msg)
 		}
 	}
 	return errors.Join(errs...)
@@ -315,6 +319,27 @@ func isLoopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// CheckHeaderPattern says why name cannot be an entry of
+// StripRequestHeaders or RemoveResponseHeaders, or returns "". An entry is
+// a header name, or a prefix followed by '*' ("X-SSL-Client-*"). A '*'
+// anywhere else, or alone (which would remove every header), is refused:
+// '*' is a legal header name byte, but a name holding one is far more
+// likely a mistyped pattern than a header.
+func CheckHeaderPattern(name string) string {
+	pre, prefix := strings.CutSuffix(name, "*")
+	switch {
+	case name == "":
+		return "is empty"
+	case prefix && pre == "":
+		return "would match every header; name the headers, or a prefix such as X-Internal-*"
+	case strings.Contains(pre, "*"):
+		return "has a '*' that is not at the end; only a trailing '*' (a prefix) is supported"
+	case !validHeaderName(pre):
+		return "is not a valid header name"
+	}
+	return ""
 }
 
 // validHeaderName reports whether s is an RFC 9110 token.

@@ -33,8 +33,8 @@ func TestNew_Validation(t *testing.T) {
 			BodyMemoryBudget:               -1,
 			BodyTempDir:                    "/nonexistent/rampart-bodies",
 			InsecureStreamRequestBodyPaths: []string{"/ok", "upload"},
-			StripRequestHeaders:            []string{"X-Ok", "Bad Name"},
-			RemoveResponseHeaders:          []string{"X:Colon"},
+			StripRequestHeaders:            []string{"X-Ok", "Bad Name", "X-Prefix-*", "*", "X-*-Mid", "Bad Prefix*"},
+			RemoveResponseHeaders:          []string{"X:Colon", "X-Debug-*"},
 		}, []string{
 			"upstream.dial_timeout: must be >= 0",
 			"upstream.response_header_timeout: must be >= 0",
@@ -44,12 +44,18 @@ func TestNew_Validation(t *testing.T) {
 			"limits.body_memory_budget: must be >= 0",
 			`limits.body_temp_dir: "/nonexistent/rampart-bodies" does not exist`,
 			`upstream.insecure_stream_request_body_paths[1]: "upload" must be an absolute path`,
-			`proxy.strip_request_headers[1]: "Bad Name" is not a valid header name`,
-			`proxy.remove_response_headers[0]: "X:Colon" is not a valid header name`,
+			`upstream.strip_request_headers[1]: "Bad Name" is not a valid header name`,
+			`upstream.strip_request_headers[3]: "*" would match every header`,
+			`upstream.strip_request_headers[4]: "X-*-Mid" has a '*' that is not at the end`,
+			`upstream.strip_request_headers[5]: "Bad Prefix*" is not a valid header name`,
+			`upstream.remove_response_headers[0]: "X:Colon" is not a valid header name`,
 		}},
 	}
 	for _, tc := range tests {
 		_, err := New(tc.o)
+		if err != nil && (strings.Contains(err.Error(), "[2]") || strings.Contains(err.Error(), "X-Debug-*")) {
+			t.Errorf("%s: a valid prefix pattern was refused: %v", tc.name, err)
+		}
 		if len(tc.want) == 0 {
 			if err != nil {
 				t.Errorf("%s: unexpected error %v", tc.name, err)

@@ -117,7 +117,7 @@ func TestProxy_IdentityHeaderSpoofing(t *testing.T) {
 	names := append([]string{"X-Tenant-Id", "X-Role"}, DefaultStripRequestHeaders...)
 	req := newRequest(t, "GET", fe.URL, nil)
 	for _, n := range names {
-		req.Header.Set(n, "admin")
+		req.Header.Set(strings.ReplaceAll(n, "*", "-Anything"), "admin")
 	}
 	req.Header["x-auth-request-user"] = []string{"admin"} // sent lower-case on the wire
 	req.Header.Set("X-Harmless", "kept")
@@ -296,5 +296,65 @@ func TestProxy_CONNECTRefused(t *testing.T) {
 	}
 	if strings.Contains(errLog.String(), "proxy request failed") {
 		t.Error("CONNECT logged as an upstream failure")
+	}
+}
+
+// TestProxy_CloudAndCertIdentityHeaderSpoofing: the identity, client
+// certificate, original-path and client-address headers that cloud front
+// ends and TLS-terminating proxies set (AWS ALB OIDC, Google IAP,
+// Cloudflare Access, Azure Easy Auth, Envoy XFCC, nginx $ssl_client_*,
+// auth_request's X-Original-URI) do not reach the application when a
+// client sends them, in canonical, lower-case or underscore spelling
+// (WSGI reads X_SSL_Client_Cert as HTTP_X_SSL_CLIENT_CERT too). Headers
+// with similar names that no proxy owns are kept.
+func TestProxy_CloudAndCertIdentityHeaderSpoofing(t *testing.T) {
+	up := echoUpstream(t)
+	p, _, _ := testProxy(t, up.URL, Options{})
+	fe := front(t, p)
+	spoofed := []string{
+		"X-Forwarded-Client-Cert",
+		"X-SSL-Client-Cert", "X-SSL-Client-Verify", "X-SSL-Client-S-DN", "X-SSL-Client-I-DN", "X-SSL-Client-Serial",
+		"X-Amzn-Oidc-Data", "X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Accesstoken",
+		"X-Goog-Authenticated-User-Email", "X-Goog-Authenticated-User-Id",
+		"Cf-Access-Authenticated-User-Email",
+		"X-Ms-Client-Principal", "X-Ms-Client-Principal-Name", "X-Ms-Client-Principal-Id", "X-Ms-Client-Principal-Idp",
+		"X-Auth-User",
+		"X-Original-URI", "X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Original-Method",
+		"X-Appengine-User-Ip", "Akamai-Client-Ip", "Forwarded-For", "X-Forwarded",
+	}
+	kept := []string{"X-Ssl-Cipher-Suite", "X-Amzn-Trace-Id", "X-Goog-Api-Key", "X-Original-Referrer",
+		"X-Forwarded-Something-Else", "X-Auth-Users-Count", "X-Ms-Client-Version", "X-Forwardedness"}
+	for _, spelling := range []struct {
+		name string
+		f    func(string) string
+	}{
+		{"canonical", http.CanonicalHeaderKey},
+		{"lower-case", strings.ToLower},
+		{"underscore", func(n string) string { return strings.ReplaceAll(n, "-", "_") }},
+	} {
+		t.Run(spelling.name, func(t *testing.T) {
+			req := newRequest(t, "GET", fe.URL, nil)
+			for _, n := range spoofed {
+				req.Header[spelling.f(n)] = []string{"spoofed " + n}
+			}
+			for _, n := range kept {
+				req.Header[spelling.f(n)] = []string{"kept"}
+			}
+			_, s := do(t, fe.Client(), req)
+			for k, v := range s.Header {
+				if strings.HasPrefix(strings.Join(v, ","), "spoofed ") {
+					t.Errorf("%s: %q reached the application", k, v)
+				}
+			}
+			for _, n := range kept {
+				got := s.Header.Get(n)
+				if v := s.Header[http.CanonicalHeaderKey(spelling.f(n))]; len(v) == 1 { // X_ssl_cipher_suite
+					got = v[0]
+				}
+				if got != "kept" {
+					t.Errorf("benign header %s was stripped", spelling.f(n))
+				}
+			}
+		})
 	}
 }

@@ -94,3 +94,34 @@ func TestLoad_UpstreamTLSOnPlainHTTPIsReported(t *testing.T) {
 	}
 	t.Errorf("no warning on upstream.tls:\n%s", fmtFindings(fs))
 }
+
+// A strip list entry that is not a header name would reach the gateway and
+// stop it at start with no line number; a '*' anywhere but at the end, or
+// alone, is refused with the fix, and a trailing '*' prefix is accepted.
+func TestLoad_StripRequestHeaderPatterns(t *testing.T) {
+	yaml := minimal + "  strip_request_headers: [X-Tenant, X-Internal-*, \"*\", X-*-Role, \"Bad Name\"]\n  remove_response_headers: [X-Debug-*, \"X:Colon\"]\n"
+	p, fs, _ := load(t, yaml, nil, Flags{})
+	if p != nil {
+		t.Fatal("invalid header patterns were accepted")
+	}
+	want := map[string]string{
+		"upstream.strip_request_headers[2]":   "would match every header",
+		"upstream.strip_request_headers[3]":   "not at the end",
+		"upstream.strip_request_headers[4]":   "not a valid header name",
+		"upstream.remove_response_headers[1]": "not a valid header name",
+	}
+	for _, f := range fs {
+		if w, ok := want[f.Key]; ok && strings.Contains(f.Message, w) && strings.HasSuffix(f.Where, ":5") == (f.Key != "upstream.remove_response_headers[1]") {
+			delete(want, f.Key)
+		} else {
+			t.Errorf("unexpected finding %s", f)
+		}
+	}
+	for k, w := range want {
+		t.Errorf("no finding on %s (%s):\n%s", k, w, fmtFindings(fs))
+	}
+	p, fs, _ = load(t, minimal+"  strip_request_headers: [X-Tenant, x_internal_*]\n", nil, Flags{})
+	if p == nil || len(p.Upstream.StripRequestHeaders) != 2 {
+		t.Errorf("valid patterns refused:\n%s", fmtFindings(fs))
+	}
+}

@@ -175,10 +175,12 @@ type Upstream struct {
 	TLS UpstreamTLS `yaml:"tls"`
 	// StripRequestHeaders are extra identity headers removed from every
 	// client request before it reaches the application, on top of the
-	// built-in list (X-Forwarded-*, X-Real-IP, X-Remote-User, ...).
+	// built-in list (X-Forwarded-*, X-Real-IP, X-Remote-User, ...). Any
+	// case, '_' or '-'; a trailing '*' names a prefix (X-Internal-*).
 	StripRequestHeaders []string `yaml:"strip_request_headers"`
 	// RemoveResponseHeaders are extra fingerprint headers removed from
-	// responses, on top of the OWASP list (Server, X-Powered-By, ...).
+	// responses, on top of the OWASP list (Server, X-Powered-By, ...); a
+	// trailing '*' names a prefix.
 	RemoveResponseHeaders []string `yaml:"remove_response_headers"`
 }
 

@@ -8,7 +8,9 @@ import (
 // interimWriter carries the upstream's 1xx interim responses (103 Early
 // Hints, 102 Processing) to the client without what ModifyResponse would
 // have removed from a final response, and without losing the headers
-// rampart's outer stages had set.
+// rampart's outer stages had set. It also rewrites upstream URLs in the
+// headers of every response, interim or final (see redirectRewriter): it
+// is the one place that sees both and knows the client's origin.
 //
 // httputil.ReverseProxy forwards a 1xx by adding the upstream's 1xx header
 // fields into the ResponseWriter's header map, writing the 1xx, and then
@@ -22,6 +24,12 @@ import (
 type interimWriter struct {
 	http.ResponseWriter
 	remove headerSet
+	// urls rewrites upstream URLs in Location, Content-Location and
+	// Refresh of every response written, interim or final, for a client
+	// that connected over TLS (or not) and asked for host. Nil: off.
+	urls *redirectRewriter
+	tls  bool
+	host string
 	// outer is a shallow copy of the header map as the outer stages
 	// left it, taken at the first Header call (ReverseProxy's first touch
 	// of the map, before any upstream header is in it). The value slices
@@ -62,6 +70,9 @@ func (w *interimWriter) Header() http.Header {
 }
 
 func (w *interimWriter) WriteHeader(code int) {
+	if w.urls != nil {
+		w.urls.rewriteHeaders(w.Header(), w.tls, w.host)
+	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.remove.removeFrom(w.Header())
 		w.ResponseWriter.WriteHeader(code)

@@ -46,6 +46,20 @@ type Options struct {
 	// client's Host is always available upstream in X-Forwarded-Host.
 	SendUpstreamHost bool
 
+	// InsecureNoRedirectRewrite passes URLs in Location, Content-Location
+	// and Refresh response headers as the application sent them. By
+	// default (false) those naming the upstream's own origin
+	// (http://127.0.0.1:5000/login, whatever the case, with or without
+	// the default port) are rewritten to the origin the client used:
+	// https:// when it connected over TLS, and the Host it sent (which
+	// the gateway's host check has made one of its configured names), as
+	// nginx's proxy_redirect default does. Otherwise an application that
+	// builds absolute URLs from the Host it received (SendUpstreamHost)
+	// or from its bind address sends clients to an address they cannot
+	// reach and discloses it. Relative URLs and URLs naming other hosts
+	// are never changed. Warnings reports it.
+	InsecureNoRedirectRewrite bool
+
 	// Forwarded also sends an RFC 7239 Forwarded header
 	// (for=client;host=host;proto=scheme) built from the same values as
 	// the X-Forwarded-* headers. Default false: most applications read
@@ -297,6 +311,9 @@ func (o *Options) Warnings() []string {
 	var w []string
 	if o.TLSClientConfig != nil && o.TLSClientConfig.InsecureSkipVerify {
 		w = append(w, "upstream: TLS certificate verification is disabled; anyone on the path to the upstream can impersonate it")
+	}
+	if o.InsecureNoRedirectRewrite {
+		w = append(w, "upstream.insecure_no_redirect_rewrite: redirects to the application's own address (http://127.0.0.1:5000/...) reach clients as sent, disclosing it")
 	}
 	if o.InsecureStreamRequestBodies {
 		w = append(w, "upstream.insecure_stream_request_bodies: request bodies are streamed to the application as clients send them; a few clients sending slowly can hold every application worker")

@@ -35,6 +35,11 @@
 // Director, runs after hop-by-hop removal, so a client cannot make the proxy
 // drop a header it sets by listing it in Connection.
 //
+// Location, Content-Location and Refresh response headers naming the
+// upstream's own origin (http://127.0.0.1:5000/login) are rewritten to the
+// origin the client used, as nginx's proxy_redirect default does (see
+// redirects.go), unless Options.InsecureNoRedirectRewrite is set.
+//
 // WebSocket and other Upgrade requests are passed through: after the 101
 // response the two connections are spliced until either side closes, and
 // no timeout of this package applies to them any more. Upgrades to h2c or
@@ -78,6 +83,7 @@ type Proxy struct {
 	upgradeIdle      time.Duration
 	stripReq         headerSet
 	removeResp       headerSet
+	redirects        *redirectRewriter // nil with InsecureNoRedirectRewrite
 	logger           *slog.Logger
 	seclog           *seclog.Logger
 	sampler          seclog.Sampler
@@ -125,6 +131,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
+	}
+	if !o.InsecureNoRedirectRewrite {
+		p.redirects = newRedirectRewriter(&u)
 	}
 	p.transport = newTransport(&o)
 	p.rp = httputil.ReverseProxy{
@@ -216,7 +225,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp}, r)
+	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp,
+		urls: p.redirects, tls: r.TLS != nil, host: r.Host}, r)
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed

@@ -125,3 +125,22 @@ func TestLoad_StripRequestHeaderPatterns(t *testing.T) {
 		t.Errorf("valid patterns refused:\n%s", fmtFindings(fs))
 	}
 }
+
+// Turning the redirect rewrite off lets the application's own address
+// reach clients: it is a reported choice, carried to the plan.
+func TestLoad_InsecureNoRedirectRewriteIsReported(t *testing.T) {
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil || p.Upstream.InsecureNoRedirectRewrite {
+		t.Fatalf("the rewrite must default on:\n%s", fmtFindings(fs))
+	}
+	p, fs, _ = load(t, minimal+"  insecure_no_redirect_rewrite: true\n", nil, Flags{})
+	if p == nil || !p.Upstream.InsecureNoRedirectRewrite {
+		t.Fatalf("not carried to the plan:\n%s", fmtFindings(fs))
+	}
+	for _, f := range fs {
+		if f.Key == "upstream.insecure_no_redirect_rewrite" && f.Severity == Warning && strings.HasSuffix(f.Where, ":5") {
+			return
+		}
+	}
+	t.Errorf("no warning on upstream.insecure_no_redirect_rewrite at line 5:\n%s", fmtFindings(fs))
+}

@@ -47,7 +47,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileListen(f, p)
 	l.compileTLS(f, p)
 	l.compileUpstream(f, p)
-	l.compileUpstreamHeaders(f)
+	l.compileUpstreamResponses(f, p)
 	l.compileBodyBuffering(f, p)
 	l.compileClientIP(f, p)
 	l.compilePaths(f, p)

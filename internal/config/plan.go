@@ -112,6 +112,9 @@ type UpstreamPlan struct {
 	InsecureStreamRequestBodyPaths []string
 	// TLSClientConfig verifies an https upstream; nil means the defaults.
 	TLSClientConfig *tls.Config
+	// InsecureNoRedirectRewrite passes URLs naming the upstream in
+	// Location, Content-Location and Refresh as sent.
+	InsecureNoRedirectRewrite bool
 }
 
 // LogPlan is one log stream; Path "" means the standard stream.

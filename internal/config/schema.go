@@ -182,6 +182,12 @@ type Upstream struct {
 	// responses, on top of the OWASP list (Server, X-Powered-By, ...); a
 	// trailing '*' names a prefix.
 	RemoveResponseHeaders []string `yaml:"remove_response_headers"`
+	// InsecureNoRedirectRewrite passes Location, Content-Location and
+	// Refresh URLs naming the application's own address
+	// (http://127.0.0.1:5000/login) to clients as sent, disclosing it.
+	// Default false: they are rewritten to the origin the client used, as
+	// nginx's proxy_redirect default does.
+	InsecureNoRedirectRewrite bool `yaml:"insecure_no_redirect_rewrite"`
 }
 
 // UpstreamTLS is how rampart verifies an https:// upstream.

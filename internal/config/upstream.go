@@ -6,6 +6,19 @@ import (
 	"github.com/rampart-dev/rampart/proxy"
 )
 
+// compileUpstreamResponses reads what the proxy does to the application's
+// responses: URL rewriting, and checks the header lists of upstream
+// (names, or prefixes written with a trailing '*').
+func (l *loader) compileUpstreamResponses(f *File, p *Plan) {
+	up := &p.Upstream
+	up.InsecureNoRedirectRewrite = f.Upstream.InsecureNoRedirectRewrite
+	if up.InsecureNoRedirectRewrite {
+		l.warnf("upstream.insecure_no_redirect_rewrite", "remove it: only URLs naming the application's own address are rewritten",
+			"redirects to the application's own address (http://127.0.0.1:5000/...) reach clients as the application sent them, disclosing it")
+	}
+	l.compileUpstreamHeaders(f)
+}
+
 // compileUpstreamHeaders checks the header lists of upstream: names, or
 // prefixes written with a trailing '*'.
 func (l *loader) compileUpstreamHeaders(f *File) {

@@ -86,7 +86,8 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 //	                  host check and the rate limit like any other path
 //	reverse proxy     body limit, request buffering (the body is read
 //	                  whole before the application is contacted),
-//	                  forwarding headers, fingerprint removal
+//	                  forwarding headers, fingerprint removal, upstream
+//	                  URLs in redirects rewritten to the public origin
 //
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between the request path and the proxy.
@@ -107,6 +108,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 		StripRequestHeaders:            plan.Upstream.StripRequestHeaders,
 		RemoveResponseHeaders:          plan.Upstream.RemoveResponseHeaders,
 		Forwarded:                      plan.Upstream.Forwarded,
+		InsecureNoRedirectRewrite:      plan.Upstream.InsecureNoRedirectRewrite,
 		FlushInterval:                  plan.Upstream.FlushInterval,
 		UpgradeIdleTimeout:             plan.Upstream.UpgradeIdleTimeout,
 		TLSClientConfig:                plan.Upstream.TLSClientConfig,

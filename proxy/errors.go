@@ -143,6 +143,10 @@ func (reason Reason) String() string {
 // (same context as the inbound one; URL and Host as sent upstream). The
 // client gets a generic page; the detail goes to the log.
 func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if ie := asIntercepted(err); ie != nil {
+		p.writeIntercepted(w, r, ie)
+		return
+	}
 	ctx := r.Context()
 	id := requestid.FromRequest(r)
 	reason := Classify(r, err)

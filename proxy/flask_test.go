@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/netip"
 	"os/exec"
@@ -16,8 +17,15 @@ import (
 // forced) and returns its base URL.
 func flaskApp(t *testing.T) string {
 	t.Helper()
+	return pythonApp(t, "testdata/proxyfix_app.py")
+}
+
+// pythonApp starts a Python application that prints its port, then
+// serves, and returns its base URL.
+func pythonApp(t *testing.T, args ...string) string {
+	t.Helper()
 	py := testenv.LookPath(t, "python3", "apt-get install python3-flask")
-	cmd := exec.Command(py, "testdata/proxyfix_app.py")
+	cmd := exec.Command(py, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -45,6 +53,37 @@ func TestFlask(t *testing.T) {
 	app := flaskApp(t)
 	t.Run("ForceHTTPS_NoRedirectLoop", func(t *testing.T) { testFlaskForceHTTPSNoRedirectLoop(t, app) })
 	t.Run("ForwardedProtoSpoofing", func(t *testing.T) { testFlaskForwardedProtoSpoofing(t, app) })
+	t.Run("DebuggerPageLeak", testFlaskDebuggerPageLeak)
+}
+
+// DebuggerPageLeak: a real Flask application left in debug mode (the
+// Werkzeug debugger, as flask run --debug serves it) fails on a request;
+// through the proxy the client gets the generic page, not the debugger
+// with its source, traceback and console key, whichever Host the
+// application is sent (its own Host enables the console).
+func testFlaskDebuggerPageLeak(t *testing.T) {
+	app := pythonApp(t, "testdata/debugpages/capture/flask_app.py", "debugger")
+	for _, send := range []bool{false, true} {
+		p, errLog, _ := testProxy(t, app, Options{SendUpstreamHost: send})
+		fe := front(t, withContext(p, "rid-flask", netip.Addr{}))
+		res, err := fe.Client().Get(fe.URL + "/boom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "rid-flask") {
+			t.Errorf("SendUpstreamHost=%v: status %d body %q", send, res.StatusCode, body)
+		}
+		for _, m := range []string{"Werkzeug", "Traceback", "SECRET", "ZeroDivisionError", "flask_app.py", "return 1 / 0"} {
+			if strings.Contains(string(body), m) {
+				t.Errorf("SendUpstreamHost=%v: %q reached the client", send, m)
+			}
+		}
+		if !strings.Contains(errLog.String(), `"detected":"werkzeug_debugger"`) {
+			t.Errorf("SendUpstreamHost=%v: not logged: %s", send, errLog.String())
+		}
+	}
 }
 
 type flaskSeen struct {

@@ -60,6 +60,19 @@ type Options struct {
 	// are never changed. Warnings reports it.
 	InsecureNoRedirectRewrite bool
 
+	// InterceptErrors says which upstream 5xx responses are replaced by
+	// rampart's generic error page (same status, the request id), like
+	// nginx's proxy_intercept_errors. The default, InterceptDebugPages,
+	// replaces stack traces and framework debug pages (Werkzeug, Django,
+	// Rails, Express, Go panics) and passes every other 5xx unchanged;
+	// InterceptAll replaces every 5xx; InsecureInterceptOff replaces none,
+	// and Warnings reports it. Only 5xx responses are inspected, by
+	// reading the first DebugPeekBytes of the body (decoded when gzip or
+	// deflate; a 5xx in another content coding cannot be read and is
+	// replaced) before their headers are sent; no other response is read
+	// ahead or delayed.
+	InterceptErrors InterceptErrors
+
 	// Forwarded also sends an RFC 7239 Forwarded header
 	// (for=client;host=host;proto=scheme) built from the same values as
 	// the X-Forwarded-* headers. Default false: most applications read
@@ -226,9 +239,11 @@ type Options struct {
 	Logger *slog.Logger
 
 	// SecLog receives upstream_unavailable security events when the
-	// upstream cannot be reached or times out, at most a few per second
-	// (the count of suppressed events is reported with the next one). Nil
-	// means a seclog.Logger writing to slog.Default().
+	// upstream cannot be reached or times out, and upstream_debug_page
+	// events when a debug page is replaced (see InterceptErrors), each at
+	// most a few per second (the count of suppressed events is reported
+	// with the next one). Nil means a seclog.Logger writing to
+	// slog.Default().
 	SecLog *seclog.Logger
 }
 
@@ -266,6 +281,9 @@ func (o *Options) validate() error {
 		if d.d < 0 {
 			add("%s: must be >= 0", d.key)
 		}
+	}
+	if o.InterceptErrors < InterceptDebugPages || o.InterceptErrors > InsecureInterceptOff {
+		add("upstream.intercept_errors: unknown mode %d", int(o.InterceptErrors))
 	}
 	if o.MaxIdleConns < 0 {
 		add("upstream.max_idle_conns: must be >= 0")
@@ -311,6 +329,9 @@ func (o *Options) Warnings() []string {
 	var w []string
 	if o.TLSClientConfig != nil && o.TLSClientConfig.InsecureSkipVerify {
 		w = append(w, "upstream: TLS certificate verification is disabled; anyone on the path to the upstream can impersonate it")
+	}
+	if o.InterceptErrors == InsecureInterceptOff {
+		w = append(w, "upstream.intercept_errors: off: stack traces and debug pages the application sends in debug mode reach clients, with source code, settings and secrets")
 	}
 	if o.InsecureNoRedirectRewrite {
 		w = append(w, "upstream.insecure_no_redirect_rewrite: redirects to the application's own address (http://127.0.0.1:5000/...) reach clients as sent, disclosing it")

@@ -49,6 +49,10 @@
 // Errors are answered with httperr.Write and nothing else: 502 when the
 // upstream cannot be reached, 504 when it times out, 413 when the body is
 // too large. The upstream address and the error text go to the log only.
+// An upstream 5xx that is a stack trace or a framework's debug page
+// (Werkzeug, Django, Rails, Express, Go panics) is replaced by the same
+// generic page with its status, like nginx's proxy_intercept_errors (see
+// Options.InterceptErrors and debugpage.go).
 package proxy
 
 import (
@@ -84,9 +88,11 @@ type Proxy struct {
 	stripReq         headerSet
 	removeResp       headerSet
 	redirects        *redirectRewriter // nil with InsecureNoRedirectRewrite
+	intercept        InterceptErrors
 	logger           *slog.Logger
 	seclog           *seclog.Logger
 	sampler          seclog.Sampler
+	debugSampler     seclog.Sampler
 	warnings         []string
 }
 
@@ -112,6 +118,8 @@ func New(o Options) (*Proxy, error) {
 		// A down upstream fails every request; a few security events
 		// per second say so, the suppressed count says how often.
 		sampler:      seclog.Sampler{Burst: 5, MaxKeys: 1},
+		debugSampler: seclog.Sampler{Burst: 5, MaxKeys: 1},
+		intercept:    o.InterceptErrors,
 		warnings:     o.Warnings(),
 		streamBodies: o.InsecureStreamRequestBodies,
 	}
@@ -308,6 +316,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			res.Body = newIdleConn(rwc, p.upgradeIdle)
 		}
 		return nil
+	}
+	if res.StatusCode >= 500 && res.StatusCode <= 599 && p.intercept != InsecureInterceptOff {
+		// Only 5xx responses are read ahead (see debugpage.go); every
+		// other response streams as it comes.
+		if err := p.inspectServerError(res); err != nil {
+			return err
+		}
 	}
 	if (res.Trailer != nil || res.ContentLength < 0) &&
 		res.Body != nil && res.Body != http.NoBody {

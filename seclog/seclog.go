@@ -30,8 +30,11 @@ const (
 	SessionExpired          = "session_expired"
 	CSPViolation            = "csp_violation"
 	UpstreamUnavailable     = "upstream_unavailable"
-	SysMonitorDisabled      = "sys_monitor_disabled"
-	SysRestart              = "sys_restart"
+	// UpstreamDebugPage: the application answered with a stack trace or
+	// a debug page (it runs in debug mode), which the proxy replaced.
+	UpstreamDebugPage  = "upstream_debug_page"
+	SysMonitorDisabled = "sys_monitor_disabled"
+	SysRestart         = "sys_restart"
 )
 
 // Logger writes security events. The zero value and a nil *Logger write to

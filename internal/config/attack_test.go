@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/rampart-dev/rampart/proxy"
 )
 
 // An IPv4-mapped IPv6 prefix shorter than /96 has no IPv4 form; it must be
@@ -143,4 +145,35 @@ func TestLoad_InsecureNoRedirectRewriteIsReported(t *testing.T) {
 		}
 	}
 	t.Errorf("no warning on upstream.insecure_no_redirect_rewrite at line 5:\n%s", fmtFindings(fs))
+}
+
+// Debug pages are replaced unless the operator says otherwise; "off" is a
+// reported weakening, and a mistyped mode is an error at its line, never a
+// silent fallback.
+func TestLoad_InterceptErrorsModes(t *testing.T) {
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil || p.Upstream.InterceptErrors != proxy.InterceptDebugPages {
+		t.Fatalf("default: %v\n%s", p, fmtFindings(fs))
+	}
+	for v, want := range map[string]proxy.InterceptErrors{"debug": proxy.InterceptDebugPages, "all": proxy.InterceptAll, "off": proxy.InsecureInterceptOff} {
+		p, fs, _ := load(t, minimal+"  intercept_errors: "+v+"\n", nil, Flags{})
+		if p == nil || p.Upstream.InterceptErrors != want {
+			t.Fatalf("%s: %v\n%s", v, p, fmtFindings(fs))
+		}
+		warned := false
+		for _, f := range fs {
+			warned = warned || f.Key == "upstream.intercept_errors" && f.Severity == Warning && strings.HasSuffix(f.Where, ":5")
+		}
+		if warned != (v == "off") {
+			t.Errorf("%s: warned %v:\n%s", v, warned, fmtFindings(fs))
+		}
+	}
+	p, fs, _ = load(t, minimal+"  intercept_errors: debug_pages\n", nil, Flags{})
+	if p != nil || !strings.Contains(fs.Error(), `upstream.intercept_errors: "debug_pages" is not a mode`) {
+		t.Errorf("a mistyped mode was accepted:\n%s", fmtFindings(fs))
+	}
+	p, fs, _ = load(t, minimal, map[string]string{"RAMPART_UPSTREAM_INTERCEPT_ERRORS": "all"}, Flags{})
+	if p == nil || p.Upstream.InterceptErrors != proxy.InterceptAll {
+		t.Errorf("from the environment: %v\n%s", p, fmtFindings(fs))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/secheaders"
@@ -115,6 +116,8 @@ type UpstreamPlan struct {
 	// InsecureNoRedirectRewrite passes URLs naming the upstream in
 	// Location, Content-Location and Refresh as sent.
 	InsecureNoRedirectRewrite bool
+	// InterceptErrors says which upstream 5xx responses are replaced.
+	InterceptErrors proxy.InterceptErrors
 }
 
 // LogPlan is one log stream; Path "" means the standard stream.

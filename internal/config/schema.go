@@ -188,6 +188,12 @@ type Upstream struct {
 	// Default false: they are rewritten to the origin the client used, as
 	// nginx's proxy_redirect default does.
 	InsecureNoRedirectRewrite bool `yaml:"insecure_no_redirect_rewrite"`
+	// InterceptErrors says which 5xx responses of the application are
+	// replaced by rampart's generic error page (nginx's
+	// proxy_intercept_errors): "debug" (default) replaces stack traces and
+	// framework debug pages (Werkzeug, Django DEBUG = True, Rails,
+	// Express, Go panics), "all" every 5xx, "off" none (reported).
+	InterceptErrors string `yaml:"intercept_errors"`
 }
 
 // UpstreamTLS is how rampart verifies an https:// upstream.

@@ -87,7 +87,9 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 //	reverse proxy     body limit, request buffering (the body is read
 //	                  whole before the application is contacted),
 //	                  forwarding headers, fingerprint removal, upstream
-//	                  URLs in redirects rewritten to the public origin
+//	                  URLs in redirects rewritten to the public origin,
+//	                  the application's debug pages replaced (inside the
+//	                  security headers, so the replacement carries them)
 //
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between the request path and the proxy.
@@ -109,6 +111,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 		RemoveResponseHeaders:          plan.Upstream.RemoveResponseHeaders,
 		Forwarded:                      plan.Upstream.Forwarded,
 		InsecureNoRedirectRewrite:      plan.Upstream.InsecureNoRedirectRewrite,
+		InterceptErrors:                plan.Upstream.InterceptErrors,
 		FlushInterval:                  plan.Upstream.FlushInterval,
 		UpgradeIdleTimeout:             plan.Upstream.UpgradeIdleTimeout,
 		TLSClientConfig:                plan.Upstream.TLSClientConfig,

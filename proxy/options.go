@@ -371,7 +371,7 @@ func CheckHeaderPattern(name string) string {
 	case name == "":
 		return "is empty"
 	case prefix && pre == "":
-		return "would match every header; name the headers, or a prefix such as X-Internal-*"
+		return "would match every header: name the headers, or a prefix such as X-Internal-*"
 	case strings.Contains(pre, "*"):
 		return "has a '*' that is not at the end; only a trailing '*' (a prefix) is supported"
 	case !validHeaderName(pre):

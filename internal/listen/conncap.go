@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -31,10 +32,10 @@ const (
 const connCapLogInterval = 10 * time.Second
 
 // LimitPerClient returns ln with at most max connections open at once per
-// client, the client being the peer's IPv4 address or its IPv6 /64 (one
-// subscriber is routinely given a whole /64, so counting single IPv6
-// addresses would let one client open max connections from each of 2^64
-// addresses). A connection over the cap is closed as soon as it is
+// client, the client being the peer's IPv4 address or its IPv6 /64
+// (clientip.Key: one subscriber is routinely given a whole /64, so
+// counting single IPv6 addresses would let one client open max
+// connections from each of 2^64 addresses). A connection over the cap is closed as soon as it is
 // accepted, before any TLS handshake, so refusing it costs no handshake
 // CPU, no goroutine and no buffer; it is reset rather than closed
 // gracefully, so that a flood of refused connections leaves no sockets in
@@ -94,7 +95,7 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if !ok || (l.exempt != nil && l.exempt(addr)) {
 			return c, nil
 		}
-		key := clientKey(addr)
+		key := clientip.Key(addr)
 		if l.acquire(key) {
 			return &capConn{Conn: c, l: l, key: key}, nil
 		}
@@ -163,16 +164,6 @@ func peerAddr(c net.Conn) (netip.Addr, bool) {
 	}
 	a := ap.Addr().Unmap().WithZone("")
 	return a, a.IsValid()
-}
-
-// clientKey is what one client is counted as: an IPv4 address, or an
-// IPv6 address's /64.
-func clientKey(a netip.Addr) netip.Addr {
-	if a.Is4() {
-		return a
-	}
-	p, _ := a.Prefix(64)
-	return p.Addr()
 }
 
 // capConn frees its client's slot when it is first closed.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
@@ -49,10 +50,13 @@ const (
 	// missing, disk full). rampart's own failure, logged at error level;
 	// the upstream was not contacted. Answered 500, as nginx does.
 	ReasonBodyBufferFailed
-	// ReasonBodyBuffersFull: the temporary files of the bodies being
-	// buffered already use all of BodyTempBudget. Logged at warning
-	// level (many large uploads at once, or an attempt to fill the
-	// disk); the upstream was not contacted. Answered 503.
+	// ReasonBodyBuffersFull: the body's next bytes would take the
+	// temporary files of the bodies being buffered over BodyTempBudget,
+	// or its client's files over the client's share of it (see
+	// ClientBudgetShare). Logged at warning level with the client and
+	// which limit was reached (many large uploads at once, or an
+	// attempt to fill the disk); a client over its share is also a
+	// security event. The upstream was not contacted. Answered 503.
 	ReasonBodyBuffersFull
 )
 
@@ -62,11 +66,12 @@ func Classify(r *http.Request, err error) Reason {
 	if errors.As(err, &mbe) {
 		return ReasonBodyTooLarge
 	}
+	var full *buffersFullError
+	if errors.As(err, &full) {
+		return ReasonBodyBuffersFull
+	}
 	var se *spoolError
 	if errors.As(err, &se) {
-		if se.err == errTempBudget {
-			return ReasonBodyBuffersFull
-		}
 		return ReasonBodyBufferFailed
 	}
 	// A canceled request context means the client left, whatever error
@@ -176,15 +181,14 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, r, code, "", id)
 		return
-	case ReasonBodyBufferFailed, ReasonBodyBuffersFull:
-		level, msg := slog.LevelError, "request body could not be buffered"
-		if reason == ReasonBodyBuffersFull {
-			level, msg = slog.LevelWarn, "request body refused: temporary file budget in use"
-		}
-		p.logger.LogAttrs(ctx, level, msg, attrs...)
+	case ReasonBodyBufferFailed:
+		p.logger.LogAttrs(ctx, slog.LevelError, "request body could not be buffered", attrs...)
 		// The body may be partly unread: close the connection.
 		w.Header().Set("Connection", "close")
 		httperr.Write(w, r, code, "", id)
+		return
+	case ReasonBodyBuffersFull:
+		p.bodyBuffersFull(w, r, err, attrs)
 		return
 	}
 	p.logger.LogAttrs(ctx, slog.LevelError, "proxy request failed", attrs...)
@@ -198,6 +202,54 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		)
 	}
 	httperr.Write(w, r, code, "", id)
+}
+
+// bodyBuffersFull answers 503 to a request whose body's next bytes would
+// take the temporary files over their budget, or its client's files over
+// the client's share. The log says which: "client_share" names a client
+// that holds its share (one client sending large bodies on many
+// connections at once: an attempt to starve the others, or an office
+// uploading more than the share allows), which is also a security event,
+// sampled per client; "total" means the budget itself is in use by
+// several clients (raise limits.body_temp_budget, or many addresses are
+// attacking together).
+func (p *Proxy) bodyBuffersFull(w http.ResponseWriter, r *http.Request, err error, attrs []slog.Attr) {
+	ctx := r.Context()
+	id := requestid.FromRequest(r)
+	var full *buffersFullError
+	if !errors.As(err, &full) {
+		full = &buffersFullError{}
+	}
+	scope, msg := "total", "request body refused: the temporary files of request bodies use all of the budget"
+	if full.client.IsValid() {
+		scope, msg = "client_share", "request body refused: the client's request bodies hold its share of the temporary file budget"
+	}
+	detail := []slog.Attr{
+		slog.String("budget", scope),
+		slog.Int64("held", full.held),
+		slog.Int64("limit", full.limit),
+	}
+	if full.client.Is6() {
+		// The share is counted per /64: say which, as the address
+		// alone does not show the other addresses counted with it.
+		detail = append(detail, slog.String("client_key", netip.PrefixFrom(full.client, 64).String()))
+	}
+	p.logger.LogAttrs(ctx, slog.LevelWarn, msg, append(attrs, detail...)...)
+	if full.client.IsValid() {
+		if ok, suppressed := p.shareSampler.Allow(full.client.String()); ok {
+			p.seclog.Event(ctx, r, slog.LevelWarn, seclog.ExcessRateLimitExceeded,
+				"request body refused: client holds its share of the body buffers",
+				append(detail,
+					slog.String("reason", ReasonBodyBuffersFull.String()),
+					slog.Int("status", http.StatusServiceUnavailable),
+					slog.Int("suppressed", suppressed),
+				)...,
+			)
+		}
+	}
+	// The body is partly unread: close the connection.
+	w.Header().Set("Connection", "close")
+	httperr.Write(w, r, http.StatusServiceUnavailable, "", id)
 }
 
 // bodyTooLarge answers a request whose declared Content-Length is over the

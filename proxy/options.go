@@ -180,20 +180,33 @@ type Options struct {
 	// many clients send bodies at once (slowly or not), buffered request
 	// bodies never hold more than this much memory; the rest is on disk,
 	// bounded per request by MaxBodyBytes and in all by BodyTempBudget.
-	// Besides it, a request whose body is chunked or goes to a file
-	// reads through an 8 KiB buffer while its client sends, the order
-	// of what net/http itself holds per connection.
+	// Memory is taken as bytes arrive (the buffer grows with the body:
+	// at most twice what has arrived, or 4 KiB), never for a length a
+	// client merely declares. One client (clientip.Key of its resolved address: an IPv4
+	// address or an IPv6 /64) may hold at most 1/ClientBudgetShare of it
+	// (1/16: 2 MiB by default), and at least BodyMemoryBytes; past that
+	// its bodies go to files. Besides it, every request being buffered
+	// reads through an 8 KiB buffer while its client sends, the order of
+	// what net/http itself holds per connection.
 	BodyMemoryBudget int64
 
 	// BodyTempBudget bounds the disk space all requests being buffered
 	// may hold in temporary files at once. Zero means
 	// DefaultBodyTempBudget (currently 1 GiB). Without it, clients
 	// sending bodies of MaxBodyBytes on many connections at once could
-	// fill BodyTempDir's file system (and whatever else lives on it). A
-	// body that would take the total over it is answered 503 Service
-	// Unavailable: with a Content-Length, before any of it is read;
-	// chunked, when it crosses the line. Raise it with MaxBodyBytes for
-	// upload sites, within the free space of BodyTempDir.
+	// fill BodyTempDir's file system (and whatever else lives on it).
+	// Space is taken as bytes are written, never for a length a client
+	// merely declares, so clients that declare large bodies and send
+	// nothing hold none of it. One client may hold at most
+	// 1/ClientBudgetShare of it (1/16: 64 MiB by default), and at least
+	// MaxBodyBytes, so that one client sending large bodies on many
+	// connections cannot starve the others. A body whose next bytes would
+	// take the total, or its client's files, over the line is answered
+	// 503 Service Unavailable (logged with the client and which limit was
+	// reached; a client over its share is also an
+	// excess_rate_limit_exceeded security event). Raise it with
+	// MaxBodyBytes for upload sites, within the free space of
+	// BodyTempDir.
 	BodyTempBudget int64
 
 	// BodyTempDir is the directory of the temporary files holding request

@@ -102,9 +102,14 @@ func TestNew_Defaults(t *testing.T) {
 	if p.maxBody != DefaultMaxBodyBytes {
 		t.Errorf("max body %d", p.maxBody)
 	}
-	if sp := &p.spooler; p.streamBodies || sp.memMax != DefaultBodyMemoryBytes ||
-		sp.mem.max != DefaultBodyMemoryBudget || sp.dir != os.TempDir() || sp.maxBody != DefaultMaxBodyBytes {
-		t.Errorf("buffering defaults: stream %v, %d in memory, budget %d, dir %q", p.streamBodies, sp.memMax, sp.mem.max, sp.dir)
+	if sp := p.spooler; p.streamBodies || sp.memMax != DefaultBodyMemoryBytes ||
+		sp.mem.max != DefaultBodyMemoryBudget || sp.disk.max != DefaultBodyTempBudget || sp.dir != os.TempDir() || sp.maxBody != DefaultMaxBodyBytes {
+		t.Errorf("buffering defaults: stream %v, %d in memory, budget %d, disk %d, dir %q", p.streamBodies, sp.memMax, sp.mem.max, sp.disk.max, sp.dir)
+	}
+	// One client may hold 1/16 of each budget: 2 MiB of memory, 64 MiB
+	// of temporary files.
+	if sp := p.spooler; sp.memShare != 2<<20 || sp.diskShare != 64<<20 {
+		t.Errorf("client shares: %d memory, %d disk", sp.memShare, sp.diskShare)
 	}
 	if w := p.Warnings(); len(w) != 0 {
 		t.Errorf("warnings for a loopback upstream: %q", w)

@@ -8,7 +8,9 @@
 // Options.BodyMemoryBudget, then in an unlinked temporary file within
 // Options.BodyTempBudget), and sent with a Content-Length: a client
 // sending slowly holds no application worker, and one that gives up
-// mid-body causes no upstream request (see spool.go).
+// mid-body causes no upstream request (see spool.go). The budgets are
+// charged for bytes that have arrived, not for declared lengths, and one
+// client may hold at most 1/ClientBudgetShare of each.
 // Options.InsecureStreamRequestBodies and InsecureStreamRequestBodyPaths
 // turn this off, everywhere or for some paths.
 //
@@ -83,7 +85,8 @@ type Proxy struct {
 	maxBody          int64
 	streamBodies     bool
 	streamPaths      []reqpath.Prefix
-	spooler          spooler
+	spooler          *spooler
+	shareSampler     seclog.Sampler
 	upgradeIdle      time.Duration
 	stripReq         headerSet
 	removeResp       headerSet
@@ -120,6 +123,10 @@ func New(o Options) (*Proxy, error) {
 		sampler:      seclog.Sampler{Burst: 5, MaxKeys: 1},
 		debugSampler: seclog.Sampler{Burst: 5, MaxKeys: 1},
 		intercept:    o.InterceptErrors,
+		// A client refused for holding its share of the body buffers
+		// is logged once per client every 10 s, with the count of
+		// refusals in between (as the connection cap does).
+		shareSampler: seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
 		warnings:     o.Warnings(),
 		streamBodies: o.InsecureStreamRequestBodies,
 	}
@@ -127,16 +134,12 @@ func New(o Options) (*Proxy, error) {
 		pre, _ := reqpath.ParsePrefix(s) // validated
 		p.streamPaths = append(p.streamPaths, pre)
 	}
-	p.spooler = spooler{
-		memMax:  orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes),
-		maxBody: p.maxBody,
-		dir:     o.BodyTempDir,
-		mem:     budget{max: orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget)},
-		disk:    budget{max: orDefault(o.BodyTempBudget, DefaultBodyTempBudget)},
+	dir := o.BodyTempDir
+	if dir == "" {
+		dir = os.TempDir()
 	}
-	if p.spooler.dir == "" {
-		p.spooler.dir = os.TempDir()
-	}
+	p.spooler = newSpooler(orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes), p.maxBody,
+		orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget), orDefault(o.BodyTempBudget, DefaultBodyTempBudget), dir)
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
@@ -192,7 +195,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hasBody && !p.streamBodies && !p.streamPath(r) {
 		// Read the whole body before the upstream is contacted (see
 		// spool.go).
-		body, err := p.spooler.spool(clientBody{r.Body}, r.ContentLength)
+		body, err := p.spooler.spool(clientBody{r.Body}, r.ContentLength, clientip.FromRequest(r))
 		if err != nil {
 			p.handleError(w, r, err)
 			return

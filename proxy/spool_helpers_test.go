@@ -130,6 +130,19 @@ func wait[T any](t *testing.T, c <-chan T, n int, what string) []T {
 	return got
 }
 
+// eventually polls cond until it holds, failing the test rather than
+// hanging if it never does. It bounds a wait; it measures nothing.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	guard := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(guard) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // rawClient is one client connection writing a request by hand.
 type rawClient struct {
 	t  *testing.T

@@ -1,14 +1,20 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/rampart-dev/rampart/clientip"
 )
 
 // slowBodies are requests whose body is sent in two parts: head (headers
@@ -252,20 +258,20 @@ func TestBuffering_TempFilesNeverLeak(t *testing.T) {
 
 // TestBuffering_DiskFillRefused: clients sending large bodies on many
 // connections at once cannot fill the temporary directory's disk: past
-// BodyTempBudget a body with a Content-Length is refused 503 before any of
-// it is read, a chunked one when it crosses the line, and neither reaches
-// the upstream. The budget comes back when the bodies are done.
+// BodyTempBudget a body is refused 503 when its bytes would cross the
+// line, with a Content-Length or chunked, and neither reaches the
+// upstream. The budget comes back when the bodies are done.
 func TestBuffering_DiskFillRefused(t *testing.T) {
 	up := newWatchedUpstream(t)
 	p, errLog, secLog := testProxy(t, up.URL, Options{BodyTempDir: t.TempDir(), BodyMemoryBytes: 1 << 10, BodyTempBudget: 150 << 10})
 	fe := newWatchedFront(t, p, 1000)
 	body := strings.Repeat("d", 100<<10)
 	holder := dialRaw(t, fe.URL)
-	holder.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:1000])
-	wait(t, fe.marked, 1, "the first body to be read")
+	holder.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:90<<10])
+	eventually(t, "the first body's bytes to be on disk", func() bool { return p.spooler.disk.used.Load() == 90<<10 })
 
 	c := dialRaw(t, fe.URL)
-	c.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	c.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 	if res := c.response(); res.StatusCode != http.StatusServiceUnavailable || !res.Close {
 		t.Errorf("content-length over the budget: status %d (close %v), want 503 and close", res.StatusCode, res.Close)
 	}
@@ -278,7 +284,7 @@ func TestBuffering_DiskFillRefused(t *testing.T) {
 	if r := up.requests.Load(); r != 0 {
 		t.Errorf("%d refused bodies reached the upstream", r)
 	}
-	holder.write(body[1000:])
+	holder.write(body[90<<10:])
 	if rep := decodeReport(t, holder.response()); rep.SHA256 != sha(body) {
 		t.Error("the body within the budget changed")
 	}
@@ -286,8 +292,164 @@ func TestBuffering_DiskFillRefused(t *testing.T) {
 	if used := p.spooler.disk.used.Load(); used != 0 {
 		t.Errorf("%d bytes of the disk budget never returned", used)
 	}
-	if logs := errLog.String(); !strings.Contains(logs, "body_buffers_full") || strings.Contains(logs, `"level":"ERROR"`) || secLog.String() != "" {
+	// The budget, not one client's share, is what ran out: a warning in
+	// the log, no security event.
+	if logs := errLog.String(); !strings.Contains(logs, "body_buffers_full") || !strings.Contains(logs, `"budget":"total"`) ||
+		strings.Contains(logs, `"level":"ERROR"`) || secLog.String() != "" {
 		t.Errorf("logs:\n%s%s", logs, secLog)
+	}
+}
+
+// TestBuffering_DeclaredLengthReservesNothing: a body whose headers
+// declare a length, in memory range or beyond, holds nothing of either
+// budget until its bytes arrive, and then only what has arrived (memory
+// at most twice it, as the buffer grows); a file is created only once a
+// byte is there to write.
+func TestBuffering_DeclaredLengthReservesNothing(t *testing.T) {
+	dir := t.TempDir()
+	sp := newSpooler(64<<10, 10<<20, 32<<20, 1<<30, dir)
+	client := netip.MustParseAddr("192.0.2.1")
+	for _, declared := range []int64{60_000, 10_000_000} {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			s, err := sp.spool(pr, declared, client)
+			if err == nil {
+				s.free()
+			}
+			done <- err
+		}()
+		check := func(what string, maxMem, maxDisk int64) {
+			t.Helper()
+			if m, d := sp.mem.used.Load(), sp.disk.used.Load(); m > maxMem || d > maxDisk {
+				t.Errorf("declared %d, %s: %d bytes of memory, %d of disk held", declared, what, m, d)
+			}
+		}
+		// A write to the pipe returns once the spooler has read it.
+		pw.Write(nil)
+		check("nothing sent", 0, 0)
+		if files := dirEntries(t, dir); len(files) != 0 {
+			t.Errorf("declared %d, nothing sent: files %v", declared, files)
+		}
+		pw.Write([]byte(strings.Repeat("x", 5000)))
+		pw.Write([]byte(strings.Repeat("x", 5000)))
+		eventually(t, "the bytes to be held", func() bool { return sp.mem.used.Load()+sp.disk.used.Load() >= 10000 })
+		check("10000 bytes sent", 20000, 10000)
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+		if err := <-done; err == nil {
+			t.Errorf("declared %d: a short body was accepted", declared)
+		}
+		check("after the request", 0, 0)
+	}
+}
+
+// TestBuffering_ClientShares: one client's bodies hold at most its share
+// of each budget: past its memory share they go to files, past its disk
+// share they are refused with an error naming the client, while another
+// client still gets memory and disk. Giving everything back forgets both
+// clients.
+func TestBuffering_ClientShares(t *testing.T) {
+	const memMax = 8 << 10
+	sp := newSpooler(memMax, 64<<10, 16*16<<10, 16*128<<10, t.TempDir())
+	if sp.memShare != 16<<10 || sp.diskShare != 128<<10 {
+		t.Fatalf("shares %d and %d, want 16 KiB and 128 KiB", sp.memShare, sp.diskShare)
+	}
+	a, b := netip.MustParseAddr("2001:db8:a::1"), netip.MustParseAddr("2001:db8:b::1")
+	// Another address in a's /64 is a.
+	a2 := netip.MustParseAddr("2001:db8:a::ffff")
+	var held []*spooledBody
+	spool := func(client netip.Addr, size int, n int64) (*spooledBody, error) {
+		t.Helper()
+		s, err := sp.spool(strings.NewReader(strings.Repeat("s", size)), n, client)
+		if err == nil {
+			held = append(held, s)
+		}
+		return s, err
+	}
+	inMem := 0
+	for i := range 4 {
+		s, err := spool([]netip.Addr{a, a2}[i%2], memMax, memMax)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.f == nil {
+			inMem++
+		}
+	}
+	if inMem != 2 {
+		t.Errorf("%d of a's 8 KiB bodies in memory, want 2 (its 16 KiB share)", inMem)
+	}
+	if s, err := spool(b, memMax, -1); err != nil || s.f != nil {
+		t.Errorf("b's body: err %v, in memory %v; a's share took b's memory", err, s != nil && s.f == nil)
+	}
+	// a holds 16 KiB in files; 60 KiB more fit in its 128 KiB share,
+	// another 60 KiB do not.
+	if _, err := spool(a, 60<<10, 60<<10); err != nil {
+		t.Fatal(err)
+	}
+	_, err := spool(a2, 60<<10, -1)
+	var full *buffersFullError
+	if !errors.As(err, &full) || full.client != clientip.Key(a) || full.limit != 128<<10 {
+		t.Fatalf("a over its disk share: %v, want a *buffersFullError naming its /64", err)
+	}
+	if got := sp.heldBy(a); got.mem != 16<<10 || got.disk != 76<<10 {
+		t.Errorf("a holds %+v after a refused body", got)
+	}
+	if _, err := spool(b, 60<<10, -1); err != nil {
+		t.Errorf("b refused while a is at its share: %v", err)
+	}
+	for _, s := range held {
+		s.free()
+	}
+	if m, d := sp.mem.used.Load(), sp.disk.used.Load(); m != 0 || d != 0 {
+		t.Errorf("%d bytes of memory and %d of disk never returned", m, d)
+	}
+	if len(sp.clients) != 0 {
+		t.Errorf("clients still tracked: %v", sp.clients)
+	}
+}
+
+// TestBuffering_ClientSharesConcurrent: many requests of a few clients
+// buffering at once (run with -race) never take a client over its
+// shares or a budget over its total, and give everything back.
+func TestBuffering_ClientSharesConcurrent(t *testing.T) {
+	const memMax = 4 << 10
+	sp := newSpooler(memMax, 64<<10, 16*8<<10, 16*64<<10, t.TempDir())
+	var wg sync.WaitGroup
+	var over atomic.Int32
+	for i := range 64 {
+		client := netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 4)})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				size := []int{100, 3000, 20 << 10, 60 << 10}[(i+j)%4]
+				n := int64(size)
+				if j%3 == 0 {
+					n = -1
+				}
+				s, err := sp.spool(strings.NewReader(strings.Repeat("c", size)), n, client)
+				h := sp.heldBy(client)
+				if h.mem > sp.memShare || h.disk > sp.diskShare ||
+					sp.mem.used.Load() > sp.mem.max || sp.disk.used.Load() > sp.disk.max {
+					over.Add(1)
+				}
+				var full *buffersFullError
+				if err != nil && !errors.As(err, &full) {
+					t.Error(err)
+				}
+				if err == nil {
+					s.free()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if over.Load() != 0 {
+		t.Errorf("%d times a client or a budget was over its limit", over.Load())
+	}
+	if m, d := sp.mem.used.Load(), sp.disk.used.Load(); m != 0 || d != 0 || len(sp.clients) != 0 {
+		t.Errorf("after every body: %d memory, %d disk, %d clients", m, d, len(sp.clients))
 	}
 }
 
@@ -394,7 +556,7 @@ func TestBuffering_ExpectContinue(t *testing.T) {
 // returns the whole budget.
 func TestBuffering_MemoryBudget(t *testing.T) {
 	const memMax = 8 << 10
-	sp := &spooler{memMax: memMax, maxBody: 1 << 20, dir: t.TempDir(), mem: budget{max: 3 * memMax}, disk: budget{max: 1 << 30}}
+	sp := newSpooler(memMax, 1<<20, 3*memMax, 1<<30, t.TempDir())
 	var held []*spooledBody
 	inFile := 0
 	for i := range 8 {
@@ -403,7 +565,8 @@ func TestBuffering_MemoryBudget(t *testing.T) {
 		if i%2 == 1 {
 			n = -1 // chunked: the buffer grows, reserving as it goes
 		}
-		s, err := sp.spool(strings.NewReader(body), n)
+		// A client each: the global budget is what is tested here.
+		s, err := sp.spool(strings.NewReader(body), n, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
 		if err != nil {
 			t.Fatal(err)
 		}

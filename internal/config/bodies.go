@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/rampart-dev/rampart/proxy"
 )
 
 const (
@@ -45,6 +47,17 @@ func (l *loader) compileBodyBuffering(f *File, p *Plan) {
 	if p.BodyTempBudget < p.MaxBodyBytes {
 		l.warnf("limits.body_temp_budget", "make it at least limits.max_body_bytes",
 			"%d bytes is less than limits.max_body_bytes (%d): bodies larger than it always get 503", p.BodyTempBudget, p.MaxBodyBytes)
+	} else if share := p.BodyTempBudget / proxy.ClientBudgetShare; p.MaxBodyBytes > share {
+		// One client may always hold one body of the largest size, so
+		// here its share is more than the usual fraction. Reported on
+		// whichever of the two keys the file sets.
+		key := "limits.body_temp_budget"
+		if !in.BodyTempBudget.Set {
+			key = "limits.max_body_bytes"
+		}
+		l.warnf(key, fmt.Sprintf("raise limits.body_temp_budget to %d × limits.max_body_bytes (%d bytes), or lower limits.max_body_bytes", proxy.ClientBudgetShare, proxy.ClientBudgetShare*p.MaxBodyBytes),
+			"one client may hold limits.max_body_bytes (%d) of the %d bytes of temporary files, more than 1/%d: fewer clients sending large bodies at once can make the others' bodies get 503",
+			p.MaxBodyBytes, p.BodyTempBudget, proxy.ClientBudgetShare)
 	}
 	if p.BodyMemoryBudget < p.BodyMemoryBytes {
 		l.warnf("limits.body_memory_budget", "make it at least limits.body_memory_bytes, or lower that",

@@ -75,6 +75,13 @@ func TestLoad_BodyBufferingWarnings(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", w, got)
 		}
 	}
+	// A body limit above 1/16 of the temporary file budget gives one
+	// client more than its usual share.
+	_, fs, _ = load(t, minimal+"limits: {max_body_bytes: 100m}\n", nil, Flags{})
+	if len(fs) != 1 || !strings.Contains(fs[0].String(), "warning: limits.max_body_bytes: one client may hold limits.max_body_bytes (104857600) of the 1073741824 bytes") ||
+		!strings.Contains(fs[0].String(), "1677721600") {
+		t.Errorf("max_body_bytes over the client share:\n%v", fs)
+	}
 	sticky := t.TempDir()
 	os.Chmod(sticky, 0o777|os.ModeSticky)
 	if _, fs, _ := load(t, minimal+"limits: {body_temp_dir: "+sticky+"}\n", nil, Flags{}); len(fs) != 0 {

@@ -160,6 +160,10 @@ func TestACME_Pebble(t *testing.T) {
 		t.Errorf("certificate not cached: %v", err)
 	}
 
+	// Session tickets under the ACME certificate follow the same key
+	// rotation as under files (TestAttack_StolenTicketKeyOutlivesRotation).
+	checkTicketKeyLifetime(t, s, &tls.Config{ServerName: host, RootCAs: roots})
+
 	// A name outside the whitelist gets no certificate.
 	_, err = tls.DialWithDialer(dialer, "tcp", tlsLn.Addr().String(), &tls.Config{ServerName: "evil.rampart.test", RootCAs: roots})
 	if err == nil {

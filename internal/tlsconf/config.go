@@ -64,8 +64,11 @@ const (
 //     cipherSuites above).
 //   - Groups: X25519MLKEM768 (post-quantum hybrid), X25519, P-256, P-384.
 //   - ALPN: "h2", "http/1.1".
-//   - Session tickets stay on with crypto/tls's automatic key rotation;
-//     renegotiation is never supported by a Go server.
+//   - Session tickets stay on; renegotiation is never supported by a Go
+//     server. This config alone uses crypto/tls's automatic ticket keys
+//     (a new one daily, each accepted for 7 days); the Server that New
+//     builds replaces them with keys that live at most 24 hours (see
+//     TicketKeyRotation).
 //
 // The returned value is a new Config each call; callers may change it (for
 // example MinVersion = tls.VersionTLS13, or an extra ALPN protocol) before

@@ -63,6 +63,8 @@ type Server struct {
 	acme     *autocert.Manager
 	warnings []string
 	interval time.Duration
+	tickets  *ticketKeys
+	rotation time.Duration // TicketKeyRotation; shorter in tests
 }
 
 // ParseVersion converts a YAML tls.min_version ("1.2", "1.3") to a
@@ -94,7 +96,7 @@ func New(o Options) (*Server, error) {
 	if o.ReloadInterval < 0 {
 		return nil, errors.New("tls.reload_interval: must be >= 0")
 	}
-	s := &Server{interval: o.ReloadInterval}
+	s := &Server{interval: o.ReloadInterval, tickets: newTicketKeys(), rotation: TicketKeyRotation}
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	files := o.CertFile != "" || o.KeyFile != ""
 	switch {
@@ -127,6 +129,9 @@ func New(o Options) (*Server, error) {
 	}
 	s.cfg = ServerConfig(getCert)
 	s.cfg.MinVersion = o.MinVersion
+	// Session tickets with keys rotated every TicketKeyRotation by Run,
+	// whatever the certificate source (see tickets.go).
+	s.tickets.install(s.cfg)
 	if s.acme != nil {
 		// TLS-ALPN-01: the CA connects with only "acme-tls/1" offered and
 		// autocert answers with a challenge certificate. Listed last, it
@@ -137,7 +142,9 @@ func New(o Options) (*Server, error) {
 }
 
 // TLSConfig returns the configuration for the HTTPS listener. It is shared:
-// do not modify it after the listener starts.
+// do not modify it after the listener starts. Its session tickets are
+// sealed with keys that Run rotates; clones of it (net/http serves a
+// clone) use the same keys.
 func (s *Server) TLSConfig() *tls.Config { return s.cfg }
 
 // ChallengeHandler returns the ACME HTTP-01 handler to mount on the
@@ -154,15 +161,24 @@ func (s *Server) ChallengeHandler() http.Handler {
 // `rampart config check`.
 func (s *Server) Warnings() []string { return append([]string(nil), s.warnings...) }
 
-// Run keeps the certificate source fresh until ctx is done: it polls
-// certificate files for changes. ACME renewal runs inside autocert and the
-// development certificate needs nothing, so Run then just waits.
+// Run keeps the certificate source fresh and the session ticket keys
+// short-lived until ctx is done: it polls certificate files for changes
+// (ACME renewal runs inside autocert and the development certificate
+// needs nothing) and replaces the ticket key every TicketKeyRotation. It
+// returns once both have stopped. Without Run the first ticket key is
+// never replaced: run it for as long as the listener serves.
 func (s *Server) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.tickets.run(ctx, s.rotation)
+	}()
 	if s.files != nil {
 		s.files.Watch(ctx, s.interval)
-		return
+	} else {
+		<-ctx.Done()
 	}
-	<-ctx.Done()
+	<-done
 }
 
 // Reload checks certificate files now (for SIGHUP or `rampart reload`);

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/seclog"
 )
 
 // Message is the "msg" of every access-log record, so access lines can be
@@ -24,7 +25,7 @@ import (
 const Message = "http_request"
 
 // Bounds on logged values, in bytes. A value over its bound is cut on a
-// rune boundary and ends with "…". They keep a line well under the
+// rune boundary and ends with "…" (seclog.CutMark), within the bound. They keep a line well under the
 // 16 KB to 64 KB line limits of common log shippers, past which a line is
 // split and its tail could pass for a record of its own.
 const (
@@ -156,12 +157,12 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 		// a password without its '@'; a Referer this long is noise.
 		referer = Redacted + "…"
 	} else if v != "" {
-		referer = clean(RedactURL(v, l.keep), maxReferer)
+		referer = seclog.Clean(RedactURL(v, l.keep), maxReferer)
 	}
 	query := ""
 	path := ""
 	if r.URL != nil {
-		path = clean(r.URL.EscapedPath(), maxPath)
+		path = seclog.Clean(r.URL.EscapedPath(), maxPath)
 		if q := r.URL.RawQuery; q != "" {
 			// Cutting the raw query first bounds the work and is safe: a
 			// cut value stays redacted, a cut name loses its value.
@@ -169,28 +170,32 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 			if cut {
 				q = q[:maxQuery]
 			}
-			query = clean(RedactQuery(q, l.keep), maxQuery)
-			if cut && !strings.HasSuffix(query, "…") {
-				query += "…"
+			query = seclog.Clean(RedactQuery(q, l.keep), maxQuery)
+			if cut && !strings.HasSuffix(query, seclog.CutMark) {
+				// Mark the cut, within the bound like any other.
+				query = seclog.Clean(query, maxQuery-len(seclog.CutMark))
+				if !strings.HasSuffix(query, seclog.CutMark) {
+					query += seclog.CutMark
+				}
 			}
 		}
 	}
 	ln := line{
 		start: start,
 		strs1: [7]field{
-			{"request_id", clean(requestid.FromContext(ctx), requestid.MaxLen)},
+			{"request_id", seclog.Clean(requestid.FromContext(ctx), requestid.MaxLen)},
 			{"client_ip", client},
-			{"method", clean(r.Method, 32)},
-			{"host", clean(r.Host, maxHost)},
+			{"method", seclog.Clean(r.Method, 32)},
+			{"host", seclog.Clean(r.Host, maxHost)},
 			{"path", path},
 			{"query", query},
-			{"proto", clean(r.Proto, 16)},
+			{"proto", seclog.Clean(r.Proto, 16)},
 		},
 		status:     status,
 		bytes:      e.rw.bytes,
 		durationMS: math.Round(float64(dur)/1e3) / 1e3,
 		strs2: [3]field{
-			{"user_agent", clean(r.Header.Get("User-Agent"), maxUserAgent)},
+			{"user_agent", seclog.Clean(r.Header.Get("User-Agent"), maxUserAgent)},
 			{"referer", referer},
 			{"tls_version", tlsVersion(r.TLS)},
 		},
@@ -255,8 +260,10 @@ func (l *Logger) encode(buf []byte, ln *line) []byte {
 func cleanAttrs(attrs []slog.Attr) {
 	for i, a := range attrs {
 		if a.Value.Kind() == slog.KindString {
-			if v := a.Value.String(); clean(v, maxAttr) != v {
-				attrs[i].Value = slog.StringValue(clean(v, maxAttr))
+			if v := a.Value.String(); len(v) > 0 {
+				if c := seclog.Clean(v, maxAttr); c != v {
+					attrs[i].Value = slog.StringValue(c)
+				}
 			}
 		}
 	}

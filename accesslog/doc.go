@@ -29,14 +29,19 @@
 // codes and e-mail addresses travel in query strings more often than
 // anyone intends. Userinfo and fragments are dropped from the Referer.
 //
-// Every value goes through one JSON string encoder (encode.go, held to
-// log/slog's by a differential fuzz test), which escapes quotes, CR, LF
-// and every other control character, U+2028/U+2029, and replaces invalid
-// UTF-8 with U+FFFD; the path is logged in its escaped form, so the old
+// Every value is first cleaned by seclog.Clean, the same function the
+// security log uses, so both streams show a client's value identically:
+// control characters (C0 with CR and LF, DEL, C1), format characters
+// (bidi overrides and isolates, LRM/RLM/ALM, zero-width characters),
+// U+2028/U+2029 and every byte of invalid UTF-8 become '?', and a long
+// value is cut within its bound (see the max* constants) and ends with
+// "…", so one request cannot produce a line that a log shipper would
+// split in two. Then it goes through one JSON string encoder (encode.go,
+// held to log/slog's by a differential fuzz test), which escapes quotes
+// and backslashes; the path is logged in its escaped form, so the old
 // `GET /x%0a{"status":200}` trick stays `/x%0A%7B%22status%22:200%7D`.
 // Nothing in this package writes request data any other way (no fmt, no
-// second logger). Long values are clipped (see the max* constants) so one
-// request cannot produce a line that a log shipper would split in two.
+// second logger).
 //
 // Attributes passed to AddAttrs are the caller's responsibility: their
 // strings are escaped, clipped and cleaned like the fixed fields, but must

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"clientip":  {},
 	"requestid": {},
 	"seclog":    {mod + "clientip", mod + "requestid"},
-	"accesslog": {mod + "clientip", mod + "requestid", "gopkg.in/natefinch/lumberjack.v2"},
+	"accesslog": {mod + "clientip", mod + "requestid", mod + "seclog", "gopkg.in/natefinch/lumberjack.v2"},
 	"reqpath":   {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog"},
 	"proxy":     {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "reqpath"},
 	"secheaders": {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "secheaders/", mod + "reqpath",

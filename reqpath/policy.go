@@ -248,11 +248,7 @@ func (p *Policy) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	key := ""
 	if a := clientip.FromRequest(r); a.IsValid() {
-		if a.Is6() {
-			p, _ := a.Prefix(64)
-			a = p.Addr()
-		}
-		key = a.String()
+		key = clientip.Key(a).String()
 	}
 	if ok, suppressed := sampler.Allow(key); ok {
 		log.Event(r.Context(), r, slog.LevelWarn, seclog.InputValidationFail,

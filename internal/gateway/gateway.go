@@ -166,8 +166,14 @@ func (g *Gateway) Listen() error {
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go g.tls.Run(ctx)
+	tlsDone := make(chan struct{})
+	go func() {
+		defer close(tlsDone)
+		g.tls.Run(ctx)
+	}()
+	// The certificate reloader and ticket-key rotation stop before Run
+	// returns, not at some later point.
+	defer func() { cancel(); <-tlsDone }()
 	servers := []*listen.Server{g.https}
 	if g.http != nil {
 		servers = append(servers, g.http)

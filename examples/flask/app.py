@@ -9,8 +9,9 @@ for, minus what rampart now does in front of it:
     pages. Keeping Talisman as well would send each header twice (once from
     the app, once from the gateway), and its force_https=True is what caused
     the redirect loop behind a proxy that sent no X-Forwarded-Proto.
-  * Flask-WTF's CSRFProtect is gone. rampart checks cross-origin requests
-    (Fetch Metadata / Origin) before they reach the app.
+  * Flask-WTF's CSRFProtect stays: rampart does not check cross-site
+    requests yet (that is planned). Every form carries its token, and a
+    cross-site POST is refused here with 400.
   * The RotatingFileHandler (10 KB x 3 files) is gone. rampart writes one
     injection-safe access-log line per request with the real client address;
     this app only logs its own events to stderr, which gunicorn collects.
@@ -34,6 +35,7 @@ import os
 import time
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # MIN_SECRET_KEY_LENGTH is the shortest SECRET_KEY accepted. The key signs
@@ -107,6 +109,11 @@ def create_app(environ=None):
     # proxies would let a client choose its own address.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    # Every POST needs the form's CSRF token (and, over HTTPS, a same-origin
+    # Referer). The seed's "even with JWT" advice holds: a cookie the
+    # browser attaches by itself is not proof that the user meant to post.
+    CSRFProtect(app)
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     @app.get("/")
@@ -151,9 +158,8 @@ def create_app(environ=None):
 
     @app.route("/login", methods=["GET", "POST"])
     def login():
-        # A stub: sign-in belongs to rampart's auth module, which puts the
-        # user's identity in request headers for the app. Until that is
-        # configured, this page only shows where the form would be.
+        # A stub: this example has no users. The page only shows where a
+        # sign-in form would be.
         if request.method == "POST":
             return render_template("login.html", failed=True), 401
         return render_template("login.html", failed=False)

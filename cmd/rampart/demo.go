@@ -53,7 +53,7 @@ Try:
   curl -ki %s/api/hello            the application sees your real IP and https
   curl -i  http://%s/              redirect to HTTPS
   curl -i  -H 'Host: evil.example' http://%s/   refused, not redirected
-  curl -ki '%s/x%%0a{"status":200}'  the access log line cannot be forged
+  curl -gki '%s/x%%0a{"status":200}' refused: an encoded newline cannot forge a log line
   curl -ki %s/api/panic            the application crashes: a generic 502, details only in the log
 
 Ctrl-C stops it.

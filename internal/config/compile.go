@@ -524,50 +524,60 @@ func (l *loader) compileLogFile(in LogFile, key string) LogPlan {
 
 func (l *loader) compileRequiredSecrets(f *File) {
 	for i, name := range f.RequireSecrets {
-		key := fmt.Sprintf("require_secrets[%d]", i)
-		value, from, err := lookupSecret(l.env, name)
-		if err == errNoSecret {
-			l.errorf(key, "set "+name+" in the environment, the .env file, "+name+"_FILE, or a systemd credential; generate one with: openssl rand -base64 48",
-				"secret %s is required but not set", name)
-			continue
-		}
-		if err != nil {
-			l.errorf(key, "check the path and its permissions", "secret %s: %v", name, err)
-			continue
-		}
-		if why := checkSecret(value); why != "" {
-			l.findings = append(l.findings, Finding{Severity: Error, Where: from, Key: key,
-				Message: fmt.Sprintf("secret %s %s", name, why), Hint: "generate one with: openssl rand -base64 48"})
-		}
+		l.secret(fmt.Sprintf("require_secrets[%d]", i), name, "is required but not set", Error, "")
 	}
 }
 
 func (l *loader) compileSecret(f *File, p *Plan) {
-	name := f.SecretKey
-	explicit := name != ""
-	if !explicit {
-		name = defaultSecretName
+	name, missing := f.SecretKey, "is configured but not set anywhere"
+	if name == "" {
+		// Optional while no enabled feature signs anything.
+		name, missing = defaultSecretName, ""
+	}
+	p.SecretKey = l.secret("secret_key", name, missing, Error, "")
+}
+
+// secret resolves the secret that key names and reports what is wrong
+// with it: a name that cannot be one (never repeated: it is often the
+// value, pasted in the wrong place), a secret set nowhere (when missing
+// says how to put it; "" means an absent secret is fine), an unreadable
+// file, a placeholder (an error, always) and a weak value (of severity
+// weak, with weakHint when not ""). It returns the value, or nil when the
+// secret is absent or refused.
+func (l *loader) secret(key, name, missing string, weak Severity, weakHint string) []byte {
+	if msg, hint := secretNameProblem(name); msg != "" {
+		l.add(Error, key, msg, hint)
+		return nil
 	}
 	value, from, err := lookupSecret(l.env, name)
-	key := "secret_key"
-	if err == errNoSecret {
-		if explicit {
-			l.errorf(key, "set "+name+" in the environment, "+name+"_FILE to a file holding it, or a systemd credential named "+name,
-				"secret %s is configured but not set anywhere", name)
+	switch {
+	case err == errNoSecret:
+		if missing != "" {
+			l.errorf(key, "set "+name+" in the environment or the .env file, "+name+"_FILE to a file holding it, or a systemd credential named "+name+"; "+genSecretHint,
+				"secret %s %s", name, missing)
 		}
-		return
-	}
-	if err != nil {
+		return nil
+	case err != nil:
 		l.errorf(key, "check the path and its permissions", "secret %s: %v", name, err)
-		return
+		return nil
 	}
-	if why := checkSecret(value); why != "" {
-		l.findings = append(l.findings, Finding{Severity: Error, Where: from, Key: key,
-			Message: fmt.Sprintf("secret %s %s", name, why),
-			Hint:    "generate one with: openssl rand -base64 48"})
-		return
+	why, hint := secretPlaceholder(string(value))
+	sev := Error
+	if why == "" {
+		why, hint = checkSecret(value)
+		sev = weak
+		if weakHint != "" {
+			hint = weakHint
+		}
 	}
-	p.SecretKey = value
+	if why == "" {
+		return value
+	}
+	l.findings = append(l.findings, Finding{Severity: sev, Where: from, Key: key, Message: "secret " + name + " " + why, Hint: hint})
+	if sev == Error {
+		return nil
+	}
+	return value
 }
 
 func (l *loader) compileStateDir(f *File, p *Plan) {

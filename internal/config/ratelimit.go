@@ -137,15 +137,11 @@ func (l *loader) compileBackend(zone string, z RateZone, p *Plan) {
 	}
 	b := Backend{URL: z.Backend}
 	if z.PasswordSecret != "" {
-		v, from, err := lookupSecret(l.env, z.PasswordSecret)
-		if err != nil {
-			l.errorf("ratelimit.zones."+zone+".password_secret", "set "+z.PasswordSecret+" in the environment, "+z.PasswordSecret+"_FILE, or a systemd credential",
-				"secret %s is configured but not set anywhere", z.PasswordSecret)
+		// A weak password is a warning: the Redis server chose it.
+		v := l.secret("ratelimit.zones."+zone+".password_secret", z.PasswordSecret, "is configured but not set anywhere",
+			Warning, "configure Redis with a long random password (openssl rand -base64 48)")
+		if v == nil {
 			return
-		}
-		if why := checkSecret(v); why != "" {
-			l.findings = append(l.findings, Finding{Severity: Warning, Where: from, Key: "ratelimit.zones." + zone + ".password_secret",
-				Message: "secret " + z.PasswordSecret + " " + why, Hint: "configure Redis with a long random password (openssl rand -base64 48)"})
 		}
 		b.Password = string(v)
 	}

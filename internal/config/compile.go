@@ -66,6 +66,10 @@ func (l *loader) compile(f *File) *Plan {
 }
 
 func (l *loader) compileHosts(f *File, p *Plan) {
+	if l.typeErrs["hosts"] {
+		// Already reported: no certificate decision without the hosts.
+		l.badHosts = true
+	}
 	if len(f.Hosts) == 0 && !p.Demo {
 		l.errorf("hosts", "add the public names, e.g. hosts: [example.com], or pass --host example.com",
 			"at least one host name is required: only configured hosts are redirected, get certificates and are served")

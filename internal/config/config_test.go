@@ -94,7 +94,7 @@ func TestLoad_ErrorsNameFileLineKeyAndFix(t *testing.T) {
 		{"bad size", minimal + "limits:\n  max_body_bytes: lots\n",
 			[]string{"rampart.yaml:6", "limits.max_body_bytes", `"lots" is not a size`}},
 		{"wrong type", "hosts: example.com\nupstream: {url: 'http://127.0.0.1:5000'}\n",
-			[]string{"rampart.yaml:1", "hosts", "wrong type"}},
+			[]string{"rampart.yaml:1", "hosts: expected a list of host names, got a single string", "hint: write a list: hosts: [example.com"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,23 +237,33 @@ func TestParseByteSize(t *testing.T) {
 	}
 }
 
-// The full report of a bad file, as `rampart config check` prints it.
+// The full report of each bad file in testdata, as `rampart config check`
+// prints it: bad.yaml (one mistake per line), types.yaml (values of the
+// wrong shape, one per schema type), tabs.yaml (tab indentation).
 func TestLoad_GoldenReport(t *testing.T) {
-	in, err := os.ReadFile("testdata/bad.yaml")
-	if err != nil {
-		t.Fatal(err)
+	files, _ := filepath.Glob("testdata/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("golden inputs missing: %v", files)
 	}
-	_, fs, dir := load(t, string(in), nil, Flags{})
-	var b strings.Builder
-	fs.Write(&b)
-	got := strings.ReplaceAll(b.String(), filepath.Join(dir, "rampart.yaml"), "rampart.yaml")
-	golden := "testdata/bad.golden"
-	if *update {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, _ := os.ReadFile(golden)
-	if got != string(want) {
-		t.Errorf("report differs from %s (run with -update):\n%s", golden, got)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, fs, dir := load(t, string(in), nil, Flags{})
+			var b strings.Builder
+			fs.Write(&b)
+			got := strings.ReplaceAll(b.String(), filepath.Join(dir, "rampart.yaml"), "rampart.yaml")
+			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, _ := os.ReadFile(golden)
+			if got != string(want) {
+				t.Errorf("report differs from %s (run with -update):\n%s", golden, got)
+			}
+		})
 	}
 }
 
@@ -261,6 +271,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add(minimal)
 	f.Add("hosts: [a]\nlisten: {https: ':1', read_header_timeout: 1s}\nlimits: {max_body_bytes: 1k}\n")
 	f.Add("tls: {acme: {email: x}}\nlog: {access: {keep_query_params: [a]}}\n")
+	f.Add("hosts: example.com\nupstream: http://127.0.0.1:5000\nlisten: [a]\nratelimit: {zones: [a], rules: {a: b}}\n")
+	f.Add("upstream:\n\turl: x\n")
+	f.Add("a: &a [*a, *a]\nhosts: *a\n")
+	f.Add("headers: {csp: {directives: {script-src: {a: b}}}, modes: [a]}\nlimits: {max_body_bytes: [1]}\n")
 	f.Fuzz(func(t *testing.T, yaml string) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "rampart.yaml")
@@ -271,6 +285,14 @@ func FuzzLoad(f *testing.F) {
 		}
 		if p != nil && fs.HasErrors() {
 			t.Fatal("plan despite errors")
+		}
+		for _, f := range fs {
+			if f.Where == "" || f.Message == "" {
+				t.Fatalf("a finding without a place or a message: %+v", f)
+			}
+			if strings.Contains(f.Message, "!!") || strings.Contains(f.Message, "config.") {
+				t.Fatalf("a finding in Go's words: %s", f)
+			}
 		}
 	})
 }

@@ -107,7 +107,7 @@ func (s *Sources) UnmarshalYAML(n *yaml.Node) error {
 		*s = list
 		return nil
 	}
-	return lineError(n, "must be a string or a list of sources", `write e.g. "'self' https://cdn.example.com"`)
+	return lineError(n, "expected sources as a string or a list, got "+gotDesc(n), sourcesHint)
 }
 
 func sourcesMap(m map[string]Sources) map[string][]string {

@@ -57,9 +57,16 @@ type loader struct {
 	env      func(string) (string, bool)
 	broken   bool // the file could not be read or parsed at all
 	badHosts bool // a host name was refused
+	// typeErrs are the keys whose value had the wrong shape, typeLines
+	// the lines where they are (see checkTypes).
+	typeErrs  map[string]bool
+	typeLines map[int]bool
 }
 
 func (l *loader) add(sev Severity, key, msg, hint string) {
+	if l.underTypeError(key) {
+		return
+	}
 	l.findings = append(l.findings, Finding{Severity: sev, Where: l.where[key], Key: key, Message: msg, Hint: hint})
 }
 
@@ -75,7 +82,7 @@ func (l *loader) warnf(key, hint, format string, args ...any) {
 // every finding; the plan is nil when any finding is an error. Secrets are
 // resolved but never appear in findings.
 func Load(src Source) (*Plan, Findings) {
-	l := &loader{src: src, where: map[string]string{}, lines: map[int]string{}}
+	l := &loader{src: src, where: map[string]string{}, lines: map[int]string{}, typeErrs: map[string]bool{}, typeLines: map[int]bool{}}
 	var f File
 	dotenvDir := "."
 	if src.Path != "" {
@@ -91,6 +98,13 @@ func Load(src Source) (*Plan, Findings) {
 		// Type errors do not stop compilation, so one run reports every
 		// mistake; only unparseable YAML does.
 		p = l.compile(&f)
+	}
+	for i := range l.findings {
+		if l.findings[i].Where == "" {
+			// A conclusion about the whole configuration (a required key
+			// it lacks, a certificate decision) belongs to its file.
+			l.findings[i].Where = l.file
+		}
 	}
 	l.findings.sort()
 	if l.findings.HasErrors() {
@@ -110,20 +124,34 @@ func (l *loader) readFile(f *File) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		l.yamlError(err)
+		msg, line := err.Error(), 0
+		if sm := lineRE.FindStringSubmatch(msg); sm != nil {
+			line, _ = strconv.Atoi(sm[1])
+			msg = sm[2]
+		}
+		l.syntaxError(data, strings.TrimPrefix(msg, "yaml: "), line)
 		l.broken = true
 		return
 	}
 	l.index(&root, "")
+	if !l.checkTypes(&root) {
+		l.broken = true
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
 		l.yamlError(err)
+		if _, ok := err.(*yaml.TypeError); !ok {
+			// Decoding stopped part-way: what follows would report keys
+			// it never read as missing.
+			l.broken = true
+		}
 	}
 }
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+var unknownFieldRE = regexp.MustCompile(`^field (.+) not found in type config\.(\w+)$`)
 
 // yamlError turns yaml.v3's errors ("line 3: field foo not found in type
 // config.Listen") into findings with file:line, key path and a hint.
@@ -150,13 +178,36 @@ func (l *loader) yamlError(err error) {
 			if known := knownKeys(sm[2]); known != "" {
 				hint = "valid keys here: " + known
 			}
-		} else if strings.HasPrefix(msg, "cannot unmarshal") {
-			msg = strings.Replace(msg, "cannot unmarshal !!", "wrong type: got ", 1)
-			msg = strings.ReplaceAll(msg, "config.", "")
+		} else if human, ok := humanUnmarshal(msg); ok {
+			if l.typeLines[line] {
+				continue // checkTypes reported it, in words, at its key
+			}
+			msg = human
+			l.typeErrs[fd.Key] = true
+		} else if hint == "" {
+			hint = syntaxHint(msg)
+		}
+		if strings.Contains(msg, "already defined") {
+			// yaml.v3 drops the whole mapping holding a duplicate key:
+			// every key in it would be reported missing.
+			l.broken = true
 		}
 		fd.Message, fd.Hint = msg, hint
+		if l.reported(fd) {
+			continue // a schema type's own UnmarshalYAML, said by checkTypes
+		}
 		l.findings = append(l.findings, fd)
 	}
+}
+
+// reported reports whether a finding with fd's place and message exists.
+func (l *loader) reported(fd Finding) bool {
+	for _, f := range l.findings {
+		if f.Where == fd.Where && f.Message == fd.Message {
+			return true
+		}
+	}
+	return false
 }
 
 // index records the line of every key path, for findings that name a line.

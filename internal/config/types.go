@@ -17,9 +17,12 @@ type Duration struct {
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, "expected a duration, got "+gotDesc(n), durationHint)
+	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return lineError(n, err.Error(), `write a duration such as "10s", "1m30s" or "0s"`)
+		return lineError(n, err.Error(), durationHint)
 	}
 	*d = Duration{D: v, Set: true}
 	return nil
@@ -51,9 +54,12 @@ type ByteSize struct {
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return lineError(n, "expected a size, got "+gotDesc(n), sizeHint)
+	}
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return lineError(n, err.Error(), `write a size such as "32k", "10m" or "1g"`)
+		return lineError(n, err.Error(), sizeHint)
 	}
 	*b = ByteSize{N: v, Set: true}
 	return nil
@@ -79,6 +85,12 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+const (
+	durationHint = `write a duration such as "10s", "1m30s" or "0s"`
+	sizeHint     = `write a size such as "32k", "10m" or "1g"`
+	sourcesHint  = `write e.g. "'self' https://cdn.example.com" or ["'self'", https://cdn.example.com]`
+)
 
 // hintSep separates a message from its hint inside a yaml.TypeError string;
 // yaml.v3 keeps decoding after a TypeError, so every bad value is reported,

@@ -1,9 +1,14 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/proxy"
 )
 
@@ -175,5 +180,86 @@ func TestLoad_InterceptErrorsModes(t *testing.T) {
 	p, fs, _ = load(t, minimal, map[string]string{"RAMPART_UPSTREAM_INTERCEPT_ERRORS": "all"}, Flags{})
 	if p == nil || p.Upstream.InterceptErrors != proxy.InterceptAll {
 		t.Errorf("from the environment: %v\n%s", p, fmtFindings(fs))
+	}
+}
+
+// keyDir is a directory every user can pass (t.TempDir's are 0700, which
+// would hide a world-readable key from other users).
+func keyDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rampart-key-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// A tls.key_file every user can read is an error; one a group can read,
+// or others could read but for a directory's mode, is a warning; both say
+// chmod 600 and chown.
+func TestLoad_KeyFileReadableByOthers(t *testing.T) {
+	dir := keyDir(t)
+	pair, err := testcert.Write(dir, 90*24*time.Hour, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := fmt.Sprintf("hosts: [example.com]\nupstream: {url: 'http://127.0.0.1:5000'}\ntls: {cert_file: %q, key_file: %q}\n", pair.CertFile, pair.KeyFile)
+
+	os.Chmod(pair.KeyFile, 0o644)
+	p, fs, _ := load(t, y, nil, Flags{})
+	got := fmtFindings(fs)
+	if p != nil || !strings.Contains(got, "rampart.yaml:3: error: tls.key_file: mode 0644 lets every user of this machine read the private key "+pair.KeyFile) ||
+		!strings.Contains(got, "hint: chmod 600 "+pair.KeyFile+" and chown it") {
+		t.Errorf("world-readable key: want an error, got plan=%v:\n%s", p != nil, got)
+	}
+
+	os.Chmod(pair.KeyFile, 0o640)
+	p, fs, _ = load(t, y, nil, Flags{})
+	if got := fmtFindings(fs); p == nil || !strings.Contains(got, "warning: tls.key_file: mode 0640 lets group ") || !strings.Contains(got, "chmod 600") {
+		t.Errorf("group-readable key: want a warning, got plan=%v:\n%s", p != nil, got)
+	}
+
+	os.Chmod(pair.KeyFile, 0o600)
+	if p, fs, _ = load(t, y, nil, Flags{}); p == nil || len(fs) != 0 {
+		t.Errorf("private key: %s", fmtFindings(fs))
+	}
+
+	// Readable by others, but inside a directory they cannot pass.
+	os.Chmod(pair.KeyFile, 0o644)
+	os.Chmod(dir, 0o700)
+	p, fs, _ = load(t, y, nil, Flags{})
+	if got := fmtFindings(fs); p == nil || !strings.Contains(got, "warning: tls.key_file: mode 0644 lets every user read the private key") ||
+		!strings.Contains(got, "only the mode of "+dir+" stops them") {
+		t.Errorf("key behind a closed directory: want a warning, got plan=%v:\n%s", p != nil, got)
+	}
+}
+
+// A development key or an ACME cache file under state_dir readable by
+// others is reported by config check (rampart makes it private at start).
+func TestLoad_StateDirKeysReadableByOthers(t *testing.T) {
+	state := t.TempDir()
+	devKey := filepath.Join(state, "dev-cert", "key.pem")
+	os.MkdirAll(filepath.Dir(devKey), 0o700)
+	os.WriteFile(devKey, []byte("key"), 0o644)
+	os.Chmod(devKey, 0o644)
+	y := fmt.Sprintf("hosts: [app.test]\nupstream: {url: 'http://127.0.0.1:5000'}\nstate_dir: %q\ntls: {insecure_dev_certificate: true}\n", state)
+	_, fs, _ := load(t, y, nil, Flags{})
+	if got := fmtFindings(fs); !strings.Contains(got, "rampart.yaml:3: warning: state_dir: "+devKey+" holds a private key and has mode 0644") ||
+		!strings.Contains(got, "rampart makes it private (0600) when it starts") {
+		t.Errorf("development key readable by others not reported:\n%s", got)
+	}
+
+	account := filepath.Join(state, "acme", "acme_account+key")
+	os.MkdirAll(filepath.Dir(account), 0o700)
+	os.WriteFile(account, []byte("key"), 0o640)
+	os.Chmod(account, 0o640)
+	y = fmt.Sprintf("hosts: [example.com]\nupstream: {url: 'http://127.0.0.1:5000'}\nstate_dir: %q\n", state)
+	_, fs, _ = load(t, y, nil, Flags{})
+	if got := fmtFindings(fs); !strings.Contains(got, "warning: state_dir: "+account+" holds a private key and has mode 0640") {
+		t.Errorf("ACME account key readable by others not reported:\n%s", got)
 	}
 }

@@ -55,6 +55,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileSecret(f, p)
 	l.compileRequiredSecrets(f)
 	l.compileStateDir(f, p)
+	l.checkStateKeys(p)
 	if p.Demo && f.Headers.CSP.Directives == nil && !f.Headers.CSP.Nonce.Enabled {
 		// The demo shows nonces and the violation collector at work.
 		f.Headers.CSP.Nonce = Nonce{Enabled: true, Directives: []string{"script-src", "style-src"}}
@@ -233,6 +234,7 @@ func (l *loader) compileTLS(f *File, p *Plan) {
 		} else {
 			l.checkCertificate(pair.Leaf, p.Hosts)
 		}
+		l.checkKeyFile(t.KeyFile)
 	case t.ACME != nil:
 		tp.Mode = TLSACME
 		tp.ACMEEmail, tp.ACMEDirectory = t.ACME.Email, t.ACME.DirectoryURL
@@ -255,6 +257,53 @@ func (l *loader) compileTLS(f *File, p *Plan) {
 	default:
 		l.errorf("tls", "set tls.cert_file and tls.key_file (--cert, --key), or tls.acme for public names; for local testing only, tls.insecure_dev_certificate: true",
 			"no certificate source: hosts %v cannot get a certificate from a public CA", p.Hosts)
+	}
+}
+
+// checkKeyFile reports a tls.key_file that users other than its owner can
+// read: an error when every user of the machine can, a warning when a
+// group can or only a directory's mode stops the others. The file is the
+// operator's; rampart does not change its mode.
+func (l *loader) checkKeyFile(path string) {
+	e, err := tlsconf.CheckKeyFile(path)
+	if err != nil || !e.Readable() {
+		return // an unreadable file is reported by the key pair check
+	}
+	hint := "chmod 600 " + path + " and chown it to the user rampart runs as"
+	switch {
+	case e.Others && e.Blocker == "":
+		l.errorf("tls.key_file", hint+"; a key others could read should be replaced",
+			"mode %#o lets every user of this machine read the private key %s", e.Mode, path)
+	case e.Others:
+		l.warnf("tls.key_file", hint, "mode %#o lets every user read the private key %s; only the mode of %s stops them", e.Mode, path, e.Blocker)
+	default:
+		l.warnf("tls.key_file", hint+", unless group "+e.Group+" exists to share it (ssl-cert on Debian)",
+			"mode %#o lets group %s read the private key %s", e.Mode, e.Group, path)
+	}
+}
+
+// checkStateKeys reports private keys rampart keeps under state_dir (the
+// development key, the ACME cache) that group or others can read. They are
+// made private when rampart starts (tlsconf), hence warnings, saying so.
+func (l *loader) checkStateKeys(p *Plan) {
+	var files []string
+	switch p.TLS.Mode {
+	case TLSDev:
+		files = []string{filepath.Join(p.StateDir, tlsconf.DevCertDir, "key.pem")}
+	case TLSACME:
+		dir := filepath.Join(p.StateDir, tlsconf.ACMEDir)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	for _, f := range files {
+		st, err := os.Lstat(f)
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		l.warnf("state_dir", "chmod 600 "+f+"; if other users may have read it, delete it and rampart makes a new one",
+			"%s holds a private key and has mode %#o, readable by other users; rampart makes it private (0600) when it starts", f, st.Mode().Perm())
 	}
 }
 

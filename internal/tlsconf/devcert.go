@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -48,7 +49,14 @@ var devDefaultNames = []string{"localhost", "127.0.0.1", "::1"}
 // that the developer trusts only vouches for the names it lists. The cost is
 // that the developer trusts a new certificate when the names change or it is
 // renewed; for development that is acceptable.
+//
+// A cached key readable by group or others (a chmod -R, a restore from a
+// backup) is made private before it is used, with a warning in the log.
 func DevCert(stateDir string, hosts []string) (*tls.Certificate, error) {
+	return devCert(stateDir, hosts, slog.Default())
+}
+
+func devCert(stateDir string, hosts []string, logger *slog.Logger) (*tls.Certificate, error) {
 	if stateDir == "" {
 		return nil, errors.New("state_dir: must be set to keep the development certificate")
 	}
@@ -67,6 +75,7 @@ func DevCert(stateDir string, hosts []string) (*tls.Certificate, error) {
 	}
 	certFile := filepath.Join(dir, "cert.pem")
 	keyFile := filepath.Join(dir, "key.pem")
+	tightenKeyFile(keyFile, logger, "if other users may have read it, delete "+dir+" and restart: rampart makes a new key")
 	now := time.Now()
 	if c, err := loadPair(certFile, keyFile, now); err == nil &&
 		c.Leaf.NotAfter.Sub(now) > devCertRenewBefore &&

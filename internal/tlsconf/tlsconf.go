@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -114,13 +115,17 @@ func New(o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// autocert writes its files 0600 in a 0700 directory; a chmod -R
+		// or a restore from a backup may have opened them since.
+		tightenDir(filepath.Join(o.StateDir, ACMEDir), logger,
+			"if other users may have read it, delete the file and restart: a certificate is obtained again (revoke the old one), an account key is made anew")
 		s.acme = m
 		getCert = m.GetCertificate
 		if o.ACME.Email == "" {
 			s.warnings = append(s.warnings, "tls.acme.email: empty; the CA has no way to reach you about the account or its certificates")
 		}
 	default:
-		c, err := DevCert(o.StateDir, o.Hosts)
+		c, err := devCert(o.StateDir, o.Hosts, logger)
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/rampart-dev/rampart/check"
 )
 
-const checkUsage = `usage: rampart check [flags] https://host[:port]/
+const checkUsage = `usage: rampart check [flags] https://host[:port]/ [flags]
 
 Audits a live deployment the way a browser and a scanner see it: the
 HTTP→HTTPS redirect (and whether it reflects a foreign Host), TLS versions,
@@ -44,11 +44,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each request and handshake")
 	httpURL := fs.String("http-url", "", "plain-HTTP URL for the redirect probe (default http://<host>/ on port 80)")
 	caFile := fs.String("ca", "", "PEM file of root certificates to trust instead of the system roots")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return flagExit(err)
 	}
-	if fs.NArg() != 1 {
-		errorf(stderr, "rampart check https://example.com/", "check takes exactly one URL")
+	if len(pos) != 1 {
+		hint := "rampart check [flags] https://example.com/ (flags may come before or after the URL)"
+		if len(pos) == 0 {
+			errorf(stderr, hint, "check takes exactly one URL, and none was given")
+		} else {
+			errorf(stderr, hint, "check takes exactly one URL, got %d arguments: %s", len(pos), strings.Join(pos, " "))
+		}
 		return 2
 	}
 	if *minGrade != "" && !check.ValidGrade(strings.ToUpper(*minGrade)) {
@@ -69,7 +75,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.RootCAs = pool
 	}
-	target := fs.Arg(0)
+	target := pos[0]
 	if !strings.Contains(target, "://") {
 		target = "https://" + target
 	}

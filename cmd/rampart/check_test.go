@@ -78,3 +78,17 @@ func TestCheckCLI_SelfSignedNeedsInsecure(t *testing.T) {
 		t.Errorf("--min-grade b: exit %d, want 1", code)
 	}
 }
+
+// Flags after the URL are parsed: the audit runs with --insecure and
+// --http-url given after it, as it does with them before.
+func TestCheckCLI_FlagsAfterTheURL(t *testing.T) {
+	target, plain := checkTarget(t)
+	var out, errb bytes.Buffer
+	if code := runCheck([]string{target, "--insecure", "--http-url", plain, "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d, want 0; stderr %s", code, errb.String())
+	}
+	var rep struct{ Grade string }
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Grade == "" {
+		t.Errorf("not a JSON report (--json after the URL ignored?): %v\n%s", err, out.String())
+	}
+}

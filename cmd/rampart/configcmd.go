@@ -8,30 +8,38 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 )
 
+const configUsage = "Usage: rampart config check [--config rampart.yaml]"
+
 func runConfig(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "Usage: rampart config check [--config rampart.yaml]")
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	if args[0] != "check" {
-		errorf(stderr, "the only config command is: rampart config check", "unknown config command %q", args[0])
-		return 2
-	}
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "rampart.yaml", "configuration `file` to check")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: rampart config check [--config rampart.yaml]")
+		fmt.Fprintln(stderr, configUsage)
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Validates the configuration with the environment and .env it would run with,")
 		fmt.Fprintln(stderr, "and prints every finding with its severity and fix. Exit status 1 on any error.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	// The subcommand is a positional argument: flags may come before or
+	// after it.
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return flagExit(err)
+	}
+	switch {
+	case len(pos) == 0:
+		fmt.Fprintln(stderr, configUsage)
+		return 2
+	case pos[0] == "help":
+		fs.Usage()
+		return 0
+	case pos[0] != "check":
+		errorf(stderr, "the only config command is: rampart config check", "unknown config command %q", pos[0])
+		return 2
+	case len(pos) > 1:
+		errorf(stderr, "name the file with --config FILE", "config check takes no arguments, got %q", pos[1])
+		return 2
 	}
 	_, findings := config.Load(config.Source{Path: *path})
 	if len(findings) == 0 {

@@ -8,17 +8,20 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 )
 
-const configUsage = "Usage: rampart config check [--config rampart.yaml]"
+const configUsage = "Usage: rampart config check [--config rampart.yaml] [serve's flags]"
 
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "rampart.yaml", "configuration `file` to check")
+	var g gatewayFlags
+	g.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, configUsage)
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Validates the configuration with the environment and .env it would run with,")
 		fmt.Fprintln(stderr, "and prints every finding with its severity and fix. Exit status 1 on any error.")
+		fmt.Fprintln(stderr, "It takes serve's flags and reads the same file, so it checks exactly what")
+		fmt.Fprintln(stderr, "'rampart serve' would run with them.")
 		fs.PrintDefaults()
 	}
 	// The subcommand is a positional argument: flags may come before or
@@ -41,9 +44,14 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		errorf(stderr, "name the file with --config FILE", "config check takes no arguments, got %q", pos[1])
 		return 2
 	}
-	_, findings := config.Load(config.Source{Path: *path})
+	src := g.source(fs, stderr)
+	_, findings := config.Load(src)
 	if len(findings) == 0 {
-		fmt.Fprintf(stdout, "%s: no findings\n", *path)
+		what := src.Path
+		if what == "" {
+			what = "command line and environment"
+		}
+		fmt.Fprintf(stdout, "%s: no findings\n", what)
 		return 0
 	}
 	findings.Write(stdout)

@@ -6,7 +6,7 @@
 //
 //	rampart demo                       zero-config demo on https://127.0.0.1:8443
 //	rampart serve [flags]              run the gateway
-//	rampart config check [--config F]  validate a configuration
+//	rampart config check [--config F]  validate what serve would run (same file, same flags)
 //	rampart check URL                  audit a live deployment
 //	rampart version                    print version information
 package main

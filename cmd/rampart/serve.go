@@ -44,33 +44,26 @@ func (o optString) Set(v string) error {
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var src config.Source
-	var hosts stringList
-	fs.StringVar(&src.Path, "config", "", "configuration `file` (YAML); flags override it")
-	fs.Var(optString{&src.Flags.Listen}, "listen", "HTTPS listen `address` (default :443)")
-	fs.Var(optString{&src.Flags.HTTPListen}, "http-listen", "redirect listener `address`, or off (default :80)")
-	fs.Var(optString{&src.Flags.Upstream}, "upstream", "the application's `URL`, e.g. http://127.0.0.1:5000")
-	fs.Var(optString{&src.Flags.CertFile}, "cert", "certificate chain PEM `file`")
-	fs.Var(optString{&src.Flags.KeyFile}, "key", "private key PEM `file`")
-	fs.Var(optString{&src.Flags.StateDir}, "state-dir", "state `directory` (default /var/lib/rampart)")
-	fs.Var(&hosts, "host", "public host `name` served (repeatable)")
+	var g gatewayFlags
+	g.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: rampart serve [--config rampart.yaml] [flags]")
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Runs the gateway. The smallest useful command line is")
 		fmt.Fprintln(stderr, "  rampart serve --upstream http://127.0.0.1:5000 --host example.com")
+		fmt.Fprintln(stderr, "Without --config, ./rampart.yaml is read when it exists (as by 'rampart config check').")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return flagExit(err)
 	}
-	if fs.NArg() > 0 {
-		errorf(stderr, "flags come before nothing else: rampart serve [flags]", "unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		errorf(stderr, "everything is a flag: rampart serve --upstream http://127.0.0.1:5000 --host example.com", "serve takes no arguments, got %q", pos[0])
 		return 2
 	}
-	src.Flags.Hosts = hosts
-	return serve(src, stdout, stderr, nil)
+	return serve(g.source(fs, stderr), stdout, stderr, nil)
 }
 
 // serve loads the plan, refuses to start on any error finding, and runs the
@@ -80,7 +73,11 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	plan, findings := config.Load(src)
 	if findings.HasErrors() {
 		findings.Write(stderr)
-		errorf(stderr, "fix the errors above, then run 'rampart config check' to confirm", "configuration refused")
+		hint := "fix the errors above, then confirm with: " + checkCommand(src)
+		if src.Demo {
+			hint = "fix the flags above"
+		}
+		errorf(stderr, hint, "configuration refused")
 		return 1
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: plan.LogLevel}))

@@ -43,7 +43,7 @@ func newProber(o Options, allowed ...*url.URL) *prober {
 		// 1.0 or RSA key exchange can still be audited.
 		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, CipherSuites: allSuiteIDs()},
 		ForceAttemptHTTP2:      true,
-		DialContext:            (&net.Dialer{Timeout: o.timeout()}).DialContext,
+		DialContext:            o.dial, // --resolve applies to every request
 		TLSHandshakeTimeout:    o.timeout(),
 		ResponseHeaderTimeout:  o.timeout(),
 		MaxResponseHeaderBytes: 256 << 10,
@@ -142,4 +142,10 @@ var errOffHost = errors.New("redirect to another host not followed")
 func looksLikeHTML(b []byte) bool {
 	s := bytes.ToLower(bytes.TrimSpace(b[:min(len(b), 512)]))
 	return bytes.HasPrefix(s, []byte("<!doctype html")) || bytes.HasPrefix(s, []byte("<html")) || bytes.Contains(s, []byte("<body"))
+}
+
+// hostPortPort is u's port, or the scheme's default.
+func hostPortPort(u *url.URL) string {
+	_, port, _ := net.SplitHostPort(hostPort(u))
+	return port
 }

@@ -1,8 +1,11 @@
 package check
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -30,6 +33,17 @@ type Options struct {
 
 	// Now is the clock used for certificate expiry. Nil means time.Now.
 	Now func() time.Time
+
+	// Resolve sends connections for a name to a chosen address (curl's
+	// --resolve), for every probe: TLS handshakes, the redirect probe,
+	// the header and exposure requests. SNI, Host and the certificate
+	// check keep the name. An entry for one port of a name also serves
+	// its other ports, so no probe reaches the server DNS points at.
+	Resolve []Resolve
+
+	// DialContext opens every connection, after Resolve. Nil means a
+	// net.Dialer with Timeout. Tests use it to keep names off the network.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 const defaultTimeout = 10 * time.Second
@@ -74,11 +88,26 @@ func parseTargets(target string, o Options) (httpsURL, httpURL *url.URL, err err
 		if h.Path == "" {
 			h.Path = "/"
 		}
-		return u, h, nil
+		return u, h, checkResolve(o, u, h)
 	}
 	h := &url.URL{Scheme: "http", Host: u.Hostname(), Path: u.Path, RawQuery: u.RawQuery}
 	if strings.Contains(h.Host, ":") { // an IPv6 literal: Hostname dropped its brackets
 		h.Host = "[" + h.Host + "]"
 	}
-	return u, h, nil
+	return u, h, checkResolve(o, u, h)
+}
+
+// checkResolve refuses a --resolve entry no probe would use: a typo in the
+// name would otherwise send the audit to the server DNS points at.
+func checkResolve(o Options, targets ...*url.URL) error {
+	for _, r := range o.Resolve {
+		used := false
+		for _, t := range targets {
+			used = used || strings.EqualFold(strings.TrimSuffix(t.Hostname(), "."), r.Host)
+		}
+		if !used {
+			return fmt.Errorf("--resolve %s: %s is neither the target's host nor --http-url's", r, r.Host)
+		}
+	}
+	return nil
 }

@@ -40,7 +40,14 @@ func Run(ctx context.Context, target string, o Options) (*Report, error) {
 	// The page, as a browser lands on it.
 	_, page, _, err := p.follow(ctx, u, mainBodyCap)
 	if page == nil {
-		return nil, errors.New("GET " + u.String() + ": " + errString(err))
+		if err == nil {
+			err = errors.New("no response")
+		}
+		f := o.failure("request", u.Hostname(), hostPortPort(u), err)
+		if f.Kind == FailOther {
+			f.Msg = "GET " + u.String() + ": " + errString(err)
+		}
+		return nil, f
 	}
 	rep.FinalURL, rep.Status = page.url.String(), page.status
 	h := page.header

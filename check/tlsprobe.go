@@ -51,29 +51,33 @@ func weakSuite(name string) bool {
 
 // handshake performs one TLS handshake and closes the connection. The
 // certificate is verified separately, so the handshake itself skips it.
-func handshake(ctx context.Context, addr, serverName string, cfg *tls.Config, timeout time.Duration) (tls.ConnectionState, error) {
+// op says which step failed: "connect" or "handshake".
+func handshake(ctx context.Context, o Options, addr, serverName string, cfg *tls.Config) (st tls.ConnectionState, op string, err error) {
 	cfg.InsecureSkipVerify = true // verified by verifyCert, with the chosen roots
 	cfg.ServerName = serverName
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout())
 	defer cancel()
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := o.dial(ctx, "tcp", addr)
 	if err != nil {
-		return tls.ConnectionState{}, err
+		return st, "connect", err
 	}
+	c := tls.Client(raw, cfg)
 	defer c.Close()
-	return c.(*tls.Conn).ConnectionState(), nil
+	if err := c.HandshakeContext(ctx); err != nil {
+		return st, "handshake", err
+	}
+	return c.ConnectionState(), "", nil
 }
 
 // probeTLS tests protocol versions, TLS 1.2 suites and the certificate.
 // verified reports whether the chain and hostname are valid (or accepted
 // with InsecureAcceptCert).
 func probeTLS(ctx context.Context, addr, host string, o Options) (info TLSInfo, fs []Finding, verified bool, err error) {
-	t := o.timeout()
 	// The default handshake, as a browser would make it.
-	st, err := handshake(ctx, addr, host, &tls.Config{MinVersion: tls.VersionTLS10, CipherSuites: allSuiteIDs(), NextProtos: []string{"h2", "http/1.1"}}, t)
+	st, op, err := handshake(ctx, o, addr, host, &tls.Config{MinVersion: tls.VersionTLS10, CipherSuites: allSuiteIDs(), NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
-		return info, nil, false, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		_, port, _ := net.SplitHostPort(addr)
+		return info, nil, false, o.failure(op, host, port, err)
 	}
 	cert, cfs, verified := verifyCert(st, host, o)
 	info.Certificate = cert
@@ -85,7 +89,7 @@ func probeTLS(ctx context.Context, addr, host string, o Options) (info TLSInfo, 
 		if v < tls.VersionTLS13 {
 			cfg.CipherSuites = allSuiteIDs()
 		}
-		st, err := handshake(ctx, addr, host, cfg, t)
+		st, _, err := handshake(ctx, o, addr, host, cfg)
 		ok := err == nil && st.Version == v
 		accepted[v] = ok
 		info.Versions = append(info.Versions, VersionResult{Version: tls.VersionName(v), Accepted: ok})
@@ -117,7 +121,7 @@ func probeTLS(ctx context.Context, addr, host string, o Options) (info TLSInfo, 
 	if accepted[tls.VersionTLS10] || accepted[tls.VersionTLS11] || accepted[tls.VersionTLS12] {
 		for _, s := range tls12Suites() {
 			cfg := &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{s.ID}}
-			_, err := handshake(ctx, addr, host, cfg, t)
+			_, _, err := handshake(ctx, o, addr, host, cfg)
 			w := weakSuite(s.Name)
 			info.Suites = append(info.Suites, SuiteResult{Name: s.Name, Accepted: err == nil, Weak: w})
 			if err == nil && w {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -90,5 +94,81 @@ func TestCheckCLI_FlagsAfterTheURL(t *testing.T) {
 	var rep struct{ Grade string }
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Grade == "" {
 		t.Errorf("not a JSON report (--json after the URL ignored?): %v\n%s", err, out.String())
+	}
+}
+
+// keepNamesOffTheNetwork makes rampart check's dialer refuse every address
+// that is not an IP literal, answering as a resolver would for a name that
+// does not exist: no test reaches DNS.
+func keepNamesOffTheNetwork(t *testing.T) {
+	t.Helper()
+	checkDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		if _, err := netip.ParseAddr(host); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	t.Cleanup(func() { checkDial = nil })
+}
+
+// A name DNS does not know (here under .invalid, answered without asking
+// DNS) gets the DNS hint, not the TLS one; --resolve then audits the server
+// under that name.
+func TestCheckCLI_ResolveAndDNSHint(t *testing.T) {
+	keepNamesOffTheNetwork(t)
+	target, plain := checkTarget(t)
+	u, _ := url.Parse(target)
+	named := "https://app.rampart.invalid:" + u.Port() + "/"
+
+	var out, errb bytes.Buffer
+	if code := runCheck([]string{"--insecure", named}, &out, &errb); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	for _, w := range []string{"rampart: error: app.rampart.invalid does not resolve",
+		"rampart: hint: check the name; to test a server before DNS points at it: --resolve app.rampart.invalid:" + u.Port() + ":ADDR"} {
+		if !strings.Contains(errb.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), "speaking TLS") {
+		t.Errorf("a DNS failure hints at TLS:\n%s", errb.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	code := runCheck([]string{named, "--resolve", "app.rampart.invalid:" + u.Port() + ":127.0.0.1", "--insecure", "--http-url", plain, "--json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d with --resolve; stderr %s", code, errb.String())
+	}
+	var rep struct {
+		Target string
+		Grade  string
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Target != named || rep.Grade == "" {
+		t.Errorf("report %+v, %v", rep, err)
+	}
+}
+
+// A refused port says nothing listens there, with the port; an untrusted
+// certificate says --ca or --insecure.
+func TestCheckCLI_RefusedAndUntrustedHints(t *testing.T) {
+	keepNamesOffTheNetwork(t)
+	closed := freeAddr(t)
+	var out, errb bytes.Buffer
+	if code := runCheck([]string{"https://" + closed + "/"}, &out, &errb); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), "rampart: error: nothing listens on "+closed+": connection refused") ||
+		!strings.Contains(errb.String(), "rampart: hint: start the server") {
+		t.Errorf("refused:\n%s", errb.String())
+	}
+
+	target, plain := checkTarget(t)
+	errb.Reset()
+	runCheck([]string{"--http-url", plain, target}, &out, &errb)
+	if !strings.Contains(errb.String(), "rampart: hint: the certificate is not trusted: --ca FILE to trust the CA that issued it, or --insecure") {
+		t.Errorf("untrusted certificate without a hint:\n%s", errb.String())
 	}
 }

@@ -386,7 +386,12 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 	u, err := url.Parse(in.URL)
 	switch {
 	case err != nil:
-		l.errorf("upstream.url", "write a URL such as http://127.0.0.1:5000", "%q is not a URL", in.URL)
+		if strings.Contains(in.URL, "@") {
+			// It may hold user:password@; unparsed, it cannot be redacted.
+			l.errorf("upstream.url", "write a URL such as http://127.0.0.1:5000, without user:password@", "is not a URL (not repeated here: it may hold a password)")
+		} else {
+			l.errorf("upstream.url", "write a URL such as http://127.0.0.1:5000", "%q is not a URL", in.URL)
+		}
 		return
 	case u.Scheme != "http" && u.Scheme != "https":
 		l.errorf("upstream.url", "write a URL such as http://127.0.0.1:5000", "scheme %q: must be http or https", u.Scheme)

@@ -175,6 +175,11 @@ func (l *loader) yamlError(err error) {
 		}
 		if sm := unknownFieldRE.FindStringSubmatch(msg); sm != nil {
 			msg = fmt.Sprintf("unknown key %q", sm[1])
+			if looksLikeSecretValue(sm[1]) {
+				// A secret pasted as a key: say where, not what.
+				msg = "unknown key (not repeated here: it looks like a secret value)"
+				fd.Key = strings.TrimSuffix(strings.TrimSuffix(fd.Key, sm[1]), ".")
+			}
 			if known := knownKeys(sm[2]); known != "" {
 				hint = "valid keys here: " + known
 			}

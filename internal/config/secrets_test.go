@@ -263,3 +263,16 @@ func FuzzSecretFindings(f *testing.F) {
 		}
 	})
 }
+
+// A secret pasted where a key or a URL belongs is not printed either.
+func TestSecret_ValuePastedAsKeyOrURLIsNotPrinted(t *testing.T) {
+	secret := "q8Vh3tZ0pLr7Yx2mNc5Wb9Ke4Ja1Sd6Fg0Hu3Io8Pz"
+	_, fs, _ := load(t, minimal+secret+": x\n", nil, Flags{})
+	if got := fmtFindings(fs); strings.Contains(got, secret) || !strings.Contains(got, "rampart.yaml:5: error: unknown key (not repeated here") {
+		t.Errorf("secret as a key:\n%s", got)
+	}
+	_, fs, _ = load(t, "hosts: [example.com]\nupstream: {url: 'http://app:"+secret+"@127.0.0.1:5000/%zz'}\n", nil, Flags{})
+	if got := fmtFindings(fs); strings.Contains(got, secret) || !strings.Contains(got, "upstream.url: is not a URL (not repeated here") {
+		t.Errorf("password in an unparseable URL:\n%s", got)
+	}
+}

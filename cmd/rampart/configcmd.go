@@ -44,7 +44,10 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		errorf(stderr, "name the file with --config FILE", "config check takes no arguments, got %q", pos[1])
 		return 2
 	}
-	src := g.source(fs, stderr)
+	src, note := g.source(fs)
+	if note != "" {
+		fmt.Fprintln(stderr, "rampart: "+note)
+	}
 	_, findings := config.Load(src)
 	if len(findings) == 0 {
 		what := src.Path

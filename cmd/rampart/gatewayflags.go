@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -38,23 +36,21 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 }
 
 // source returns the configuration the flags describe, with the default
-// file resolved, and says on stderr which file that is when --config was
-// not given.
-func (g *gatewayFlags) source(fs *flag.FlagSet, stderr io.Writer) config.Source {
-	src := g.src
+// file resolved. note says which file that is when --config was not given
+// ("" when it was), for the caller to show.
+func (g *gatewayFlags) source(fs *flag.FlagSet) (src config.Source, note string) {
+	src = g.src
 	src.Flags.Hosts = g.hosts
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
 	if given {
-		return src
+		return src, ""
 	}
 	if _, err := os.Stat(defaultConfig); err == nil || !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(stderr, "rampart: reading ./%s (no --config given)\n", defaultConfig)
 		src.Path = defaultConfig
-	} else {
-		fmt.Fprintf(stderr, "rampart: no --config given and no ./%s here: the command line and the environment only\n", defaultConfig)
+		return src, "reading ./" + defaultConfig + " (no --config given)"
 	}
-	return src
+	return src, "no --config given and no ./" + defaultConfig + " here: the command line and the environment only"
 }
 
 // checkCommand is the `rampart config check` command line that checks

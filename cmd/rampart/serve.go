@@ -63,7 +63,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		errorf(stderr, "everything is a flag: rampart serve --upstream http://127.0.0.1:5000 --host example.com", "serve takes no arguments, got %q", pos[0])
 		return 2
 	}
-	return serve(g.source(fs, stderr), stdout, stderr, nil)
+	src, note := g.source(fs)
+	if note != "" {
+		// serve's standard error is JSON records (the plan's logger
+		// does not exist yet).
+		slog.New(slog.NewJSONHandler(stderr, nil)).Info(note, "config", src.Path)
+	}
+	return serve(src, stdout, stderr, nil)
 }
 
 // serve loads the plan, refuses to start on any error finding, and runs the

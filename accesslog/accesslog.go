@@ -17,7 +17,7 @@ import (
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/requestid"
-	"github.com/rampart-dev/rampart/seclog"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Message is the "msg" of every access-log record, so access lines can be
@@ -25,7 +25,7 @@ import (
 const Message = "http_request"
 
 // Bounds on logged values, in bytes. A value over its bound is cut on a
-// rune boundary and ends with "…" (seclog.CutMark), within the bound. They keep a line well under the
+// rune boundary and ends with "…" (safe.CutMark), within the bound. They keep a line well under the
 // 16 KB to 64 KB line limits of common log shippers, past which a line is
 // split and its tail could pass for a record of its own.
 const (
@@ -157,12 +157,12 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 		// a password without its '@'; a Referer this long is noise.
 		referer = Redacted + "…"
 	} else if v != "" {
-		referer = seclog.Clean(RedactURL(v, l.keep), maxReferer)
+		referer = safe.Clean(RedactURL(v, l.keep), maxReferer)
 	}
 	query := ""
 	path := ""
 	if r.URL != nil {
-		path = seclog.Clean(r.URL.EscapedPath(), maxPath)
+		path = safe.Clean(r.URL.EscapedPath(), maxPath)
 		if q := r.URL.RawQuery; q != "" {
 			// Cutting the raw query first bounds the work and is safe: a
 			// cut value stays redacted, a cut name loses its value.
@@ -170,12 +170,12 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 			if cut {
 				q = q[:maxQuery]
 			}
-			query = seclog.Clean(RedactQuery(q, l.keep), maxQuery)
-			if cut && !strings.HasSuffix(query, seclog.CutMark) {
+			query = safe.Clean(RedactQuery(q, l.keep), maxQuery)
+			if cut && !strings.HasSuffix(query, safe.CutMark) {
 				// Mark the cut, within the bound like any other.
-				query = seclog.Clean(query, maxQuery-len(seclog.CutMark))
-				if !strings.HasSuffix(query, seclog.CutMark) {
-					query += seclog.CutMark
+				query = safe.Clean(query, maxQuery-len(safe.CutMark))
+				if !strings.HasSuffix(query, safe.CutMark) {
+					query += safe.CutMark
 				}
 			}
 		}
@@ -183,19 +183,19 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	ln := line{
 		start: start,
 		strs1: [7]field{
-			{"request_id", seclog.Clean(requestid.FromContext(ctx), requestid.MaxLen)},
+			{"request_id", safe.Clean(requestid.FromContext(ctx), requestid.MaxLen)},
 			{"client_ip", client},
-			{"method", seclog.Clean(r.Method, 32)},
-			{"host", seclog.Clean(r.Host, maxHost)},
+			{"method", safe.Clean(r.Method, 32)},
+			{"host", safe.Clean(r.Host, maxHost)},
 			{"path", path},
 			{"query", query},
-			{"proto", seclog.Clean(r.Proto, 16)},
+			{"proto", safe.Clean(r.Proto, 16)},
 		},
 		status:     status,
 		bytes:      e.rw.bytes,
 		durationMS: math.Round(float64(dur)/1e3) / 1e3,
 		strs2: [3]field{
-			{"user_agent", seclog.Clean(r.Header.Get("User-Agent"), maxUserAgent)},
+			{"user_agent", safe.Clean(r.Header.Get("User-Agent"), maxUserAgent)},
 			{"referer", referer},
 			{"tls_version", tlsVersion(r.TLS)},
 		},
@@ -261,7 +261,7 @@ func cleanAttrs(attrs []slog.Attr) {
 	for i, a := range attrs {
 		if a.Value.Kind() == slog.KindString {
 			if v := a.Value.String(); len(v) > 0 {
-				if c := seclog.Clean(v, maxAttr); c != v {
+				if c := safe.Clean(v, maxAttr); c != v {
 					attrs[i].Value = slog.StringValue(c)
 				}
 			}

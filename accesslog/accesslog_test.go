@@ -16,7 +16,7 @@ import (
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/requestid"
-	"github.com/rampart-dev/rampart/seclog"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -53,7 +53,7 @@ func decode(t testing.TB, out string) map[string]any {
 		t.Fatalf("not JSON: %v: %q", err, out)
 	}
 	for k, v := range m {
-		if s, ok := v.(string); ok && seclog.Clean(s, len(s)) != s {
+		if s, ok := v.(string); ok && safe.Clean(s, len(s)) != s {
 			t.Fatalf("field %s holds a control, format or separator character: %q", k, s)
 		}
 	}

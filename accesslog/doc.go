@@ -29,7 +29,7 @@
 // codes and e-mail addresses travel in query strings more often than
 // anyone intends. Userinfo and fragments are dropped from the Referer.
 //
-// Every value is first cleaned by seclog.Clean, the same function the
+// Every value is first cleaned by safe.Clean, the same function the
 // security log uses, so both streams show a client's value identically:
 // control characters (C0 with CR and LF, DEL, C1), format characters
 // (bidi overrides and isolates, LRM/RLM/ALM, zero-width characters),

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -77,7 +78,7 @@ func TestAttack_LogForgingSameInBothStreams(t *testing.T) {
 }
 
 // FuzzLogCleaningSameInBothStreams: for any value, the access log and the
-// security log record the same cleaned string, which is what seclog.Clean
+// security log record the same cleaned string, which is what safe.Clean
 // returns, valid UTF-8 and free of every character it removes.
 func FuzzLogCleaningSameInBothStreams(f *testing.F) {
 	for _, tc := range deceptive {
@@ -102,10 +103,10 @@ func FuzzLogCleaningSameInBothStreams(f *testing.F) {
 		au, su := a["user"].(string), s["user"].(string)
 		// The two streams bound an added value differently (512 and
 		// 1024 bytes); within the shorter bound they must agree.
-		if want := seclog.Clean(v, maxAttr); au != want {
+		if want := safe.Clean(v, maxAttr); au != want {
 			t.Fatalf("access log: %q, want %q", au, want)
 		}
-		if want := seclog.Clean(v, 1024); su != want {
+		if want := safe.Clean(v, 1024); su != want {
 			t.Fatalf("security log: %q, want %q", su, want)
 		}
 		if len(v) <= maxAttr && au != su {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // HSTS is a parsed Strict-Transport-Security header (RFC 6797 §6.1).
@@ -48,7 +50,7 @@ func ParseHSTS(v string) (HSTS, error) {
 		name, value, hasValue := strings.Cut(part, "=")
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)
-		if !isToken(name) {
+		if !safe.Token(name) {
 			return HSTS{}, errors.New("invalid directive name " + strconv.Quote(truncate(name, 40)))
 		}
 		if seen[name] {
@@ -87,20 +89,6 @@ func ParseHSTS(v string) (HSTS, error) {
 		return HSTS{}, errors.New("max-age missing")
 	}
 	return h, nil
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func truncate(s string, n int) string {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-dev/rampart/seclog"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 var categoryTitle = map[Category]string{
@@ -82,7 +82,7 @@ func WriteText(w io.Writer, r *Report) error {
 func terminalSafe(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		lines[i] = seclog.Clean(l, len(l)) // never longer: no cut
+		lines[i] = safe.Clean(l, len(l)) // never longer: no cut
 	}
 	return strings.Join(lines, "\n")
 }

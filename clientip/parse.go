@@ -3,6 +3,8 @@ package clientip
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // MaxHops bounds how many header elements Resolve examines. Real chains
@@ -90,7 +92,7 @@ func parseForwardedElement(s string) (netip.Addr, bool) {
 			return netip.Addr{}, false
 		}
 		name, value := pair[:eq], pair[eq+1:]
-		if !isToken(name) {
+		if !safe.Token(name) {
 			return netip.Addr{}, false
 		}
 		value, ok := unquote(value)
@@ -128,10 +130,10 @@ func unquote(v string) (string, bool) {
 		}
 		return v, true
 	}
-	if !isToken(v) {
+	if !safe.Token(v) {
 		// Allow ':' for the common unquoted "for=192.0.2.1:8080".
 		for i := 0; i < len(v); i++ {
-			if v[i] != ':' && !isTchar(v[i]) {
+			if v[i] != ':' && !safe.TokenChar(v[i]) {
 				return "", false
 			}
 		}
@@ -198,25 +200,4 @@ func validPort(p string) bool {
 		n = n*10 + int(p[i]-'0')
 	}
 	return n <= 65535
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isTchar reports whether c is an RFC 9110 token character.
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

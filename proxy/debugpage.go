@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -275,9 +276,9 @@ func (p *Proxy) writeIntercepted(w http.ResponseWriter, r *http.Request, ie *int
 		slog.String("request_id", id),
 		slog.String("client_ip", clientAddr(r)),
 		slog.String("method", r.Method),
-		slog.String("path", seclog.Clean(r.URL.Path, 1024)),
+		slog.String("path", safe.Clean(r.URL.Path, 1024)),
 		slog.Int("status", ie.status),
-		slog.String("content_type", seclog.Clean(ie.ctype, 128)),
+		slog.String("content_type", safe.Clean(ie.ctype, 128)),
 	}
 	switch {
 	case ie.kind != "":
@@ -296,7 +297,7 @@ func (p *Proxy) writeIntercepted(w http.ResponseWriter, r *http.Request, ie *int
 			)
 		}
 	case ie.encoding != "":
-		attrs = append(attrs, slog.String("content_encoding", seclog.Clean(ie.encoding, 128)))
+		attrs = append(attrs, slog.String("content_encoding", safe.Clean(ie.encoding, 128)))
 		p.logger.LogAttrs(ctx, slog.LevelWarn, "upstream error page replaced: its content coding cannot be inspected for a debug page", attrs...)
 	default:
 		p.logger.LogAttrs(ctx, slog.LevelInfo, "upstream error page replaced", attrs...)

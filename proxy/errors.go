@@ -11,14 +11,9 @@ import (
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
-
-// StatusClientClosedRequest is recorded (nginx's 499) when the client went
-// away before the upstream answered. Nothing reaches the client, which is
-// gone; the status is there so the access log tells the truth instead of
-// showing a 502 the client never received or a 200 that never happened.
-const StatusClientClosedRequest = 499
 
 // Reason classifies why a proxied request failed.
 type Reason int
@@ -35,7 +30,7 @@ const (
 	ReasonBodyTooLarge
 	// ReasonClientGone: the client disconnected (its request context was
 	// canceled). Not an upstream failure: logged at debug level, recorded
-	// as StatusClientClosedRequest, no error page.
+	// as safe.StatusClientClosedRequest, no error page.
 	ReasonClientGone
 	// ReasonBadRequest: the client's request body could not be read
 	// (ended short of its declared length, malformed chunking). Not an
@@ -109,7 +104,7 @@ func (reason Reason) Status() int {
 	case ReasonBodyTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case ReasonClientGone:
-		return StatusClientClosedRequest
+		return safe.StatusClientClosedRequest
 	case ReasonBadRequest:
 		return http.StatusBadRequest
 	case ReasonClientTimeout:
@@ -163,7 +158,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.String("request_id", id),
 		slog.String("client_ip", clientAddr(r)),
 		slog.String("method", r.Method),
-		slog.String("path", seclog.Clean(r.URL.Path, 1024)),
+		slog.String("path", safe.Clean(r.URL.Path, 1024)),
 		slog.Int("status", code),
 	}
 	switch reason {
@@ -263,7 +258,7 @@ func (p *Proxy) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
 		slog.String("request_id", id),
 		slog.String("client_ip", clientAddr(r)),
 		slog.String("method", r.Method),
-		slog.String("path", seclog.Clean(r.URL.Path, 1024)),
+		slog.String("path", safe.Clean(r.URL.Path, 1024)),
 		slog.Int("status", http.StatusRequestEntityTooLarge),
 	)
 	// The body stays unread; closing the connection keeps a client from

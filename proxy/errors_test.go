@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // deadUpstream returns the URL of a loopback port nobody listens on.
@@ -229,8 +231,8 @@ func TestProxy_ClientDisconnect_NotUpstreamFailure(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("client error %v, want context.Canceled", err)
 	}
-	if code := <-done; code != StatusClientClosedRequest {
-		t.Errorf("recorded status %d, want %d", code, StatusClientClosedRequest)
+	if code := <-done; code != safe.StatusClientClosedRequest {
+		t.Errorf("recorded status %d, want %d", code, safe.StatusClientClosedRequest)
 	}
 	logs := errLog.String()
 	if !strings.Contains(logs, `"level":"DEBUG"`) || !strings.Contains(logs, "client closed request") {

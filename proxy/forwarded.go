@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // forwardedValue builds one RFC 7239 forwarded-element describing the
@@ -44,7 +46,7 @@ func forwardedValue(client netip.Addr, host, proto string) string {
 
 // writeValue writes v as a token when it is one, else as a quoted-string.
 func writeValue(b *strings.Builder, v string) {
-	if validHeaderName(v) { // header names are RFC 9110 tokens
+	if safe.Token(v) { // header names are RFC 9110 tokens
 		b.WriteString(v)
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 func TestHeaderSet(t *testing.T) {
@@ -49,10 +51,10 @@ func FuzzHeaderSet(f *testing.F) {
 		if isCanonicalSimple(k) && n != k {
 			t.Errorf("isCanonicalSimple(%q) but normalizes to %q", k, n)
 		}
-		if validHeaderName(k) && s.has(strings.ToLower(k)) != s.has(strings.ToUpper(k)) {
+		if safe.Token(k) && s.has(strings.ToLower(k)) != s.has(strings.ToUpper(k)) {
 			t.Errorf("case changes the decision for %q", k)
 		}
-		if validHeaderName(k) && s.has(k) != s.has(strings.ReplaceAll(k, "-", "_")) {
+		if safe.Token(k) && s.has(k) != s.has(strings.ReplaceAll(k, "-", "_")) {
 			t.Errorf("'_' for '-' changes the decision for %q", k)
 		}
 	})
@@ -135,7 +137,7 @@ func parseForwardedElement(v string) (map[string]string, bool) {
 			j++
 		}
 		name := strings.ToLower(v[i:j])
-		if j == len(v) || !validHeaderName(name) {
+		if j == len(v) || !safe.Token(name) {
 			return nil, false
 		}
 		i = j + 1
@@ -166,7 +168,7 @@ func parseForwardedElement(v string) (map[string]string, bool) {
 			for j < len(v) && v[j] != ';' && v[j] != ',' {
 				j++
 			}
-			if !validHeaderName(v[i:j]) {
+			if !safe.Token(v[i:j]) {
 				return nil, false
 			}
 			val.WriteString(v[i:j])

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/rampart-dev/rampart/reqpath"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -358,18 +358,10 @@ func (o *Options) Warnings() []string {
 	if dir := o.BodyTempDir; dir != "" && tempDirShared(dir) {
 		w = append(w, fmt.Sprintf("limits.body_temp_dir: %q is writable by other users and has no sticky bit; they can rename or replace it and fill it", dir))
 	}
-	if u := o.Upstream; u != nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u := o.Upstream; u != nil && u.Scheme == "http" && !safe.Loopback(u.Hostname()) {
 		w = append(w, fmt.Sprintf("upstream.url: plain http to non-loopback host %q; requests, cookies and identity headers cross the network unencrypted", u.Hostname()))
 	}
 	return w
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // CheckHeaderPattern says why name cannot be an entry of
@@ -387,25 +379,8 @@ func CheckHeaderPattern(name string) string {
 		return "would match every header: name the headers, or a prefix such as X-Internal-*"
 	case strings.Contains(pre, "*"):
 		return "has a '*' that is not at the end; only a trailing '*' (a prefix) is supported"
-	case !validHeaderName(pre):
+	case !safe.Token(pre):
 		return "is not a valid header name"
 	}
 	return ""
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

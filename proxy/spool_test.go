@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // slowBodies are requests whose body is sent in two parts: head (headers
@@ -118,7 +119,7 @@ func TestBuffering_AbortedBodyNeverReachesUpstream(t *testing.T) {
 			wait(t, fe.marked, 1, "the first part of the body to be read")
 			c.c.Close()
 			code := wait(t, fe.done, 1, "the proxy to give up on the request")[0]
-			if code != StatusClientClosedRequest && code != http.StatusBadRequest {
+			if code != safe.StatusClientClosedRequest && code != http.StatusBadRequest {
 				t.Errorf("recorded status %d, want 499 or 400", code)
 			}
 			if c, r := up.conns.Load(), up.requests.Load(); c != 0 || r != 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Handler returns middleware enforcing l's rules on next.
@@ -29,7 +30,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if d.gone {
-			w.WriteHeader(statusClientClosedRequest)
+			w.WriteHeader(safe.StatusClientClosedRequest)
 			return
 		}
 		if d.AmbiguousPath {
@@ -65,7 +66,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 				if z := l.zones[d.Zone]; z != nil {
 					z.stats.abandoned.Add(1)
 				}
-				w.WriteHeader(statusClientClosedRequest)
+				w.WriteHeader(safe.StatusClientClosedRequest)
 				return
 			}
 		}
@@ -76,12 +77,6 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// statusClientClosedRequest (nginx's 499) is recorded for a request
-// dropped because its client left while it waited: nothing reaches the
-// client, which is gone, but the access log then says what happened
-// instead of a 200 that never did. The reverse proxy records the same.
-const statusClientClosedRequest = 499
 
 func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, d *Decision) {
 	h := w.Header()

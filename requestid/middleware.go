@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // DefaultHeader is the header carrying the request id in both directions.
@@ -45,7 +47,7 @@ func New(o Options) (*Middleware, error) {
 	if h == "" {
 		h = DefaultHeader
 	}
-	if !isToken(h) {
+	if !safe.Token(h) {
 		return nil, errors.New("request_id_header: must be a valid HTTP header name")
 	}
 	h = http.CanonicalHeaderKey(h)
@@ -136,17 +138,4 @@ func encode(b *[16]byte) string {
 	}
 	out[j] = alphabet[(acc<<uint(5-bits))&31]
 	return string(out[:])
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/reqpath"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/secheaders/csp"
 )
 
@@ -284,7 +285,7 @@ func compileNonceReport(c CSP, ce *configErrors) (nonceConfig, string) {
 		n.inject = c.Nonce.InjectHTML
 		n.header = defaultNonceHeader
 		if c.Nonce.RequestHeader != "" {
-			if !validHeaderName(c.Nonce.RequestHeader) {
+			if !safe.Token(c.Nonce.RequestHeader) {
 				ce.errf("csp.nonce.request_header", "%q is not a header name", c.Nonce.RequestHeader)
 			}
 			n.header = http.CanonicalHeaderKey(c.Nonce.RequestHeader)
@@ -500,17 +501,4 @@ func resolveHeaders(base, over Headers) Headers {
 		PermittedCrossDomainPolicies: pick(base.PermittedCrossDomainPolicies, over.PermittedCrossDomainPolicies, "none"),
 		DNSPrefetchControl:           pick(base.DNSPrefetchControl, over.DNSPrefetchControl, "off"),
 	}
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

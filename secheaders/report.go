@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -169,13 +170,13 @@ func (r *legacyReport) violation() Violation {
 	return Violation{
 		DocumentURI:        cleanURL(r.DocumentURI),
 		BlockedURI:         cleanURL(r.BlockedURI),
-		ViolatedDirective:  seclog.Clean(r.ViolatedDirective, 200),
-		EffectiveDirective: seclog.Clean(r.EffectiveDirective, 64),
+		ViolatedDirective:  safe.Clean(r.ViolatedDirective, 200),
+		EffectiveDirective: safe.Clean(r.EffectiveDirective, 64),
 		SourceFile:         cleanURL(r.SourceFile),
 		Line:               cleanInt(r.Line),
 		Column:             cleanInt(r.Column),
-		Disposition:        seclog.Clean(r.Disposition, 16),
-		Sample:             seclog.Clean(r.Sample, 40),
+		Disposition:        safe.Clean(r.Disposition, 16),
+		Sample:             safe.Clean(r.Sample, 40),
 	}
 }
 
@@ -194,19 +195,19 @@ func (r *apiReport) violation() Violation {
 	return Violation{
 		DocumentURI:        cleanURL(r.DocumentURL),
 		BlockedURI:         cleanURL(r.BlockedURL),
-		ViolatedDirective:  seclog.Clean(r.EffectiveDirective, 64),
-		EffectiveDirective: seclog.Clean(r.EffectiveDirective, 64),
+		ViolatedDirective:  safe.Clean(r.EffectiveDirective, 64),
+		EffectiveDirective: safe.Clean(r.EffectiveDirective, 64),
 		SourceFile:         cleanURL(r.SourceFile),
 		Line:               cleanInt(r.Line),
 		Column:             cleanInt(r.Column),
-		Disposition:        seclog.Clean(r.Disposition, 16),
-		Sample:             seclog.Clean(r.Sample, 40),
+		Disposition:        safe.Clean(r.Disposition, 16),
+		Sample:             safe.Clean(r.Sample, 40),
 	}
 }
 
 // cleanURL keeps scheme, host and path of a URL; query and fragment may
 // carry session tokens and are dropped. Non-URL values browsers use
-// ("inline", "eval", "self") pass through seclog.Clean. So does anything
+// ("inline", "eval", "self") pass through safe.Clean. So does anything
 // url.Parse refuses or that has no host ("https://a/%zz?token=x",
 // "/page?token=x"), cut before its first '?' or '#' all the same.
 func cleanURL(s string) string {
@@ -216,7 +217,7 @@ func cleanURL(s string) string {
 	} else if i := strings.IndexAny(s, "?#"); i >= 0 {
 		s = s[:i]
 	}
-	return seclog.Clean(s, 300)
+	return safe.Clean(s, 300)
 }
 
 func cleanInt(v any) int {
@@ -305,5 +306,5 @@ func clientKey(r *http.Request) string {
 
 func (c *Collector) reject(r *http.Request, err error) {
 	c.log.Event(r.Context(), r, slog.LevelInfo, seclog.InputValidationFail, "csp report refused",
-		slog.String("reason", err.Error()), slog.String("content_type", seclog.Clean(r.Header.Get("Content-Type"), 100)))
+		slog.String("reason", err.Error()), slog.String("content_type", safe.Clean(r.Header.Get("Content-Type"), 100)))
 }

@@ -16,7 +16,11 @@ import (
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/requestid"
+	"github.com/rampart-dev/rampart/safe"
 )
+
+// maxPath is how much of a request path an event keeps.
+const maxPath = 1024
 
 // Event names from the OWASP vocabulary used by rampart.
 const (
@@ -71,16 +75,16 @@ func (s *Logger) Event(ctx context.Context, r *http.Request, level slog.Level, e
 			all = append(all, slog.String("request_id", id))
 		}
 		all = append(all,
-			slog.String("method", Clean(r.Method, 32)),
-			slog.String("host", Clean(r.Host, 256)),
-			slog.String("path", Clean(r.URL.Path, maxPath)),
+			slog.String("method", safe.Clean(r.Method, 32)),
+			slog.String("host", safe.Clean(r.Host, 256)),
+			slog.String("path", safe.Clean(r.URL.Path, maxPath)),
 		)
 	}
 	// Callers' string attributes are often client-chosen too (a user
 	// name, a rate-limit key, a report field): same cleaning, same bound.
 	for _, a := range attrs {
 		if a.Value.Kind() == slog.KindString {
-			a.Value = slog.StringValue(Clean(a.Value.String(), maxPath))
+			a.Value = slog.StringValue(safe.Clean(a.Value.String(), maxPath))
 		}
 		all = append(all, a)
 	}

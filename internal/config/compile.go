@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/reqpath"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Defaults that are not zero. Each is documented on its schema field.
@@ -407,7 +408,7 @@ func (l *loader) compileUpstream(f *File, p *Plan) {
 		return
 	}
 	up.URL = u
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !safe.Loopback(u.Hostname()) {
 		l.warnf("upstream.url", "bind the application to 127.0.0.1, or use https:// to reach it", "traffic to %s crosses the network unencrypted", u.Host)
 	}
 	if u.Scheme == "http" && in.TLS != (UpstreamTLS{}) {
@@ -435,14 +436,6 @@ func (l *loader) compileUpstreamTLS(in UpstreamTLS, up *UpstreamPlan) {
 			"the upstream's certificate is not verified: anyone on the path to it can read and change the traffic")
 	}
 	up.TLSClientConfig = cfg
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(h)
-	return err == nil && a.IsLoopback()
 }
 
 func (l *loader) compileClientIP(f *File, p *Plan) {

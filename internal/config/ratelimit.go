@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/rampart-dev/rampart/ratelimit"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // RateLimit is the `ratelimit:` section, nginx's limit_req_zone and
@@ -128,7 +129,7 @@ func (l *loader) compileBackend(zone string, z RateZone, p *Plan) {
 			return
 		}
 	}
-	if u.Scheme == "redis" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "redis" && !safe.Loopback(u.Hostname()) {
 		l.warnf(key, "use rediss:// to reach a Redis server over the network", "rate-limit state crosses the network unencrypted to %s", u.Host)
 	}
 	if z.OnBackendError == string(ratelimit.FailOpen) {

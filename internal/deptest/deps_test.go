@@ -18,25 +18,34 @@ const mod = "github.com/rampart-dev/rampart/"
 // allowed lists, per package, the non-standard-library packages it may
 // depend on, transitively: an entry ending in "/" allows every package
 // below it.
+// leaf is what every package may use: rampart's two leaf packages (safe,
+// field) and what safe.Token needs of golang.org/x/net (httpguts, whose
+// idna import brings golang.org/x/text).
+var leaf = []string{mod + "safe", mod + "field", "golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"}
+
 var allowed = map[string][]string{
+	"safe":      {"golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"},
+	"field":     {},
 	"httperr":   {},
-	"clientip":  {},
-	"requestid": {},
-	"seclog":    {mod + "clientip", mod + "requestid"},
-	"accesslog": {mod + "clientip", mod + "requestid", mod + "seclog", "gopkg.in/natefinch/lumberjack.v2"},
-	"reqpath":   {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog"},
-	"proxy":     {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "reqpath"},
-	"secheaders": {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "secheaders/", mod + "reqpath",
-		"golang.org/x/net/html", "golang.org/x/net/html/"},
-	"ratelimit": {mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "accesslog", mod + "reqpath",
-		"gopkg.in/natefinch/lumberjack.v2"},
-	"ratelimit/redis": {mod + "ratelimit", mod + "clientip", mod + "requestid", mod + "httperr", mod + "seclog", mod + "reqpath",
-		mod + "accesslog", "gopkg.in/natefinch/lumberjack.v2", "github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
-		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"},
-	"check":            {mod + "seclog", mod + "clientip", mod + "requestid", "golang.org/x/net/html", "golang.org/x/net/html/"},
-	"internal/tlsconf": {"golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"},
-	"internal/listen":  {mod + "httperr", mod + "requestid", mod + "seclog", mod + "clientip", "golang.org/x/net/", "golang.org/x/text/"},
+	"clientip":  leafAnd(),
+	"requestid": leafAnd(),
+	"seclog":    leafAnd(mod+"clientip", mod+"requestid"),
+	"accesslog": leafAnd(mod+"clientip", mod+"requestid", mod+"seclog", "gopkg.in/natefinch/lumberjack.v2"),
+	"reqpath":   leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog"),
+	"proxy":     leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
+	"secheaders": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"secheaders/", mod+"reqpath",
+		"golang.org/x/net/html", "golang.org/x/net/html/"),
+	"ratelimit": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"accesslog", mod+"reqpath",
+		"gopkg.in/natefinch/lumberjack.v2"),
+	"ratelimit/redis": leafAnd(mod+"ratelimit", mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath",
+		mod+"accesslog", "gopkg.in/natefinch/lumberjack.v2", "github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
+		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"),
+	"check":            leafAnd(mod+"seclog", mod+"clientip", mod+"requestid", "golang.org/x/net/html", "golang.org/x/net/html/"),
+	"internal/tlsconf": leafAnd("golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"),
+	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", "golang.org/x/net/", "golang.org/x/text/"),
 }
+
+func leafAnd(more ...string) []string { return append(append([]string(nil), leaf...), more...) }
 
 type listed struct {
 	ImportPath string

@@ -31,10 +31,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rampart-dev/rampart/proxy"
+	"time"
+
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-	"time"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // rawRequest is one request as the raw upstream parsed it.
@@ -685,7 +687,7 @@ func TestAttack_ClientBodyErrorsBlamedOnUpstream(t *testing.T) {
 		"trickled body":       {"POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 10\r\n\r\nx", 408},
 	} {
 		resps := h.rawExchange(tc.raw)
-		if name == "trickled body" && len(resps) == 1 && resps[0].StatusCode == proxy.StatusClientClosedRequest {
+		if name == "trickled body" && len(resps) == 1 && resps[0].StatusCode == safe.StatusClientClosedRequest {
 			// The read timeout also cancels the request context, and
 			// the transport may report that first: still the
 			// client's fault, which is what matters here.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Responses net/http writes itself.
@@ -264,7 +266,7 @@ func madeUpRequest(line string, conn net.Conn) *http.Request {
 		Header: http.Header{}, Body: http.NoBody, RemoteAddr: conn.RemoteAddr().String()}
 	line = strings.TrimRight(line, "\r\n")
 	method, rest, ok := strings.Cut(line, " ")
-	if !ok || !validMethod(method) || len(method) > 32 {
+	if !ok || !safe.Method(method) || len(method) > 32 {
 		return r
 	}
 	r.Method = method

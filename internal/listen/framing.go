@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // strictFraming holds two rules of HTTP message syntax that net/http
@@ -52,7 +54,7 @@ import (
 // headers like any other response.
 func strictFraming(h, rejected http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !validMethod(r.Method) {
+		if !safe.Method(r.Method) {
 			w.Header().Set("Connection", "close")
 			rejected.ServeHTTP(w, withRejection(r, Rejection{Status: http.StatusBadRequest, Reason: "method is not an upper-case token"}))
 			return
@@ -112,19 +114,4 @@ func validHost(hostport string) bool {
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-// validMethod reports whether m is an RFC 9110 token without lower-case
-// letters.
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		if 'a' <= c && c <= 'z' || !isAlnum(c) && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
-			return false
-		}
-	}
-	return true
 }

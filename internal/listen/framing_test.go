@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Host values that a split-host-port check accepts for a configured name
@@ -72,8 +74,8 @@ func TestStrictFraming_MethodCaseAndSyntax(t *testing.T) {
 		"GET": true, "POST": true, "PROPFIND": true, "M-SEARCH": true,
 		"post": false, "Post": false, "GET /admin": false, "": false, "G\u202eET": false,
 	} {
-		if got := validMethod(m); got != want {
-			t.Errorf("validMethod(%q) = %v, want %v", m, got, want)
+		if got := safe.Method(m); got != want {
+			t.Errorf("safe.Method(%q) = %v, want %v", m, got, want)
 		}
 	}
 }

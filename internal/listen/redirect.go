@@ -12,7 +12,7 @@ import (
 
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
-	"github.com/rampart-dev/rampart/seclog"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // ACMEChallengePrefix is the path prefix of ACME HTTP-01 challenges
@@ -166,7 +166,7 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// slog's handlers quote and escape attribute values, so the
 		// client's bytes cannot forge log lines.
 		rd.logger.DebugContext(r.Context(), "http redirect refused",
-			"reason", err.Error(), "host", seclog.Clean(r.Host, 256), "remote_addr", r.RemoteAddr,
+			"reason", err.Error(), "host", safe.Clean(r.Host, 256), "remote_addr", r.RemoteAddr,
 			"request_id", requestid.FromRequest(r))
 		httperr.Write(w, r, code, "", "")
 		return

@@ -1,13 +1,10 @@
-package seclog
+package safe
 
 import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
-
-// maxPath is how much of a request path an event keeps.
-const maxPath = 1024
 
 // Replacement is what Clean writes in place of each character it
 // removes, and of each byte of invalid UTF-8.

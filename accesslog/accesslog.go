@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/safe"
 )
@@ -44,7 +43,7 @@ const (
 // output with every query value redacted.
 type Options struct {
 	// Writer receives one JSON line per request. Default os.Stdout. Use
-	// OpenWriter for a rotated file. Writes are serialised, one Write per
+	// logfile.Open for a rotated file. Writes are serialised, one Write per
 	// line.
 	Writer io.Writer
 
@@ -67,16 +66,30 @@ type Logger struct {
 	keep []string
 }
 
-// New validates o and returns the middleware. Errors name the YAML key
-// (keep_query_params).
-func New(o Options) (*Logger, error) {
-	var errs []error
+// Validate reports what is wrong with o, and what is valid but risky, by
+// Go field path ("KeepQueryParams[1]"). New refuses o on any error.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
 	for i, k := range o.KeepQueryParams {
+		path := field.Index("KeepQueryParams", i)
 		if k == "" || strings.ContainsAny(k, "&;=") {
-			errs = append(errs, fmt.Errorf("keep_query_params[%d]: %q is not a parameter name", i, k))
+			errs.Errorf(path, "write a parameter name such as page", "%q is not a parameter name", k)
+			continue
+		}
+		lk := strings.ToLower(k)
+		for _, s := range secretLooking {
+			if strings.Contains(lk, s) {
+				errs.Warnf(path, "remove it: the access log must not hold credentials", "%q looks like it may carry a secret, which would then be written to the access log", k)
+				break
+			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	return errs
+}
+
+// New validates o and returns the middleware.
+func New(o Options) (*Logger, error) {
+	if err := o.Validate().Err(); err != nil {
 		return nil, err
 	}
 	w := o.Writer
@@ -84,21 +97,6 @@ func New(o Options) (*Logger, error) {
 		w = os.Stdout
 	}
 	return &Logger{w: w, mu: new(sync.Mutex), keep: append([]string(nil), o.KeepQueryParams...)}, nil
-}
-
-// Warnings lists valid but risky choices, for `rampart config check`.
-func (o Options) Warnings() []string {
-	var w []string
-	for i, k := range o.KeepQueryParams {
-		lk := strings.ToLower(k)
-		for _, s := range secretLooking {
-			if strings.Contains(lk, s) {
-				w = append(w, fmt.Sprintf("keep_query_params[%d]: %q looks like it may carry a secret, which would then be written to the access log", i, k))
-				break
-			}
-		}
-	}
-	return w
 }
 
 // replaceAttr writes the time in UTC with exactly millisecond precision
@@ -182,7 +180,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 	}
 	ln := line{
 		start: start,
-		strs1: [7]field{
+		strs1: [7]recField{
 			{"request_id", safe.Clean(requestid.FromContext(ctx), requestid.MaxLen)},
 			{"client_ip", client},
 			{"method", safe.Clean(r.Method, 32)},
@@ -194,7 +192,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 		status:     status,
 		bytes:      e.rw.bytes,
 		durationMS: math.Round(float64(dur)/1e3) / 1e3,
-		strs2: [3]field{
+		strs2: [3]recField{
 			{"user_agent", safe.Clean(r.Header.Get("User-Agent"), maxUserAgent)},
 			{"referer", referer},
 			{"tls_version", tlsVersion(r.TLS)},

@@ -10,11 +10,13 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/safe"
 )
@@ -196,11 +198,11 @@ func TestNoMiddleware_AddAttrsIsNoOp(t *testing.T) {
 }
 
 func TestOptions_Validation(t *testing.T) {
-	if _, err := New(Options{KeepQueryParams: []string{"ok", ""}}); err == nil || !strings.Contains(err.Error(), "keep_query_params[1]") {
+	if _, err := New(Options{KeepQueryParams: []string{"ok", ""}}); err == nil || !strings.Contains(err.Error(), "KeepQueryParams[1]") {
 		t.Fatalf("err = %v", err)
 	}
-	w := Options{KeepQueryParams: []string{"page", "access_token"}}.Warnings()
-	if len(w) != 1 || !strings.Contains(w[0], "keep_query_params[1]") {
+	w := Options{KeepQueryParams: []string{"page", "access_token"}}.Validate()
+	if len(w) != 1 || w.HasErrors() || w[0].Path != "KeepQueryParams[1]" {
 		t.Fatalf("Warnings = %q", w)
 	}
 }
@@ -219,5 +221,49 @@ func TestAddAttrs_ClientValueBidiAndLengthBounded(t *testing.T) {
 	u, _ := m["user"].(string)
 	if strings.ContainsAny(u, "\u202e\u0085") || len(u) > 1024 || !strings.HasPrefix(u, "admin") || m["n"] != 1.0 {
 		t.Errorf("user = %q (%d bytes), n = %v", u, len(u), m["n"])
+	}
+}
+
+// Rotation at the 1 MB minimum: more than a megabyte of records through
+// the middleware produces a rotated file that keeps the mode, and every
+// line in both files is a whole record.
+func TestLogfile_RotatesThroughMiddleware(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	w, err := logfile.Open(logfile.Options{Path: path, MaxSizeMB: 1, MaxBackups: 2, NoCompress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(Options{Writer: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := l.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest("GET", "/"+strings.Repeat("p", 1000), nil)
+	for i := 0; i < 1200; i++ { // ~1.4 MB
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backups, _ := filepath.Glob(filepath.Join(dir, "access-*.log"))
+	if len(backups) != 1 {
+		t.Fatalf("backups = %v, want 1", backups)
+	}
+	total := 0
+	for _, f := range append(backups, path) {
+		fi, _ := os.Stat(f)
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s mode = %v", f, fi.Mode().Perm())
+		}
+		data, _ := os.ReadFile(f)
+		lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+		for _, line := range lines {
+			decode(t, string(line)+"\n")
+		}
+		total += len(lines)
+	}
+	if total != 1200 {
+		t.Fatalf("%d records, want 1200", total)
 	}
 }

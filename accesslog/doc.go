@@ -1,5 +1,5 @@
 // Package accesslog writes one JSON line per request, byte for byte as
-// log/slog's JSON handler would write it, to a writer that OpenWriter can make a size-rotated,
+// log/slog's JSON handler would write it, to a writer that logfile.Open can make a size-rotated,
 // compressed file.
 //
 // A record looks like (one line; see testdata/golden.json):

@@ -25,8 +25,8 @@ import (
 // U+2029, and replaces invalid UTF-8, so a value can never end the string,
 // the object or the line.
 
-// field is one fixed field of the record, in the order written.
-type field struct {
+// recField is one fixed field of the record, in the order written.
+type recField struct {
 	key string
 	str string
 }
@@ -193,7 +193,7 @@ func appendTime(buf []byte, t time.Time) []byte {
 
 // appendField appends ,"key":"value"; keys are fixed ASCII names that need
 // no escaping.
-func appendField(buf []byte, f field) []byte {
+func appendField(buf []byte, f recField) []byte {
 	buf = append(buf, ',', '"')
 	buf = append(buf, f.key...)
 	buf = append(buf, '"', ':')
@@ -203,11 +203,11 @@ func appendField(buf []byte, f field) []byte {
 // line is an access-log record before encoding.
 type line struct {
 	start      time.Time
-	strs1      [7]field // request_id … proto
+	strs1      [7]recField // request_id … proto
 	status     int
 	bytes      int64
 	durationMS float64
-	strs2      [3]field // user_agent, referer, tls_version
+	strs2      [3]recField // user_agent, referer, tls_version
 	aborted    bool
 	extra      []slog.Attr
 }

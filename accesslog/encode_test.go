@@ -33,9 +33,9 @@ func slogLine(ln *line) string {
 func testLine(s string) *line {
 	return &line{
 		start:  time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("X", 3600)),
-		strs1:  [7]field{{"request_id", s}, {"client_ip", "203.0.113.9"}, {"method", s}, {"host", s}, {"path", s}, {"query", s}, {"proto", s}},
+		strs1:  [7]recField{{"request_id", s}, {"client_ip", "203.0.113.9"}, {"method", s}, {"host", s}, {"path", s}, {"query", s}, {"proto", s}},
 		status: 200, bytes: 304, durationMS: 0.123,
-		strs2: [3]field{{"user_agent", s}, {"referer", ""}, {"tls_version", "TLS1.3"}},
+		strs2: [3]recField{{"user_agent", s}, {"referer", ""}, {"tls_version", "TLS1.3"}},
 	}
 }
 

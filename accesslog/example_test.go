@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/requestid"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	out, err := accesslog.OpenWriter(accesslog.Output{Path: "/var/log/app/access.log"})
+	out, err := logfile.Open(logfile.Options{Path: "/var/log/app/access.log"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,11 +1,11 @@
 package clientip
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/rampart-dev/rampart/field"
 )
 
 // Header names the resolver understands.
@@ -41,38 +41,71 @@ type Options struct {
 // Resolver finds the real client address of a request. It is immutable and
 // safe for concurrent use.
 type Resolver struct {
-	trusted   []netip.Prefix
-	header    string // canonical header key
-	headerSet bool   // Options.Header was given
+	trusted []netip.Prefix
+	header  string // canonical header key
 }
 
-// New validates o and returns a Resolver. Errors name the YAML key
-// (trusted_proxies, client_ip_header) so configuration can prefix the
-// file position.
-func New(o Options) (*Resolver, error) {
-	var errs []error
-	res := &Resolver{header: HeaderXForwardedFor, headerSet: strings.TrimSpace(o.Header) != ""}
+// Validate reports what is wrong with o, and what is valid but risky, by
+// Go field path ("TrustedProxies[2]", "Header"). New refuses o on any
+// error; the warnings are for `rampart config check`.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
+	const hint = "list only your load balancers' or CDN's networks"
 	for i, p := range o.TrustedProxies {
+		path := field.Index("TrustedProxies", i)
 		if !p.IsValid() {
-			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: not a valid CIDR prefix", i))
+			errs.Errorf(path, hint, "is not a valid CIDR prefix")
 			continue
 		}
-		p = normalizePrefix(p)
-		if p.Bits() == 0 {
-			errs = append(errs, fmt.Errorf("trusted_proxies[%d]: %s trusts every address, so any client could choose its own address; list your proxies' networks instead", i, p))
+		if a := p.Addr(); a.Is4In6() && p.Bits() < 96 {
+			// ::ffff:0:0/80 reaches beyond the mapped IPv4 space and
+			// has no IPv4 form.
+			errs.Errorf(path, "write the IPv4 prefix itself", "%s: an IPv4-mapped prefix must be at least /96", p)
 			continue
 		}
-		res.trusted = append(res.trusted, p)
+		n := normalizePrefix(p)
+		switch a := n.Addr(); {
+		case n.Bits() == 0:
+			errs.Errorf(path, hint, "%s trusts every address: any client could forge X-Forwarded-For and choose the address that is logged and rate-limited", n)
+		case !a.IsPrivate() && !a.IsLoopback() && (a.Is4() && n.Bits() < 8 || a.Is6() && n.Bits() < 16):
+			errs.Warnf(path, hint, "%s is a very large public range; every host in it can choose its client address", n)
+		}
 	}
-	switch h := http.CanonicalHeaderKey(strings.TrimSpace(o.Header)); h {
+	switch header(o.Header) {
+	case "":
+		errs.Errorf("Header", "use X-Forwarded-For, X-Real-IP or Forwarded", "%q is not supported", o.Header)
+	case HeaderXRealIP:
+		if len(o.TrustedProxies) > 0 {
+			errs.Warnf("Header", "use X-Forwarded-For unless a proxy sets only X-Real-IP",
+				"X-Real-IP is only safe when every trusted proxy overwrites it; X-Forwarded-For lets rampart check each hop")
+		}
+	}
+	if len(o.TrustedProxies) == 0 && strings.TrimSpace(o.Header) != "" {
+		errs.Warnf("Header", "remove it, or list the proxies that set it in the trusted proxies", "has no effect without trusted proxies: the TCP peer is the client")
+	}
+	return errs
+}
+
+// header is the canonical header key o.Header names, or "" when it names
+// none the resolver reads.
+func header(h string) string {
+	switch h := http.CanonicalHeaderKey(strings.TrimSpace(h)); h {
 	case "", HeaderXForwardedFor:
+		return HeaderXForwardedFor
 	case HeaderXRealIP, HeaderForwarded:
-		res.header = h
-	default:
-		errs = append(errs, fmt.Errorf("client_ip_header: must be one of X-Forwarded-For, X-Real-IP, Forwarded (got %q)", o.Header))
+		return h
 	}
-	if err := errors.Join(errs...); err != nil {
+	return ""
+}
+
+// New validates o and returns a Resolver.
+func New(o Options) (*Resolver, error) {
+	if err := o.Validate().Err(); err != nil {
 		return nil, err
+	}
+	res := &Resolver{header: header(o.Header)}
+	for _, p := range o.TrustedProxies {
+		res.trusted = append(res.trusted, normalizePrefix(p))
 	}
 	return res, nil
 }
@@ -86,26 +119,6 @@ func normalizePrefix(p netip.Prefix) netip.Prefix {
 		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
 	}
 	return netip.PrefixFrom(a, p.Bits()).Masked()
-}
-
-// Warnings lists valid but risky choices, for `rampart config check`.
-func (res *Resolver) Warnings() []string {
-	var w []string
-	if len(res.trusted) == 0 {
-		if res.headerSet {
-			w = append(w, "client_ip_header: has no effect without trusted_proxies; the TCP peer is the client")
-		}
-		return w
-	}
-	if res.header == HeaderXRealIP {
-		w = append(w, "client_ip_header: X-Real-IP is only safe when every trusted proxy overwrites it; X-Forwarded-For lets rampart check each hop")
-	}
-	for i, p := range res.trusted {
-		if !p.Addr().IsPrivate() && !p.Addr().IsLoopback() && ((p.Addr().Is4() && p.Bits() < 8) || (p.Addr().Is6() && p.Bits() < 16)) {
-			w = append(w, fmt.Sprintf("trusted_proxies[%d]: %s is a very large public range; every host in it can choose its client address", i, p))
-		}
-	}
-	return w
 }
 
 // Trusted reports whether addr (unmapped, zone dropped) is inside a trusted

@@ -188,10 +188,10 @@ func TestNew_Validation(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"TrustEverythingV4", Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, "trusted_proxies[0]: 0.0.0.0/0 trusts every address"},
-		{"TrustEverythingV6", Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::/0")}}, "trusted_proxies[1]: ::/0"},
-		{"InvalidPrefix", Options{TrustedProxies: []netip.Prefix{{}}}, "trusted_proxies[0]: not a valid CIDR prefix"},
-		{"UnknownHeader", Options{Header: "True-Client-IP"}, "client_ip_header: must be one of"},
+		{"TrustEverythingV4", Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, "TrustedProxies[0]: 0.0.0.0/0 trusts every address"},
+		{"TrustEverythingV6", Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::/0")}}, "TrustedProxies[1]: ::/0"},
+		{"InvalidPrefix", Options{TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies[0]: is not a valid CIDR prefix"},
+		{"UnknownHeader", Options{Header: "True-Client-IP"}, "Header: \"True-Client-IP\" is not supported"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -213,15 +213,18 @@ func TestNew_NormalisesMappedAndUnmaskedPrefixes(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
-	res := mustResolver(t, "X-Real-IP", "8.0.0.0/6")
-	if w := res.Warnings(); len(w) != 2 {
-		t.Fatalf("Warnings = %q, want 2", w)
+	o := Options{Header: "X-Real-IP", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("8.0.0.0/6")}}
+	if w := o.Validate(); len(w) != 2 || w.HasErrors() || w[0].Path != "TrustedProxies[0]" || w[1].Path != "Header" {
+		t.Fatalf("warnings = %q, want 2", w)
 	}
-	if w := mustResolver(t, "").Warnings(); len(w) != 0 {
-		t.Fatalf("zero options Warnings = %q", w)
+	if w := (Options{}).Validate(); len(w) != 0 {
+		t.Fatalf("zero options: %q", w)
 	}
-	if w := mustResolver(t, "Forwarded").Warnings(); len(w) != 1 {
-		t.Fatalf("header without proxies Warnings = %q", w)
+	if w := (Options{Header: "Forwarded"}).Validate(); len(w) != 1 || w.HasErrors() {
+		t.Fatalf("header without proxies: %q", w)
+	}
+	if w := (Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/80")}}).Validate(); !w.HasErrors() {
+		t.Fatalf("mapped prefix shorter than /96 accepted: %q", w)
 	}
 }
 

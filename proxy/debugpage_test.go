@@ -394,10 +394,10 @@ func TestProxy_InsecureInterceptOff(t *testing.T) {
 	if res.StatusCode != 500 || !bytes.Equal(body, f.body) {
 		t.Errorf("off: status %d, the page was changed", res.StatusCode)
 	}
-	if w := strings.Join(p.Warnings(), "\n"); !strings.Contains(w, "upstream.intercept_errors: off") {
+	if w := (&Options{InterceptErrors: InsecureInterceptOff}).Validate().Warnings(); len(w) != 1 || w[0].Path != "InterceptErrors" {
 		t.Errorf("warnings %q", w)
 	}
-	if _, err := New(Options{Upstream: mustURL(t, up.URL), InterceptErrors: 7}); err == nil || !strings.Contains(err.Error(), "upstream.intercept_errors") {
+	if _, err := New(Options{Upstream: mustURL(t, up.URL), InterceptErrors: 7}); err == nil || !strings.Contains(err.Error(), "InterceptErrors") {
 		t.Errorf("an unknown mode was accepted: %v", err)
 	}
 }

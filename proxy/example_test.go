@@ -12,17 +12,18 @@ import (
 // A Flask or Django application on loopback, behind rampart's TLS listener.
 func ExampleNew() {
 	upstream, _ := url.Parse("http://127.0.0.1:5000")
-	p, err := proxy.New(proxy.Options{
+	o := proxy.Options{
 		Upstream:              upstream,
 		ResponseHeaderTimeout: 30 * time.Second,
 		MaxBodyBytes:          20 << 20,
 		StripRequestHeaders:   []string{"X-Tenant"},
-	})
+	}
+	for _, w := range o.Validate().Warnings() {
+		log.Print("warning: ", w)
+	}
+	p, err := proxy.New(o)
 	if err != nil {
 		log.Fatal(err)
-	}
-	for _, w := range p.Warnings() {
-		log.Print("warning: ", w)
 	}
 	log.Fatal(http.ListenAndServeTLS(":443", "cert.pem", "key.pem", p))
 }

@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
@@ -260,108 +263,152 @@ type Options struct {
 	SecLog *seclog.Logger
 }
 
-// validate checks o and returns the errors found, each naming the field by
-// its YAML key.
-func (o *Options) validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+// Validate reports what is wrong with o, and what is valid but weakens a
+// defence, by Go field path ("Upstream", "BodyTempDir",
+// "StripRequestHeaders[2]"). New refuses o on any error; the warnings are
+// for `rampart config check`.
+func (o *Options) Validate() field.Errors {
+	var errs field.Errors
+	o.validateUpstream(&errs)
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"DialTimeout", o.DialTimeout},
+		{"TLSHandshakeTimeout", o.TLSHandshakeTimeout},
+		{"ResponseHeaderTimeout", o.ResponseHeaderTimeout},
+		{"IdleConnTimeout", o.IdleConnTimeout},
+		{"UpgradeIdleTimeout", o.UpgradeIdleTimeout},
+	} {
+		if d.d < 0 {
+			errs.Errorf(d.name, "remove it for the default", "must not be negative")
+		}
+	}
+	if o.MaxIdleConns < 0 {
+		errs.Errorf("MaxIdleConns", "use a positive number; the default (0) is 256", "must not be negative")
+	}
+	switch o.InterceptErrors {
+	case InterceptDebugPages, InterceptAll:
+	case InsecureInterceptOff:
+		errs.Warnf("InterceptErrors", `use the default, which replaces stack traces and debug pages, and turn debug mode off in the application (Flask: DEBUG = False)`,
+			"off: stack traces and debug pages of an application in debug mode reach clients, with its source code, settings and secrets")
+	default:
+		errs.Errorf("InterceptErrors", "", "unknown mode %d", int(o.InterceptErrors))
+	}
+	if o.InsecureNoRedirectRewrite {
+		errs.Warnf("InsecureNoRedirectRewrite", "remove it: only URLs naming the application's own address are rewritten",
+			"redirects to the application's own address (http://127.0.0.1:5000/...) reach clients as the application sent them, disclosing it")
+	}
+	if tc := o.TLSClientConfig; tc != nil && tc.InsecureSkipVerify {
+		errs.Warnf("TLSClientConfig.InsecureSkipVerify", "trust the CA that signs the application's certificate instead",
+			"the upstream's certificate is not verified: anyone on the path to it can read and change the traffic")
+	}
+	o.validateBodies(&errs)
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"StripRequestHeaders", o.StripRequestHeaders}, {"RemoveResponseHeaders", o.RemoveResponseHeaders}} {
+		for i, name := range l.names {
+			if msg := CheckHeaderPattern(name); msg != "" {
+				errs.Errorf(field.Index(l.name, i), "write a header name such as X-Tenant, or a prefix ending in '*' such as X-Internal-*", "%q %s", name, msg)
+			}
+		}
+	}
+	return errs
+}
+
+func (o *Options) validateUpstream(errs *field.Errors) {
+	const hint = "write a URL such as http://127.0.0.1:5000"
 	u := o.Upstream
 	switch {
 	case u == nil:
-		add("upstream.url: required")
+		errs.Errorf("Upstream", hint, "is required: the application rampart protects")
 	case u.Scheme != "http" && u.Scheme != "https":
-		add("upstream.url: scheme must be http or https, not %q", u.Scheme)
+		errs.Errorf("Upstream", hint, "scheme %q: must be http or https", u.Scheme)
 	case u.Host == "" || u.Hostname() == "":
-		add("upstream.url: must name a host")
+		errs.Errorf("Upstream", hint, "has no host")
 	case u.User != nil:
-		add("upstream.url: must not contain user info (credentials would end up in logs)")
+		errs.Errorf("Upstream", "remove user:password@ from the URL", "holds credentials, which would end up in logs")
 	case u.Opaque != "":
-		add("upstream.url: must be an absolute URL like http://127.0.0.1:5000")
+		errs.Errorf("Upstream", hint, "must be an absolute URL")
 	case u.Fragment != "":
-		add("upstream.url: must not contain a fragment")
+		errs.Errorf("Upstream", "remove the fragment", "must not have a fragment")
+	case u.Scheme == "http" && !safe.Loopback(u.Hostname()):
+		errs.Warnf("Upstream", "bind the application to 127.0.0.1, or use https:// to reach it",
+			"traffic to %s crosses the network unencrypted: requests, cookies and identity headers", u.Host)
 	}
-	durations := []struct {
-		key string
-		d   time.Duration
-	}{
-		{"upstream.dial_timeout", o.DialTimeout},
-		{"upstream.tls_handshake_timeout", o.TLSHandshakeTimeout},
-		{"upstream.response_header_timeout", o.ResponseHeaderTimeout},
-		{"upstream.idle_conn_timeout", o.IdleConnTimeout},
-		{"upstream.upgrade_idle_timeout", o.UpgradeIdleTimeout},
+	if u != nil && u.Scheme == "http" && o.TLSClientConfig != nil && !o.TLSClientConfig.InsecureSkipVerify {
+		// The operator believes the upstream's certificate is checked;
+		// over http:// there is no certificate at all.
+		errs.Warnf("TLSClientConfig", "use an https:// upstream URL, or remove the TLS settings",
+			"has no effect: the upstream URL is http://, so the traffic is not encrypted")
 	}
-	for _, d := range durations {
-		if d.d < 0 {
-			add("%s: must be >= 0", d.key)
-		}
-	}
-	if o.InterceptErrors < InterceptDebugPages || o.InterceptErrors > InsecureInterceptOff {
-		add("upstream.intercept_errors: unknown mode %d", int(o.InterceptErrors))
-	}
-	if o.MaxIdleConns < 0 {
-		add("upstream.max_idle_conns: must be >= 0")
-	}
-	if o.MaxBodyBytes < 0 {
-		add("limits.max_body_bytes: must be >= 0 (0 means the default, %d)", DefaultMaxBodyBytes)
-	}
-	if o.BodyMemoryBytes < 0 {
-		add("limits.body_memory_bytes: must be >= 0 (0 means the default, %d)", DefaultBodyMemoryBytes)
-	}
-	if o.BodyMemoryBudget < 0 {
-		add("limits.body_memory_budget: must be >= 0 (0 means the default, %d)", DefaultBodyMemoryBudget)
-	}
-	if o.BodyTempBudget < 0 {
-		add("limits.body_temp_budget: must be >= 0 (0 means the default, %d)", DefaultBodyTempBudget)
-	}
-	if o.BodyTempDir != "" {
-		if err := checkTempDir(o.BodyTempDir); err != nil {
-			add("limits.body_temp_dir: %v", err)
-		}
-	}
-	for i, path := range o.InsecureStreamRequestBodyPaths {
-		if _, err := reqpath.ParsePrefix(path); err != nil {
-			add("upstream.insecure_stream_request_body_paths[%d]: %v", i, err)
-		}
-	}
-	for i, name := range o.StripRequestHeaders {
-		if msg := CheckHeaderPattern(name); msg != "" {
-			add("upstream.strip_request_headers[%d]: %q %s", i, name, msg)
-		}
-	}
-	for i, name := range o.RemoveResponseHeaders {
-		if msg := CheckHeaderPattern(name); msg != "" {
-			add("upstream.remove_response_headers[%d]: %q %s", i, name, msg)
-		}
-	}
-	return errors.Join(errs...)
 }
 
-// Warnings lists settings of o that are valid but weaken security, for
-// `rampart config check`. It assumes o passed New.
-func (o *Options) Warnings() []string {
-	var w []string
-	if o.TLSClientConfig != nil && o.TLSClientConfig.InsecureSkipVerify {
-		w = append(w, "upstream: TLS certificate verification is disabled; anyone on the path to the upstream can impersonate it")
+func (o *Options) validateBodies(errs *field.Errors) {
+	for _, b := range []struct {
+		name string
+		n    int64
+		def  string
+	}{
+		{"MaxBodyBytes", o.MaxBodyBytes, "10m"},
+		{"BodyMemoryBytes", o.BodyMemoryBytes, "64k"},
+		{"BodyMemoryBudget", o.BodyMemoryBudget, "32m"},
+		{"BodyTempBudget", o.BodyTempBudget, "1g"},
+	} {
+		if b.n < 0 {
+			errs.Errorf(b.name, "remove it for the default ("+b.def+")", "must not be negative")
+		}
 	}
-	if o.InterceptErrors == InsecureInterceptOff {
-		w = append(w, "upstream.intercept_errors: off: stack traces and debug pages the application sends in debug mode reach clients, with source code, settings and secrets")
+	maxBody := orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes)
+	memBytes := orDefault(o.BodyMemoryBytes, DefaultBodyMemoryBytes)
+	memBudget := orDefault(o.BodyMemoryBudget, DefaultBodyMemoryBudget)
+	tempBudget := orDefault(o.BodyTempBudget, DefaultBodyTempBudget)
+	if tempBudget < maxBody {
+		errs.Warnf("BodyTempBudget", "make it at least the largest body",
+			"%d bytes is less than the largest body allowed (%d): bodies larger than it always get 503", tempBudget, maxBody)
+	} else if share := tempBudget / ClientBudgetShare; maxBody > share {
+		// One client may always hold one body of the largest size, so
+		// here its share is more than the usual fraction.
+		path := "BodyTempBudget"
+		if o.BodyTempBudget == 0 {
+			path = "MaxBodyBytes"
+		}
+		errs.Warnf(path, fmt.Sprintf("raise the temporary-file budget to %d × the largest body (%d bytes), or lower the largest body", ClientBudgetShare, ClientBudgetShare*maxBody),
+			"one client may hold the largest body (%d bytes) of the %d bytes of temporary files, more than 1/%d: fewer clients sending large bodies at once can make the others' bodies get 503",
+			maxBody, tempBudget, ClientBudgetShare)
 	}
-	if o.InsecureNoRedirectRewrite {
-		w = append(w, "upstream.insecure_no_redirect_rewrite: redirects to the application's own address (http://127.0.0.1:5000/...) reach clients as sent, disclosing it")
+	if memBudget < memBytes {
+		errs.Warnf("BodyMemoryBudget", "make it at least the memory part of one body, or lower that",
+			"%d bytes is less than the memory part of one body (%d): bodies larger than the budget always go to disk", memBudget, memBytes)
+	}
+	if dir := o.BodyTempDir; dir != "" {
+		st, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			errs.Errorf("BodyTempDir", "create it (mkdir -m 700 "+dir+") or leave it empty for the system temporary directory", "%q does not exist", dir)
+		case err != nil:
+			errs.Errorf("BodyTempDir", "check the path and its permissions", "%q: %v", dir, errors.Unwrap(err))
+		case !st.IsDir():
+			errs.Errorf("BodyTempDir", "point it at a directory", "%q is not a directory", dir)
+		case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
+			errs.Warnf("BodyTempDir", "chmod 700 "+dir+" (or chmod +t it, as /tmp is)",
+				"%q is writable by other users and has no sticky bit: they can replace it or fill it", dir)
+		}
 	}
 	if o.InsecureStreamRequestBodies {
-		w = append(w, "upstream.insecure_stream_request_bodies: request bodies are streamed to the application as clients send them; a few clients sending slowly can hold every application worker")
+		errs.Warnf("InsecureStreamRequestBodies", "remove it unless the application serves slow uploads with async workers",
+			"request bodies are streamed to the application as clients send them: a few clients sending slowly can hold every worker of a gunicorn or uWSGI application")
 	}
 	for i, path := range o.InsecureStreamRequestBodyPaths {
-		w = append(w, fmt.Sprintf("upstream.insecure_stream_request_body_paths[%d]: request bodies under %q are streamed to the application as clients send them; a few clients sending slowly there can hold every application worker", i, path))
+		p := field.Index("InsecureStreamRequestBodyPaths", i)
+		if _, err := reqpath.ParsePrefix(path); err != nil {
+			errs.Errorf(p, "write a path such as /upload", "%v", err)
+			continue
+		}
+		errs.Warnf(p, "keep only the endpoints that must see uploads as they arrive, served by async workers",
+			"request bodies under %q are streamed to the application as clients send them: a few clients sending slowly there can hold every worker", path)
 	}
-	if dir := o.BodyTempDir; dir != "" && tempDirShared(dir) {
-		w = append(w, fmt.Sprintf("limits.body_temp_dir: %q is writable by other users and has no sticky bit; they can rename or replace it and fill it", dir))
-	}
-	if u := o.Upstream; u != nil && u.Scheme == "http" && !safe.Loopback(u.Hostname()) {
-		w = append(w, fmt.Sprintf("upstream.url: plain http to non-loopback host %q; requests, cookies and identity headers cross the network unencrypted", u.Hostname()))
-	}
-	return w
 }
 
 // CheckHeaderPattern says why name cannot be an entry of

@@ -15,14 +15,14 @@ func TestNew_Validation(t *testing.T) {
 		o    Options
 		want []string // substrings of the error, empty for no error
 	}{
-		{"zero", Options{}, []string{"upstream.url: required"}},
+		{"zero", Options{}, []string{"Upstream: is required"}},
 		{"ok", Options{Upstream: mustURL(t, "http://127.0.0.1:5000")}, nil},
 		{"https", Options{Upstream: mustURL(t, "https://app.internal")}, nil},
-		{"scheme", Options{Upstream: mustURL(t, "ftp://127.0.0.1")}, []string{`upstream.url: scheme must be http or https, not "ftp"`}},
-		{"unix", Options{Upstream: mustURL(t, "unix:///run/app.sock")}, []string{"upstream.url: scheme"}},
-		{"no host", Options{Upstream: mustURL(t, "http:///x")}, []string{"upstream.url: must name a host"}},
-		{"host:port without scheme", Options{Upstream: mustURL(t, "localhost:5000")}, []string{"upstream.url"}},
-		{"userinfo", Options{Upstream: mustURL(t, "http://u:secret@127.0.0.1")}, []string{"upstream.url: must not contain user info"}},
+		{"scheme", Options{Upstream: mustURL(t, "ftp://127.0.0.1")}, []string{`Upstream: scheme "ftp": must be http or https`}},
+		{"unix", Options{Upstream: mustURL(t, "unix:///run/app.sock")}, []string{"Upstream: scheme"}},
+		{"no host", Options{Upstream: mustURL(t, "http:///x")}, []string{"Upstream: has no host"}},
+		{"host:port without scheme", Options{Upstream: mustURL(t, "localhost:5000")}, []string{"Upstream"}},
+		{"userinfo", Options{Upstream: mustURL(t, "http://u:secret@127.0.0.1")}, []string{"Upstream: holds credentials"}},
 		{"all at once", Options{
 			Upstream:                       mustURL(t, "http://127.0.0.1"),
 			DialTimeout:                    -1,
@@ -36,19 +36,19 @@ func TestNew_Validation(t *testing.T) {
 			StripRequestHeaders:            []string{"X-Ok", "Bad Name", "X-Prefix-*", "*", "X-*-Mid", "Bad Prefix*"},
 			RemoveResponseHeaders:          []string{"X:Colon", "X-Debug-*"},
 		}, []string{
-			"upstream.dial_timeout: must be >= 0",
-			"upstream.response_header_timeout: must be >= 0",
-			"upstream.max_idle_conns: must be >= 0",
-			"limits.max_body_bytes: must be >= 0",
-			"limits.body_memory_bytes: must be >= 0",
-			"limits.body_memory_budget: must be >= 0",
-			`limits.body_temp_dir: "/nonexistent/rampart-bodies" does not exist`,
-			`upstream.insecure_stream_request_body_paths[1]: "upload" must be an absolute path`,
-			`upstream.strip_request_headers[1]: "Bad Name" is not a valid header name`,
-			`upstream.strip_request_headers[3]: "*" would match every header`,
-			`upstream.strip_request_headers[4]: "X-*-Mid" has a '*' that is not at the end`,
-			`upstream.strip_request_headers[5]: "Bad Prefix*" is not a valid header name`,
-			`upstream.remove_response_headers[0]: "X:Colon" is not a valid header name`,
+			"DialTimeout: must not be negative",
+			"ResponseHeaderTimeout: must not be negative",
+			"MaxIdleConns: must not be negative",
+			"MaxBodyBytes: must not be negative",
+			"BodyMemoryBytes: must not be negative",
+			"BodyMemoryBudget: must not be negative",
+			`BodyTempDir: "/nonexistent/rampart-bodies" does not exist`,
+			`InsecureStreamRequestBodyPaths[1]: "upload" must be an absolute path`,
+			`StripRequestHeaders[1]: "Bad Name" is not a valid header name`,
+			`StripRequestHeaders[3]: "*" would match every header`,
+			`StripRequestHeaders[4]: "X-*-Mid" has a '*' that is not at the end`,
+			`StripRequestHeaders[5]: "Bad Prefix*" is not a valid header name`,
+			`RemoveResponseHeaders[0]: "X:Colon" is not a valid header name`,
 		}},
 	}
 	for _, tc := range tests {
@@ -111,8 +111,8 @@ func TestNew_Defaults(t *testing.T) {
 	if sp := p.spooler; sp.memShare != 2<<20 || sp.diskShare != 64<<20 {
 		t.Errorf("client shares: %d memory, %d disk", sp.memShare, sp.diskShare)
 	}
-	if w := p.Warnings(); len(w) != 0 {
-		t.Errorf("warnings for a loopback upstream: %q", w)
+	if w := (&Options{Upstream: mustURL(t, "http://127.0.0.1:5000")}).Validate(); len(w) != 0 {
+		t.Errorf("findings for a loopback upstream: %q", w)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestNew_TempDirNotADirectory(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(f, nil, 0o600)
 	_, err := New(Options{Upstream: mustURL(t, "http://127.0.0.1:5000"), BodyTempDir: f})
-	if err == nil || !strings.Contains(err.Error(), "limits.body_temp_dir: ") || !strings.Contains(err.Error(), "is not a directory") {
+	if err == nil || !strings.Contains(err.Error(), "BodyTempDir: ") || !strings.Contains(err.Error(), "is not a directory") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -136,21 +136,24 @@ func TestWarnings(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Upstream: mustURL(t, "http://10.0.0.5:5000")}, "upstream.url: plain http to non-loopback host"},
-		{Options{Upstream: mustURL(t, "https://app.internal"), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, "verification is disabled"},
+		{Options{Upstream: mustURL(t, "http://10.0.0.5:5000")}, "Upstream: traffic to 10.0.0.5:5000 crosses the network unencrypted"},
+		{Options{Upstream: mustURL(t, "https://app.internal"), TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, "certificate is not verified"},
 		{Options{Upstream: mustURL(t, "http://localhost:5000")}, ""},
-		{Options{Upstream: mustURL(t, "http://localhost:5000"), InsecureStreamRequestBodies: true}, "upstream.insecure_stream_request_bodies: "},
-		{Options{Upstream: mustURL(t, "http://localhost:5000"), BodyTempDir: shared}, "limits.body_temp_dir: "},
-		{Options{Upstream: mustURL(t, "http://localhost:5000"), InsecureStreamRequestBodyPaths: []string{"/upload"}}, `upstream.insecure_stream_request_body_paths[0]: request bodies under "/upload" are streamed`},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), InsecureStreamRequestBodies: true}, "InsecureStreamRequestBodies: "},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), BodyTempDir: shared}, "BodyTempDir: "},
+		{Options{Upstream: mustURL(t, "http://localhost:5000"), InsecureStreamRequestBodyPaths: []string{"/upload"}}, `InsecureStreamRequestBodyPaths[0]: request bodies under "/upload" are streamed`},
 		{Options{Upstream: mustURL(t, "http://localhost:5000"), BodyTempDir: sticky}, ""},
 		{Options{Upstream: mustURL(t, "http://[::1]:5000")}, ""},
 	}
 	for _, tc := range tests {
-		p, err := New(tc.o)
-		if err != nil {
+		if _, err := New(tc.o); err != nil {
 			t.Fatal(err)
 		}
-		w := strings.Join(p.Warnings(), "\n")
+		var ws []string
+		for _, e := range tc.o.Validate().Warnings() {
+			ws = append(ws, e.Error())
+		}
+		w := strings.Join(ws, "\n")
 		if tc.want == "" && w != "" || !strings.Contains(w, tc.want) {
 			t.Errorf("%s: warnings %q, want %q", tc.o.Upstream, w, tc.want)
 		}

@@ -96,14 +96,13 @@ type Proxy struct {
 	seclog           *seclog.Logger
 	sampler          seclog.Sampler
 	debugSampler     seclog.Sampler
-	warnings         []string
 }
 
 // New validates o and returns a Proxy. Errors name the offending setting by
 // its YAML key (for example "upstream.url: required"); all are reported at
 // once.
 func New(o Options) (*Proxy, error) {
-	if err := o.validate(); err != nil {
+	if err := o.Validate().Err(); err != nil {
 		return nil, err
 	}
 	u := *o.Upstream
@@ -127,7 +126,6 @@ func New(o Options) (*Proxy, error) {
 		// is logged once per client every 10 s, with the count of
 		// refusals in between (as the connection cap does).
 		shareSampler: seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
-		warnings:     o.Warnings(),
 		streamBodies: o.InsecureStreamRequestBodies,
 	}
 	for _, s := range o.InsecureStreamRequestBodyPaths {
@@ -165,10 +163,6 @@ func orDefault[T int | int64](v, def T) T {
 	}
 	return v
 }
-
-// Warnings lists settings that are valid but weaken security, for
-// `rampart config check`.
-func (p *Proxy) Warnings() []string { return append([]string(nil), p.warnings...) }
 
 // CloseIdleConnections closes the idle keep-alive connections to the
 // upstream. Call it when a Proxy is replaced (configuration reload).

@@ -324,7 +324,7 @@ func TestProxy_InsecureNoRedirectRewrite(t *testing.T) {
 	if got := res.Header.Get("Location"); got != self+"/login?next=%2Fx#top" {
 		t.Errorf("Location = %q, want it as the application sent it", got)
 	}
-	if w := strings.Join(p.Warnings(), "\n"); !strings.Contains(w, "upstream.insecure_no_redirect_rewrite") {
+	if w := (&Options{InsecureNoRedirectRewrite: true}).Validate().Warnings(); len(w) != 1 || w[0].Path != "InsecureNoRedirectRewrite" {
 		t.Errorf("warnings %q", w)
 	}
 }

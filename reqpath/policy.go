@@ -2,14 +2,13 @@ package reqpath
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/seclog"
@@ -73,42 +72,49 @@ type Policy struct {
 	sampler             *seclog.Sampler
 }
 
-// New validates o and returns the Policy. Errors name the YAML key.
-func New(o Options) (*Policy, error) {
-	p := &Policy{log: o.Log, sampler: &seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
-		prefixes: o.Prefixes, foldCase: o.CaseInsensitive}
-	var errs []error
-	parse := func(key string, list []string) []Prefix {
-		var out []Prefix
-		for i, s := range list {
-			pre, err := ParsePrefix(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s[%d]: %v", key, i, err))
+// Validate reports what is wrong with o, and what is valid but weakens a
+// defence, by Go field path ("InsecureAllowSemicolons[1]"). New refuses o
+// on any error; the warnings are for `rampart config check`.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
+	for _, l := range []struct {
+		name, what string
+		list       []string
+	}{
+		{"InsecureAllowEncodedSlashes", "%2F, which applications read either as a separator or as data; rules there match it as a separator", o.InsecureAllowEncodedSlashes},
+		{"InsecureAllowSemicolons", ";parameters, which servlet containers strip and other servers keep; rules there match them stripped", o.InsecureAllowSemicolons},
+	} {
+		for i, s := range l.list {
+			path := field.Index(l.name, i)
+			if _, err := ParsePrefix(s); err != nil {
+				errs.Errorf(path, "write a path prefix such as /api/files/", "%v", err)
 				continue
 			}
+			errs.Warnf(path, "remove it unless the application needs these paths (README, Request paths)", "paths under %q may hold %s", s, l.what)
+		}
+	}
+	return errs
+}
+
+// New validates o and returns the Policy.
+func New(o Options) (*Policy, error) {
+	if err := o.Validate().Err(); err != nil {
+		return nil, err
+	}
+	p := &Policy{log: o.Log, sampler: &seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
+		prefixes: o.Prefixes, foldCase: o.CaseInsensitive}
+	parse := func(list []string) []Prefix {
+		var out []Prefix
+		for _, s := range list {
+			pre, _ := ParsePrefix(s) // validated
 			out = append(out, pre)
 		}
 		return out
 	}
-	p.slashes = parse("insecure_allow_encoded_slashes", o.InsecureAllowEncodedSlashes)
-	p.semicolons = parse("insecure_allow_semicolons", o.InsecureAllowSemicolons)
+	p.slashes = parse(o.InsecureAllowEncodedSlashes)
+	p.semicolons = parse(o.InsecureAllowSemicolons)
 	p.allLower = !slices.ContainsFunc(p.prefixes, func(pre Prefix) bool { return pre.p != pre.orig })
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
 	return p, nil
-}
-
-// Warnings lists the relaxations of o, for `rampart config check`.
-func (o Options) Warnings() []string {
-	var w []string
-	for i, s := range o.InsecureAllowEncodedSlashes {
-		w = append(w, fmt.Sprintf("insecure_allow_encoded_slashes[%d]: paths under %q may hold %%2F, which applications read either as a separator or as data; rules there match it as a separator", i, s))
-	}
-	for i, s := range o.InsecureAllowSemicolons {
-		w = append(w, fmt.Sprintf("insecure_allow_semicolons[%d]: paths under %q may hold ;parameters, which servlet containers strip and other servers keep; rules there match them stripped", i, s))
-	}
-	return w
 }
 
 // Canonical is the package's Canonical with p's relaxations.

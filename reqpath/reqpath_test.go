@@ -271,10 +271,10 @@ func TestRelaxations(t *testing.T) {
 		}
 	}
 	if _, err := New(Options{InsecureAllowEncodedSlashes: []string{"api", "/a/../b"}}); err == nil ||
-		!strings.Contains(err.Error(), "insecure_allow_encoded_slashes[0]") || !strings.Contains(err.Error(), "insecure_allow_encoded_slashes[1]") {
+		!strings.Contains(err.Error(), "InsecureAllowEncodedSlashes[0]") || !strings.Contains(err.Error(), "InsecureAllowEncodedSlashes[1]") {
 		t.Errorf("bad prefixes: %v", err)
 	}
-	if w := (Options{InsecureAllowSemicolons: []string{"/x"}}).Warnings(); len(w) != 1 {
+	if w := (Options{InsecureAllowSemicolons: []string{"/x"}}).Validate(); len(w) != 1 || w.HasErrors() {
 		t.Errorf("warnings: %v", w)
 	}
 }

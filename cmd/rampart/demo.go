@@ -7,6 +7,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/config"
@@ -40,10 +42,19 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	go app.Serve(ln)
 	defer app.Close()
 	upstream := "http://" + ln.Addr().String()
-	src.Demo = true
+	src.Path, src.Data = demo.ConfigName, demo.Config
 	src.Flags.Upstream = &upstream
+	if src.Flags.StateDir == nil {
+		// The development certificate is kept in the user's cache, so
+		// that the browser's exception for it outlives one run.
+		dir := ".rampart-state"
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(d, "rampart")
+		}
+		src.Flags.StateDir = &dir
+	}
 	return serve(src, stdout, stderr, func(p *config.Plan) {
-		https := "https://" + displayAddr(p.Listen.HTTPS)
+		https := "https://" + displayAddr(p.HTTPS)
 		fmt.Fprintf(stderr, `
 rampart demo is running: %s
 (a development certificate: your browser will warn once; curl needs -k)
@@ -58,7 +69,7 @@ Try:
 
 Ctrl-C stops it.
 
-`, https, https, https, displayAddr(p.Listen.HTTP), displayAddr(p.Listen.HTTP), https, https)
+`, https, https, https, displayAddr(p.HTTP), displayAddr(p.HTTP), https, https)
 	})
 }
 

@@ -80,7 +80,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	if findings.HasErrors() {
 		findings.Write(stderr)
 		hint := "fix the errors above, then confirm with: " + checkCommand(src)
-		if src.Demo {
+		if src.Data != nil {
 			hint = "fix the flags above"
 		}
 		errorf(stderr, hint, "configuration refused")
@@ -102,11 +102,6 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 		gw.Close()
 		return 1
 	}
-	for _, w := range gw.Warnings() {
-		if !plan.Demo {
-			logger.Warn(w)
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	// Fewer garbage collections under load, for at most DefaultFloor of
@@ -119,7 +114,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	if ready != nil {
 		ready(plan)
 	}
-	logger.Info("rampart serving", "https", plan.Listen.HTTPS, "http", plan.Listen.HTTP, "upstream", plan.Upstream.URL.String(), "hosts", plan.Hosts, "tls", plan.TLS.Mode.String())
+	logger.Info("rampart serving", "https", plan.HTTPS, "http", plan.HTTP, "upstream", plan.Proxy.Upstream.Redacted(), "hosts", plan.Hosts, "tls", plan.TLSMode())
 	if err := gw.Run(ctx); err != nil {
 		errorf(stderr, "", "%v", err)
 		return 1
@@ -149,7 +144,7 @@ func reopenOnHUP(ctx context.Context, hup <-chan os.Signal, reopen func() error,
 // listenHint says what to do about a listener that could not be opened.
 func listenHint(err error, plan *config.Plan) string {
 	var op *net.OpError
-	addr := plan.Listen.HTTPS
+	addr := plan.HTTPS
 	if errors.As(err, &op) && op.Addr != nil {
 		addr = op.Addr.String()
 	}

@@ -29,7 +29,7 @@ func TestLoad_TrustedProxiesMappedPrefixTooShort(t *testing.T) {
 	}
 	// A mapped /96 or longer is an IPv4 prefix in disguise and stays valid.
 	p, fs, _ := load(t, minimal+"trusted_proxies: [\"::ffff:10.0.0.0/104\"]\n", nil, Flags{})
-	if p == nil || len(p.TrustedProxies) != 1 || p.TrustedProxies[0].String() != "10.0.0.0/8" {
+	if p == nil || len(p.ClientIP.TrustedProxies) != 1 || p.ClientIP.TrustedProxies[0].String() != "10.0.0.0/8" {
 		t.Errorf("::ffff:10.0.0.0/104: got %v, findings:\n%s", p, fmtFindings(fs))
 	}
 }
@@ -128,7 +128,7 @@ func TestLoad_StripRequestHeaderPatterns(t *testing.T) {
 		t.Errorf("no finding on %s (%s):\n%s", k, w, fmtFindings(fs))
 	}
 	p, fs, _ = load(t, minimal+"  strip_request_headers: [X-Tenant, x_internal_*]\n", nil, Flags{})
-	if p == nil || len(p.Upstream.StripRequestHeaders) != 2 {
+	if p == nil || len(p.Proxy.StripRequestHeaders) != 2 {
 		t.Errorf("valid patterns refused:\n%s", fmtFindings(fs))
 	}
 }
@@ -137,11 +137,11 @@ func TestLoad_StripRequestHeaderPatterns(t *testing.T) {
 // reach clients: it is a reported choice, carried to the plan.
 func TestLoad_InsecureNoRedirectRewriteIsReported(t *testing.T) {
 	p, fs, _ := load(t, minimal, nil, Flags{})
-	if p == nil || p.Upstream.InsecureNoRedirectRewrite {
+	if p == nil || p.Proxy.InsecureNoRedirectRewrite {
 		t.Fatalf("the rewrite must default on:\n%s", fmtFindings(fs))
 	}
 	p, fs, _ = load(t, minimal+"  insecure_no_redirect_rewrite: true\n", nil, Flags{})
-	if p == nil || !p.Upstream.InsecureNoRedirectRewrite {
+	if p == nil || !p.Proxy.InsecureNoRedirectRewrite {
 		t.Fatalf("not carried to the plan:\n%s", fmtFindings(fs))
 	}
 	for _, f := range fs {
@@ -157,12 +157,12 @@ func TestLoad_InsecureNoRedirectRewriteIsReported(t *testing.T) {
 // silent fallback.
 func TestLoad_InterceptErrorsModes(t *testing.T) {
 	p, fs, _ := load(t, minimal, nil, Flags{})
-	if p == nil || p.Upstream.InterceptErrors != proxy.InterceptDebugPages {
+	if p == nil || p.Proxy.InterceptErrors != proxy.InterceptDebugPages {
 		t.Fatalf("default: %v\n%s", p, fmtFindings(fs))
 	}
 	for v, want := range map[string]proxy.InterceptErrors{"debug": proxy.InterceptDebugPages, "all": proxy.InterceptAll, "off": proxy.InsecureInterceptOff} {
 		p, fs, _ := load(t, minimal+"  intercept_errors: "+v+"\n", nil, Flags{})
-		if p == nil || p.Upstream.InterceptErrors != want {
+		if p == nil || p.Proxy.InterceptErrors != want {
 			t.Fatalf("%s: %v\n%s", v, p, fmtFindings(fs))
 		}
 		warned := false
@@ -178,7 +178,7 @@ func TestLoad_InterceptErrorsModes(t *testing.T) {
 		t.Errorf("a mistyped mode was accepted:\n%s", fmtFindings(fs))
 	}
 	p, fs, _ = load(t, minimal, map[string]string{"RAMPART_UPSTREAM_INTERCEPT_ERRORS": "all"}, Flags{})
-	if p == nil || p.Upstream.InterceptErrors != proxy.InterceptAll {
+	if p == nil || p.Proxy.InterceptErrors != proxy.InterceptAll {
 		t.Errorf("from the environment: %v\n%s", p, fmtFindings(fs))
 	}
 }

@@ -3,13 +3,16 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/testcert"
+	"github.com/rampart-dev/rampart/logfile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -44,20 +47,23 @@ func TestLoad_MinimalIsSecureDefaults(t *testing.T) {
 	if len(fs) != 0 {
 		t.Errorf("want no findings, got:\n%v", fs)
 	}
-	if p.TLS.Mode != TLSACME {
-		t.Errorf("public host without certificate files: want automatic ACME, got %v", p.TLS.Mode)
+	if p.TLSMode() != "acme" {
+		t.Errorf("public host without certificate files: want automatic ACME, got %v", p.TLSMode())
 	}
-	if p.Listen.ReadHeaderTimeout == 0 || p.Listen.IdleTimeout == 0 || p.Listen.ReadTimeout == 0 {
-		t.Errorf("slowloris timeouts must default on: %+v", p.Listen)
+	// The plan leaves every library setting the file does not name at
+	// zero: the library's own default, secure by construction.
+	srv, err := listen.NewServer(p.HTTPS, http.NotFoundHandler(), nil, p.Listen)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p.Listen.MaxConnsPerClient != 256 {
-		t.Errorf("per-client connection cap must default on (256): %d", p.Listen.MaxConnsPerClient)
+	if h := srv.HTTP; h.ReadHeaderTimeout == 0 || h.IdleTimeout == 0 || h.MaxHeaderBytes != listen.DefaultMaxHeaderBytes {
+		t.Errorf("slowloris timeouts must default on: %+v", h)
 	}
-	if !p.Upstream.PreserveHost || p.MaxBodyBytes != 10<<20 || p.AccessLog.MaxSizeMB != 100 || p.AccessLog.MaxBackups != 10 || !p.AccessLog.Compress {
-		t.Errorf("defaults: %+v %+v", p.Upstream, p.AccessLog)
+	if p.Listen.ReadHeaderTimeout != 0 || p.Listen.MaxConnsPerClient != 0 || p.Proxy.SendUpstreamHost || p.Proxy.MaxBodyBytes != 0 || p.AccessFile != (logfile.Options{}) {
+		t.Errorf("library defaults overridden by the plan: %+v %+v %+v", p.Listen, p.Proxy, p.AccessFile)
 	}
-	if len(p.TrustedProxies) != 0 || p.ClientIPHeader != "X-Forwarded-For" {
-		t.Errorf("no proxy must be trusted by default: %v", p.TrustedProxies)
+	if len(p.ClientIP.TrustedProxies) != 0 || p.ClientIP.Header != "" {
+		t.Errorf("no proxy must be trusted by default: %+v", p.ClientIP)
 	}
 }
 
@@ -75,6 +81,8 @@ func TestLoad_ErrorsNameFileLineKeyAndFix(t *testing.T) {
 			[]string{"rampart.yaml:6", "listen.read_header_timeout: must be > 0", "slowloris"}},
 		{"connection cap negative", minimal + "listen:\n  max_conns_per_client: -1\n",
 			[]string{"rampart.yaml:6", "listen.max_conns_per_client: -1 is out of range", "hint: use 1 to 100000"}},
+		{"header limit too small", minimal + "listen:\n  max_header_bytes: 1k\n",
+			[]string{"rampart.yaml:6", "listen.max_header_bytes: 1024 bytes is too small"}},
 		{"connection cap beyond any descriptor limit", minimal + "listen:\n  max_conns_per_client: 100001\n",
 			[]string{"rampart.yaml:6", "listen.max_conns_per_client: 100001 is out of range"}},
 		{"missing upstream", "hosts: [example.com]\n",
@@ -130,7 +138,7 @@ func TestLoad_Warnings(t *testing.T) {
 		got += f.String() + "\n"
 	}
 	for _, w := range []string{"warning: upstream.url: traffic to 10.0.0.5:5000 crosses the network unencrypted",
-		"log.access: keeps only 3 MB", `keep_query_params[0]: "token" looks like it may carry a secret`} {
+		"log.access.max_size_mb: keeps only 3 MB", `keep_query_params[0]: "token" looks like it may carry a secret`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing warning %q in:\n%s", w, got)
 		}
@@ -140,14 +148,14 @@ func TestLoad_Warnings(t *testing.T) {
 func TestLoad_EnvAndFlagsOverrideFile(t *testing.T) {
 	env := map[string]string{"RAMPART_UPSTREAM_URL": "http://127.0.0.1:6000", "RAMPART_LISTEN_HTTP": "off",
 		"RAMPART_LOG_ACCESS_MAX_BACKUPS": "20", "RAMPART_UPSTREAM_PRESERVE_HOST": "false"}
-	listen := "127.0.0.1:9443"
-	p, fs, _ := load(t, minimal, env, Flags{Listen: &listen, Hosts: []string{"Example.ORG"}})
+	addr := "127.0.0.1:9443"
+	p, fs, _ := load(t, minimal, env, Flags{Listen: &addr, Hosts: []string{"Example.ORG"}})
 	if p == nil {
 		t.Fatal(fs.Error())
 	}
-	if p.Upstream.URL.String() != "http://127.0.0.1:6000" || p.Listen.HTTP != "" || p.Listen.HTTPS != listen ||
-		p.AccessLog.MaxBackups != 20 || p.Upstream.PreserveHost || p.Hosts[0] != "example.org" {
-		t.Errorf("overrides not applied: %+v %+v %v", p.Listen, p.Upstream, p.Hosts)
+	if p.Proxy.Upstream.String() != "http://127.0.0.1:6000" || p.HTTP != "" || p.HTTPS != addr ||
+		p.AccessFile.MaxBackups != 20 || !p.Proxy.SendUpstreamHost || p.Hosts[0] != "example.org" {
+		t.Errorf("overrides not applied: %q %q %+v %+v %v", p.HTTPS, p.HTTP, p.AccessFile, p.Proxy, p.Hosts)
 	}
 	_, fs, _ = load(t, minimal, map[string]string{"RAMPART_LISTEN_IDLE_TIMEOUT": "soon"}, Flags{})
 	if !strings.Contains(fs.Error(), "env RAMPART_LISTEN_IDLE_TIMEOUT: error: listen.idle_timeout") {
@@ -168,8 +176,8 @@ func TestLoad_DotEnvNeverOverridesEnvironment(t *testing.T) {
 	if p == nil {
 		t.Fatal(fs.Error())
 	}
-	if p.Listen.HTTPS != "127.0.0.1:3333" || p.Listen.HTTP != "127.0.0.1:2222" {
-		t.Errorf("got %+v", p.Listen)
+	if p.HTTPS != "127.0.0.1:3333" || p.HTTP != "127.0.0.1:2222" {
+		t.Errorf("got %q %q", p.HTTPS, p.HTTP)
 	}
 	if !strings.Contains(fs[0].String(), "chmod 600") {
 		t.Errorf("world-readable .env must be reported: %v", fs)
@@ -392,7 +400,7 @@ func TestLoad_RateLimitBackend(t *testing.T) {
 
 func TestLoad_ComponentWarnings(t *testing.T) {
 	_, fs, _ := load(t, minimal+"client_ip_header: X-Real-IP\n", nil, Flags{})
-	if got := fmtFindings(fs); !strings.Contains(got, "rampart.yaml:5: warning: client_ip_header: has no effect without trusted_proxies") {
+	if got := fmtFindings(fs); !strings.Contains(got, "rampart.yaml:5: warning: client_ip_header: has no effect without trusted proxies") {
 		t.Errorf("clientip warning not surfaced: %s", got)
 	}
 }
@@ -463,7 +471,8 @@ func TestLoad_MaxConnsPerClientSet(t *testing.T) {
 		t.Errorf("max_conns_per_client: got %d, want 12", p.Listen.MaxConnsPerClient)
 	}
 	p, fs, _ = load(t, minimal+"listen: {max_conns_per_client: 0}\n", nil, Flags{})
-	if p == nil || p.Listen.MaxConnsPerClient != 256 {
-		t.Errorf("max_conns_per_client 0 must mean the default 256: %v %v", p, fs)
+	// 0 is the listener's own default (256), not a plan value.
+	if p == nil || p.Listen.MaxConnsPerClient != 0 {
+		t.Errorf("max_conns_per_client 0 must mean the default: %v %v", p, fs)
 	}
 }

@@ -41,7 +41,7 @@ func TestSeedExampleIsValid(t *testing.T) {
 		r.Zones["api_limit"].Rate != "10r/s" || r.Zones["api_limit"].Size != "10m" {
 		t.Errorf("seed limit_req not reproduced: %+v", r)
 	}
-	if !p.Headers.HSTS.Preload || p.Upstream.URL.String() != "http://127.0.0.1:5000" || !p.Upstream.PreserveHost {
+	if !p.Headers.HSTS.Preload || p.Proxy.Upstream.String() != "http://127.0.0.1:5000" || p.Proxy.SendUpstreamHost {
 		t.Errorf("plan: %+v", p)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -78,8 +79,41 @@ func (fs Findings) Errors() Findings {
 	return out
 }
 
+// sort puts errors first, and each severity's findings with a line first,
+// by line, then the others (environment, flags, whole files) in the order
+// they were found.
 func (fs Findings) sort() {
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
+	key := func(f Finding) (int, int) {
+		if _, line := fileLine(f.Where); line > 0 {
+			return 0, line
+		}
+		return 1, 0
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Severity != fs[j].Severity {
+			return fs[i].Severity > fs[j].Severity
+		}
+		gi, li := key(fs[i])
+		gj, lj := key(fs[j])
+		if gi != gj {
+			return gi < gj
+		}
+		return li < lj
+	})
+}
+
+// fileLine splits "rampart.yaml:42" into the file and the line; a place
+// without a line has line 0.
+func fileLine(where string) (string, int) {
+	i := strings.LastIndexByte(where, ':')
+	if i < 0 {
+		return where, 0
+	}
+	n, err := strconv.Atoi(where[i+1:])
+	if err != nil {
+		return where, 0
+	}
+	return where[:i], n
 }
 
 // Write prints one finding per paragraph and a summary line.

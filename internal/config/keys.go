@@ -34,16 +34,16 @@ var (
 )
 
 func keyMappings() []keyMapping {
-	keyTableOnce.Do(func() { keyTable = buildKeyTable(reflect.TypeFor[File](), "") })
+	keyTableOnce.Do(func() { keyTable = buildKeyTable(reflect.TypeFor[File](), "", "") })
 	return keyTable
 }
 
-func buildKeyTable(t reflect.Type, yamlPath string) []keyMapping {
+func buildKeyTable(t reflect.Type, yamlPath, planBase string) []keyMapping {
 	var out []keyMapping
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if strings.Contains(sf.Tag.Get("yaml"), ",inline") {
-			out = append(out, buildKeyTable(sf.Type, yamlPath)...)
+			out = append(out, buildKeyTable(sf.Type, yamlPath, planBase)...)
 			continue
 		}
 		name := yamlName(sf)
@@ -51,26 +51,42 @@ func buildKeyTable(t reflect.Type, yamlPath string) []keyMapping {
 			continue
 		}
 		key := joinKey(yamlPath, name)
-		if tag, ok := sf.Tag.Lookup("plan"); ok && tag != "" && tag != "-" {
-			for p := range strings.SplitSeq(tag, ",") {
-				out = append(out, keyMapping{yaml: key, plan: strings.TrimSpace(p)})
-			}
-		}
+		base := planBase
 		ft := sf.Type
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
+		if tag, ok := sf.Tag.Lookup("plan"); ok && tag != "" && tag != "-" {
+			for p := range strings.SplitSeq(tag, ",") {
+				p = planTag(strings.TrimSpace(p), planBase)
+				out = append(out, keyMapping{yaml: key, plan: p})
+				if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Struct {
+					// A list of values: its items by index.
+					out = append(out, keyMapping{yaml: key + "[#]", plan: p + "[#]"})
+				}
+				base = p
+			}
+		}
 		switch {
 		case ft == reflect.TypeFor[Duration]() || ft == reflect.TypeFor[ByteSize]():
 		case ft.Kind() == reflect.Struct:
-			out = append(out, buildKeyTable(ft, key)...)
+			out = append(out, buildKeyTable(ft, key, base)...)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-			out = append(out, buildKeyTable(ft.Elem(), key+"[#]")...)
+			out = append(out, buildKeyTable(ft.Elem(), key+"[#]", base+"[#]")...)
 		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
-			out = append(out, buildKeyTable(ft.Elem(), key+".*")...)
+			out = append(out, buildKeyTable(ft.Elem(), key+".*", base+"[*]")...)
 		}
 	}
 	return out
+}
+
+// planTag resolves a tag relative to its section (".MaxSizeMB") to an
+// absolute Plan path.
+func planTag(tag, base string) string {
+	if strings.HasPrefix(tag, ".") {
+		return base + tag
+	}
+	return tag
 }
 
 // yamlKeyOf returns the YAML key that sets the Plan field at path (a
@@ -170,19 +186,27 @@ func substitute(m keyMapping, toks []string) (string, bool) {
 // fieldFindings records a library's validation findings of the Plan field
 // at root (a library's Options) at the YAML keys that set the fields they
 // name. A finding on a field no key sets goes to the nearest key that
-// does, and its message names the field.
+// does, and its message names the field. A finding at or below a key
+// whose value had the wrong shape is dropped: it is a consequence of that
+// error, already reported. The hint of a key that a flag sets says so.
 func (l *loader) fieldFindings(root string, errs field.Errors) {
 	for _, e := range errs {
 		path := field.Join(root, e.Path)
 		key := yamlKeyOf(path)
-		msg := e.Message
+		if key != "" && l.underTypeError(key) {
+			continue
+		}
+		msg, hint := e.Message, e.Hint
 		if key == "" {
 			msg = path + ": " + msg
+		}
+		if flag := flagOf(key); flag != "" && hint != "" {
+			hint += " (flag --" + flag + ")"
 		}
 		sev := Error
 		if e.Warning {
 			sev = Warning
 		}
-		l.findings = append(l.findings, Finding{Severity: sev, Where: l.nearest(key), Key: key, Message: msg, Hint: e.Hint})
+		l.findings = append(l.findings, Finding{Severity: sev, Where: l.nearest(key), Key: key, Message: msg, Hint: hint})
 	}
 }

@@ -24,10 +24,10 @@ import (
 type Source struct {
 	// Path of the YAML file; "" means no file (flags and environment only).
 	Path string
-	// Demo selects the demo's defaults: loopback listeners, a state
-	// directory in the user cache directory, the development certificate,
-	// no hosts required.
-	Demo bool
+	// Data is the configuration's content when it is not read from Path:
+	// the demo's built-in configuration. Path then only names it in
+	// findings.
+	Data []byte
 	// Flags are command-line overrides; nil fields are not set.
 	Flags Flags
 	// LookupEnv reads the environment; nil means os.LookupEnv. Tests
@@ -87,7 +87,9 @@ func Load(src Source) (*Plan, Findings) {
 	dotenvDir := "."
 	if src.Path != "" {
 		l.file = src.Path
-		dotenvDir = filepath.Dir(src.Path)
+		if src.Data == nil {
+			dotenvDir = filepath.Dir(src.Path)
+		}
 		l.readFile(&f)
 	}
 	l.env = l.environment(filepath.Join(dotenvDir, ".env"), src.LookupEnv)
@@ -114,7 +116,10 @@ func Load(src Source) (*Plan, Findings) {
 }
 
 func (l *loader) readFile(f *File) {
-	data, err := os.ReadFile(l.file)
+	data, err := l.src.Data, error(nil)
+	if data == nil {
+		data, err = os.ReadFile(l.file)
+	}
 	if err != nil {
 		l.findings = append(l.findings, Finding{Severity: Error, Where: l.file,
 			Message: "cannot read the configuration: " + errors.Unwrap(err).Error(),
@@ -452,20 +457,34 @@ func (l *loader) envScalar(fv reflect.Value, key, envName string) {
 	}
 }
 
+// flagKeys are the keys the command line can set, and their flags.
+var flagKeys = map[string]string{
+	"listen.https": "listen", "listen.http": "http-listen", "upstream.url": "upstream",
+	"tls.cert_file": "cert", "tls.key_file": "key", "state_dir": "state-dir", "hosts": "host",
+}
+
+// flagOf is the flag that sets key (or the list key is an item of), or "".
+func flagOf(key string) string {
+	if i := strings.IndexByte(key, '['); i >= 0 {
+		key = key[:i]
+	}
+	return flagKeys[key]
+}
+
 func (l *loader) applyFlags(f *File) {
 	fl := l.src.Flags
-	set := func(dst *string, v *string, key, flag string) {
+	set := func(dst *string, v *string, key string) {
 		if v != nil {
 			*dst = *v
-			l.where[key] = "flag --" + flag
+			l.where[key] = "flag --" + flagKeys[key]
 		}
 	}
-	set(&f.Listen.HTTPS, fl.Listen, "listen.https", "listen")
-	set(&f.Listen.HTTP, fl.HTTPListen, "listen.http", "http-listen")
-	set(&f.Upstream.URL, fl.Upstream, "upstream.url", "upstream")
-	set(&f.TLS.CertFile, fl.CertFile, "tls.cert_file", "cert")
-	set(&f.TLS.KeyFile, fl.KeyFile, "tls.key_file", "key")
-	set(&f.StateDir, fl.StateDir, "state_dir", "state-dir")
+	set(&f.Listen.HTTPS, fl.Listen, "listen.https")
+	set(&f.Listen.HTTP, fl.HTTPListen, "listen.http")
+	set(&f.Upstream.URL, fl.Upstream, "upstream.url")
+	set(&f.TLS.CertFile, fl.CertFile, "tls.cert_file")
+	set(&f.TLS.KeyFile, fl.KeyFile, "tls.key_file")
+	set(&f.StateDir, fl.StateDir, "state_dir")
 	if len(fl.Hosts) > 0 {
 		f.Hosts = fl.Hosts
 		l.where["hosts"] = "flag --host"

@@ -5,11 +5,22 @@
 package demo
 
 import (
+	_ "embed"
 	"encoding/json"
 	"html/template"
 	"net/http"
 	"time"
 )
+
+// Config is the configuration `rampart demo` runs (demo.yaml): ordinary
+// configuration keys, loaded like a rampart.yaml, not a mode of the
+// configuration compiler.
+//
+//go:embed demo.yaml
+var Config []byte
+
+// ConfigName names Config in configuration findings.
+const ConfigName = "demo.yaml (built in)"
 
 // Handler returns the demo application.
 func Handler() http.Handler {

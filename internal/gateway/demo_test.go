@@ -24,13 +24,13 @@ func TestDemo_ZeroConfig(t *testing.T) {
 	defer app.Close()
 	state := t.TempDir()
 	upstream := app.URL
-	plan, fs := config.Load(config.Source{Demo: true, Flags: config.Flags{Upstream: &upstream, StateDir: &state},
+	plan, fs := config.Load(config.Source{Path: demo.ConfigName, Data: demo.Config, Flags: config.Flags{Upstream: &upstream, StateDir: &state},
 		LookupEnv: func(string) (string, bool) { return "", false }})
 	if plan == nil {
 		t.Fatal(fs.Error())
 	}
-	if plan.TLS.Mode != config.TLSDev || plan.Listen.HTTPS != "127.0.0.1:8443" || plan.Listen.HTTP != "127.0.0.1:8080" {
-		t.Fatalf("demo plan: %+v %+v", plan.TLS, plan.Listen)
+	if plan.TLSMode() != "development certificate" || plan.HTTPS != "127.0.0.1:8443" || plan.HTTP != "127.0.0.1:8080" {
+		t.Fatalf("demo plan: %+v %q %q", plan.TLS, plan.HTTPS, plan.HTTP)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")

@@ -67,7 +67,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
 
-	accessW, err := g.openLog(plan.AccessLog, o.Stdout)
+	accessW, err := g.openLog(plan.AccessFile, o.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("log.access: %w", err)
 	}
@@ -77,56 +77,40 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	}
 	sec := seclog.New(slog.New(slog.NewJSONHandler(secW, nil)))
 
-	tlsOpts := tlsconf.Options{Hosts: plan.Hosts, StateDir: plan.StateDir, Logger: o.Logger,
-		MinVersion: plan.TLS.MinVersion, ReloadInterval: plan.TLS.ReloadInterval}
-	switch plan.TLS.Mode {
-	case config.TLSFiles:
-		tlsOpts.CertFile, tlsOpts.KeyFile = plan.TLS.CertFile, plan.TLS.KeyFile
-	case config.TLSACME:
-		tlsOpts.ACME = &tlsconf.ACMEOptions{Email: plan.TLS.ACMEEmail, DirectoryURL: plan.TLS.ACMEDirectory}
-	}
+	tlsOpts := plan.TLS
+	tlsOpts.Logger = o.Logger
 	if g.tls, err = tlsconf.New(tlsOpts); err != nil {
 		return nil, err
 	}
 
 	pl, err := buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
-		port: httpsPort(plan.Listen.HTTPS, o.HTTPSListener)})
+		port: httpsPort(plan.HTTPS, o.HTTPSListener)})
 	if err != nil {
 		return nil, err
 	}
 	g.handler = pl.https
 
-	lo := listen.Options{
-		ReadHeaderTimeout: plan.Listen.ReadHeaderTimeout,
-		ReadTimeout:       plan.Listen.ReadTimeout,
-		WriteTimeout:      plan.Listen.WriteTimeout,
-		IdleTimeout:       plan.Listen.IdleTimeout,
-		MaxHeaderBytes:    plan.Listen.MaxHeaderBytes,
-		ShutdownTimeout:   plan.Listen.ShutdownTimeout,
-		// Both listeners cap each client's open connections, the
-		// listeners given in Options included (listen.Run wraps them);
-		// trusted proxies carry many clients and are not counted.
-		MaxConnsPerClient: plan.Listen.MaxConnsPerClient,
-		TrustedProxies:    plan.TrustedProxies,
-		Logger:            o.Logger,
-		SecurityLog:       sec,
-		Rejected:          pl.rejected,
-	}
-	if g.https, err = listen.NewServer(plan.Listen.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
+	// Both listeners cap each client's open connections, the listeners
+	// given in Options included (listen.Run wraps them); trusted proxies
+	// (plan.Listen.TrustedProxies) carry many clients and are not
+	// counted.
+	lo := plan.Listen
+	lo.Logger, lo.SecurityLog, lo.Rejected = o.Logger, sec, pl.rejected
+	if g.https, err = listen.NewServer(plan.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
 		return nil, err
 	}
 	g.https.Listener = o.HTTPSListener
-	if plan.Listen.HTTP != "" || o.HTTPListener != nil {
+	if plan.HTTP != "" || o.HTTPListener != nil {
 		rd, err := listen.NewRedirect(listen.RedirectOptions{
 			Hosts:         plan.Hosts,
-			HTTPSPort:     httpsPort(plan.Listen.HTTPS, o.HTTPSListener),
+			HTTPSPort:     httpsPort(plan.HTTPS, o.HTTPSListener),
 			ACMEChallenge: g.tls.ChallengeHandler(),
 			Logger:        o.Logger,
 		})
 		if err != nil {
 			return nil, err
 		}
-		if g.http, err = listen.NewServer(plan.Listen.HTTP, pl.around(rd), nil, lo); err != nil {
+		if g.http, err = listen.NewServer(plan.HTTP, pl.around(rd), nil, lo); err != nil {
 			return nil, err
 		}
 		g.http.Listener = o.HTTPListener
@@ -146,9 +130,6 @@ func httpsPort(addr string, ln net.Listener) int {
 
 // Handler is the HTTPS request pipeline, for tests and embedding.
 func (g *Gateway) Handler() http.Handler { return g.handler }
-
-// Warnings lists weaknesses the components found while building.
-func (g *Gateway) Warnings() []string { return g.tls.Warnings() }
 
 // Listen opens the listeners' addresses (those not given in Options), so
 // that a port in use or a privileged port is reported before anything

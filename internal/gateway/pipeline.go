@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
@@ -94,30 +95,9 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 // Stages added later (IP bans, CSRF, sessions, identity headers) slot in
 // between the request path and the proxy.
 func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
-	px, err := proxy.New(proxy.Options{
-		Upstream:                       plan.Upstream.URL,
-		SendUpstreamHost:               !plan.Upstream.PreserveHost,
-		DialTimeout:                    plan.Upstream.DialTimeout,
-		ResponseHeaderTimeout:          plan.Upstream.ResponseHeaderTimeout,
-		MaxIdleConns:                   plan.Upstream.MaxIdleConns,
-		MaxBodyBytes:                   plan.MaxBodyBytes,
-		BodyMemoryBytes:                plan.BodyMemoryBytes,
-		BodyMemoryBudget:               plan.BodyMemoryBudget,
-		BodyTempBudget:                 plan.BodyTempBudget,
-		BodyTempDir:                    plan.BodyTempDir,
-		InsecureStreamRequestBodies:    plan.Upstream.InsecureStreamRequestBodies,
-		InsecureStreamRequestBodyPaths: plan.Upstream.InsecureStreamRequestBodyPaths,
-		StripRequestHeaders:            plan.Upstream.StripRequestHeaders,
-		RemoveResponseHeaders:          plan.Upstream.RemoveResponseHeaders,
-		Forwarded:                      plan.Upstream.Forwarded,
-		InsecureNoRedirectRewrite:      plan.Upstream.InsecureNoRedirectRewrite,
-		InterceptErrors:                plan.Upstream.InterceptErrors,
-		FlushInterval:                  plan.Upstream.FlushInterval,
-		UpgradeIdleTimeout:             plan.Upstream.UpgradeIdleTimeout,
-		TLSClientConfig:                plan.Upstream.TLSClientConfig,
-		Logger:                         d.logger,
-		SecLog:                         d.sec,
-	})
+	po := plan.Proxy
+	po.Logger, po.SecLog = d.logger, d.sec
+	px, err := proxy.New(po)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +107,7 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 // buildStages wraps next (the reverse proxy) in the stages listed on
 // buildPipeline, in that order.
 func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipeline, error) {
-	resolver, err := clientip.New(clientip.Options{TrustedProxies: plan.TrustedProxies, Header: plan.ClientIPHeader})
+	resolver, err := clientip.New(plan.ClientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +141,9 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		next = mountReports(report, rl.Handler(headers.Collector()), next)
 	}
 
-	access, err := accesslog.New(accesslog.Options{Writer: d.access, KeepQueryParams: plan.AccessLog.KeepQueryParams})
+	ao := plan.AccessLog
+	ao.Writer = d.access
+	access, err := accesslog.New(ao)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +214,7 @@ func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
 	for _, r := range plan.Headers.Routes {
 		add(r.Prefix)
 	}
-	for _, s := range plan.Upstream.InsecureStreamRequestBodyPaths {
+	for _, s := range plan.Proxy.InsecureStreamRequestBodyPaths {
 		add(s)
 	}
 	for _, s := range plan.Paths.InsecureAllowEncodedSlashes {
@@ -275,12 +257,11 @@ func mountReports(path string, reports, next http.Handler) http.Handler {
 
 // openLog opens one log stream: the given standard stream, or a rotated
 // file.
-func (g *Gateway) openLog(lp config.LogPlan, std io.Writer) (io.Writer, error) {
-	if lp.Path == "" {
+func (g *Gateway) openLog(o logfile.Options, std io.Writer) (io.Writer, error) {
+	if o.Stdout() {
 		return std, nil
 	}
-	w, err := accesslog.OpenWriter(accesslog.Output{Path: lp.Path, MaxSizeMB: lp.MaxSizeMB,
-		MaxBackups: lp.MaxBackups, MaxAgeDays: lp.MaxAgeDays, NoCompress: !lp.Compress})
+	w, err := logfile.Open(o)
 	if err != nil {
 		return nil, err
 	}

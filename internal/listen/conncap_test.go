@@ -356,8 +356,8 @@ func TestConnCap_ConcurrentAcceptCloseRace(t *testing.T) {
 func TestOptions_MaxConnsPerClientValidated(t *testing.T) {
 	for _, n := range []int{-1, MaxMaxConnsPerClient + 1} {
 		_, err := NewServer(":0", okHandler(), nil, Options{MaxConnsPerClient: n})
-		if err == nil || !strings.Contains(err.Error(), "listen.max_conns_per_client") {
-			t.Errorf("MaxConnsPerClient %d: err %v, want one naming listen.max_conns_per_client", n, err)
+		if err == nil || !strings.Contains(err.Error(), "MaxConnsPerClient: ") {
+			t.Errorf("MaxConnsPerClient %d: err %v, want one naming MaxConnsPerClient", n, err)
 		}
 	}
 	s, err := NewServer(":0", okHandler(), nil, Options{})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/seclog"
 )
@@ -22,7 +23,7 @@ const (
 	DefaultReadTimeout       = 60 * time.Second
 	DefaultWriteTimeout      = 60 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
-	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxHeaderBytes    = 32 << 10
 	DefaultShutdownTimeout   = 30 * time.Second
 	// DefaultMaxConcurrentStreams caps HTTP/2 streams per connection, like
 	// nginx's http2_max_concurrent_streams (128).
@@ -73,8 +74,9 @@ type Options struct {
 	// listen.max_header_bytes); net/http answers 431 Request Header Fields
 	// Too Large beyond it (it allows 4 KiB of slack over the value). For
 	// HTTP/2 it is advertised as SETTINGS_MAX_HEADER_LIST_SIZE. Zero means
-	// 64 KiB: room for large cookies and tokens, far below net/http's own
-	// 1 MiB default.
+	// DefaultMaxHeaderBytes, 32 KiB: room for large cookies and tokens
+	// (nginx allows 4 × 8 KiB), far below net/http's own 1 MiB default.
+	// From MinMaxHeaderBytes (4 KiB) to MaxMaxHeaderBytes (1 MiB).
 	MaxHeaderBytes int
 
 	// ShutdownTimeout is how long Run waits for in-flight requests after
@@ -115,58 +117,78 @@ type Options struct {
 	Rejected http.Handler
 }
 
-// withDefaults validates o and fills in defaults. Errors name the YAML key.
-func (o Options) withDefaults() (Options, error) {
-	var errs []error
-	fix := func(name string, d *time.Duration, def time.Duration) {
-		switch {
-		case *d < 0:
-			errs = append(errs, fmt.Errorf("listen.%s: must be >= 0 (0 means %s)", name, def))
-		case *d == 0:
-			*d = def
+// Bounds of MaxHeaderBytes.
+const (
+	// MinMaxHeaderBytes: below it, real browsers' cookies do not fit.
+	MinMaxHeaderBytes = 4 << 10
+	// MaxMaxHeaderBytes: above it, headers cost memory per connection
+	// for no legitimate client.
+	MaxMaxHeaderBytes = 1 << 20
+)
+
+// Validate reports what is wrong with o, and what is valid but weakens a
+// defence, by Go field name. NewServer refuses o on any error; the
+// warnings are for `rampart config check`.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+		def  time.Duration
+	}{
+		{"ReadHeaderTimeout", o.ReadHeaderTimeout, DefaultReadHeaderTimeout},
+		{"ReadTimeout", o.ReadTimeout, DefaultReadTimeout},
+		{"WriteTimeout", o.WriteTimeout, DefaultWriteTimeout},
+		{"IdleTimeout", o.IdleTimeout, DefaultIdleTimeout},
+		{"ShutdownTimeout", o.ShutdownTimeout, DefaultShutdownTimeout},
+	} {
+		if d.d < 0 {
+			errs.Errorf(d.name, "remove it for the default ("+d.def.String()+")", "must not be negative")
 		}
 	}
-	fix("read_header_timeout", &o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	fix("read_timeout", &o.ReadTimeout, DefaultReadTimeout)
-	fix("write_timeout", &o.WriteTimeout, DefaultWriteTimeout)
-	fix("idle_timeout", &o.IdleTimeout, DefaultIdleTimeout)
-	fix("shutdown_timeout", &o.ShutdownTimeout, DefaultShutdownTimeout)
-	switch {
-	case o.MaxHeaderBytes < 0:
-		errs = append(errs, errors.New("listen.max_header_bytes: must be >= 0 (0 means 64 KiB)"))
-	case o.MaxHeaderBytes == 0:
+	if n := o.MaxHeaderBytes; n != 0 && n < MinMaxHeaderBytes {
+		errs.Errorf("MaxHeaderBytes", `use at least "4k"; the default is "32k"`, "%d bytes is too small for real browsers' cookies", n)
+	} else if n > MaxMaxHeaderBytes {
+		errs.Errorf("MaxHeaderBytes", `use at most "1m"; the default is "32k"`, "%d bytes invites memory exhaustion", n)
+	}
+	if n := o.MaxConnsPerClient; n < 0 || n > MaxMaxConnsPerClient {
+		errs.Errorf("MaxConnsPerClient", fmt.Sprintf("use 1 to %d; the default (0) is %d", MaxMaxConnsPerClient, DefaultMaxConnsPerClient), "%d is out of range", n)
+	}
+	const keep = "the default is safe for real clients; remove the setting"
+	if o.ReadHeaderTimeout > time.Minute {
+		errs.Warnf("ReadHeaderTimeout", keep, "above 1m lets slow-header (slowloris) clients hold connections for long")
+	}
+	if o.ReadTimeout > 10*time.Minute {
+		errs.Warnf("ReadTimeout", keep, "above 10m lets slow-body clients hold requests for long")
+	}
+	if o.WriteTimeout > 10*time.Minute {
+		errs.Warnf("WriteTimeout", keep, "above 10m lets clients that stop reading hold responses for long")
+	}
+	return errs
+}
+
+// withDefaults fills in the defaults of o's zero fields; o is valid.
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&o.ReadTimeout, DefaultReadTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.IdleTimeout, DefaultIdleTimeout)
+	def(&o.ShutdownTimeout, DefaultShutdownTimeout)
+	if o.MaxHeaderBytes == 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	switch {
-	case o.MaxConnsPerClient < 0 || o.MaxConnsPerClient > MaxMaxConnsPerClient:
-		errs = append(errs, fmt.Errorf("listen.max_conns_per_client: must be between 0 and %d (0 means %d)",
-			MaxMaxConnsPerClient, DefaultMaxConnsPerClient))
-	case o.MaxConnsPerClient == 0:
+	if o.MaxConnsPerClient == 0 {
 		o.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return o, errors.Join(errs...)
-}
-
-// Warnings lists valid settings that weaken a defence, for `rampart config
-// check`. Call it on the Options as configured (before defaults).
-func (o Options) Warnings() []string {
-	var w []string
-	if o.ReadHeaderTimeout > time.Minute {
-		w = append(w, "listen.read_header_timeout: above 1m lets slow-header (slowloris) clients hold connections for long")
-	}
-	if o.ReadTimeout > 10*time.Minute {
-		w = append(w, "listen.read_timeout: above 10m lets slow-body clients hold requests for long")
-	}
-	if o.WriteTimeout > 10*time.Minute {
-		w = append(w, "listen.write_timeout: above 10m lets clients that stop reading hold responses for long")
-	}
-	if o.MaxHeaderBytes > 1<<20 {
-		w = append(w, "listen.max_header_bytes: above 1 MiB costs memory per connection for no legitimate client")
-	}
-	return w
+	return o
 }
 
 // Server is an http.Server with the shutdown budget Run gives it and,
@@ -239,10 +261,10 @@ func (s *Server) limitConns(ln net.Listener) net.Listener {
 // and HTTP/1.1; without, plain HTTP/1.1 only (no cleartext HTTP/2: the plain
 // listener only redirects).
 func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*Server, error) {
-	o, err := o.withDefaults()
-	if err != nil {
+	if err := o.Validate().Err(); err != nil {
 		return nil, err
 	}
+	o = o.withDefaults()
 	if h == nil {
 		return nil, errors.New("listen: nil handler")
 	}

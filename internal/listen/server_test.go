@@ -290,7 +290,7 @@ func TestRun_PortInUseFailsBeforeServing(t *testing.T) {
 
 func TestNewServer_BadOptionsNamed(t *testing.T) {
 	_, err := NewServer(":0", okHandler(), nil, Options{ReadHeaderTimeout: -1, MaxHeaderBytes: -1})
-	if err == nil || !strings.Contains(err.Error(), "listen.read_header_timeout") || !strings.Contains(err.Error(), "listen.max_header_bytes") {
+	if err == nil || !strings.Contains(err.Error(), "ReadHeaderTimeout: must not be negative") || !strings.Contains(err.Error(), "MaxHeaderBytes") {
 		t.Fatalf("err = %v", err)
 	}
 	s, err := NewServer(":0", okHandler(), nil, Options{})
@@ -361,13 +361,21 @@ func TestCertReload_NewHandshakeSeesNewCertExistingConnectionKeeps(t *testing.T)
 	}
 }
 
-func TestOptions_Warnings(t *testing.T) {
-	if w := (Options{}).Warnings(); len(w) != 0 {
-		t.Errorf("defaults warn: %v", w)
+func TestOptions_Validate(t *testing.T) {
+	if w := (Options{}).Validate(); len(w) != 0 {
+		t.Errorf("defaults: %v", w)
 	}
-	w := Options{ReadHeaderTimeout: time.Hour, MaxHeaderBytes: 8 << 20}.Warnings()
-	if len(w) != 2 || !strings.HasPrefix(w[0], "listen.read_header_timeout") {
+	w := Options{ReadHeaderTimeout: time.Hour, ReadTimeout: 11 * time.Minute}.Validate()
+	if len(w) != 2 || w.HasErrors() || w[0].Path != "ReadHeaderTimeout" || w[1].Path != "ReadTimeout" {
 		t.Errorf("warnings = %v", w)
+	}
+	for _, n := range []int{-1, 1000, 2 << 20} {
+		if e := (Options{MaxHeaderBytes: n}).Validate(); !e.HasErrors() || e[0].Path != "MaxHeaderBytes" {
+			t.Errorf("MaxHeaderBytes %d: %v", n, e)
+		}
+	}
+	if e := (Options{MaxConnsPerClient: MaxMaxConnsPerClient + 1}).Validate(); !e.HasErrors() {
+		t.Errorf("MaxConnsPerClient over the maximum accepted")
 	}
 }
 

@@ -24,7 +24,7 @@ func TestNewACME_EmptyHostListRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	_, err = New(Options{ACME: &ACMEOptions{}, StateDir: t.TempDir()})
-	if err == nil || !strings.HasPrefix(err.Error(), "hosts:") {
+	if err == nil || !strings.HasPrefix(err.Error(), "Hosts: ACME needs at least one host name") {
 		t.Fatalf("New: err = %v", err)
 	}
 }

@@ -79,7 +79,7 @@ func TestParseVersion(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"1.0", "1.1", "TLS1.2", "1.4"} {
-		if _, err := ParseVersion(in); err == nil || !strings.Contains(err.Error(), "tls.min_version") {
+		if _, err := ParseVersion(in); err == nil || !strings.Contains(err.Error(), "is not a TLS version rampart allows") {
 			t.Errorf("ParseVersion(%q) err = %v", in, err)
 		}
 	}
@@ -87,25 +87,31 @@ func TestParseVersion(t *testing.T) {
 
 func TestNew_DowngradeMinVersionRefused(t *testing.T) {
 	_, err := New(Options{StateDir: t.TempDir(), MinVersion: tls.VersionTLS11})
-	if err == nil || !strings.Contains(err.Error(), "tls.min_version") {
+	if err == nil || !strings.Contains(err.Error(), "MinVersion: 0x0302 is not allowed") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestNew_FilesAndACMEMutuallyExclusive(t *testing.T) {
 	_, err := New(Options{CertFile: "c", KeyFile: "k", ACME: &ACMEOptions{}, Hosts: []string{"a.example"}, StateDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "mutually exclusive") {
+	if err == nil || !strings.Contains(err.Error(), "ACME: cannot be used with certificate files") {
 		t.Fatalf("err = %v", err)
 	}
 }
 
-func TestNew_DevCertWarns(t *testing.T) {
-	s, err := New(Options{StateDir: t.TempDir()})
+// With no certificate source, the zero Options are refused; the
+// development certificate must be asked for, and is reported.
+func TestNew_DevCertOnlyWhenAskedAndReported(t *testing.T) {
+	if _, err := New(Options{StateDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no certificate source") {
+		t.Fatalf("zero Options: %v", err)
+	}
+	o := Options{StateDir: t.TempDir(), InsecureDevCertificate: true}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Warnings()) != 1 || s.ChallengeHandler() != nil {
-		t.Fatalf("warnings = %v", s.Warnings())
+	if w := o.Validate(); len(w) != 1 || w.HasErrors() || w[0].Path != "InsecureDevCertificate" || s.ChallengeHandler() != nil {
+		t.Fatalf("findings = %v", w)
 	}
 	c, err := s.TLSConfig().GetCertificate(&tls.ClientHelloInfo{ServerName: "localhost"})
 	if err != nil || c == nil {

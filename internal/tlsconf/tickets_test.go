@@ -104,7 +104,7 @@ func TestAttack_StolenTicketKeyOutlivesRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, err := New(Options{StateDir: t.TempDir(), Hosts: []string{"app.rampart.test"}})
+	dev, err := New(Options{StateDir: t.TempDir(), Hosts: []string{"app.rampart.test"}, InsecureDevCertificate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestAttack_StolenTicketKeyOutlivesRotation(t *testing.T) {
 // key every rotation period, and stops doing so (and returns) when its
 // context ends.
 func TestServer_RunRotatesTicketKeysUntilStopped(t *testing.T) {
-	s, err := New(Options{StateDir: t.TempDir()})
+	s, err := New(Options{StateDir: t.TempDir(), InsecureDevCertificate: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package tlsconf
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,6 +30,13 @@ type Options struct {
 
 	// ACME, when not nil, turns on ACME (YAML tls.acme).
 	ACME *ACMEOptions
+
+	// InsecureDevCertificate serves the development certificate (see
+	// DevCert) when neither files nor ACME are given (YAML
+	// tls.insecure_dev_certificate). Default false: with no certificate
+	// source, Validate refuses the Options. Browsers warn about the
+	// certificate; it is for trying rampart, not for production.
+	InsecureDevCertificate bool
 
 	// Hosts are the public host names served (YAML top-level hosts). ACME
 	// requests certificates for exactly these names; the development
@@ -62,7 +68,6 @@ type Server struct {
 	cfg      *tls.Config
 	files    *FileCert
 	acme     *autocert.Manager
-	warnings []string
 	interval time.Duration
 	tickets  *ticketKeys
 	rotation time.Duration // TicketKeyRotation; shorter in tests
@@ -77,33 +82,25 @@ func ParseVersion(s string) (uint16, error) {
 	case "1.3":
 		return tls.VersionTLS13, nil
 	}
-	return 0, fmt.Errorf("tls.min_version: %q must be \"1.2\" or \"1.3\"", s)
+	return 0, fmt.Errorf("%q is not a TLS version rampart allows: \"1.2\" or \"1.3\"", s)
 }
 
-// New validates o and loads the certificate source. Errors name the YAML
-// key at fault.
+// New validates o (Validate) and loads the certificate source.
 func New(o Options) (*Server, error) {
+	if err := o.Validate().Err(); err != nil {
+		return nil, err
+	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	switch o.MinVersion {
-	case 0:
+	if o.MinVersion == 0 {
 		o.MinVersion = tls.VersionTLS12
-	case tls.VersionTLS12, tls.VersionTLS13:
-	default:
-		return nil, fmt.Errorf("tls.min_version: %#04x is not allowed; use TLS 1.2 or 1.3", o.MinVersion)
-	}
-	if o.ReloadInterval < 0 {
-		return nil, errors.New("tls.reload_interval: must be >= 0")
 	}
 	s := &Server{interval: o.ReloadInterval, tickets: newTicketKeys(), rotation: TicketKeyRotation}
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	files := o.CertFile != "" || o.KeyFile != ""
 	switch {
-	case files && o.ACME != nil:
-		return nil, errors.New("tls: cert_file/key_file and acme are mutually exclusive; remove one")
-	case files:
+	case o.CertFile != "":
 		f, err := LoadFiles(o.CertFile, o.KeyFile, logger)
 		if err != nil {
 			return nil, err
@@ -121,16 +118,12 @@ func New(o Options) (*Server, error) {
 			"if other users may have read it, delete the file and restart: a certificate is obtained again (revoke the old one), an account key is made anew")
 		s.acme = m
 		getCert = m.GetCertificate
-		if o.ACME.Email == "" {
-			s.warnings = append(s.warnings, "tls.acme.email: empty; the CA has no way to reach you about the account or its certificates")
-		}
-	default:
+	default: // InsecureDevCertificate, checked by Validate
 		c, err := devCert(o.StateDir, o.Hosts, logger)
 		if err != nil {
 			return nil, err
 		}
 		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c, nil }
-		s.warnings = append(s.warnings, "tls: no cert_file/key_file or acme configured; serving a self-signed development certificate that browsers will not trust")
 	}
 	s.cfg = ServerConfig(getCert)
 	s.cfg.MinVersion = o.MinVersion
@@ -161,10 +154,6 @@ func (s *Server) ChallengeHandler() http.Handler {
 	}
 	return s.acme.HTTPHandler(nil)
 }
-
-// Warnings lists settings that are valid but weaker than they could be, for
-// `rampart config check`.
-func (s *Server) Warnings() []string { return append([]string(nil), s.warnings...) }
 
 // Run keeps the certificate source fresh and the session ticket keys
 // short-lived until ctx is done: it polls certificate files for changes

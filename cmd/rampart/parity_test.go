@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rampart-dev/rampart/internal/testenv"
+)
+
+// `rampart config check` and `rampart serve` run the same validation: on
+// every invalid configuration they report the same findings, each with
+// file:line. A mistake that config check let through and serve refused at
+// start (a bad header name in strip_request_headers, reported under a key
+// that does not exist) is the defect this holds against.
+func TestConfigCheckAndServeAgree(t *testing.T) {
+	for _, tc := range []struct{ name, yaml string }{
+		{"bad strip_request_headers name", "upstream:\n  url: http://127.0.0.1:5000\n  strip_request_headers: [X-Ok, \"Bad Name\", \"*\"]\n"},
+		{"bad remove_response_headers pattern", "upstream:\n  url: http://127.0.0.1:5000\n  remove_response_headers: [X-*-Mid]\n"},
+		{"negative upstream timeout", "upstream:\n  url: http://127.0.0.1:5000\n  max_idle_conns: -1\n"},
+		{"header limit out of range", "upstream: {url: 'http://127.0.0.1:5000'}\nlisten:\n  max_header_bytes: 2m\n"},
+		{"trust every proxy", "upstream: {url: 'http://127.0.0.1:5000'}\ntrusted_proxies: [\"::/0\"]\n"},
+		{"unknown client IP header", "upstream: {url: 'http://127.0.0.1:5000'}\nclient_ip_header: True-Client-IP\n"},
+		{"relaxed path prefix that is not a path", "upstream: {url: 'http://127.0.0.1:5000'}\npaths:\n  insecure_allow_encoded_slashes: [api]\n"},
+		{"stream path with a dot segment", "upstream:\n  url: http://127.0.0.1:5000\n  insecure_stream_request_body_paths: [/upload/../login]\n"},
+		{"log file that is a directory", "upstream: {url: 'http://127.0.0.1:5000'}\nlog:\n  access: {path: /}\n"},
+		{"bad access log parameter", "upstream: {url: 'http://127.0.0.1:5000'}\nlog:\n  access: {keep_query_params: [\"a=b\"]}\n"},
+		{"temporary directory missing", "upstream: {url: 'http://127.0.0.1:5000'}\nlimits:\n  body_temp_dir: /nonexistent/rampart-bodies\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "rampart.yaml")
+			os.WriteFile(cfg, []byte("hosts: [example.com]\nstate_dir: "+filepath.Join(dir, "state")+"\n"+tc.yaml), 0o600)
+			var checkOut, checkErr, serveErr testenv.Buffer
+			if code := run([]string{"config", "check", "--config", cfg}, &checkOut, &checkErr); code != 1 {
+				t.Fatalf("config check: exit %d, want 1:\n%s%s", code, checkOut.String(), checkErr.String())
+			}
+			if code := run([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--http-listen", "off"}, &checkErr, &serveErr); code != 1 {
+				t.Fatalf("serve: exit %d, want 1:\n%s", code, serveErr.String())
+			}
+			check := findingLines(checkOut.String())
+			serve := findingLines(serveErr.String())
+			if len(check) == 0 {
+				t.Fatalf("config check reported no error with file:line:\n%s", checkOut.String())
+			}
+			if strings.Join(check, "\n") != strings.Join(serve, "\n") {
+				t.Errorf("config check and serve disagree:\ncheck:\n%s\nserve:\n%s", strings.Join(check, "\n"), strings.Join(serve, "\n"))
+			}
+		})
+	}
+}
+
+var findingLine = regexp.MustCompile(`^\S*rampart\.yaml:\d+: error: .*`)
+
+// findingLines are the error findings with file:line in a command's output.
+func findingLines(out string) []string {
+	var lines []string
+	for l := range strings.SplitSeq(out, "\n") {
+		if findingLine.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}

@@ -2,10 +2,16 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
-// DefaultStripRequestHeaders are removed from every request before it is
+// DefaultStripRequestHeaders returns the headers removed from every request
+// before it is sent upstream: a fresh copy each time, so that no importer
+// can weaken the list for the whole process.
+func DefaultStripRequestHeaders() []string { return slices.Clone(defaultStripRequestHeaders) }
+
+// defaultStripRequestHeaders are removed from every request before it is
 // sent upstream. Applications and frameworks trust these headers because
 // "only the proxy sets them": an authentication proxy's identity headers
 // (a client sending X-Remote-User: admin would otherwise be admin), and
@@ -22,7 +28,7 @@ import (
 // ("X-SSL-Client-*" matches X-SSL-Client-Cert, X-SSL-Client-S-DN, ...):
 // the proxies that set such families add members between versions, and an
 // application reading one the list did not name would trust the client.
-var DefaultStripRequestHeaders = []string{
+var defaultStripRequestHeaders = []string{
 	// Forwarding and client-address headers.
 	"Forwarded",
 	"X-Forwarded-For",
@@ -112,7 +118,11 @@ var DefaultStripRequestHeaders = []string{
 	"X-SSL-Client-*",
 }
 
-// DefaultRemoveResponseHeaders are removed from every upstream response:
+// DefaultRemoveResponseHeaders returns the headers removed from every
+// upstream response: a fresh copy each time.
+func DefaultRemoveResponseHeaders() []string { return slices.Clone(defaultRemoveResponseHeaders) }
+
+// defaultRemoveResponseHeaders are removed from every upstream response:
 // they tell an attacker which server, framework and version to look up
 // exploits for, and carry no value for a browser.
 //
@@ -120,7 +130,7 @@ var DefaultStripRequestHeaders = []string{
 // https://owasp.org/www-project-secure-headers/ci/headers_remove.json
 // (last_update_utc 2024-09-02), followed by a few more fingerprinting
 // headers seen in the wild. Matching ignores case.
-var DefaultRemoveResponseHeaders = []string{
+var defaultRemoveResponseHeaders = []string{
 	// OWASP Secure Headers Project, headers_remove.json.
 	"$wsep",
 	"Host-Header",

@@ -35,7 +35,7 @@ func FuzzHeaderSet(f *testing.F) {
 	f.Add("$wsep")
 	f.Add("x_ssl_client_s_dn")
 	f.Add("X-Amzn-Oidc-Data")
-	s := newHeaderSet(DefaultStripRequestHeaders)
+	s := newHeaderSet(DefaultStripRequestHeaders())
 	f.Fuzz(func(t *testing.T, k string) {
 		got := s.has(k)
 		n := normalizeHeaderName(k)
@@ -211,7 +211,7 @@ var browserRequestHeaders = http.Header{
 // BenchmarkHeaderSetRemoveFrom measures the strip list against a browser's
 // request headers, none of which it removes: the cost every request pays.
 func BenchmarkHeaderSetRemoveFrom(b *testing.B) {
-	s := newHeaderSet(DefaultStripRequestHeaders)
+	s := newHeaderSet(DefaultStripRequestHeaders())
 	h := browserRequestHeaders.Clone()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -219,5 +219,20 @@ func BenchmarkHeaderSetRemoveFrom(b *testing.B) {
 	}
 	if len(h) != len(browserRequestHeaders) {
 		b.Fatalf("removed %d headers", len(browserRequestHeaders)-len(h))
+	}
+}
+
+// The default lists cannot be weakened by an importer: each call returns
+// a copy, and the proxy reads its own.
+func TestDefaultListsAreNotShared(t *testing.T) {
+	l := DefaultStripRequestHeaders()
+	l[0] = "X-Harmless"
+	if DefaultStripRequestHeaders()[0] == "X-Harmless" || defaultStripRequestHeaders[0] == "X-Harmless" {
+		t.Fatal("the default strip list was changed through a returned slice")
+	}
+	r := DefaultRemoveResponseHeaders()
+	r[0] = "X-Harmless"
+	if defaultRemoveResponseHeaders[0] == "X-Harmless" {
+		t.Fatal("the default remove list was changed through a returned slice")
 	}
 }

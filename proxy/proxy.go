@@ -113,8 +113,8 @@ func New(o Options) (*Proxy, error) {
 		forwarded:        o.Forwarded,
 		maxBody:          orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes),
 		upgradeIdle:      orDefaultDuration(o.UpgradeIdleTimeout, DefaultUpgradeIdleTimeout),
-		stripReq:         newHeaderSet(DefaultStripRequestHeaders, o.StripRequestHeaders),
-		removeResp:       newHeaderSet(DefaultRemoveResponseHeaders, o.RemoveResponseHeaders),
+		stripReq:         newHeaderSet(defaultStripRequestHeaders, o.StripRequestHeaders),
+		removeResp:       newHeaderSet(defaultRemoveResponseHeaders, o.RemoveResponseHeaders),
 		logger:           o.Logger,
 		seclog:           o.SecLog,
 		// A down upstream fails every request; a few security events

@@ -114,7 +114,7 @@ func TestProxy_IdentityHeaderSpoofing(t *testing.T) {
 	up := echoUpstream(t)
 	p, _, _ := testProxy(t, up.URL, Options{StripRequestHeaders: []string{"x-tenant-id", "X-Role"}})
 	fe := front(t, p)
-	names := append([]string{"X-Tenant-Id", "X-Role"}, DefaultStripRequestHeaders...)
+	names := append([]string{"X-Tenant-Id", "X-Role"}, DefaultStripRequestHeaders()...)
 	req := newRequest(t, "GET", fe.URL, nil)
 	for _, n := range names {
 		req.Header.Set(strings.ReplaceAll(n, "*", "-Anything"), "admin")

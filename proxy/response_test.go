@@ -13,7 +13,7 @@ import (
 func TestProxy_FingerprintHeadersRemoved(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		for _, n := range DefaultRemoveResponseHeaders {
+		for _, n := range DefaultRemoveResponseHeaders() {
 			h[n] = []string{"leak/1.0"}
 		}
 		h.Set("Server", "gunicorn")

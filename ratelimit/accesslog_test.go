@@ -44,7 +44,7 @@ func TestHandler_AbandonedDelayLoggedAs499(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"z": {Rate: "1r/m"}},
+		Zones: map[string]ratelimit.Zone{"z": {Rate: ratelimit.PerMinute(1)}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "z", Burst: 5}}}},
 	})
 	h := al.Handler(f.h)

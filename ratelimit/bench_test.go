@@ -29,7 +29,7 @@ func BenchmarkZoneLookup(b *testing.B) {
 func benchLimiter(b *testing.B) *Limiter {
 	var now atomic.Int64
 	l, err := New(Options{
-		Zones: map[string]Zone{"api": {Rate: "10r/s", Size: "10m"}},
+		Zones: map[string]Zone{"api": {Rate: PerSecond(10), Size: 10 << 20}},
 		Rules: []Rule{{Prefix: "/api/", Limits: []Limit{{Zone: "api", Burst: 20, NoDelay: true}}}},
 		Log:   seclog.New(slog.New(slog.DiscardHandler)),
 		Now:   func() int64 { return now.Add(100) },

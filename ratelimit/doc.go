@@ -44,6 +44,14 @@
 // # Shared zones
 //
 // A zone with a SharedStore (ratelimit/redis) keeps its states outside the
-// process so that several instances enforce one limit; see Zone.Shared and
-// Zone.OnBackendError. This package imports no store client.
+// process so that several instances enforce one limit; see Zone.Backend,
+// Zone.Shared and Zone.OnBackendError. This package imports no store
+// client.
+//
+// # Settings and findings
+//
+// Options hold typed values (a Rate, a Size in bytes, netip.Prefix
+// networks); ParseRate and ParseSize read nginx's text forms. Validate
+// reports every problem on the Go path of its field, with warnings for
+// valid settings that weaken the limit; New makes the same checks.
 package ratelimit

@@ -12,7 +12,7 @@ import (
 // The seed guide's nginx limit: 10r/s with a burst of 20 on /api/.
 func Example() {
 	l, err := ratelimit.New(ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"api": {Key: "client_ip", Rate: "10r/s", Size: "10m"}},
+		Zones: map[string]ratelimit.Zone{"api": {Key: "client_ip", Rate: ratelimit.PerSecond(10), Size: 10 << 20}},
 		Rules: []ratelimit.Rule{{Prefix: "/api/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 20, NoDelay: true}}}},
 	})
 	if err != nil {

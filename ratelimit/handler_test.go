@@ -62,7 +62,7 @@ func (f *fixture) do(method, target, ip string, hdr ...string) *httptest.Respons
 // seedOpts is the seed guide's limit: 10r/s burst 20 nodelay on /api/.
 func seedOpts() ratelimit.Options {
 	return ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"api": {Rate: "10r/s", Size: "1m"}},
+		Zones: map[string]ratelimit.Zone{"api": {Rate: ratelimit.PerSecond(10), Size: 1 << 20}},
 		Rules: []ratelimit.Rule{{Prefix: "/api/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 20, NoDelay: true}}}},
 	}
 }
@@ -133,8 +133,8 @@ func TestHandler_StatusConfigurable(t *testing.T) {
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("got %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
-	if !strings.Contains(strings.Join(f.l.Warnings(), "\n"), "status: 503") {
-		t.Errorf("no warning for 503: %q", f.l.Warnings())
+	if w := o.Validate().Warnings(); len(w) != 1 || w[0].Path != "Status" {
+		t.Errorf("want one warning on Status for 503, got %v", w)
 	}
 }
 
@@ -215,7 +215,7 @@ func TestRule_PrefixIsSegmentWise(t *testing.T) {
 
 func TestRule_MethodsAndLongestPrefix(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"login": {Rate: "1r/m"}, "api": {Rate: "10r/s"}},
+		Zones: map[string]ratelimit.Zone{"login": {Rate: ratelimit.PerMinute(1)}, "api": {Rate: ratelimit.PerSecond(10)}},
 		Rules: []ratelimit.Rule{
 			{Prefix: "/api/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 20, NoDelay: true}}},
 			{Prefix: "/api/login", Methods: []string{"POST"}, Limits: []ratelimit.Limit{{Zone: "login", NoDelay: true}}},
@@ -318,7 +318,7 @@ func TestRule_DryRunNeverActs(t *testing.T) {
 
 func TestRule_ShadowBesideEnforced(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"api": {Rate: "10r/s"}, "strict": {Rate: "1r/s"}},
+		Zones: map[string]ratelimit.Zone{"api": {Rate: ratelimit.PerSecond(10)}, "strict": {Rate: ratelimit.PerSecond(1)}},
 		Rules: []ratelimit.Rule{
 			{Prefix: "/api/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 2, NoDelay: true}}},
 			{Prefix: "/", Shadow: true, Limits: []ratelimit.Limit{{Zone: "strict", NoDelay: true}}},
@@ -345,7 +345,7 @@ func TestRule_ShadowBesideEnforced(t *testing.T) {
 
 func TestDelay_WaitsThenForwards(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"z": {Rate: "1000r/s"}},
+		Zones: map[string]ratelimit.Zone{"z": {Rate: ratelimit.PerSecond(1000)}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "z", Burst: 5}}}},
 	})
 	f.do("GET", "/", "192.0.2.1")
@@ -362,7 +362,7 @@ func TestDelay_WaitsThenForwards(t *testing.T) {
 // upstream later: otherwise queued requests of gone clients are replayed.
 func TestDelay_ClientDisconnectDropsRequest(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"z": {Rate: "1r/m"}},
+		Zones: map[string]ratelimit.Zone{"z": {Rate: ratelimit.PerMinute(1)}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "z", Burst: 5}}}},
 	})
 	f.do("GET", "/", "192.0.2.1")
@@ -408,7 +408,7 @@ func TestLog_RejectionFloodIsSampled(t *testing.T) {
 // echoed to the client.
 func TestLog_HeaderKeyInjection(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"k": {Rate: "1r/s", Key: "header:X-Api-Key"}},
+		Zones: map[string]ratelimit.Zone{"k": {Rate: ratelimit.PerSecond(1), Key: "header:X-Api-Key"}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "k", NoDelay: true}}}},
 	})
 	evil := "a\n{\"event\":\"forged\"}" + strings.Repeat("x", 500)
@@ -425,7 +425,7 @@ func TestLog_HeaderKeyInjection(t *testing.T) {
 
 func TestMultiZone_AnyRejectsNoneCharged(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"ip": {Rate: "1r/s"}, "all": {Rate: "1r/s", Key: "constant"}},
+		Zones: map[string]ratelimit.Zone{"ip": {Rate: ratelimit.PerSecond(1)}, "all": {Rate: ratelimit.PerSecond(1), Key: "constant"}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "ip", NoDelay: true, Burst: 1}, {Zone: "all", Burst: 2, NoDelay: true}}}},
 	})
 	got := []int{f.do("GET", "/", "192.0.2.1").Code, f.do("GET", "/", "192.0.2.2").Code, f.do("GET", "/", "192.0.2.3").Code, f.do("GET", "/", "192.0.2.4").Code}
@@ -445,7 +445,7 @@ func TestZone_MillionDistinctClientsBounded(t *testing.T) {
 		t.Skip("a million requests")
 	}
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"api": {Rate: "10r/s", Size: "512k"}},
+		Zones: map[string]ratelimit.Zone{"api": {Rate: ratelimit.PerSecond(10), Size: 512 << 10}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 20, NoDelay: true}}}},
 	})
 	r := httptest.NewRequest("GET", "/", nil)
@@ -469,7 +469,7 @@ func TestZone_MillionDistinctClientsBounded(t *testing.T) {
 // the security log identifies the key by a fingerprint, never by value.
 func TestLog_HeaderKeyCredentialNotLogged(t *testing.T) {
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"k": {Rate: "1r/s", Key: "header:X-Api-Key"}},
+		Zones: map[string]ratelimit.Zone{"k": {Rate: ratelimit.PerSecond(1), Key: "header:X-Api-Key"}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "k", NoDelay: true}}}},
 	})
 	const secret = "sk_live_51HcQ9vTq2xY"
@@ -494,7 +494,7 @@ func TestLog_HeaderKeyCredentialNotLogged(t *testing.T) {
 func TestLog_KeyFuncBidiOverrideNeutralised(t *testing.T) {
 	user := "bob\u202egnp.exe\u0085" + strings.Repeat("é", 200)
 	f := newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"u": {Rate: "1r/s", KeyFunc: func(*http.Request) string { return user }}},
+		Zones: map[string]ratelimit.Zone{"u": {Rate: ratelimit.PerSecond(1), KeyFunc: func(*http.Request) string { return user }}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "u", NoDelay: true}}}},
 	})
 	f.do("GET", "/", "192.0.2.1")

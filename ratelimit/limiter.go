@@ -22,7 +22,6 @@ type Limiter struct {
 	sampler          *seclog.Sampler
 	now              func() int64
 	onDecision       func(*http.Request, *Decision)
-	warnings         []string
 }
 
 type zone struct {

@@ -85,6 +85,15 @@ func (o outcome) String() string {
 	return strings.Join(s, " ")
 }
 
+// mustRate reads a scenario's rate, written as nginx is configured.
+func mustRate(s string) ratelimit.Rate {
+	r, err := ratelimit.ParseRate(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
 func scenarioOptions(i int, sc parityScenario) (map[string]ratelimit.Zone, ratelimit.Rule) {
 	zones := map[string]ratelimit.Zone{}
 	ru := ratelimit.Rule{Prefix: fmt.Sprintf("/s%d/", i)}
@@ -94,7 +103,7 @@ func scenarioOptions(i int, sc parityScenario) (map[string]ratelimit.Zone, ratel
 		if z.global {
 			key = "header:X-Global"
 		}
-		zones[name] = ratelimit.Zone{Key: key, Rate: z.rate, Size: "1m"}
+		zones[name] = ratelimit.Zone{Key: key, Rate: mustRate(z.rate), Size: 1 << 20}
 		ru.Limits = append(ru.Limits, ratelimit.Limit{Zone: name, Burst: z.burst, NoDelay: z.nodelay, Delay: z.delay})
 	}
 	return zones, ru

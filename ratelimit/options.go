@@ -8,8 +8,10 @@ import (
 )
 
 // Options configure a Limiter. The zero value limits nothing (there are no
-// rules); New validates everything and reports each problem by its YAML
-// key, for example "zones.api.rate: must look like \"10r/s\"".
+// rules). Validate reports each problem by its Go field path
+// ("Zones[api].Rate", "Rules[0].Limits[1].Burst"); New runs the same
+// checks. The YAML key each field is written as in rampart's
+// configuration is noted beside it.
 type Options struct {
 	// Zones by name (YAML "zones"). Names are made of letters, digits,
 	// '_', '-' and '.', so they can be sent as RateLimit policy names.
@@ -23,7 +25,7 @@ type Options struct {
 	// Status is the status code of a rejection (YAML "status"). Zero means
 	// 429 Too Many Requests. nginx's default is 503, which monitoring reads
 	// as a server failure and clients may retry at once; a migration may keep
-	// it, and Warnings reports it.
+	// it, and Validate warns about it.
 	Status int
 
 	// HeadersOnAllowed adds the RateLimit-Policy and RateLimit fields to
@@ -76,20 +78,31 @@ type Zone struct {
 	// "ipv4_prefix"). Zero means 32.
 	IPv4Prefix int
 
-	// Rate is the nginx rate (YAML "rate"), "10r/s" or "30r/m". Required.
-	Rate string
+	// Rate is the zone's rate (YAML "rate", nginx syntax read by
+	// ParseRate): PerSecond(10) is "10r/s". Required, at most MaxRate.
+	Rate Rate
 
-	// Size bounds the zone's memory (YAML "size"), in nginx syntax ("10m",
-	// "512k", bytes). It holds Size/128 keys, as nginx does. Empty means
-	// "10m" (81 920 keys). At least "128" (one key), at most "1024m"
-	// (MaxZoneSize; states are allocated up front).
-	Size string
+	// Size bounds the zone's memory in bytes (YAML "size", nginx syntax
+	// read by ParseSize: "10m", "512k"). It holds Size/128 keys, as nginx
+	// does. Zero means DefaultZoneSize, 10m (81 920 keys). At least
+	// StateBytes (one key), at most MaxZoneSize (states are allocated up
+	// front).
+	Size int64
 
 	// Allow lists client networks exempt from this zone (YAML "allow").
 	Allow []netip.Prefix
 
+	// Backend names the shared store the zone's states are kept in (YAML
+	// "backend"; the gateway uses the store's URL, without password).
+	// Zones with the same Backend are on the same store. It is what
+	// Validate knows of the store, so that a configuration check, which
+	// connects to nothing, finds a rule whose zones are on different
+	// stores. New needs Shared set on every zone with a Backend.
+	Backend string
+
 	// Shared, when not nil, keeps the zone's states in a store shared by
 	// several instances (ratelimit/redis), instead of in this process.
+	// Without Backend, the store itself tells zones' stores apart.
 	Shared SharedStore
 
 	// OnBackendError is the policy when Shared cannot be reached (YAML
@@ -97,7 +110,7 @@ type Zone struct {
 	// instance's own in-memory states (of Size) until the store recovers:
 	// the limit stays in force, loosened at most by the number of instances,
 	// and the site stays up. FailOpen stops limiting (insecure: an outage of
-	// the store disables brute-force protection, reported by Warnings);
+	// the store disables brute-force protection; Validate warns about it);
 	// FailClosed rejects every request the zone governs (an outage of the
 	// store becomes an outage of the site).
 	OnBackendError BackendErrorPolicy

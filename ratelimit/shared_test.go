@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/rampart-dev/rampart/ratelimit"
@@ -28,7 +29,7 @@ func (f *fakeStore) Take(ctx context.Context, l []ratelimit.SharedLimit, ex []in
 
 func sharedFixture(t *testing.T, st ratelimit.SharedStore, policy ratelimit.BackendErrorPolicy) *fixture {
 	return newFixture(t, ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"s": {Rate: "1r/s", Shared: st, OnBackendError: policy}},
+		Zones: map[string]ratelimit.Zone{"s": {Rate: ratelimit.PerSecond(1), Shared: st, OnBackendError: policy}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "s", Burst: 3, NoDelay: true}}}},
 	})
 }
@@ -68,11 +69,11 @@ func TestShared_ClientGoneIsNotForwarded(t *testing.T) {
 
 func TestShared_MixedBackendsRejected(t *testing.T) {
 	_, err := ratelimit.New(ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"s": {Rate: "1r/s", Shared: &fakeStore{}}, "m": {Rate: "1r/s"}},
+		Zones: map[string]ratelimit.Zone{"s": {Rate: ratelimit.PerSecond(1), Shared: &fakeStore{}}, "m": {Rate: ratelimit.PerSecond(1)}},
 		Rules: []ratelimit.Rule{{Prefix: "/", Limits: []ratelimit.Limit{{Zone: "s"}, {Zone: "m"}}}},
 	})
-	if err == nil {
-		t.Fatal("rule mixing memory and shared zones accepted")
+	if err == nil || !strings.Contains(err.Error(), "Rules[0].Limits: zones of one rule must all be in memory or all on the same shared store") {
+		t.Fatalf("rule mixing memory and shared zones: err = %v", err)
 	}
 }
 

@@ -38,7 +38,7 @@ func TestSeedExampleIsValid(t *testing.T) {
 	}
 	r := p.RateLimit
 	if len(r.Rules) != 1 || r.Rules[0].Prefix != "/api/" || r.Rules[0].Limits[0].Burst != 20 || !r.Rules[0].Limits[0].NoDelay ||
-		r.Zones["api_limit"].Rate != "10r/s" || r.Zones["api_limit"].Size != "10m" {
+		r.Zones["api_limit"].Rate.String() != "10r/s" || r.Zones["api_limit"].Size != 10<<20 {
 		t.Errorf("seed limit_req not reproduced: %+v", r)
 	}
 	if !p.Headers.HSTS.Preload || p.Proxy.Upstream.String() != "http://127.0.0.1:5000" || p.Proxy.SendUpstreamHost {

@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/ratelimit"
 	"github.com/rampart-dev/rampart/safe"
 )
@@ -12,48 +15,58 @@ import (
 // limit_req. When the section is absent, DefaultRateLimit applies: a
 // generous per-client flood guard on every path. Present, it is exactly
 // what it says (`ratelimit: {rules: []}` limits nothing).
+//
+// Its values are text as nginx writes them ("10r/s", "10m"); they are
+// parsed here, at the edge, into ratelimit.Options, and a value that does
+// not parse is a finding at its key. Everything else is checked by
+// ratelimit's own Validate, whose findings come back to the keys through
+// the plan tags.
 type RateLimit struct {
-	Zones            map[string]RateZone `yaml:"zones"`
-	Rules            []RateRule          `yaml:"rules"`
-	Status           int                 `yaml:"status"`
-	HeadersOnAllowed bool                `yaml:"headers_on_allowed"`
+	Zones            map[string]RateZone `yaml:"zones" plan:"RateLimit.Zones"`
+	Rules            []RateRule          `yaml:"rules" plan:"RateLimit.Rules"`
+	Status           int                 `yaml:"status" plan:"RateLimit.Status"`
+	HeadersOnAllowed bool                `yaml:"headers_on_allowed" plan:"RateLimit.HeadersOnAllowed"`
 }
 
 // RateZone is one entry of `ratelimit.zones` (limit_req_zone).
 type RateZone struct {
-	Key        string   `yaml:"key"`
-	IPv6Prefix int      `yaml:"ipv6_prefix"`
-	IPv4Prefix int      `yaml:"ipv4_prefix"`
-	Rate       string   `yaml:"rate"`
-	Size       string   `yaml:"size"`
-	Allow      []string `yaml:"allow"`
+	Key        string `yaml:"key" plan:"RateLimit.Zones[*].Key"`
+	IPv6Prefix int    `yaml:"ipv6_prefix" plan:"RateLimit.Zones[*].IPv6Prefix"`
+	IPv4Prefix int    `yaml:"ipv4_prefix" plan:"RateLimit.Zones[*].IPv4Prefix"`
+	// Rate is an nginx rate, "10r/s" or "30r/m" (ratelimit.ParseRate).
+	Rate string `yaml:"rate" plan:"RateLimit.Zones[*].Rate"`
+	// Size is an nginx size, "10m" or "512k" (ratelimit.ParseSize).
+	// Default 10m.
+	Size  string   `yaml:"size" plan:"RateLimit.Zones[*].Size"`
+	Allow []string `yaml:"allow" plan:"RateLimit.Zones[*].Allow"`
 	// Backend shares the zone between rampart instances: a redis:// or
 	// rediss:// URL without password. Default: in this process only.
-	Backend string `yaml:"backend"`
+	Backend string `yaml:"backend" plan:"RateLimit.Zones[*].Backend"`
 	// PasswordSecret names the secret holding the backend's password
-	// (looked up like secret_key). Default: no password.
-	PasswordSecret string `yaml:"password_secret"`
+	// (looked up like secret_key). Default: no password. The password
+	// goes to Plan.RateLimitBackends, never to ratelimit.Options.
+	PasswordSecret string `yaml:"password_secret" plan:"-"`
 	// OnBackendError is what the zone does while the backend is down:
 	// fail_local (default: keep limiting per instance), fail_open (stop
 	// limiting) or fail_closed (reject).
-	OnBackendError string `yaml:"on_backend_error"`
+	OnBackendError string `yaml:"on_backend_error" plan:"RateLimit.Zones[*].OnBackendError"`
 }
 
 // RateRule is one entry of `ratelimit.rules` (a location's limit_req lines).
 type RateRule struct {
-	Prefix  string          `yaml:"prefix"`
-	Methods []string        `yaml:"methods"`
-	Limits  []RateLimitLine `yaml:"limits"`
-	DryRun  bool            `yaml:"dry_run"`
-	Shadow  bool            `yaml:"shadow"`
+	Prefix  string          `yaml:"prefix" plan:"RateLimit.Rules[#].Prefix"`
+	Methods []string        `yaml:"methods" plan:"RateLimit.Rules[#].Methods"`
+	Limits  []RateLimitLine `yaml:"limits" plan:"RateLimit.Rules[#].Limits"`
+	DryRun  bool            `yaml:"dry_run" plan:"RateLimit.Rules[#].DryRun"`
+	Shadow  bool            `yaml:"shadow" plan:"RateLimit.Rules[#].Shadow"`
 }
 
 // RateLimitLine is one limit_req line of a rule.
 type RateLimitLine struct {
-	Zone    string `yaml:"zone"`
-	Burst   int    `yaml:"burst"`
-	NoDelay bool   `yaml:"nodelay"`
-	Delay   int    `yaml:"delay"`
+	Zone    string `yaml:"zone" plan:"RateLimit.Rules[#].Limits[#].Zone"`
+	Burst   int    `yaml:"burst" plan:"RateLimit.Rules[#].Limits[#].Burst"`
+	NoDelay bool   `yaml:"nodelay" plan:"RateLimit.Rules[#].Limits[#].NoDelay"`
+	Delay   int    `yaml:"delay" plan:"RateLimit.Rules[#].Limits[#].Delay"`
 }
 
 // DefaultRateLimit is the flood guard applied when the configuration has no
@@ -71,24 +84,13 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 	if in == nil {
 		in = &DefaultRateLimit
 	}
-	opts := ratelimit.Options{Status: in.Status, HeadersOnAllowed: in.HeadersOnAllowed, Zones: map[string]ratelimit.Zone{}}
-	for name, z := range in.Zones {
-		zone := ratelimit.Zone{Key: z.Key, IPv6Prefix: z.IPv6Prefix, IPv4Prefix: z.IPv4Prefix, Rate: z.Rate, Size: z.Size,
-			OnBackendError: ratelimit.BackendErrorPolicy(z.OnBackendError)}
-		if z.Backend != "" {
-			l.compileBackend(name, z, p)
-		} else if z.PasswordSecret != "" || z.OnBackendError != "" {
-			l.warnf("ratelimit.zones."+name, "add backend: redis://host:6379/0, or remove them", "password_secret and on_backend_error have no effect without a backend")
-		}
-		for i, a := range z.Allow {
-			pfx, err := parsePrefix(a)
-			if err != nil {
-				l.errorf(fmt.Sprintf("ratelimit.zones.%s.allow[%d]", name, i), "write an address or CIDR such as 10.0.0.0/8", "%q is not an IP address or CIDR", a)
-				continue
-			}
-			zone.Allow = append(zone.Allow, pfx)
-		}
-		opts.Zones[name] = zone
+	opts := ratelimit.Options{Status: in.Status, HeadersOnAllowed: in.HeadersOnAllowed, Zones: make(map[string]ratelimit.Zone, len(in.Zones))}
+	// The Go paths of values refused at the edge: ratelimit, seeing them
+	// unset, would report them again (a rate "is required").
+	refused := map[string]bool{}
+	passwords := map[string]string{} // backend URL → the zone whose password_secret it uses
+	for _, name := range slices.Sorted(maps.Keys(in.Zones)) {
+		opts.Zones[name] = l.rateZone(name, in.Zones, p, passwords, refused)
 	}
 	for _, r := range in.Rules {
 		rule := ratelimit.Rule{Prefix: r.Prefix, Methods: r.Methods, DryRun: r.DryRun, Shadow: r.Shadow}
@@ -97,17 +99,56 @@ func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 		}
 		opts.Rules = append(opts.Rules, rule)
 	}
-	// Validate as if every shared zone were local, without allocating
-	// the zones: the stores and states are built by the gateway.
-	warnings, err := ratelimit.Validate(opts)
-	if err != nil {
-		l.componentErrors("ratelimit", err)
-		return
+	// The same checks as ratelimit.New when the gateway starts, without
+	// allocating the zones or connecting to a store.
+	errs := slices.DeleteFunc(opts.Validate(), func(e field.Error) bool { return refused[e.Path] })
+	l.fieldFindings("RateLimit", errs)
+	if len(refused) == 0 && !errs.HasErrors() {
+		p.RateLimit = opts
 	}
-	for _, w := range warnings {
-		l.componentFinding(Warning, "ratelimit", w, "")
+}
+
+// rateZone parses zone name's values into a ratelimit.Zone, recording a
+// finding at each key whose value does not parse (and its Go path in
+// refused), and plans its backend.
+func (l *loader) rateZone(name string, zones map[string]RateZone, p *Plan, passwords map[string]string, refused map[string]bool) ratelimit.Zone {
+	z := zones[name]
+	key := "ratelimit.zones." + name
+	path := field.Key("Zones", name)
+	zone := ratelimit.Zone{Key: z.Key, IPv6Prefix: z.IPv6Prefix, IPv4Prefix: z.IPv4Prefix,
+		OnBackendError: ratelimit.BackendErrorPolicy(z.OnBackendError)}
+	if z.Rate != "" {
+		r, err := ratelimit.ParseRate(z.Rate)
+		if err != nil {
+			l.errorf(key+".rate", "write a rate such as 10r/s or 30r/m", "%v", err)
+			refused[path+".Rate"] = true
+		}
+		zone.Rate = r
 	}
-	p.RateLimit = opts
+	if z.Size != "" {
+		n, err := ratelimit.ParseSize(z.Size)
+		if err != nil {
+			l.errorf(key+".size", "write a size such as 10m or 512k (nginx's units: k and m)", "%v", err)
+			refused[path+".Size"] = true
+		}
+		zone.Size = n
+	}
+	for i, a := range z.Allow {
+		pfx, err := parsePrefix(a)
+		if err != nil {
+			l.errorf(fmt.Sprintf("%s.allow[%d]", key, i), "write an address or CIDR such as 10.0.0.0/8", "%q is not an IP address or CIDR", a)
+			refused[field.Index(path+".Allow", i)] = true
+			continue
+		}
+		zone.Allow = append(zone.Allow, pfx)
+	}
+	switch {
+	case z.Backend != "":
+		zone.Backend = l.rateBackend(name, zones, p, passwords)
+	case z.PasswordSecret != "":
+		l.warnf(key+".password_secret", "add backend: redis://host:6379/0, or remove it", "has no effect without a backend")
+	}
+	return zone
 }
 
 // Backend is a shared rate-limit store: where it is and its password.
@@ -116,40 +157,49 @@ type Backend struct {
 	Password string
 }
 
-func (l *loader) compileBackend(zone string, z RateZone, p *Plan) {
-	key := "ratelimit.zones." + zone + ".backend"
+// rateBackend checks zone name's backend URL and resolves its password
+// into p.RateLimitBackends, and returns the zone's ratelimit Backend: the
+// URL when it is usable, else a stand-in without what the URL held (the
+// configuration is refused anyway, and no finding may repeat a password).
+func (l *loader) rateBackend(name string, zones map[string]RateZone, p *Plan, passwords map[string]string) string {
+	z := zones[name]
+	key := "ratelimit.zones." + name + ".backend"
 	u, err := url.Parse(z.Backend)
 	switch {
 	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
 		l.errorf(key, "write redis://host:6379/0 (or rediss:// for TLS)", "%q is not a redis:// URL", redactURL(z.Backend))
-		return
+		return redactURL(z.Backend)
 	case u.User != nil:
 		if _, has := u.User.Password(); has {
 			l.errorf(key, "remove the password from the URL and name a secret in password_secret", "holds a password, which would end up in logs and backups")
-			return
+			return redactURL(z.Backend)
 		}
 	}
 	if u.Scheme == "redis" && !safe.Loopback(u.Hostname()) {
 		l.warnf(key, "use rediss:// to reach a Redis server over the network", "rate-limit state crosses the network unencrypted to %s", u.Host)
 	}
-	if z.OnBackendError == string(ratelimit.FailOpen) {
-		l.warnf("ratelimit.zones."+zone+".on_backend_error", "use fail_local (the default) to keep limiting per instance",
-			"fail_open stops limiting while Redis is down: an outage disables brute-force protection")
+	// One store per URL: zones sharing it must agree on its password.
+	if other, ok := passwords[z.Backend]; !ok {
+		passwords[z.Backend] = name
+	} else if zones[other].PasswordSecret != z.PasswordSecret {
+		l.errorf("ratelimit.zones."+name+".password_secret", "name the same secret in every zone on this backend",
+			"differs from zone %s's, which has the same backend: one Redis connection has one password", other)
 	}
 	b := Backend{URL: z.Backend}
 	if z.PasswordSecret != "" {
 		// A weak password is a warning: the Redis server chose it.
-		v := l.secret("ratelimit.zones."+zone+".password_secret", z.PasswordSecret, "is configured but not set anywhere",
+		v := l.secret("ratelimit.zones."+name+".password_secret", z.PasswordSecret, "is configured but not set anywhere",
 			Warning, "configure Redis with a long random password (openssl rand -base64 48)")
 		if v == nil {
-			return
+			return z.Backend
 		}
 		b.Password = string(v)
 	}
 	if p.RateLimitBackends == nil {
 		p.RateLimitBackends = map[string]Backend{}
 	}
-	p.RateLimitBackends[zone] = b
+	p.RateLimitBackends[name] = b
+	return z.Backend
 }
 
 // redactURL drops userinfo from a URL for display.

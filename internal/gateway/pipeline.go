@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
@@ -32,27 +33,29 @@ type pipelineDeps struct {
 }
 
 // sharedZones returns the plan's rate-limit options with a Redis store on
-// each zone that names a backend: one store per distinct backend, shared
-// by its zones, since the zones of one rule must use one store.
+// each zone that names a Backend: one store per distinct Backend, shared by
+// its zones, as ratelimit requires (a rule's zones are decided on one
+// store, and Validate told them apart by Backend). Zones with one Backend
+// have one password (config refuses two).
 func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) {
 	opts := plan.RateLimit
-	if len(plan.RateLimitBackends) == 0 {
-		return opts, nil
-	}
 	opts.Zones = maps.Clone(opts.Zones)
-	stores := map[config.Backend]*redisstore.Store{}
-	for zone, b := range plan.RateLimitBackends {
-		st := stores[b]
+	stores := map[string]*redisstore.Store{}
+	for _, zone := range slices.Sorted(maps.Keys(opts.Zones)) {
+		z := opts.Zones[zone]
+		if z.Backend == "" {
+			continue
+		}
+		st := stores[z.Backend]
 		if st == nil {
 			var err error
-			st, err = redisstore.New(redisstore.Options{URL: b.URL, Password: b.Password})
+			st, err = redisstore.New(redisstore.Options{URL: z.Backend, Password: plan.RateLimitBackends[zone].Password})
 			if err != nil {
 				return opts, fmt.Errorf("ratelimit.zones.%s.backend: %w", zone, err)
 			}
-			stores[b] = st
+			stores[z.Backend] = st
 			*d.closers = append(*d.closers, st)
 		}
-		z := opts.Zones[zone]
 		z.Shared = st
 		opts.Zones[zone] = z
 	}
@@ -236,7 +239,7 @@ func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
 // answered 429 before the collector parses or logs anything.
 func reportLimiter(path string, sec *seclog.Logger) (*ratelimit.Limiter, error) {
 	return ratelimit.New(ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: "60r/m", Size: "1m"}},
+		Zones: map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: ratelimit.PerMinute(60), Size: 1 << 20}},
 		Rules: []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
 		Log:   sec,
 	})

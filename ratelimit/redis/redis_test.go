@@ -73,7 +73,7 @@ func sharedLimiter(t *testing.T, st ratelimit.SharedStore, policy ratelimit.Back
 		log = io.Discard
 	}
 	l, err := ratelimit.New(ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"api": {Rate: "1r/m", Shared: st, OnBackendError: policy}},
+		Zones: map[string]ratelimit.Zone{"api": {Rate: ratelimit.PerMinute(1), Shared: st, OnBackendError: policy}},
 		Rules: []ratelimit.Rule{{Prefix: "/api/", Limits: []ratelimit.Limit{{Zone: "api", Burst: 4, NoDelay: true}}}},
 		Log:   seclog.New(slog.New(slog.NewJSONHandler(log, nil))),
 	})

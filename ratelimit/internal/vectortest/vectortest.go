@@ -75,7 +75,7 @@ func Options(v Vector, now *int64, zone func(name string, z *ratelimit.Zone)) ra
 		Log:   seclog.New(slog.New(slog.DiscardHandler)),
 	}
 	for _, z := range v.Zones {
-		zo := ratelimit.Zone{Key: "header:X-Key", Rate: z.Rate, Size: z.Size}
+		zo := ratelimit.Zone{Key: "header:X-Key", Rate: must(ratelimit.ParseRate(z.Rate)), Size: must(ratelimit.ParseSize(z.Size))}
 		if zone != nil {
 			zone(z.Name, &zo)
 		}
@@ -87,6 +87,15 @@ func Options(v Vector, now *int64, zone func(name string, z *ratelimit.Zone)) ra
 	}
 	opts.Rules = []ratelimit.Rule{ru}
 	return opts
+}
+
+// must returns v, or panics on the error of a vector file that does not
+// parse (the files are fixed test data).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // Run replays v's steps against l, whose clock reads *now.

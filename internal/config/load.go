@@ -373,11 +373,11 @@ func (l *loader) walkEnv(v reflect.Value, path string) {
 			if !fv.IsNil() {
 				tmp.Elem().Set(fv.Elem())
 			} else if sf.Type == reflect.TypeFor[*RateLimit]() {
-				// An absent ratelimit section means DefaultRateLimit:
+				// An absent ratelimit section means defaultRateLimit:
 				// a key set from the environment amends it. Starting
 				// from an empty section would drop the flood guard
 				// (a present section with no rules limits nothing).
-				tmp.Elem().Set(reflect.ValueOf(DefaultRateLimit))
+				tmp.Elem().Set(reflect.ValueOf(defaultRateLimit()))
 			}
 			l.walkEnv(tmp.Elem(), key)
 			if !fv.IsNil() || l.anyEnvUnder(key) {

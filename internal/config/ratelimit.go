@@ -12,7 +12,7 @@ import (
 )
 
 // RateLimit is the `ratelimit:` section, nginx's limit_req_zone and
-// limit_req. When the section is absent, DefaultRateLimit applies: a
+// limit_req. When the section is absent, defaultRateLimit applies: a
 // generous per-client flood guard on every path. Present, it is exactly
 // what it says (`ratelimit: {rules: []}` limits nothing).
 //
@@ -69,20 +69,25 @@ type RateLimitLine struct {
 	Delay   int    `yaml:"delay" plan:"RateLimit.Rules[#].Limits[#].Delay"`
 }
 
-// DefaultRateLimit is the flood guard applied when the configuration has no
-// `ratelimit:` section: 50 requests per second per client (IPv6 grouped by
-// /64) with a burst of 200 passed at once. A browser loading a heavy page
-// stays far below it; a single client hammering the application does not.
-// Tighter limits for sensitive paths (the seed's 10r/s burst 20 on /api/)
-// are configured explicitly.
-var DefaultRateLimit = RateLimit{
-	Zones: map[string]RateZone{"per_client": {Key: "client_ip", Rate: "50r/s", Size: "10m"}},
-	Rules: []RateRule{{Prefix: "/", Limits: []RateLimitLine{{Zone: "per_client", Burst: 200, NoDelay: true}}}},
+// defaultRateLimit is the flood guard applied when the configuration has
+// no `ratelimit:` section: 50 requests per second per client (IPv6 grouped
+// by /64) with a burst of 200 passed at once. A browser loading a heavy
+// page stays far below it; a single client hammering the application does
+// not. Tighter limits for sensitive paths (the seed's 10r/s burst 20 on
+// /api/) are configured explicitly. It is built afresh on every call: a
+// shared value (its map above all) could be changed by one caller for
+// every later configuration of the process.
+func defaultRateLimit() RateLimit {
+	return RateLimit{
+		Zones: map[string]RateZone{"per_client": {Key: "client_ip", Rate: "50r/s", Size: "10m"}},
+		Rules: []RateRule{{Prefix: "/", Limits: []RateLimitLine{{Zone: "per_client", Burst: 200, NoDelay: true}}}},
+	}
 }
 
 func (l *loader) compileRateLimit(in *RateLimit, p *Plan) {
 	if in == nil {
-		in = &DefaultRateLimit
+		d := defaultRateLimit()
+		in = &d
 	}
 	opts := ratelimit.Options{Status: in.Status, HeadersOnAllowed: in.HeadersOnAllowed, Zones: make(map[string]ratelimit.Zone, len(in.Zones))}
 	// The Go paths of values refused at the edge: ratelimit, seeing them

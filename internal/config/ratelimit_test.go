@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rampart-dev/rampart/ratelimit"
 )
 
 // findingAt returns the findings on key, written as config check writes
@@ -109,6 +111,36 @@ func TestLoad_RateLimitFindingsAtTheirKeys(t *testing.T) {
 		if got := findingAt(fs, key); !strings.Contains(got, want) {
 			t.Errorf("%s: want %q, got:\n%s", key, want, fmtFindings(fs))
 		}
+	}
+}
+
+// The flood guard that applies without a ratelimit section is built
+// afresh for every load. It was an exported variable, copied shallowly:
+// anything in the process that changed its zone map (the map shared by
+// every copy) weakened the limit of every later configuration.
+func TestLoad_DefaultFloodGuardCannotBeChangedForLaterLoads(t *testing.T) {
+	d := defaultRateLimit()
+	d.Zones["per_client"] = RateZone{Rate: "1000000r/s"}
+	d.Rules[0].Limits[0].Burst = 1_000_000
+	p, fs, _ := load(t, minimal, nil, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	z := p.RateLimit.Zones["per_client"]
+	if z.Rate != ratelimit.PerSecond(50) || z.Size != 10<<20 || z.Key != "client_ip" {
+		t.Errorf("flood guard zone = %+v, want 50r/s, 10m, client_ip", z)
+	}
+	r := p.RateLimit.Rules
+	if len(r) != 1 || r[0].Prefix != "/" || len(r[0].Limits) != 1 || r[0].Limits[0].Burst != 200 || !r[0].Limits[0].NoDelay {
+		t.Errorf("flood guard rules = %+v, want / burst 200 nodelay", r)
+	}
+	// The environment amends a fresh copy too.
+	p, fs, _ = load(t, minimal, map[string]string{"RAMPART_RATELIMIT_STATUS": "503"}, Flags{})
+	if p == nil {
+		t.Fatal(fs.Error())
+	}
+	if z := p.RateLimit.Zones["per_client"]; z.Rate != ratelimit.PerSecond(50) || p.RateLimit.Status != 503 {
+		t.Errorf("flood guard under an environment key: status %d, zone %+v", p.RateLimit.Status, z)
 	}
 }
 

@@ -126,3 +126,20 @@ func BenchmarkZoneBytesPerKey(b *testing.B) {
 		runtime.KeepAlive(z)
 	}
 }
+
+// BenchmarkHandlerOnDecision is BenchmarkHandler with an OnDecision hook,
+// as the gateway sets one for its access log: the decision is passed by
+// value, so the hook costs no allocation.
+func BenchmarkHandlerOnDecision(b *testing.B) {
+	l := benchLimiter(b)
+	var seen int
+	l.onDecision = func(_ *http.Request, d Decision) { seen += len(d.Zone) }
+	h := l.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest("GET", "/api/x", nil)
+	r.RemoteAddr = "198.51.100.7:5555"
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}

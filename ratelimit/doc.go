@@ -54,4 +54,10 @@
 // networks); ParseRate and ParseSize read nginx's text forms. Validate
 // reports every problem on the Go path of its field, with warnings for
 // valid settings that weaken the limit; New makes the same checks.
+//
+// # Access logs
+//
+// This package writes no access records and imports no access log: set
+// Options.OnDecision to put each decision in yours (rampart's gateway adds
+// ratelimit, ratelimit_zone and ratelimit_delay_ms to its records so).
 package ratelimit

@@ -1,12 +1,10 @@
 package ratelimit
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/safe"
@@ -37,12 +35,10 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
 			return
 		}
-		annotate(r, &d)
 		// d stays on the stack: its address is only taken by copies made
-		// in the branches that need one.
+		// in the branches that need one, and the hook gets it by value.
 		if l.onDecision != nil {
-			dc := d
-			l.onDecision(r, &dc)
+			l.onDecision(r, d)
 		}
 		if d.DryRun {
 			if l.headersOnAllowed {
@@ -90,19 +86,4 @@ func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, d *Decision) {
 		detail = "Too many requests; retry later."
 	}
 	httperr.Write(w, r, l.status, detail, requestid.FromRequest(r))
-}
-
-// annotate adds the decision to the request's access-log record (a no-op
-// without the access-log middleware in front). The key is not logged there:
-// the client address already is, and a header key may be a credential.
-func annotate(r *http.Request, d *Decision) {
-	action := d.Action.String()
-	if d.DryRun && d.Action != Pass {
-		action = "would_" + action
-	}
-	accesslog.AddAttrs(r,
-		slog.String("ratelimit", action),
-		slog.String("ratelimit_zone", d.Zone),
-		slog.Int64("ratelimit_delay_ms", d.Delay.Milliseconds()),
-	)
 }

@@ -21,7 +21,7 @@ type Limiter struct {
 	log              *seclog.Logger
 	sampler          *seclog.Sampler
 	now              func() int64
-	onDecision       func(*http.Request, *Decision)
+	onDecision       func(*http.Request, Decision)
 }
 
 type zone struct {

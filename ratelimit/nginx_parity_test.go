@@ -241,7 +241,7 @@ http {
 		opts.Rules = append(opts.Rules, ru)
 	}
 	type actionKey struct{}
-	opts.OnDecision = func(r *http.Request, d *ratelimit.Decision) {
+	opts.OnDecision = func(r *http.Request, d ratelimit.Decision) {
 		if p, ok := r.Context().Value(actionKey{}).(*ratelimit.Action); ok {
 			*p = d.Action
 		}

@@ -47,10 +47,12 @@ type Options struct {
 	// Nil means the process's monotonic clock. Tests inject their own.
 	Now func() int64
 
-	// OnDecision, when set, is called for every request governed by a rule,
-	// after the decision and before the response (for access logging and
-	// tests). It must not keep d.
-	OnDecision func(r *http.Request, d *Decision)
+	// OnDecision, when set, is called for every request Handler decides
+	// under a rule, after the decision and before the response: the
+	// gateway puts the decision in the request's access-log record this
+	// way (this package logs no access records itself). d is a copy,
+	// passed by value so that the request path stays free of allocations.
+	OnDecision func(r *http.Request, d Decision)
 }
 
 // Zone is one limit_req_zone: what a key is, the rate, and how many keys

@@ -62,6 +62,29 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 	return opts, nil
 }
 
+// annotateRateLimit is the limiters' OnDecision: it adds the decision to
+// the request's access-log record (ratelimit, ratelimit_zone,
+// ratelimit_delay_ms). The key is not logged there: the client address
+// already is, and a header key may be a credential. ratelimit does not
+// know the access log; this is where the two meet.
+func annotateRateLimit(r *http.Request, d ratelimit.Decision) {
+	action := d.Action.String()
+	if d.DryRun {
+		// Constant strings: nothing is concatenated on the request path.
+		switch d.Action {
+		case ratelimit.Delay:
+			action = "would_delay"
+		case ratelimit.Reject:
+			action = "would_reject"
+		}
+	}
+	accesslog.AddAttrs(r,
+		slog.String("ratelimit", action),
+		slog.String("ratelimit_zone", d.Zone),
+		slog.Int64("ratelimit_delay_ms", d.Delay.Milliseconds()),
+	)
+}
+
 // buildPipeline assembles the request pipeline. The order is fixed here and
 // nowhere else; each stage is a plain func(http.Handler) http.Handler from
 // a library package, so the same defence works outside the gateway.
@@ -125,6 +148,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		return nil, err
 	}
 	rp.Log = d.sec
+	rp.OnDecision = annotateRateLimit
 	limiter, err := ratelimit.New(rp)
 	if err != nil {
 		return nil, err
@@ -239,9 +263,10 @@ func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
 // answered 429 before the collector parses or logs anything.
 func reportLimiter(path string, sec *seclog.Logger) (*ratelimit.Limiter, error) {
 	return ratelimit.New(ratelimit.Options{
-		Zones: map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: ratelimit.PerMinute(60), Size: 1 << 20}},
-		Rules: []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
-		Log:   sec,
+		Zones:      map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: ratelimit.PerMinute(60), Size: 1 << 20}},
+		Rules:      []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
+		Log:        sec,
+		OnDecision: annotateRateLimit,
 	})
 }
 

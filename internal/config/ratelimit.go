@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/ratelimit"
+	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
 	"github.com/rampart-dev/rampart/safe"
 )
 
@@ -179,6 +180,12 @@ func (l *loader) rateBackend(name string, zones map[string]RateZone, p *Plan, pa
 			l.errorf(key, "remove the password from the URL and name a secret in password_secret", "holds a password, which would end up in logs and backups")
 			return redactURL(z.Backend)
 		}
+	}
+	// What the store will be built from must be readable by it: the same
+	// check ratelimit/redis makes when the gateway starts.
+	if errs := (redisstore.Options{URL: z.Backend}).Validate(); errs.HasErrors() {
+		l.add(Error, key, errs[0].Message, errs[0].Hint)
+		return redactURL(z.Backend)
 	}
 	if u.Scheme == "redis" && !safe.Loopback(u.Hostname()) {
 		l.warnf(key, "use rediss:// to reach a Redis server over the network", "rate-limit state crosses the network unencrypted to %s", u.Host)

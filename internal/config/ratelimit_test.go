@@ -210,3 +210,18 @@ func TestKeys_RateLimitKeysReachPlanFields(t *testing.T) {
 		t.Errorf("%d ratelimit keys in the table, want 21", n)
 	}
 }
+
+// A backend URL the Redis store cannot read (a database that is not a
+// number, an option go-redis does not know) is refused by Load at its
+// line, as the store refuses it when the gateway starts; before, it
+// passed config check and stopped serve.
+func TestLoad_BackendURLTheStoreRefusesIsRefused(t *testing.T) {
+	for _, u := range []string{"redis://127.0.0.1:6379/abc", "redis://127.0.0.1:6379/0?foo=bar"} {
+		y := minimal + "ratelimit:\n  zones:\n    api:\n      rate: 10r/s\n      backend: '" + u + "'\n  rules: [{prefix: /api/, limits: [{zone: api}]}]\n"
+		p, fs, _ := load(t, y, nil, Flags{})
+		want := "rampart.yaml:9: error: ratelimit.zones.api.backend: is not a valid redis:// or rediss:// URL"
+		if got := findingAt(fs, "ratelimit.zones.api.backend"); p != nil || !strings.HasPrefix(got, want) {
+			t.Errorf("%s: want %q, got:\n%s", u, want, fmtFindings(fs))
+		}
+	}
+}

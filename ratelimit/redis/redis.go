@@ -32,6 +32,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/ratelimit"
 )
 
@@ -81,15 +82,32 @@ type Store struct {
 
 var _ ratelimit.SharedStore = (*Store)(nil)
 
-// New returns a Store for o. It does not connect: the first decision does.
-func New(o Options) (*Store, error) {
+// Validate checks o as New does, without connecting: URL must be one
+// go-redis reads (a database number for a path, only its own options in
+// the query). A configuration check runs it, so that a URL the store
+// would refuse at start-up is refused there. Findings never repeat the
+// URL, which may hold a password.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
 	if o.URL == "" {
-		return nil, errors.New("backend: redis URL is required")
+		errs.Errorf("URL", urlHint, "is required")
+	} else if _, err := goredis.ParseURL(o.URL); err != nil {
+		errs.Errorf("URL", urlHint, "is not a valid redis:// or rediss:// URL")
+	}
+	return errs
+}
+
+const urlHint = "write redis://[user@]host:port/db, or rediss:// for TLS"
+
+// New returns a Store for o, after Validate. It does not connect: the
+// first decision does.
+func New(o Options) (*Store, error) {
+	if errs := o.Validate(); errs.HasErrors() {
+		return nil, errs.Err()
 	}
 	opt, err := goredis.ParseURL(o.URL)
 	if err != nil {
-		// The URL may hold a password: do not echo it.
-		return nil, errors.New("backend: not a valid redis:// or rediss:// URL")
+		return nil, errors.New("URL: is not a valid redis:// or rediss:// URL")
 	}
 	if o.Password != "" {
 		opt.Password = o.Password

@@ -236,9 +236,34 @@ func TestShared_RecoversAfterOutage(t *testing.T) {
 }
 
 func TestNew_BadURLDoesNotEchoPassword(t *testing.T) {
-	_, err := redis.New(redis.Options{URL: "http://user:s3cret@host"})
-	if err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("err = %v", err)
+	for _, u := range []string{"http://user:s3cret@host", "redis://user:s3cret@host:x/0", "redis://:s3cret@127.0.0.1:6379/abc"} {
+		_, err := redis.New(redis.Options{URL: u})
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: err = %v", u, err)
+		}
+	}
+}
+
+// Validate refuses what New refuses, without connecting: a URL go-redis
+// cannot read passed a configuration check and stopped the server at
+// start-up.
+func TestValidate_RefusesWhatNewRefuses(t *testing.T) {
+	for u, bad := range map[string]bool{
+		"":                                   true,
+		"redis://127.0.0.1:6379/abc":         true,
+		"redis://127.0.0.1:6379/0?foo=bar":   true,
+		"redis://127.0.0.1:6379/0/1":         true,
+		"redis://127.0.0.1:6379/0":           false,
+		"rediss://user@redis.example:6380/2": false,
+	} {
+		errs := redis.Options{URL: u}.Validate()
+		_, err := redis.New(redis.Options{URL: u})
+		if errs.HasErrors() != bad || (err != nil) != bad {
+			t.Errorf("%q: Validate %v, New %v; want refused=%v", u, errs, err, bad)
+		}
+		if bad && (len(errs) != 1 || errs[0].Path != "URL") {
+			t.Errorf("%q: findings %v, want one on URL", u, errs)
+		}
 	}
 }
 

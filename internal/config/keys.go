@@ -60,9 +60,13 @@ func buildKeyTable(t reflect.Type, yamlPath, planBase string) []keyMapping {
 			for p := range strings.SplitSeq(tag, ",") {
 				p = planTag(strings.TrimSpace(p), planBase)
 				out = append(out, keyMapping{yaml: key, plan: p})
-				if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Struct {
-					// A list of values: its items by index.
+				switch {
+				case ft.Kind() == reflect.Slice:
+					// A list: its items by index.
 					out = append(out, keyMapping{yaml: key + "[#]", plan: p + "[#]"})
+				case ft.Kind() == reflect.Map:
+					// A map: its entries by name.
+					out = append(out, keyMapping{yaml: key + ".*", plan: p + "[*]"})
 				}
 				base = p
 			}

@@ -104,7 +104,7 @@ func TestLoad_RateLimitFindingsAtTheirKeys(t *testing.T) {
 		"ratelimit.status":                     "rampart.yaml:6: warning: ratelimit.status: 503 tells clients and monitoring the server failed\n\thint: 429 says",
 		"ratelimit.zones.api.ipv6_prefix":      "rampart.yaml:8: warning: ratelimit.zones.api.ipv6_prefix: /80 lets a client with a /64 use 2^16 keys",
 		"ratelimit.zones.api.on_backend_error": "rampart.yaml:8: warning: ratelimit.zones.api.on_backend_error: has no effect on a zone kept in memory",
-		"ratelimit.zones":                      `warning: ratelimit.zones: zone "idle" is not used by any rule`,
+		"ratelimit.zones.idle":                 `rampart.yaml:9: warning: ratelimit.zones.idle: zone "idle" is not used by any rule`,
 		"ratelimit.rules[0].dry_run":           "rampart.yaml:12: warning: ratelimit.rules[0].dry_run: requests over the limit are logged, not rejected",
 		"ratelimit.rules[0].limits[0].burst":   "rampart.yaml:14: error: ratelimit.rules[0].limits[0].burst: must be between 0 and 1000000, got -1",
 	} {
@@ -206,8 +206,8 @@ func TestKeys_RateLimitKeysReachPlanFields(t *testing.T) {
 			}
 		}
 	}
-	if n != 21 {
-		t.Errorf("%d ratelimit keys in the table, want 21", n)
+	if n != 26 { // 21 keys, and the entries of zones, rules, limits, methods and allow
+		t.Errorf("%d ratelimit keys in the table, want 26", n)
 	}
 }
 

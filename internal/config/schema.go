@@ -53,7 +53,7 @@ type File struct {
 	// secure defaults (see README).
 	Headers Headers `yaml:"headers" plan:"Headers"`
 
-	// RateLimit is nginx's limit_req. Absent: DefaultRateLimit.
+	// RateLimit is nginx's limit_req. Absent: the flood guard (50r/s per client, burst 200, on every path).
 	RateLimit *RateLimit `yaml:"ratelimit" plan:"RateLimit"`
 }
 

@@ -59,8 +59,11 @@ func buildKeyTable(t reflect.Type, yamlPath, planBase string) []keyMapping {
 		if tag, ok := sf.Tag.Lookup("plan"); ok && tag != "" && tag != "-" {
 			for p := range strings.SplitSeq(tag, ",") {
 				p = planTag(strings.TrimSpace(p), planBase)
-				out = append(out, keyMapping{yaml: key, plan: p})
+				own := ownElement(key, ft, p)
+				out = append(out, keyMapping{yaml: own, plan: p})
 				switch {
+				case own != key:
+					// The tag names the key's entries themselves.
 				case ft.Kind() == reflect.Slice:
 					// A list: its items by index.
 					out = append(out, keyMapping{yaml: key + "[#]", plan: p + "[#]"})
@@ -82,6 +85,22 @@ func buildKeyTable(t reflect.Type, yamlPath, planBase string) []keyMapping {
 		}
 	}
 	return out
+}
+
+// ownElement is the YAML pattern of a key whose plan path ends at an
+// element of the key's own list or map ("Headers.CSP.Directives[*]" for a
+// map of strings, "Headers.CSP.Nonce.Directives[#]" for a list): the key
+// followed by that element, "headers.csp.directives.*" or
+// "headers.csp.nonce.directives[#]", so a finding on one entry names the
+// entry. A plan path without it maps the key as a whole.
+func ownElement(key string, t reflect.Type, plan string) string {
+	switch {
+	case t.Kind() == reflect.Map && strings.HasSuffix(plan, "[*]"):
+		return key + ".*"
+	case t.Kind() == reflect.Slice && strings.HasSuffix(plan, "[#]"):
+		return key + "[#]"
+	}
+	return key
 }
 
 // planTag resolves a tag relative to its section (".MaxSizeMB") to an

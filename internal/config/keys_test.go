@@ -121,3 +121,43 @@ var untagged = func() map[string]bool {
 	walk(reflect.TypeFor[File](), "")
 	return m
 }()
+
+// A key that is itself a map or a list of values, tagged with the path of
+// its elements, maps each entry: a finding on one CSP directive or one
+// list item names it, not only the key that holds them all.
+func TestKeys_MapAndListOfValuesMapTheirEntries(t *testing.T) {
+	type nonce struct {
+		Directives []string `yaml:"directives" plan:"Headers.CSP.Nonce.Directives[#]"`
+	}
+	type section struct {
+		Directives map[string][]string `yaml:"directives" plan:"Headers.CSP.Directives[*]"`
+		Modes      map[string]string   `yaml:"modes" plan:"Headers.Modes"`
+		Nonce      nonce               `yaml:"nonce"`
+	}
+	type file struct {
+		CSP section `yaml:"csp"`
+	}
+	got := buildKeyTable(reflect.TypeFor[file](), "headers", "")
+	want := []keyMapping{
+		{"headers.csp.directives.*", "Headers.CSP.Directives[*]"},
+		{"headers.csp.modes", "Headers.Modes"},
+		{"headers.csp.modes.*", "Headers.Modes[*]"},
+		{"headers.csp.nonce.directives[#]", "Headers.CSP.Nonce.Directives[#]"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("table = %q, want %q", got, want)
+	}
+	keyTableOnce.Do(func() {})
+	saved := keyTable
+	defer func() { keyTable = saved }()
+	keyTable = got
+	for path, key := range map[string]string{
+		"Headers.CSP.Directives[script-src]": "headers.csp.directives.script-src",
+		"Headers.CSP.Nonce.Directives[1]":    "headers.csp.nonce.directives[1]",
+		"Headers.Modes[X-Frame-Options]":     "headers.csp.modes.X-Frame-Options",
+	} {
+		if got := yamlKeyOf(path); got != key {
+			t.Errorf("yamlKeyOf(%q) = %q, want %q", path, got, key)
+		}
+	}
+}

@@ -1,17 +1,22 @@
 // Package csp parses, builds and checks Content-Security-Policy values.
 //
 // A Policy is an ordered list of directives, each a name and its source
-// expressions, exactly as they appear in the header. Parse reads a header
-// value; the builder methods (Set, Add, Del) change one; String writes it
-// back in a canonical form (one space between tokens, "; " between
-// directives). Check reports what browsers would ignore, reject or what weakens
-// the policy, naming the directive and the fix, so that a configuration is
-// judged once, at load time, and never at request time.
+// expressions, exactly as they appear in the header. Parse reads a policy
+// written in a configuration and refuses what cannot be one; Lex reads a
+// policy someone else sent, refusing nothing, and Policies splits a header
+// value into the policies it lists: one grammar, for rampart's headers and
+// for rampart check's audit of a server's. The builder methods (Set, Add,
+// Del) change a policy; String writes it back in a canonical form (one
+// space between tokens, "; " between directives). Check reports what
+// browsers would ignore, reject or what weakens the policy, as findings
+// naming the directive, the problem and the fix, so that a configuration
+// is judged once, at load time, and never at request time.
 package csp
 
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -35,42 +40,81 @@ type Policy struct {
 const MaxLen = 16 << 10
 
 // Parse reads a serialized policy (one policy: the text of a single
-// Content-Security-Policy header field without commas). Directive names are
-// lower-cased; values are kept as written. Empty directives (";;") are
-// skipped, as browsers do. Parse rejects only what cannot be a policy at all:
-// control characters, a comma (which would make it a list of policies), a
-// directive name that is not a token, or a value longer than MaxLen. Use Check
-// for everything else.
+// Content-Security-Policy header field without commas), as written in a
+// configuration. Directive names are lower-cased; values are kept as
+// written. Empty directives (";;") are skipped, as browsers do. Parse
+// rejects only what cannot be a policy at all: control characters, a comma
+// (which would make it a list of policies), a directive name that is not a
+// token, or a value longer than MaxLen. Use Check for everything else.
+//
+// For a policy someone else wrote (a header a server sent), use Lex: it
+// splits the same way and refuses nothing.
 func Parse(s string) (Policy, error) {
-	var p Policy
 	if len(s) > MaxLen {
-		return p, fmt.Errorf("csp: policy is %d bytes, more than the %d accepted", len(s), MaxLen)
+		return Policy{}, fmt.Errorf("csp: policy is %d bytes, more than the %d accepted", len(s), MaxLen)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 && c != '\t' || c == 0x7f {
-			return p, errors.New("csp: policy contains a control character")
+			return Policy{}, errors.New("csp: policy contains a control character")
 		}
 		if c == ',' {
-			return p, errors.New("csp: policy contains ',' which separates policies; give one policy")
+			return Policy{}, errors.New("csp: policy contains ',' which separates policies; give one policy")
 		}
 	}
-	for part := range strings.SplitSeq(s, ";") {
-		fields := strings.Fields(part)
-		if len(fields) == 0 {
-			continue
-		}
-		name := strings.ToLower(fields[0])
+	var p Policy
+	for written, values := range splitDirectives(s) {
+		name := strings.ToLower(written)
 		if !isDirectiveName(name) {
-			return Policy{}, fmt.Errorf("csp: %q is not a directive name", fields[0])
+			return Policy{}, fmt.Errorf("csp: %q is not a directive name", written)
 		}
-		var vals []string
-		if len(fields) > 1 {
-			vals = fields[1:]
-		}
-		p.Directives = append(p.Directives, Directive{Name: name, Values: vals})
+		p.Directives = append(p.Directives, Directive{Name: name, Values: values})
 	}
 	return p, nil
+}
+
+// Lex splits a serialized policy into its directives the way Parse does
+// (on ";", then on white space; names lower-cased, values as written,
+// empty directives skipped) without refusing anything: names are not
+// checked, a directive given twice is kept twice, in order (a browser
+// uses the first; Get does too), and control characters and commas stay
+// inside the values they are in. It is for reading a policy a server sent,
+// to judge it (rampart check), where Parse's refusals would hide what is
+// wrong. Lex does no more than linear work on any input.
+func Lex(s string) Policy {
+	var p Policy
+	for written, values := range splitDirectives(s) {
+		p.Directives = append(p.Directives, Directive{Name: strings.ToLower(written), Values: values})
+	}
+	return p
+}
+
+// Policies yields each serialized policy of a serialized policy list (CSP3
+// §2.2.1: the value of a Content-Security-Policy header field, or of
+// several fields joined by commas), as written: not trimmed, possibly
+// empty. Each is enforced on its own.
+func Policies(list string) iter.Seq[string] {
+	return strings.SplitSeq(list, ",")
+}
+
+// splitDirectives yields, for each non-empty directive of s, its name as
+// written and its values (nil when it has none).
+func splitDirectives(s string) iter.Seq2[string, []string] {
+	return func(yield func(string, []string) bool) {
+		for part := range strings.SplitSeq(s, ";") {
+			fields := strings.Fields(part)
+			if len(fields) == 0 {
+				continue
+			}
+			var vals []string
+			if len(fields) > 1 {
+				vals = fields[1:]
+			}
+			if !yield(fields[0], vals) {
+				return
+			}
+		}
+	}
 }
 
 // isDirectiveName reports whether s matches the CSP grammar

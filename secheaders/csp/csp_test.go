@@ -1,6 +1,7 @@
 package csp
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -140,6 +141,69 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, fd := range Check(p) {
 			_ = fd.Error()
+		}
+	})
+}
+
+// TestLex_ReadsWhatParseRefuses: a policy a server sent is read as a
+// browser splits it, so an audit can judge it: a repeated directive is
+// kept (a browser uses the first), a name Parse would refuse is kept, and
+// control characters stay inside the value they are in.
+func TestLex_ReadsWhatParseRefuses(t *testing.T) {
+	p := Lex(" Script-Src 'self' ; script-src *;; default_src x\r\n y;\x00z ")
+	want := []Directive{
+		{Name: "script-src", Values: []string{"'self'"}},
+		{Name: "script-src", Values: []string{"*"}},
+		{Name: "default_src", Values: []string{"x", "y"}},
+		{Name: "\x00z"},
+	}
+	if !p.Equal(Policy{Directives: want}) {
+		t.Fatalf("Lex = %#v, want %#v", p.Directives, want)
+	}
+	if v, _ := p.Get("script-src"); len(v) != 1 || v[0] != "'self'" {
+		t.Errorf("Get uses %q, not the first script-src as browsers do", v)
+	}
+}
+
+func TestPolicies_SplitsAList(t *testing.T) {
+	var got []string
+	for p := range Policies("default-src 'self', script-src *,,") {
+		got = append(got, p)
+	}
+	if want := []string{"default-src 'self'", " script-src *", "", ""}; !slices.Equal(got, want) {
+		t.Errorf("Policies = %q, want %q", got, want)
+	}
+}
+
+// FuzzLex: Lex reads any bytes (header values come from the audited
+// server: untrusted, possibly hostile) without panicking; names are
+// lower-case and non-empty, no name or value holds white space or ';',
+// what it returns reads back the same, and it agrees with Parse on every
+// policy Parse accepts.
+func FuzzLex(f *testing.F) {
+	for _, s := range []string{
+		"default-src 'self'; script-src 'self' 'nonce-AAAAAAAAAAAAAAAAAAAAAAAA'",
+		"script-src a; SCRIPT-SRC b;;", "\x00;\r\n\t;,", "a\u00a0b\u2028c", "\xff\xfe; \xc0\xaf",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p := Lex(s)
+		for _, d := range p.Directives {
+			if d.Name == "" || d.Name != strings.ToLower(d.Name) {
+				t.Fatalf("Lex(%q): bad name %q", s, d.Name)
+			}
+			for _, tok := range append([]string{d.Name}, d.Values...) {
+				if tok == "" || strings.ContainsRune(tok, ';') || len(strings.Fields(tok)) != 1 {
+					t.Fatalf("Lex(%q): token %q not a single field", s, tok)
+				}
+			}
+		}
+		if q := Lex(p.String()); !q.Equal(p) {
+			t.Fatalf("Lex(%q) does not read back: %#v then %#v", s, p.Directives, q.Directives)
+		}
+		if strict, err := Parse(s); err == nil && !strict.Equal(p) {
+			t.Fatalf("Lex and Parse disagree on %q: %#v vs %#v", s, p.Directives, strict.Directives)
 		}
 	})
 }

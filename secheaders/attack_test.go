@@ -1,14 +1,18 @@
 package secheaders
 
 import (
-	"github.com/rampart-dev/rampart/reqpath"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/reqpath"
 )
 
 // talismanUpstream answers like the seed's Flask app behind the seed's nginx:
@@ -290,36 +294,36 @@ func TestHSTS_OnlyOverTLS(t *testing.T) {
 	}
 }
 
-// TestConfig_Errors: each mistake is refused with its YAML key.
+// TestConfig_Errors: each mistake is refused, on the Go path of its field.
 func TestConfig_Errors(t *testing.T) {
 	for _, tc := range []struct {
 		p    Policy
-		want string
+		want string // substring of one error, "Path: message (hint: ...)"
 	}{
-		{Policy{HSTS: HSTS{Preload: true, ExcludeSubDomains: true}}, "hsts.preload: needs max_age >= 1 year"},
-		{Policy{HSTS: HSTS{Preload: true, MaxAge: 86400e9}}, "hsts.preload:"},
-		{Policy{HSTS: HSTS{MaxAge: -1}}, "hsts.max_age: must be >= 0"},
-		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"self"}}}}, "csp.directives.script-src: unquoted self is read as a host name (hint: write 'self')"},
-		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"'self'; img-src *"}}}}, "csp.directives.script-src: not a valid directive"},
-		{Policy{CSP: CSP{Directives: map[string][]string{"scripts-src": {"'self'"}}}}, "csp.directives.scripts-src: unknown directive (hint: did you mean script-src?)"},
-		{Policy{Routes: []Route{{Prefix: "/a", CSP: map[string][]string{"style-src": {"'nonce-x'"}}}}}, "routes[0].csp.style-src: nonce"},
-		{Policy{Routes: []Route{{Prefix: "admin"}}}, "routes[0].prefix: \"admin\" must be an absolute path"},
-		{Policy{Routes: []Route{{Prefix: "/a/"}, {Prefix: "/a"}}}, "routes[1].prefix: \"/a\" is listed twice"},
-		{Policy{Headers: Headers{FrameOptions: "ALLOW-FROM https://x"}}, "frame_options: ALLOW-FROM"},
-		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "routes[0].cross_origin_opener_policy: must be one of"},
-		{Policy{Headers: Headers{ReferrerPolicy: "always"}}, "referrer_policy: must be one of"},
-		{Policy{Headers: Headers{PermissionsPolicy: "camera"}}, "permissions_policy:"},
-		{Policy{Modes: map[string]Mode{"X-Frame-Options": ModeMerge}}, "modes.X-Frame-Options: merge applies to Content-Security-Policy only"},
-		{Policy{Modes: map[string]Mode{"X-Frame-Options": "replace"}}, "modes.X-Frame-Options: must be override, keep or merge"},
+		{Policy{HSTS: HSTS{Preload: true, ExcludeSubDomains: true}}, "HSTS.Preload: needs max-age >= 1 year"},
+		{Policy{HSTS: HSTS{Preload: true, MaxAge: 86400e9}}, "HSTS.Preload:"},
+		{Policy{HSTS: HSTS{MaxAge: -1}}, "HSTS.MaxAge: must be >= 0"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"self"}}}}, "CSP.Directives[script-src]: unquoted self is read as a host name (hint: write 'self')"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"script-src": {"'self'; img-src *"}}}}, "CSP.Directives[script-src]: not a valid directive"},
+		{Policy{CSP: CSP{Directives: map[string][]string{"scripts-src": {"'self'"}}}}, "CSP.Directives[scripts-src]: unknown directive (hint: did you mean script-src?)"},
+		{Policy{Routes: []Route{{Prefix: "/a", CSP: map[string][]string{"style-src": {"'nonce-x'"}}}}}, "Routes[0].CSP[style-src]: nonce"},
+		{Policy{Routes: []Route{{Prefix: "admin"}}}, "Routes[0].Prefix: \"admin\" must be an absolute path"},
+		{Policy{Routes: []Route{{Prefix: "/a/"}, {Prefix: "/a"}}}, "Routes[1].Prefix: \"/a\" is listed twice"},
+		{Policy{Headers: Headers{FrameOptions: "ALLOW-FROM https://x"}}, "FrameOptions: ALLOW-FROM"},
+		{Policy{Routes: []Route{{Prefix: "/a", Headers: Headers{CrossOriginOpenerPolicy: "same"}}}}, "Routes[0].CrossOriginOpenerPolicy: must be one of"},
+		{Policy{Headers: Headers{ReferrerPolicy: "always"}}, "ReferrerPolicy: must be one of"},
+		{Policy{Headers: Headers{PermissionsPolicy: "camera"}}, "PermissionsPolicy:"},
+		{Policy{Modes: map[string]Mode{"X-Frame-Options": ModeMerge}}, "Modes[X-Frame-Options]: merge applies to Content-Security-Policy only"},
+		{Policy{Modes: map[string]Mode{"X-Frame-Options": "replace"}}, "Modes[X-Frame-Options]: must be override, keep or merge"},
 		// A misspelt name would leave the real header at override, silently.
-		{Policy{Modes: map[string]Mode{"Content-Security-Polcy": ModeKeep}}, "modes.Content-Security-Polcy: not a header the policy sets"},
-		{Policy{Modes: map[string]Mode{"Set-Cookie": ModeKeep}}, "modes.Set-Cookie: not a header the policy sets"},
-		{Policy{CSP: CSP{Nonce: NonceOptions{InjectHTML: true}}}, "csp.nonce.inject_html: needs csp.nonce.enabled"},
-		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, RequestHeader: "X Nonce"}}}, "csp.nonce.request_header"},
-		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, Directives: []string{"img-src"}}}}, "csp.nonce.directives[0]"},
-		{Policy{CSP: CSP{Report: ReportOptions{Enabled: true, Path: "/r/../x"}}}, "csp.report.path"},
-		{Policy{Cookies: []CookieRule{{Name: "[", SameSite: "lax"}}}, "cookies[0].name: bad pattern"},
-		{Policy{Cookies: []CookieRule{{Name: "a", SameSite: "loose"}}}, "cookies[0].same_site"},
+		{Policy{Modes: map[string]Mode{"Content-Security-Polcy": ModeKeep}}, "Modes[Content-Security-Polcy]: not a header the policy sets"},
+		{Policy{Modes: map[string]Mode{"Set-Cookie": ModeKeep}}, "Modes[Set-Cookie]: not a header the policy sets"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{InjectHTML: true}}}, "CSP.Nonce.InjectHTML: has no nonce to inject: nonces are not enabled"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, RequestHeader: "X Nonce"}}}, "CSP.Nonce.RequestHeader"},
+		{Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true, Directives: []string{"img-src"}}}}, "CSP.Nonce.Directives[0]"},
+		{Policy{CSP: CSP{Report: ReportOptions{Enabled: true, Path: "/r/../x"}}}, "CSP.Report.Path"},
+		{Policy{Cookies: []CookieRule{{Name: "[", SameSite: "lax"}}}, "Cookies[0].Name: bad pattern"},
+		{Policy{Cookies: []CookieRule{{Name: "a", SameSite: "loose"}}}, "Cookies[0].SameSite"},
 	} {
 		_, err := New(tc.p)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -328,23 +332,59 @@ func TestConfig_Errors(t *testing.T) {
 	}
 }
 
+// TestNew_RunsExactlyValidate: the error of New is the errors of
+// Validate, field by field, so `config check` (Validate) and `serve`
+// (New) cannot disagree; a policy with warnings only is accepted.
+func TestNew_RunsExactlyValidate(t *testing.T) {
+	for _, p := range []Policy{
+		{CSP: CSP{Directives: map[string][]string{"script-src": {"self"}, "img-src": {"*"}}}, Routes: []Route{{Prefix: "x"}}},
+		{HSTS: HSTS{MaxAge: -1}, Modes: map[string]Mode{"Set-Cookie": ModeKeep, "X-Frame-Options": ModeKeep}},
+		{Cookies: []CookieRule{{Name: "[", SameSite: "loose"}, {Name: "*", SameSite: "none"}}},
+	} {
+		want := p.Validate()
+		_, err := New(p)
+		var got field.Errors
+		if !errors.As(err, &got) {
+			t.Fatalf("New(%+v) = %v, not a field.Errors", p, err)
+		}
+		if !want.HasErrors() || !slices.Equal(got, want) {
+			t.Errorf("New(%+v) =\n%v\nValidate =\n%v", p, got, want)
+		}
+	}
+	p := Policy{CSP: CSP{ReportOnly: true}}
+	if len(p.Validate().Warnings()) == 0 {
+		t.Fatal("no warning for a report-only policy")
+	}
+	if _, err := New(p); err != nil {
+		t.Errorf("New refused a policy with warnings only: %v", err)
+	}
+}
+
 func TestConfig_Warnings(t *testing.T) {
-	m := mustNew(t, Policy{
+	p := Policy{
 		CSP:     CSP{ReportOnly: true, Directives: map[string][]string{"script-src": {"'self' 'unsafe-inline'"}}},
 		Cookies: []CookieRule{{Name: "*", SameSite: "none"}},
-	})
-	w := strings.Join(m.Warnings(), "\n")
+	}
+	errs := p.Validate()
+	if errs.HasErrors() {
+		t.Fatal(errs)
+	}
+	var ws []string
+	for _, e := range errs.Warnings() {
+		ws = append(ws, e.Error())
+	}
+	w := strings.Join(ws, "\n")
 	for _, want := range []string{
-		"csp.report_only: the policy is reported, not enforced",
-		"csp.directives.script-src: 'unsafe-inline' allows injected inline scripts",
-		`cookies: session cookies such as "session" get no http_only, same_site lax or strict`,
+		"CSP.ReportOnly: the policy is reported, not enforced",
+		"CSP.Directives[script-src]: 'unsafe-inline' allows injected inline scripts",
+		`Cookies: session cookies such as "session" get no HttpOnly, SameSite=Lax or Strict`,
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
 	}
-	if w := mustNew(t, Policy{}).Warnings(); len(w) != 0 {
-		t.Errorf("default policy has warnings: %q", w)
+	if errs := Default().Validate(); len(errs) != 0 {
+		t.Errorf("default policy has findings: %v", errs)
 	}
 }
 

@@ -1,8 +1,8 @@
 package secheaders
 
 import (
+	"cmp"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/reqpath"
-	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/secheaders/csp"
 )
 
@@ -23,7 +22,6 @@ type Middleware struct {
 	report    string // collector path, "" when off
 	collector *Collector
 	cookies   []cookieRule // nil when hardening is off
-	warnings  []string
 }
 
 type route struct {
@@ -33,7 +31,6 @@ type route struct {
 
 // headerSet is every header value of one route, computed once.
 type headerSet struct {
-	pol   csp.Policy // before nonce and report directives, for checks
 	fixed []fixedHeader
 	hsts  fixedHeader // applied on TLS requests only
 	csp   cspHeader
@@ -81,294 +78,212 @@ var (
 )
 
 // defaultCSP is the seed's policy completed with the directives default-src
-// does not cover well.
-var defaultCSP = []csp.Directive{
-	{Name: "default-src", Values: []string{"'self'"}},
-	{Name: "script-src", Values: []string{"'self'"}},
-	{Name: "style-src", Values: []string{"'self'"}},
-	{Name: "object-src", Values: []string{"'none'"}},
-	{Name: "base-uri", Values: []string{"'self'"}},
-	{Name: "frame-ancestors", Values: []string{"'self'"}},
-	{Name: "form-action", Values: []string{"'self'"}},
+// does not cover well; a fresh copy on each call.
+func defaultCSP() []csp.Directive {
+	return []csp.Directive{
+		{Name: "default-src", Values: []string{"'self'"}},
+		{Name: "script-src", Values: []string{"'self'"}},
+		{Name: "style-src", Values: []string{"'self'"}},
+		{Name: "object-src", Values: []string{"'none'"}},
+		{Name: "base-uri", Values: []string{"'self'"}},
+		{Name: "frame-ancestors", Values: []string{"'self'"}},
+		{Name: "form-action", Values: []string{"'self'"}},
+	}
 }
 
-// configErrors collects every error of a configuration, each prefixed by the
-// YAML key path of the field it is about.
-type configErrors struct {
-	errs  []error
-	warns []string
-}
-
-func (c *configErrors) errf(field, format string, a ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
-}
-
-func (c *configErrors) warnf(field, format string, a ...any) {
-	c.warns = append(c.warns, fmt.Sprintf("%s: %s", field, fmt.Sprintf(format, a...)))
-}
-
-// New validates p and compiles it. The error lists every problem found,
-// each naming its field by its YAML key ("hsts.preload: ...",
-// "csp.directives.script-src: ...", "routes[1].prefix: ..."). Settings that
-// are valid but weaken the policy are returned by Warnings.
+// New validates p (Validate) and compiles it. The error is the Validate
+// findings that are errors (a field.Errors: errors.As recovers each with
+// its field path, message and hint); a policy with warnings only is
+// accepted, and Validate is where they are read.
 func New(p Policy) (*Middleware, error) {
-	var ce configErrors
-	m := &Middleware{}
-
-	modes := compileModes(p.Modes, &ce)
-
-	// CSP of the policy.
-	basePol := baseCSP(p.CSP, &ce)
-	m.nonce, m.report = compileNonceReport(p.CSP, &ce)
-	if p.CSP.ReportOnly && !p.CSP.InsecureDisable {
-		ce.warnf("csp.report_only", "the policy is reported, not enforced")
-	}
-	if p.CSP.InsecureDisable {
-		ce.warnf("csp.insecure_disable", "no Content-Security-Policy is sent")
-	}
-	if p.CSP.Nonce.InjectHTML {
-		ce.warnf("csp.nonce.inject_html", "nonces every <script> of HTML responses, including ones injected by an attacker into the page")
-	}
-
-	baseHeaders := resolveHeaders(Headers{}, p.Headers)
-	checkHeaders("", p.Headers, &ce)
-
-	var err error
-	m.base, err = compileSet(p, basePol, baseHeaders, p.CSP.ReportOnly, modes, "csp.directives", m, &ce)
-	if err != nil {
+	if err := p.Validate().Err(); err != nil {
 		return nil, err
 	}
+	return compile(p), nil
+}
 
-	seen := map[string]bool{}
-	for i, r := range p.Routes {
-		field := fmt.Sprintf("routes[%d]", i)
+// compile builds the middleware of a policy Validate accepted: it checks
+// nothing and cannot fail.
+func compile(p Policy) *Middleware {
+	c := newCompiler(p)
+	m := &Middleware{nonce: c.nonce, report: c.report}
+
+	base := basePolicy(p.CSP, nil)
+	baseHeaders := resolveHeaders(Headers{}, p.Headers)
+	m.base = c.headerSet(base, baseHeaders, p.CSP.ReportOnly)
+	for _, r := range p.Routes {
 		prefix, err := reqpath.ParsePrefix(r.Prefix)
 		if err != nil {
-			ce.errf(field+".prefix", "%v; write an absolute path such as /admin/", err)
-			continue
+			continue // refused by Validate
 		}
-		if seen[prefix.String()] {
-			ce.errf(field+".prefix", "%q is listed twice (prefixes ignore case and a trailing slash)", r.Prefix)
-			continue
-		}
-		seen[prefix.String()] = true
-		pol := basePol.Clone()
-		if r.CSPReplace {
-			pol = csp.Policy{}
-		}
-		mergeDirectives(&pol, r.CSP, field+".csp", &ce)
-		checkHeaders(field+".", r.Headers, &ce)
-		hs := resolveHeaders(baseHeaders, r.Headers)
 		reportOnly := p.CSP.ReportOnly
 		if r.CSPReportOnly != nil {
 			reportOnly = *r.CSPReportOnly
-			if reportOnly && !p.CSP.InsecureDisable {
-				ce.warnf(field+".csp_report_only", "the policy of this route is reported, not enforced")
-			}
 		}
-		set, err := compileSet(p, pol, hs, reportOnly, modes, field+".csp", m, &ce)
-		if err != nil {
-			return nil, err
-		}
+		set := c.headerSet(routePolicy(base, r, nil), resolveHeaders(baseHeaders, r.Headers), reportOnly)
 		m.routes = append(m.routes, route{prefix: prefix, set: set})
 	}
 	slices.SortFunc(m.routes, func(a, b route) int { return b.prefix.Len() - a.prefix.Len() })
 
-	compileHSTS(p.HSTS, modes, m, &ce)
-
+	// HSTS is per host, not per route: every set sends the same.
+	if hsts, ok := c.hsts(p.HSTS); ok {
+		m.base.hsts = hsts
+		for _, r := range m.routes {
+			r.set.hsts = hsts
+		}
+	}
 	if !p.InsecureNoCookieHardening {
-		m.cookies = compileCookies(p.Cookies, &ce)
-	} else {
-		ce.warnf("insecure_no_cookie_hardening", "application cookies are sent without Secure/HttpOnly/SameSite hardening")
+		m.cookies = compileCookies(p.Cookies)
 	}
 	if m.report != "" {
 		m.collector = NewCollector(p.CSP.Report.Collector)
 	}
-	if len(ce.errs) > 0 {
-		return nil, errors.Join(ce.errs...)
+	return m
+}
+
+// compiler holds what the header sets of one policy share.
+type compiler struct {
+	modes           map[string]Mode // by canonical header name
+	nonce           nonceConfig
+	nonceDirectives []string // lower case
+	report          string   // collector path, "" when off
+	cspOff          bool
+}
+
+func newCompiler(p Policy) *compiler {
+	c := &compiler{modes: compileModes(p.Modes), cspOff: p.CSP.InsecureDisable}
+	if n := p.CSP.Nonce; n.Enabled && !c.cspOff {
+		c.nonce = nonceConfig{enabled: true, inject: n.InjectHTML, header: defaultNonceHeader}
+		if n.RequestHeader != "" {
+			c.nonce.header = http.CanonicalHeaderKey(n.RequestHeader)
+		}
+		c.nonceDirectives = []string{"script-src"}
+		if len(n.Directives) > 0 {
+			c.nonceDirectives = make([]string, len(n.Directives))
+			for i, d := range n.Directives {
+				c.nonceDirectives[i] = strings.ToLower(d)
+			}
+		}
 	}
-	m.warnings = ce.warns
-	return m, nil
+	if r := p.CSP.Report; r.Enabled && !c.cspOff {
+		c.report = cmp.Or(r.Path, defaultReportPath)
+	}
+	return c
 }
 
-// Warnings returns the settings of the policy that are valid but weaken it,
-// each prefixed by its YAML key, for `rampart config check`.
-func (m *Middleware) Warnings() []string { return slices.Clone(m.warnings) }
-
-// modalHeaders are the headers a mode can be given for: those the policy
-// sets or removes. A mode for any other name would do nothing, and is
-// most likely a misspelling of one of these that leaves it at override.
-var modalHeaders = []string{
-	"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy",
-	"Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Cross-Origin-Embedder-Policy",
-	"Origin-Agent-Cluster", "X-Permitted-Cross-Domain-Policies", "X-Dns-Prefetch-Control",
-	"X-Powered-By", "X-Xss-Protection", hHSTS, hCSP, hCSPRO,
-}
-
-func compileModes(in map[string]Mode, ce *configErrors) map[string]Mode {
+// compileModes keys the modes by canonical header name. Two spellings of
+// one name are taken in sorted order, the last winning, so the result is
+// the same from one start to the next.
+func compileModes(in map[string]Mode) map[string]Mode {
 	out := make(map[string]Mode, len(in))
 	for _, name := range slices.Sorted(maps.Keys(in)) {
-		mode := in[name]
-		key := http.CanonicalHeaderKey(strings.TrimSpace(name))
-		field := "modes." + name
-		if !slices.Contains(modalHeaders, key) {
-			ce.errf(field, "not a header the policy sets; modes apply to %s", strings.Join(modalHeaders, ", "))
-			continue
-		}
-		switch Mode(strings.ToLower(string(mode))) {
-		case ModeOverride, "":
-			out[key] = ModeOverride
-		case ModeKeep:
-			out[key] = ModeKeep
-			ce.warnf(field, "the application's value wins when it sends this header")
-		case ModeMerge:
-			if key != hCSP && key != hCSPRO {
-				ce.errf(field, "merge applies to Content-Security-Policy only; use override or keep")
-				continue
-			}
-			out[key] = ModeMerge
-		default:
-			ce.errf(field, "must be override, keep or merge, got %q", mode)
-		}
+		out[http.CanonicalHeaderKey(strings.TrimSpace(name))] = cmp.Or(Mode(strings.ToLower(string(in[name]))), ModeOverride)
 	}
 	return out
 }
 
-func modeOf(modes map[string]Mode, name string) Mode {
-	if m, ok := modes[name]; ok {
+func (c *compiler) modeOf(name string) Mode {
+	if m, ok := c.modes[name]; ok {
 		return m
 	}
 	return ModeOverride
 }
 
-func baseCSP(c CSP, ce *configErrors) csp.Policy {
+// basePolicy is the policy's CSP: the default directives (unless Replace)
+// with Directives merged over them. bad, when not nil, is told of each
+// directive that does not parse, which is left out.
+func basePolicy(c CSP, bad func(name string, err error)) csp.Policy {
 	var pol csp.Policy
 	if !c.Replace {
-		pol = csp.Policy{Directives: slices.Clone(defaultCSP)}
-		pol = pol.Clone()
+		pol = csp.Policy{Directives: defaultCSP()}
 	}
-	mergeDirectives(&pol, c.Directives, "csp.directives", ce)
+	mergeDirectives(&pol, c.Directives, bad)
+	return pol
+}
+
+// routePolicy is the CSP of route r: the policy's (base) or, with
+// CSPReplace, nothing, with r.CSP merged over it.
+func routePolicy(base csp.Policy, r Route, bad func(name string, err error)) csp.Policy {
+	pol := base.Clone()
+	if r.CSPReplace {
+		pol = csp.Policy{}
+	}
+	mergeDirectives(&pol, r.CSP, bad)
 	return pol
 }
 
 // mergeDirectives sets each directive of in on pol, in sorted order so the
-// header is the same from one start to the next.
-func mergeDirectives(pol *csp.Policy, in map[string][]string, field string, ce *configErrors) {
-	names := make([]string, 0, len(in))
-	for name := range in {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		text := strings.ToLower(strings.TrimSpace(name)) + " " + strings.Join(in[name], " ")
-		parsed, err := csp.Parse(text)
-		if err != nil || len(parsed.Directives) != 1 {
-			ce.errf(field+"."+name, "not a valid directive: %v", errOr(err, "contains ';'"))
+// header is the same from one start to the next. A directive that does not
+// parse is left out and passed to bad, when bad is not nil.
+func mergeDirectives(pol *csp.Policy, in map[string][]string, bad func(name string, err error)) {
+	for _, name := range slices.Sorted(maps.Keys(in)) {
+		d, err := parseDirective(name, in[name])
+		if err != nil {
+			if bad != nil {
+				bad(name, err)
+			}
 			continue
 		}
-		d := parsed.Directives[0]
 		pol.Set(d.Name, d.Values...)
 	}
 }
 
-func errOr(err error, s string) string {
+// parseDirective parses one directive of a Directives map: its name and
+// its values, each of which may hold several sources.
+func parseDirective(name string, values []string) (csp.Directive, error) {
+	parsed, err := csp.Parse(strings.ToLower(strings.TrimSpace(name)) + " " + strings.Join(values, " "))
 	if err != nil {
-		return err.Error()
+		return csp.Directive{}, err
 	}
-	return s
+	if len(parsed.Directives) != 1 {
+		return csp.Directive{}, errors.New("contains ';'")
+	}
+	return parsed.Directives[0], nil
 }
 
-func compileNonceReport(c CSP, ce *configErrors) (nonceConfig, string) {
-	var n nonceConfig
-	if c.Nonce.Enabled && !c.InsecureDisable {
-		n.enabled = true
-		n.inject = c.Nonce.InjectHTML
-		n.header = defaultNonceHeader
-		if c.Nonce.RequestHeader != "" {
-			if !safe.Token(c.Nonce.RequestHeader) {
-				ce.errf("csp.nonce.request_header", "%q is not a header name", c.Nonce.RequestHeader)
-			}
-			n.header = http.CanonicalHeaderKey(c.Nonce.RequestHeader)
-		}
-		for i, d := range c.Nonce.Directives {
-			switch strings.ToLower(d) {
-			case "script-src", "script-src-elem", "style-src", "style-src-elem", "default-src":
-			default:
-				ce.errf(fmt.Sprintf("csp.nonce.directives[%d]", i), "%q cannot carry a nonce; use script-src or style-src", d)
-			}
-		}
-	} else if c.Nonce.InjectHTML {
-		ce.errf("csp.nonce.inject_html", "needs csp.nonce.enabled")
+// headerSet precomputes every header value of one route (HSTS aside): pol
+// is its CSP, h its single-value headers with the defaults filled in.
+func (c *compiler) headerSet(pol csp.Policy, h Headers, reportOnly bool) *headerSet {
+	set := &headerSet{fixed: c.fixedHeaders(h, c.frameOptions(h.FrameOptions, pol, reportOnly))}
+	if c.cspOff {
+		return set
 	}
-	report := ""
-	if c.Report.Enabled && !c.InsecureDisable {
-		report = defaultReportPath
-		if c.Report.Path != "" {
-			report = c.Report.Path
-			if p, err := reqpath.Canonical(report); err != nil || p != report || report == "/" || strings.ContainsAny(report, "?#") {
-				ce.errf("csp.report.path", "must be a plain absolute path such as %s, got %q", defaultReportPath, c.Report.Path)
-			}
-		}
+	if c.report != "" {
+		set.fixed = append(set.fixed, fixedHeader{name: hRE, val: []string{reportGroup + `="` + c.report + `"`}, dict: true, mode: ModeOverride})
 	}
-	return n, report
+	set.csp = c.cspHeader(pol, reportOnly)
+	return set
 }
 
-func nonceDirectives(c CSP) []string {
-	if len(c.Nonce.Directives) == 0 {
-		return []string{"script-src"}
+// frameOptions is the X-Frame-Options value: v when set explicitly, else
+// what the CSP's frame-ancestors says in the only two words the header
+// knows, SAMEORIGIN when there is no enforced frame-ancestors, Off when
+// frame-ancestors allows a list (X-Frame-Options cannot say it, and
+// browsers that know frame-ancestors ignore it).
+func (c *compiler) frameOptions(v string, pol csp.Policy, reportOnly bool) string {
+	if v != "" {
+		return v
 	}
-	out := make([]string, len(c.Nonce.Directives))
-	for i, d := range c.Nonce.Directives {
-		out[i] = strings.ToLower(d)
+	// Only an enforced frame-ancestors can stand in for it: a report-only
+	// policy blocks nothing.
+	fa, ok := pol.Get("frame-ancestors")
+	switch {
+	case !ok || c.cspOff || reportOnly:
+		return "SAMEORIGIN"
+	case len(fa) == 1 && fa[0] == "'self'":
+		return "SAMEORIGIN"
+	case len(fa) == 1 && fa[0] == "'none'":
+		return "DENY"
 	}
-	return out
+	return Off
 }
 
-// compileSet checks pol and precomputes every header value of one route.
-func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[string]Mode, field string, m *Middleware, ce *configErrors) (*headerSet, error) {
-	pol = pol.Clone() // Set below must not write into the caller's slices
-	set := &headerSet{}
-	var findings []csp.Finding
-	if field == "csp.directives" || !pol.Equal(m.base.pol) {
-		// A route that keeps the policy's CSP would only repeat its
-		// findings.
-		findings = csp.Check(pol)
-	}
-	set.pol = pol.Clone()
-	for _, f := range findings {
-		key := field
-		if f.Directive != "" {
-			key += "." + f.Directive
-		}
-		msg := f.Msg
-		if f.Hint != "" {
-			msg += " (hint: " + f.Hint + ")"
-		}
-		if f.Severity == csp.Error {
-			ce.errf(key, "%s", msg)
-		} else if !p.CSP.InsecureDisable {
-			ce.warnf(key, "%s", msg)
-		}
-	}
-
-	// X-Frame-Options follows frame-ancestors unless set explicitly.
-	if h.FrameOptions == "" {
-		h.FrameOptions = "SAMEORIGIN"
-		// Only an enforced frame-ancestors can stand in for it: a
-		// report-only policy blocks nothing.
-		if fa, ok := pol.Get("frame-ancestors"); ok && !p.CSP.InsecureDisable && !reportOnly {
-			switch {
-			case len(fa) == 1 && fa[0] == "'self'":
-			case len(fa) == 1 && fa[0] == "'none'":
-				h.FrameOptions = "DENY"
-			default:
-				h.FrameOptions = Off
-			}
-		}
-	}
+// fixedHeaders are the single-value headers of a set, in the order sent.
+func (c *compiler) fixedHeaders(h Headers, frameOptions string) []fixedHeader {
+	var out []fixedHeader
 	add := func(name, v string) {
 		name = http.CanonicalHeaderKey(name)
-		fh := fixedHeader{name: name, mode: modeOf(modes, name)}
+		fh := fixedHeader{name: name, mode: c.modeOf(name)}
 		switch {
 		case strings.EqualFold(v, Off):
 			fh.del = true
@@ -377,15 +292,15 @@ func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[
 		default:
 			return
 		}
-		set.fixed = append(set.fixed, fh)
+		out = append(out, fh)
 	}
-	// The enumerated values are accepted in any case (checkHeaders) but
-	// sent in lower case: browsers compare Referrer-Policy and the
+	// The enumerated values are accepted in any case (Validate) but sent
+	// in lower case: browsers compare Referrer-Policy and the
 	// Cross-Origin-* tokens byte for byte, so "Same-Origin" would be
 	// ignored and the header would protect nothing.
 	enum := func(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
 	add("X-Content-Type-Options", "nosniff")
-	add("X-Frame-Options", strings.ToUpper(strings.TrimSpace(h.FrameOptions)))
+	add("X-Frame-Options", strings.ToUpper(strings.TrimSpace(frameOptions)))
 	add("Referrer-Policy", enum(h.ReferrerPolicy))
 	add("Permissions-Policy", h.PermissionsPolicy)
 	add("Cross-Origin-Opener-Policy", enum(h.CrossOriginOpenerPolicy))
@@ -394,8 +309,8 @@ func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[
 	add("Origin-Agent-Cluster", enum(h.OriginAgentCluster))
 	add("X-Permitted-Cross-Domain-Policies", enum(h.PermittedCrossDomainPolicies))
 	// "off" is this header's own value here, not Off: it is always sent.
-	set.fixed = append(set.fixed, fixedHeader{name: "X-Dns-Prefetch-Control",
-		val: []string{strings.ToLower(h.DNSPrefetchControl)}, mode: modeOf(modes, "X-Dns-Prefetch-Control")})
+	out = append(out, fixedHeader{name: "X-Dns-Prefetch-Control",
+		val: []string{strings.ToLower(h.DNSPrefetchControl)}, mode: c.modeOf("X-Dns-Prefetch-Control")})
 	add("X-Powered-By", Off)
 	// X-XSS-Protection: 0 turns the legacy XSS auditor off where it still
 	// exists. The seed's "1; mode=block" is harmful: the auditor's
@@ -403,93 +318,68 @@ func compileSet(p Policy, pol csp.Policy, h Headers, reportOnly bool, modes map[
 	// detect page contents across origins (XS-Leaks), it was bypassable,
 	// and Chrome, Edge and Safari removed it. OWASP and helmet send 0.
 	add("X-XSS-Protection", "0")
-
-	if p.CSP.InsecureDisable {
-		return set, nil
-	}
-	if m.report != "" {
-		pol.Set("report-uri", m.report)
-		pol.Set("report-to", reportGroup)
-		set.fixed = append(set.fixed, fixedHeader{name: hRE, val: []string{reportGroup + `="` + m.report + `"`}, dict: true, mode: ModeOverride})
-	}
-	set.csp.name = hCSP
-	if reportOnly {
-		set.csp.name = hCSPRO
-	}
-	set.csp.mode = modeOf(modes, set.csp.name)
-	if m.nonce.enabled {
-		withNonce := pol.Clone()
-		src, _ := withNonce.Get("default-src")
-		for _, d := range nonceDirectives(p.CSP) {
-			if !withNonce.Has(d) {
-				// A new directive would stop falling back to
-				// default-src: start from its sources.
-				withNonce.Set(d, src...)
-			}
-			vals, _ := withNonce.Get(d)
-			vals = slices.DeleteFunc(slices.Clone(vals), func(s string) bool { return s == "'none'" })
-			withNonce.Set(d, append(vals, "'nonce-"+noncePlaceholder+"'")...)
-		}
-		set.csp.segments = strings.Split(withNonce.String(), noncePlaceholder)
-	} else {
-		set.csp.static = []string{pol.String()}
-	}
-	return set, nil
+	return out
 }
 
-func compileHSTS(h HSTS, modes map[string]Mode, m *Middleware, ce *configErrors) {
+// cspHeader is the CSP header of a set: pol with the report directives
+// and, with nonces, split where each response's nonce goes.
+func (c *compiler) cspHeader(pol csp.Policy, reportOnly bool) cspHeader {
+	pol = pol.Clone() // Set below must not write into the caller's slices
+	if c.report != "" {
+		pol.Set("report-uri", c.report)
+		pol.Set("report-to", reportGroup)
+	}
+	h := cspHeader{name: hCSP}
+	if reportOnly {
+		h.name = hCSPRO
+	}
+	h.mode = c.modeOf(h.name)
+	if !c.nonce.enabled {
+		h.static = []string{pol.String()}
+		return h
+	}
+	src, _ := pol.Get("default-src")
+	for _, d := range c.nonceDirectives {
+		if !pol.Has(d) {
+			// A new directive would stop falling back to default-src:
+			// start from its sources.
+			pol.Set(d, src...)
+		}
+		vals, _ := pol.Get(d)
+		vals = slices.DeleteFunc(slices.Clone(vals), func(s string) bool { return s == "'none'" })
+		pol.Set(d, append(vals, "'nonce-"+noncePlaceholder+"'")...)
+	}
+	h.segments = strings.Split(pol.String(), noncePlaceholder)
+	return h
+}
+
+// hsts is the Strict-Transport-Security header; false when it is off.
+func (c *compiler) hsts(h HSTS) (fixedHeader, bool) {
 	if h.InsecureDisable {
-		ce.warnf("hsts.insecure_disable", "no Strict-Transport-Security is sent; the first visit can be downgraded to HTTP")
-		return
+		return fixedHeader{}, false
 	}
-	age := h.MaxAge
-	if age < 0 {
-		ce.errf("hsts.max_age", "must be >= 0, got %v", age)
-		return
-	}
-	if age == 0 {
-		age = defaultHSTSMaxAge
-	}
-	if h.Preload && (age < preloadMinAge || h.ExcludeSubDomains) {
-		ce.errf("hsts.preload", "needs max_age >= 1 year (31536000s) and include_subdomains; preloading is enforced by browsers for months after removal")
-		return
-	}
-	if age < preloadMinAge/2 {
-		ce.warnf("hsts.max_age", "%v is short; browsers forget HTTPS-only after it", age)
-	}
-	v := "max-age=" + strconv.FormatInt(int64(age/time.Second), 10)
+	v := "max-age=" + strconv.FormatInt(int64(hstsMaxAge(h)/time.Second), 10)
 	if !h.ExcludeSubDomains {
 		v += "; includeSubDomains"
 	}
 	if h.Preload {
 		v += "; preload"
 	}
-	hsts := fixedHeader{name: hHSTS, val: []string{v}, mode: modeOf(modes, hHSTS)}
-	for _, s := range append([]*headerSet{m.base}, routeSets(m.routes)...) {
-		s.hsts = hsts
-	}
+	return fixedHeader{name: hHSTS, val: []string{v}, mode: c.modeOf(hHSTS)}, true
 }
 
-func routeSets(rs []route) []*headerSet {
-	out := make([]*headerSet, len(rs))
-	for i, r := range rs {
-		out[i] = r.set
+// hstsMaxAge is the max-age h sends: MaxAge, or the default for zero.
+func hstsMaxAge(h HSTS) time.Duration {
+	if h.MaxAge == 0 {
+		return defaultHSTSMaxAge
 	}
-	return out
+	return h.MaxAge
 }
 
 // resolveHeaders overlays the non-empty fields of over on base, then fills
 // the defaults.
 func resolveHeaders(base, over Headers) Headers {
-	pick := func(b, o, def string) string {
-		if o != "" {
-			return o
-		}
-		if b != "" {
-			return b
-		}
-		return def
-	}
+	pick := func(b, o, def string) string { return cmp.Or(o, b, def) }
 	return Headers{
 		FrameOptions:                 pick(base.FrameOptions, over.FrameOptions, ""),
 		ReferrerPolicy:               pick(base.ReferrerPolicy, over.ReferrerPolicy, "strict-origin-when-cross-origin"),

@@ -1,7 +1,6 @@
 package secheaders
 
 import (
-	"fmt"
 	"path"
 	"strings"
 )
@@ -28,29 +27,28 @@ type CookieRule struct {
 	InsecureNoSecure bool
 }
 
-// DefaultCookieRules apply when Policy.Cookies is empty: every cookie gets
-// Secure (over HTTPS) and SameSite=Lax; names that look like a session or an
-// access token also get HttpOnly. CSRF tokens come first, without HttpOnly,
-// because double-submit schemes read them from JavaScript.
-var DefaultCookieRules = []CookieRule{
-	{Name: "*csrf*"},
-	{Name: "*xsrf*"},
-	{Name: "*session*", HttpOnly: true},
-	{Name: "*sess", HttpOnly: true},
-	{Name: "*sessid*", HttpOnly: true},
-	{Name: "sid", HttpOnly: true},
-	{Name: "*_sid", HttpOnly: true},
-	{Name: "*token*", HttpOnly: true},
-	{Name: "*auth*", HttpOnly: true},
-	{Name: "*jwt*", HttpOnly: true},
-	{Name: "remember*", HttpOnly: true},
-	{Name: "*"},
+// DefaultCookieRules returns the rules that apply when Policy.Cookies is
+// empty: every cookie gets Secure (over HTTPS) and SameSite=Lax; names that
+// look like a session or an access token also get HttpOnly. CSRF tokens
+// come first, without HttpOnly, because double-submit schemes read them
+// from JavaScript. Each call returns a fresh slice: changing it changes
+// nothing for anyone else.
+func DefaultCookieRules() []CookieRule {
+	return []CookieRule{
+		{Name: "*csrf*"},
+		{Name: "*xsrf*"},
+		{Name: "*session*", HttpOnly: true},
+		{Name: "*sess", HttpOnly: true},
+		{Name: "*sessid*", HttpOnly: true},
+		{Name: "sid", HttpOnly: true},
+		{Name: "*_sid", HttpOnly: true},
+		{Name: "*token*", HttpOnly: true},
+		{Name: "*auth*", HttpOnly: true},
+		{Name: "*jwt*", HttpOnly: true},
+		{Name: "remember*", HttpOnly: true},
+		{Name: "*"},
+	}
 }
-
-// sessionNames are probed against the rules to warn about session cookies
-// configured without protection.
-var sessionNames = []string{"session", "sessionid", "sid", "phpsessid", "jsessionid",
-	"access_token_cookie", "refresh_token_cookie", "auth", "jwt", "remember_token"}
 
 type cookieRule struct {
 	pattern  string
@@ -59,58 +57,50 @@ type cookieRule struct {
 	secure   bool
 }
 
-func compileCookies(rules []CookieRule, ce *configErrors) []cookieRule {
-	field := "cookies"
+// compileCookies compiles rules (DefaultCookieRules when there are none),
+// which Validate has checked.
+func compileCookies(rules []CookieRule) []cookieRule {
 	if len(rules) == 0 {
-		rules = DefaultCookieRules
-		field = "cookies(default)"
+		rules = DefaultCookieRules()
 	}
 	out := make([]cookieRule, 0, len(rules))
-	for i, r := range rules {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		pat := strings.ToLower(r.Name)
-		if pat == "" {
-			pat = "*"
-		}
-		if _, err := path.Match(pat, ""); err != nil {
-			ce.errf(f+".name", "bad pattern %q: %v", r.Name, err)
-			continue
-		}
-		cr := cookieRule{pattern: pat, httpOnly: r.HttpOnly, secure: !r.InsecureNoSecure}
-		switch strings.ToLower(r.SameSite) {
-		case "", "lax":
-			cr.sameSite = "Lax"
-		case "strict":
-			cr.sameSite = "Strict"
-		case "none":
-			cr.sameSite = "None"
-		case Off:
-		default:
-			ce.errf(f+".same_site", "must be lax, strict, none or off, got %q", r.SameSite)
-		}
-		out = append(out, cr)
-	}
-	for _, name := range sessionNames {
-		r := matchCookie(out, name)
-		if r == nil {
-			ce.warnf("cookies", "a session cookie named %q would match no rule and not be hardened", name)
-			continue
-		}
-		var miss []string
-		if !r.httpOnly {
-			miss = append(miss, "http_only")
-		}
-		if !r.secure {
-			miss = append(miss, "Secure (insecure_no_secure is set)")
-		}
-		if r.sameSite == "" || r.sameSite == "None" {
-			miss = append(miss, "same_site lax or strict")
-		}
-		if len(miss) > 0 {
-			ce.warnf("cookies", "session cookies such as %q get no %s (rule %q)", name, strings.Join(miss, ", "), r.pattern)
+	for _, r := range rules {
+		if cr, err := compileCookieRule(r); err == nil {
+			out = append(out, cr)
 		}
 	}
 	return out
+}
+
+// compileCookieRule compiles r; the error is a malformed name pattern. A
+// SameSite value that is not one of the four adds none (Validate refuses
+// it).
+func compileCookieRule(r CookieRule) (cookieRule, error) {
+	pat := strings.ToLower(r.Name)
+	if pat == "" {
+		pat = "*"
+	}
+	if _, err := path.Match(pat, ""); err != nil {
+		return cookieRule{}, err
+	}
+	cr := cookieRule{pattern: pat, httpOnly: r.HttpOnly, secure: !r.InsecureNoSecure}
+	switch strings.ToLower(r.SameSite) {
+	case "", "lax":
+		cr.sameSite = "Lax"
+	case "strict":
+		cr.sameSite = "Strict"
+	case "none":
+		cr.sameSite = "None"
+	}
+	return cr, nil
+}
+
+func validSameSite(s string) bool {
+	switch strings.ToLower(s) {
+	case "", "lax", "strict", "none", Off:
+		return true
+	}
+	return false
 }
 
 func matchCookie(rules []cookieRule, name string) *cookieRule {

@@ -67,3 +67,25 @@ func TestCookies_ConfiguredRulesAndOff(t *testing.T) {
 		t.Error("hardening not off")
 	}
 }
+
+// TestDefaultCookieRules_AnImporterCannotWeakenThem: the defaults are
+// returned fresh, so code that edits what it got (dropping HttpOnly from
+// the session rule, or every rule) changes nothing for the middleware
+// built afterwards, or anywhere else in the process.
+func TestDefaultCookieRules_AnImporterCannotWeakenThem(t *testing.T) {
+	rules := DefaultCookieRules()
+	for i := range rules {
+		rules[i].HttpOnly = false
+		rules[i].InsecureNoSecure = true
+		rules[i].SameSite = "none"
+	}
+	if got := DefaultCookieRules(); got[2].Name != "*session*" || !got[2].HttpOnly || got[2].InsecureNoSecure || got[2].SameSite != "" {
+		t.Fatalf("the defaults changed under their caller: %+v", got[2])
+	}
+	m := mustNew(t, Policy{})
+	h := http.Header{"Set-Cookie": {"session=abc"}}
+	m.apply(h, m.base, true, "")
+	if got := h.Get("Set-Cookie"); got != "session=abc; Secure; HttpOnly; SameSite=Lax" {
+		t.Errorf("session cookie = %q after an importer edited the defaults", got)
+	}
+}

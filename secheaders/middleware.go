@@ -24,7 +24,7 @@ import (
 // that has none (ambiguous, and no reqpath.Policy handler in front) gets
 // the policy's own headers, not a route's.
 //
-// When csp.report is enabled, the collector is not served here: mount
+// When CSP.Report is enabled, the collector is not served here: mount
 // Collector at ReportPath behind the host check and a rate limit, so that
 // reports count against a client like any other request (rampart's gateway
 // does).

@@ -15,7 +15,9 @@
 //     policy's value replaces the application's (ModeOverride, the default),
 //     yields to it (ModeKeep), or, for CSP, is combined with it (ModeMerge);
 //   - the policy is compiled once by New: header values are precomputed and
-//     every configuration mistake is reported before the first request.
+//     every configuration mistake is reported before the first request, by
+//     Policy.Validate, on the Go path of the field it is about (New runs
+//     exactly Validate, so a checked policy cannot fail to start).
 //
 // The zero Policy is the safe default described on each field. Among the
 // defaults, X-XSS-Protection is "0", not the "1; mode=block" of older
@@ -50,7 +52,7 @@ const (
 	// tighten, never loosen, what either side asked for. Identical
 	// policies are sent once. Consequence: when both sides use nonces, an
 	// inline script would need both, which one nonce attribute cannot
-	// carry; let one side do nonces (csp.nonce hands ours to the
+	// carry; let one side do nonces (CSP.Nonce hands ours to the
 	// application for that reason).
 	ModeMerge Mode = "merge"
 )
@@ -81,7 +83,7 @@ type Policy struct {
 	Routes []Route
 
 	// Cookies are the Set-Cookie hardening rules, first match wins. With
-	// none, DefaultCookieRules apply. See CookieRule.
+	// none, the rules of DefaultCookieRules apply. See CookieRule.
 	Cookies []CookieRule
 
 	// InsecureNoCookieHardening leaves the application's Set-Cookie
@@ -137,11 +139,11 @@ type CSP struct {
 	// loosely (object-src).
 	Directives map[string][]string
 	// Replace makes Directives the whole policy, without the defaults.
-	// Missing object-src or base-uri are then reported by Warnings.
+	// Missing object-src or base-uri are then reported by Validate.
 	Replace bool
 	// ReportOnly sends Content-Security-Policy-Report-Only instead: the
 	// policy is not enforced, violations are only reported. For rolling
-	// out a policy; Warnings reports it. Default false. An enforced
+	// out a policy; Validate warns of it. Default false. An enforced
 	// Content-Security-Policy the application sends is then left as is:
 	// modes apply per header name.
 	ReportOnly bool
@@ -263,7 +265,7 @@ type Route struct {
 	CSP map[string][]string
 	// CSPReplace makes CSP the whole policy of the route.
 	CSPReplace bool
-	// CSPReportOnly, when set, overrides csp.report_only for the route:
+	// CSPReportOnly, when set, overrides CSP.ReportOnly for the route:
 	// a new, stricter policy can be tried on one part of the site.
 	CSPReportOnly *bool
 	// Headers override the policy's; empty fields inherit.

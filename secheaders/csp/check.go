@@ -26,30 +26,15 @@ func (s Severity) String() string {
 	return "warning"
 }
 
-// Finding is one problem found by Check. Directive is the directive it is
-// about ("" for the policy as a whole); Hint, when set, says how to fix it.
+// Finding is one problem found by Check, as data for the caller to place:
+// secheaders reports it on the configuration field the directive came
+// from. Directive is the directive it is about (lower case; "" for the
+// policy as a whole), Message what is wrong, Hint, when set, how to fix it.
 type Finding struct {
 	Severity  Severity
 	Directive string
-	Msg       string
+	Message   string
 	Hint      string
-}
-
-// Error formats f as "script-src: msg (hint: ...)" so it reads well in a
-// configuration error list.
-func (f Finding) Error() string {
-	var b strings.Builder
-	if f.Directive != "" {
-		b.WriteString(f.Directive)
-		b.WriteString(": ")
-	}
-	b.WriteString(f.Msg)
-	if f.Hint != "" {
-		b.WriteString(" (hint: ")
-		b.WriteString(f.Hint)
-		b.WriteString(")")
-	}
-	return b.String()
 }
 
 // kind is the grammar of a directive's values.
@@ -134,7 +119,7 @@ var scriptLike = map[string]bool{
 func Check(p Policy) []Finding {
 	var errs, warns []Finding
 	add := func(sev Severity, dir, msg, hint string) {
-		f := Finding{Severity: sev, Directive: dir, Msg: msg, Hint: hint}
+		f := Finding{Severity: sev, Directive: dir, Message: msg, Hint: hint}
 		if sev == Error {
 			errs = append(errs, f)
 		} else {
@@ -225,7 +210,7 @@ func checkValues(d Directive, k kind, add func(Severity, string, string, string)
 	if hasInline && hasNonceOrHash {
 		add(Warning, d.Name, "'unsafe-inline' is ignored by browsers when a nonce or hash is present", "remove 'unsafe-inline' (it only affects browsers without CSP Level 2)")
 	} else if hasInline && scriptLike[d.Name] {
-		add(Warning, d.Name, "'unsafe-inline' allows injected inline scripts and event handlers, which defeats XSS protection", "use nonces (csp.nonce) or hashes instead")
+		add(Warning, d.Name, "'unsafe-inline' allows injected inline scripts and event handlers, which defeats XSS protection", "use per-response nonces or hashes instead")
 	}
 }
 
@@ -248,7 +233,7 @@ func checkSource(dir string, k kind, v string, add func(Severity, string, string
 			} else if len(val) < 22 {
 				add(Error, dir, fmt.Sprintf("nonce %q is shorter than 128 bits", v), "")
 			} else {
-				add(Warning, dir, "a nonce written in the configuration is the same on every response, so an attacker can reuse it", "remove it and enable csp.nonce for a fresh nonce per response")
+				add(Warning, dir, "a nonce written in the configuration is the same on every response, so an attacker can reuse it", "remove it, and use a fresh nonce per response instead")
 			}
 			return
 		case strings.HasPrefix(lv, "'sha256-"), strings.HasPrefix(lv, "'sha384-"), strings.HasPrefix(lv, "'sha512-"):

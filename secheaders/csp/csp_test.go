@@ -32,6 +32,19 @@ func TestParse_Rejects(t *testing.T) {
 	}
 }
 
+// show writes a finding as a configuration error list would:
+// "directive: message (hint: ...)".
+func show(f Finding) string {
+	s := f.Message
+	if f.Directive != "" {
+		s = f.Directive + ": " + s
+	}
+	if f.Hint != "" {
+		s += " (hint: " + f.Hint + ")"
+	}
+	return s
+}
+
 func TestBuilder(t *testing.T) {
 	var p Policy
 	p.Set("default-src", "'self'").Set("script-src", "'self' https://a.example").Add("script-src", "https://a.example", "https://b.example")
@@ -49,7 +62,7 @@ func TestCheck(t *testing.T) {
 	for _, tc := range []struct {
 		policy string
 		sev    Severity
-		want   string // substring of one finding's Error()
+		want   string // substring of one finding, as show writes it
 	}{
 		{"default-src self" + base, Error, "default-src: unquoted self is read as a host name (hint: write 'self')"},
 		{"script-src 'self' none" + base, Error, "hint: write 'none'"},
@@ -86,8 +99,8 @@ func TestCheck(t *testing.T) {
 		found := false
 		var all []string
 		for _, f := range Check(p) {
-			all = append(all, f.Severity.String()+" "+f.Error())
-			if f.Severity == tc.sev && strings.Contains(f.Error(), tc.want) {
+			all = append(all, f.Severity.String()+" "+show(f))
+			if f.Severity == tc.sev && strings.Contains(show(f), tc.want) {
 				found = true
 			}
 		}
@@ -140,7 +153,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed: %q -> %q", out, q.String())
 		}
 		for _, fd := range Check(p) {
-			_ = fd.Error()
+			if fd.Message == "" {
+				t.Fatalf("Check(%q): a finding without a message: %+v", s, fd)
+			}
+			if fd.Directive != "" && !p.Has(fd.Directive) && fd.Directive != "object-src" && fd.Directive != "base-uri" {
+				t.Fatalf("Check(%q): a finding on a directive the policy lacks: %+v", s, fd)
+			}
 		}
 	})
 }

@@ -3,6 +3,9 @@ package check
 import (
 	"errors"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
+	"github.com/rampart-dev/rampart/secheaders/csp"
 )
 
 // CSPPolicy is one parsed Content-Security-Policy policy. Directive names
@@ -29,7 +32,9 @@ const cspShortest = len("img-src") - 1
 
 // ParseCSP parses the values of every Content-Security-Policy header line.
 // A value may hold several policies separated by commas (CSP3 §2.2.1: a
-// header sent twice and combined is two policies, both enforced).
+// header sent twice and combined is two policies, both enforced). The
+// grammar is package csp's (csp.Policies, csp.Lex), the one rampart's own
+// headers are written in; what follows is the Observatory's reading of it.
 //
 // It fails, as the MDN HTTP Observatory does, when a policy is empty or too
 // short, or repeats a directive other than report-uri / report-to: a browser
@@ -38,39 +43,45 @@ const cspShortest = len("img-src") - 1
 func ParseCSP(values []string) ([]CSPPolicy, error) {
 	var out []CSPPolicy
 	for _, v := range values {
-		for _, pol := range strings.Split(v, ",") {
-			pol = strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(pol))
-			if len(pol) < cspShortest {
-				return nil, errors.New("empty or truncated policy")
-			}
-			p := CSPPolicy{Directives: map[string][]string{}}
-			for _, d := range strings.Split(pol, ";") {
-				fields := strings.Fields(d)
-				if len(fields) == 0 {
-					continue
-				}
-				name := strings.ToLower(fields[0])
-				if _, dup := p.Directives[name]; dup {
-					if name == "report-uri" || name == "report-to" {
-						p.Duplicates = append(p.Duplicates, name)
-						continue
-					}
-					return nil, errors.New("directive " + truncate(name, 40) + " repeated")
-				}
-				srcs := make([]string, 0, len(fields)-1)
-				for _, s := range fields[1:] {
-					srcs = append(srcs, strings.ToLower(s))
-				}
-				if len(srcs) == 0 && strings.HasSuffix(name, "-src") {
-					srcs = append(srcs, "'none'")
-				}
-				p.Directives[name] = srcs
-				p.Order = append(p.Order, name)
+		for pol := range csp.Policies(v) {
+			p, err := observatoryPolicy(pol)
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// observatoryPolicy reads one serialized policy as the Observatory's
+// cspParser.js does: line breaks removed, sources lower-cased, an empty
+// "-src" list read as 'none'.
+func observatoryPolicy(pol string) (CSPPolicy, error) {
+	pol = strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(pol))
+	if len(pol) < cspShortest {
+		return CSPPolicy{}, errors.New("empty or truncated policy")
+	}
+	p := CSPPolicy{Directives: map[string][]string{}}
+	for _, d := range csp.Lex(pol).Directives {
+		if _, dup := p.Directives[d.Name]; dup {
+			if d.Name == "report-uri" || d.Name == "report-to" {
+				p.Duplicates = append(p.Duplicates, d.Name)
+				continue
+			}
+			return CSPPolicy{}, errors.New("directive " + safe.Clean(d.Name, 40) + " repeated")
+		}
+		srcs := make([]string, 0, len(d.Values))
+		for _, s := range d.Values {
+			srcs = append(srcs, strings.ToLower(s))
+		}
+		if len(srcs) == 0 && strings.HasSuffix(d.Name, "-src") {
+			srcs = append(srcs, "'none'")
+		}
+		p.Directives[d.Name] = srcs
+		p.Order = append(p.Order, d.Name)
+	}
+	return p, nil
 }
 
 // mergeCSP combines several enforced policies into one view of what is
@@ -134,6 +145,8 @@ var (
 
 func cspBroadOrInline(s string) bool { return cspBroad[s] || cspUnsafeInline[s] }
 
+func isBroad(s string) bool { return cspBroad[s] }
+
 func hasNonceOrHash(s set) bool {
 	return s.any(func(x string) bool {
 		for _, p := range []string{"'sha256-", "'sha384-", "'sha512-", "'nonce-"} {
@@ -162,81 +175,121 @@ type cspOutcome struct {
 // observatoryCSP follows mdn/mdn-http-observatory src/analyzer/tests/csp.js:
 // the first matching outcome, in that file's order, is the result.
 func observatoryCSP(values, reportOnly []string, https bool) cspOutcome {
-	var o cspOutcome
 	if len(values) == 0 {
 		if len(reportOnly) > 0 {
-			o.result = "csp-not-implemented-but-reporting-enabled"
-		} else {
-			o.result = "csp-not-implemented"
+			return cspOutcome{result: "csp-not-implemented-but-reporting-enabled"}
 		}
-		return o
+		return cspOutcome{result: "csp-not-implemented"}
 	}
 	ps, err := ParseCSP(values)
 	if err != nil {
-		o.result, o.parseErr = "csp-header-invalid", err
-		return o
+		return cspOutcome{result: "csp-header-invalid", parseErr: err}
 	}
-	csp := mergeCSP(ps)
-	o.merged = csp
-	dupReport := false
-	for _, p := range ps {
-		if len(p.Duplicates) > 0 {
-			dupReport = true
+	o := cspOutcome{merged: mergeCSP(ps)}
+	src := effectiveSources(o.merged)
+	// The order matters: the Observatory judges the sources left once
+	// the nonce, hash and 'strict-dynamic' rules have removed what
+	// browsers ignore, and those removals reach default-src (shared).
+	o.strictDynamicNo = !applyStrictDynamic(src.script)
+	o.unsafeInline = src.script.any(cspBroadOrInline) || src.object.any(isBroad)
+	o.insecureScheme = https && anyInsecure(activeSources(o.merged, src.script))
+	o.unsafeEval = src.script["'unsafe-eval'"] || src.style["'unsafe-eval'"]
+	passiveInsecure := https && anyInsecure(passiveSources(o.merged))
+
+	switch {
+	case o.strictDynamicNo:
+		o.result = "csp-header-invalid"
+	case o.unsafeInline:
+		o.result = "csp-implemented-with-unsafe-inline"
+	case o.insecureScheme:
+		o.result = "csp-implemented-with-insecure-scheme"
+	case o.unsafeEval:
+		o.result = "csp-implemented-with-unsafe-eval"
+	case passiveInsecure:
+		o.result = "csp-implemented-with-insecure-scheme-in-passive-content-only"
+	case src.style.any(cspBroadOrInline):
+		o.result = "csp-implemented-with-unsafe-inline-in-style-src-only"
+	case defaultSrcNone(o.merged):
+		o.result = "csp-implemented-with-no-unsafe-default-src-none"
+	default:
+		o.result = "csp-implemented-with-no-unsafe"
+	}
+
+	frameAnc, hasFA := o.merged["frame-ancestors"]
+	o.hasFrameAnc = hasFA
+	o.frameAncestors = hasFA && !frameAnc.any(isBroad)
+	// As in csp.js, a repeated report-uri / report-to replaces these four
+	// results, and only these, with its own.
+	switch o.result {
+	case "csp-implemented-with-no-unsafe", "csp-implemented-with-no-unsafe-default-src-none",
+		"csp-implemented-with-unsafe-inline-in-style-src-only",
+		"csp-implemented-with-insecure-scheme-in-passive-content-only":
+		if anyDuplicates(ps) {
+			o.result = "csp-implemented-but-duplicate-directives"
 		}
 	}
-	// Fallbacks: a missing directive falls back to default-src, then to *.
-	// As in the Observatory, the fallback shares the default-src set, so
-	// removing 'unsafe-inline' below affects both.
-	get := func(d string, fallback bool) set {
-		if s, ok := csp[d]; ok {
+	return o
+}
+
+// sources are the source sets the scoring judges, after the fallbacks: a
+// missing directive falls back to default-src, then to *. As in the
+// Observatory, a fallback shares the default-src set itself, so removing
+// 'unsafe-inline' from script-src below removes it from default-src too.
+type sources struct {
+	script, style, object set
+}
+
+// effectiveSources applies the fallbacks to merged and the CSP2 rule that
+// browsers ignore 'unsafe-inline' when a nonce or hash is present.
+func effectiveSources(merged map[string]set) sources {
+	get := func(d string) set {
+		if s, ok := merged[d]; ok {
 			return s
 		}
-		if fallback {
-			if s, ok := csp["default-src"]; ok {
-				return s
-			}
+		if s, ok := merged["default-src"]; ok {
+			return s
 		}
 		return newSet("*")
 	}
-	frameAnc, hasFA := csp["frame-ancestors"]
-	if !hasFA {
-		frameAnc = newSet("*")
-	}
-	objectSrc := get("object-src", true)
-	scriptSrc := get("script-src", true)
-	styleSrc := get("style-src", true)
-
-	// 'unsafe-inline' is ignored by browsers when a nonce or hash is present.
-	for _, s := range []set{scriptSrc, styleSrc} {
+	src := sources{script: get("script-src"), style: get("style-src"), object: get("object-src")}
+	for _, s := range []set{src.script, src.style} {
 		if hasNonceOrHash(s) {
 			delete(s, "'unsafe-inline'")
 		}
 	}
-	set1 := func(r string) {
-		if o.result == "" {
-			o.result = r
-		}
+	return src
+}
+
+// applyStrictDynamic applies 'strict-dynamic' to script: with a nonce or
+// hash, browsers ignore the host and scheme sources, 'self' and
+// 'unsafe-inline', which are removed. Without one, it blocks every script
+// or is ignored: applyStrictDynamic reports false.
+func applyStrictDynamic(script set) bool {
+	if !script["'strict-dynamic'"] {
+		return true
 	}
-	if scriptSrc["'strict-dynamic'"] {
-		if hasNonceOrHash(scriptSrc) {
-			for s := range scriptSrc {
-				broad := false
-				for b := range cspBroad {
-					if strings.HasPrefix(s, b) {
-						broad = true
-					}
-				}
-				if broad || s == "'self'" || s == "'unsafe-inline'" {
-					delete(scriptSrc, s)
-				}
+	if !hasNonceOrHash(script) {
+		return false
+	}
+	for s := range script {
+		broad := false
+		for b := range cspBroad {
+			if strings.HasPrefix(s, b) {
+				broad = true
 			}
-		} else {
-			o.strictDynamicNo = true
-			set1("csp-header-invalid")
+		}
+		if broad || s == "'self'" || s == "'unsafe-inline'" {
+			delete(script, s)
 		}
 	}
+	return true
+}
+
+// activeSources are the sources of every directive but img-src, media-src
+// and script-src, and the effective script sources.
+func activeSources(merged map[string]set, script set) []string {
 	var active []string
-	for d, s := range csp {
+	for d, s := range merged {
 		if d == "img-src" || d == "media-src" || d == "script-src" {
 			continue
 		}
@@ -244,60 +297,47 @@ func observatoryCSP(values, reportOnly []string, https bool) cspOutcome {
 			active = append(active, x)
 		}
 	}
-	for x := range scriptSrc {
+	for x := range script {
 		active = append(active, x)
 	}
+	return active
+}
+
+// passiveSources are the sources of img-src and media-src, each falling
+// back to default-src (not to *).
+func passiveSources(merged map[string]set) []string {
 	var passive []string
 	for _, d := range []string{"img-src", "media-src"} {
-		s, ok := csp[d]
+		s, ok := merged[d]
 		if !ok {
-			s = csp["default-src"]
+			s = merged["default-src"]
 		}
 		for x := range s {
 			passive = append(passive, x)
 		}
 	}
-	insecure := func(xs []string) bool {
-		for _, x := range xs {
-			if strings.HasPrefix(x, "http:") || strings.HasPrefix(x, "ftp:") {
-				return true
-			}
-		}
-		return false
-	}
+	return passive
+}
 
-	if scriptSrc.any(cspBroadOrInline) || objectSrc.any(func(s string) bool { return cspBroad[s] }) {
-		set1("csp-implemented-with-unsafe-inline")
-		o.unsafeInline = true
-	}
-	if https && insecure(active) {
-		set1("csp-implemented-with-insecure-scheme")
-		o.insecureScheme = true
-	}
-	if scriptSrc["'unsafe-eval'"] || styleSrc["'unsafe-eval'"] {
-		set1("csp-implemented-with-unsafe-eval")
-		o.unsafeEval = true
-	}
-	if https && insecure(passive) {
-		set1("csp-implemented-with-insecure-scheme-in-passive-content-only")
-	}
-	if styleSrc.any(cspBroadOrInline) {
-		set1("csp-implemented-with-unsafe-inline-in-style-src-only")
-	}
-	if ds, ok := csp["default-src"]; ok && ds["'none'"] && len(ds) == 1 {
-		set1("csp-implemented-with-no-unsafe-default-src-none")
-	} else {
-		set1("csp-implemented-with-no-unsafe")
-	}
-	o.hasFrameAnc = hasFA
-	o.frameAncestors = hasFA && !frameAnc.any(func(s string) bool { return cspBroad[s] })
-	switch o.result {
-	case "csp-implemented-with-no-unsafe", "csp-implemented-with-no-unsafe-default-src-none",
-		"csp-implemented-with-unsafe-inline-in-style-src-only",
-		"csp-implemented-with-insecure-scheme-in-passive-content-only":
-		if dupReport {
-			o.result = "csp-implemented-but-duplicate-directives"
+func anyInsecure(xs []string) bool {
+	for _, x := range xs {
+		if strings.HasPrefix(x, "http:") || strings.HasPrefix(x, "ftp:") {
+			return true
 		}
 	}
-	return o
+	return false
+}
+
+func defaultSrcNone(merged map[string]set) bool {
+	ds, ok := merged["default-src"]
+	return ok && ds["'none'"] && len(ds) == 1
+}
+
+func anyDuplicates(ps []CSPPolicy) bool {
+	for _, p := range ps {
+		if len(p.Duplicates) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 func strongTLS(t *testing.T) *tls.Config {
@@ -213,5 +215,78 @@ func TestWriteText_TerminalEscapeInjection(t *testing.T) {
 	}
 	if !strings.Contains(out, "?]0;pwned??[2J?31m") || !strings.Contains(out, "→ https://x/?[1A") {
 		t.Errorf("unexpected rendering:\n%s", out)
+	}
+}
+
+// The JSON report has no terminal cleaning of its own (encoding/json
+// escapes C0 controls, which whoever reads the JSON turns back into ESC,
+// and leaves bidi overrides as they are), so the evidence a hostile server
+// puts in its headers is cleaned and bounded when the finding is made.
+func TestFindings_HostileEvidenceIsCleanedAndBounded(t *testing.T) {
+	evil := "\x1b]0;pwned\x07\u202etxt.exe\u009b31m" + strings.Repeat("A", 500)
+	h := http.Header{
+		"Referrer-Policy":              {evil},
+		"X-Content-Type-Options":       {evil},
+		"X-Frame-Options":              {evil},
+		"Cross-Origin-Resource-Policy": {evil},
+		"X-Xss-Protection":             {evil},
+		"Server":                       {"nginx/1.0 " + evil},
+	}
+	var fs []Finding
+	for _, test := range []func(http.Header) (TestResult, []Finding){referrerTest, xctoTest, corpTest} {
+		_, f := test(h)
+		fs = append(fs, f...)
+	}
+	_, f := xfoTest(h, cspOutcome{})
+	fs = append(append(fs, f...), otherHeaderFindings(h)...)
+	seen := 0
+	for _, f := range fs {
+		if f.Evidence == "" {
+			continue
+		}
+		seen++
+		if f.Evidence != safe.Clean(f.Evidence, len(f.Evidence)) {
+			t.Errorf("%s: evidence not cleaned: %q", f.ID, f.Evidence)
+		}
+		if len(f.Evidence) > 250 {
+			t.Errorf("%s: evidence of %d bytes", f.ID, len(f.Evidence))
+		}
+	}
+	if seen < 5 {
+		t.Fatalf("only %d findings with evidence: %+v", seen, fs)
+	}
+}
+
+// The Observatory's CORP test: a value is matched trimmed and in any
+// case; one over 256 bytes is invalid whatever it holds.
+func TestCORP_Values(t *testing.T) {
+	for v, want := range map[string]string{
+		"":                                       "corp-not-implemented",
+		"  ":                                     "corp-not-implemented",
+		" Same-Origin ":                          "corp-implemented-with-same-origin",
+		"same-site":                              "corp-implemented-with-same-site",
+		"cross-origin":                           "corp-implemented-with-cross-origin",
+		"same-origin, same-origin":               "corp-header-invalid",
+		"same-origin" + strings.Repeat(" ", 250): "corp-header-invalid",
+	} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Cross-Origin-Resource-Policy", v)
+		}
+		if tr, _ := corpTest(h); tr.Result != want {
+			t.Errorf("%q: %s, want %s", v, tr.Result, want)
+		}
+	}
+}
+
+// Categories is returned fresh: an importer that edits what it got cannot
+// reorder (or hide a category from) every later report in the process.
+func TestCategories_AnImporterCannotChangeThem(t *testing.T) {
+	cats := Categories()
+	cats[0], cats[len(cats)-1] = CategoryExposure, CategoryExposure
+	fs := []Finding{{ID: "b", Category: CategoryExposure}, {ID: "a", Category: CategoryTLS}}
+	sortFindings(fs)
+	if fs[0].Category != CategoryTLS || Categories()[0] != CategoryTLS {
+		t.Errorf("the categories changed under their caller: %v, findings %+v", Categories(), fs)
 	}
 }

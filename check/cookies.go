@@ -3,6 +3,8 @@ package check
 import (
 	"slices"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // SetCookie is one parsed Set-Cookie header line: only what a security
@@ -198,7 +200,7 @@ func cookieFindings(lines []string) []Finding {
 			add("cookie-samesite-none-insecure", Error, c, "SameSite=None without Secure is rejected by browsers",
 				"use SameSite=Lax, or add Secure if cross-site use is really needed")
 		case ss != "lax" && ss != "strict" && ss != "none":
-			add("cookie-samesite-invalid", Warning, c, "SameSite="+truncate(c.SameSite, 20)+" is not Strict, Lax or None",
+			add("cookie-samesite-invalid", Warning, c, "SameSite="+safe.Clean(c.SameSite, 20)+" is not Strict, Lax or None",
 				"use SameSite=Lax or SameSite=Strict")
 		}
 		if strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Domain != "" || c.Path != "/") {

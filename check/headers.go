@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // combined returns a header's field lines joined with ", ", which is how
@@ -52,7 +54,7 @@ func hstsTest(h http.Header, verified bool) (TestResult, []Finding) {
 		case err != nil:
 			r = "hsts-header-invalid"
 			fs = append(fs, Finding{ID: "hsts-invalid", Category: CategoryHeaders, Severity: Error,
-				Title: "Strict-Transport-Security is invalid and ignored by browsers: " + err.Error(), Evidence: truncate(v, 200),
+				Title: "Strict-Transport-Security is invalid and ignored by browsers: " + err.Error(), Evidence: safe.Clean(v, 200),
 				Fix: "send the header exactly once (set it in the gateway or in the app, not both) with one max-age"})
 		case hs.MaxAge < sixMonths:
 			r = "hsts-implemented-max-age-less-than-six-months"
@@ -93,13 +95,13 @@ func corsTest(h http.Header, origin string) (TestResult, []Finding) {
 		r = "cross-origin-resource-sharing-implemented-with-universal-access"
 		fs = append(fs, Finding{ID: "cors-reflects-origin-with-credentials", Category: CategoryHeaders, Severity: Error,
 			Title:    "CORS reflects any Origin with credentials: any site can read authenticated responses",
-			Evidence: "Access-Control-Allow-Origin: " + truncate(acao, 100) + "; Access-Control-Allow-Credentials: true",
+			Evidence: "Access-Control-Allow-Origin: " + safe.Clean(acao, 100) + "; Access-Control-Allow-Credentials: true",
 			Fix:      "allow a fixed list of origins, or send Access-Control-Allow-Origin: * without credentials"})
 	case acao == origin:
 		r = "cross-origin-resource-sharing-implemented-with-restricted-access"
 		fs = append(fs, Finding{ID: "cors-reflects-origin", Category: CategoryHeaders, Severity: Warning,
 			Title:    "CORS reflects any Origin (without credentials)",
-			Evidence: "Access-Control-Allow-Origin: " + truncate(acao, 100),
+			Evidence: "Access-Control-Allow-Origin: " + safe.Clean(acao, 100),
 			Fix:      "allow a fixed list of origins"})
 	default:
 		r = "cross-origin-resource-sharing-implemented-with-restricted-access"
@@ -139,7 +141,7 @@ func referrerTest(h http.Header) (TestResult, []Finding) {
 			Fix: "send Referrer-Policy: strict-origin-when-cross-origin"}}
 	}
 	return test("referrer-policy", "referrer-policy-header-invalid"), []Finding{{ID: "referrer-policy-invalid",
-		Category: CategoryHeaders, Severity: Warning, Title: "Referrer-Policy not recognised", Evidence: truncate(v, 200),
+		Category: CategoryHeaders, Severity: Warning, Title: "Referrer-Policy not recognised", Evidence: safe.Clean(v, 200),
 		Fix: "send Referrer-Policy: strict-origin-when-cross-origin"}}
 }
 
@@ -157,7 +159,7 @@ func xctoTest(h http.Header) (TestResult, []Finding) {
 		return t, nil
 	}
 	return test("x-content-type-options", "x-content-type-options-header-invalid"), []Finding{{ID: "nosniff-invalid",
-		Category: CategoryHeaders, Severity: Warning, Title: "X-Content-Type-Options is not exactly nosniff", Evidence: truncate(v, 200),
+		Category: CategoryHeaders, Severity: Warning, Title: "X-Content-Type-Options is not exactly nosniff", Evidence: safe.Clean(v, 200),
 		Fix: "send X-Content-Type-Options: nosniff once"}}
 }
 
@@ -187,7 +189,7 @@ func xfoTest(h http.Header, csp cspOutcome) (TestResult, []Finding) {
 			Fix:   "add frame-ancestors 'none' (or 'self') to the CSP, and X-Frame-Options: DENY for old browsers"})
 	case "x-frame-options-header-invalid":
 		fs = append(fs, Finding{ID: "xfo-invalid", Category: CategoryHeaders, Severity: Error,
-			Title: "X-Frame-Options is invalid (sent twice?) and no frame-ancestors backs it up", Evidence: truncate(v, 200),
+			Title: "X-Frame-Options is invalid (sent twice?) and no frame-ancestors backs it up", Evidence: safe.Clean(v, 200),
 			Fix: "send X-Frame-Options once, and add frame-ancestors to the CSP"})
 	case "x-frame-options-allow-from-origin":
 		fs = append(fs, Finding{ID: "xfo-allow-from", Category: CategoryHeaders, Severity: Warning,
@@ -201,26 +203,30 @@ func xfoTest(h http.Header, csp cspOutcome) (TestResult, []Finding) {
 
 // corpTest follows cross-origin-resource-policy.js.
 func corpTest(h http.Header) (TestResult, []Finding) {
-	v, _ := combined(h, "Cross-Origin-Resource-Policy")
-	v = strings.ToLower(strings.TrimSpace(truncate(v, 256)))
+	raw, _ := combined(h, "Cross-Origin-Resource-Policy")
+	invalid := func(v string) (string, []Finding) {
+		return "corp-header-invalid", []Finding{{ID: "corp-invalid", Category: CategoryHeaders, Severity: Warning,
+			Title: "Cross-Origin-Resource-Policy not recognised", Evidence: safe.Clean(v, 100),
+			Fix: "send Cross-Origin-Resource-Policy: same-origin"}}
+	}
 	r := "corp-not-implemented"
 	var fs []Finding
-	switch v {
-	case "":
+	switch v := strings.ToLower(strings.TrimSpace(raw)); {
+	case len(raw) > 256:
+		// Not read further: invalid, whatever it holds.
+		r, fs = invalid(v)
+	case v == "":
 		fs = append(fs, Finding{ID: "corp-missing", Category: CategoryHeaders, Severity: Info,
 			Title: "no Cross-Origin-Resource-Policy: other sites can embed these responses",
 			Fix:   "send Cross-Origin-Resource-Policy: same-origin (or same-site)"})
-	case "same-site":
+	case v == "same-site":
 		r = "corp-implemented-with-same-site"
-	case "same-origin":
+	case v == "same-origin":
 		r = "corp-implemented-with-same-origin"
-	case "cross-origin":
+	case v == "cross-origin":
 		r = "corp-implemented-with-cross-origin"
 	default:
-		r = "corp-header-invalid"
-		fs = append(fs, Finding{ID: "corp-invalid", Category: CategoryHeaders, Severity: Warning,
-			Title: "Cross-Origin-Resource-Policy not recognised", Evidence: truncate(v, 100),
-			Fix: "send Cross-Origin-Resource-Policy: same-origin"})
+		r, fs = invalid(v)
 	}
 	t := test("cross-origin-resource-policy", r)
 	t.Pass = r != "corp-header-invalid"
@@ -247,14 +253,14 @@ func otherHeaderFindings(h http.Header) []Finding {
 		if n := len(h.Values(name)); n > 1 {
 			fs = append(fs, Finding{ID: "header-duplicated", Category: CategoryHeaders, Severity: Warning,
 				Title:    fmt.Sprintf("%s sent %d times: browsers combine the copies and may ignore them", name, n),
-				Evidence: truncate(strings.Join(h.Values(name), " | "), 200),
+				Evidence: safe.Clean(strings.Join(h.Values(name), " | "), 200),
 				Fix:      "set security headers in one place (the gateway), and remove them from the app or from the web server"})
 		}
 	}
 	if v, ok := combined(h, "X-XSS-Protection"); ok && strings.TrimSpace(v) != "0" {
 		fs = append(fs, Finding{ID: "x-xss-protection-enabled", Category: CategoryHeaders, Severity: Warning,
 			Title:    "X-XSS-Protection enables a deprecated filter that itself enabled XS-Leaks and XSS",
-			Evidence: "X-XSS-Protection: " + truncate(v, 100),
+			Evidence: "X-XSS-Protection: " + safe.Clean(v, 100),
 			Fix:      "send X-XSS-Protection: 0 (or nothing) and rely on the CSP"})
 	}
 	for _, name := range []string{"Server", "X-Powered-By", "X-AspNet-Version", "X-AspNetMvc-Version"} {
@@ -267,7 +273,7 @@ func otherHeaderFindings(h http.Header) []Finding {
 				}
 				fs = append(fs, Finding{ID: "version-banner", Category: CategoryHeaders, Severity: Warning,
 					Title:    title,
-					Evidence: name + ": " + truncate(v, 100),
+					Evidence: name + ": " + safe.Clean(v, 100),
 					Fix:      "remove the header (nginx: server_tokens off and proxy_hide_header; rampart strips it)"})
 			}
 		}
@@ -280,7 +286,7 @@ func otherHeaderFindings(h http.Header) []Finding {
 			Fix:   "send Cross-Origin-Opener-Policy: same-origin"})
 	default:
 		fs = append(fs, Finding{ID: "coop-weak", Category: CategoryHeaders, Severity: Info,
-			Title: "Cross-Origin-Opener-Policy does not isolate the window", Evidence: truncate(v, 100),
+			Title: "Cross-Origin-Opener-Policy does not isolate the window", Evidence: safe.Clean(v, 100),
 			Fix: "send Cross-Origin-Opener-Policy: same-origin"})
 	}
 	switch v := strings.ToLower(strings.TrimSpace(h.Get("Cross-Origin-Embedder-Policy"))); v {
@@ -292,7 +298,7 @@ func otherHeaderFindings(h http.Header) []Finding {
 	case "unsafe-none":
 	default:
 		fs = append(fs, Finding{ID: "coep-invalid", Category: CategoryHeaders, Severity: Warning,
-			Title: "Cross-Origin-Embedder-Policy not recognised", Evidence: truncate(v, 100),
+			Title: "Cross-Origin-Embedder-Policy not recognised", Evidence: safe.Clean(v, 100),
 			Fix: "send require-corp, credentialless or nothing"})
 	}
 	return fs

@@ -51,7 +51,7 @@ func ParseHSTS(v string) (HSTS, error) {
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)
 		if !safe.Token(name) {
-			return HSTS{}, errors.New("invalid directive name " + strconv.Quote(truncate(name, 40)))
+			return HSTS{}, errors.New("invalid directive name " + strconv.Quote(safe.Clean(name, 40)))
 		}
 		if seen[name] {
 			return HSTS{}, errors.New("directive " + name + " repeated (header sent twice?)")
@@ -67,7 +67,7 @@ func ParseHSTS(v string) (HSTS, error) {
 			}
 			for _, c := range value {
 				if c < '0' || c > '9' {
-					return HSTS{}, errors.New("max-age is not a number: " + strconv.Quote(truncate(value, 40)))
+					return HSTS{}, errors.New("max-age is not a number: " + strconv.Quote(safe.Clean(value, 40)))
 				}
 			}
 			n, err := strconv.ParseInt(value, 10, 64)
@@ -89,11 +89,4 @@ func ParseHSTS(v string) (HSTS, error) {
 		return HSTS{}, errors.New("max-age missing")
 	}
 	return h, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -36,8 +36,10 @@ const (
 	CategoryExposure Category = "exposure"
 )
 
-// Categories lists the categories in report order.
-var Categories = []Category{CategoryTLS, CategoryRedirect, CategoryHeaders, CategoryCookies, CategoryExposure}
+// Categories returns the categories in report order, in a fresh slice.
+func Categories() []Category {
+	return []Category{CategoryTLS, CategoryRedirect, CategoryHeaders, CategoryCookies, CategoryExposure}
+}
 
 // Finding is one problem or observation, with the fix.
 type Finding struct {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Run audits the HTTPS deployment at target (an https:// URL). It returns
@@ -161,7 +163,7 @@ func (p *prober) redirect(ctx context.Context, hu *url.URL, verified bool) (Redi
 				ri.ReflectsHost = true
 				fs = append(fs, Finding{ID: "redirect-reflects-host", Category: CategoryRedirect, Severity: Error,
 					Title:    "the HTTP→HTTPS redirect reflects any Host header (open redirect, cache-poisoning aid)",
-					Evidence: "Host: " + foreignHost + " → Location: " + truncate(r.header.Get("Location"), 120),
+					Evidence: "Host: " + foreignHost + " → Location: " + safe.Clean(r.header.Get("Location"), 120),
 					Fix:      "redirect to a configured host name, never $host (rampart redirects configured hosts only)"})
 			}
 		}
@@ -219,7 +221,8 @@ func (p *prober) exposure(ctx context.Context, u *url.URL) []Finding {
 // sortFindings orders by category, then severity, then ID, keeping the
 // original order otherwise, so reports are stable.
 func sortFindings(fs []Finding) {
-	catRank := func(c Category) int { return slices.Index(Categories, c) }
+	cats := Categories()
+	catRank := func(c Category) int { return slices.Index(cats, c) }
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		if d := catRank(a.Category) - catRank(b.Category); d != 0 {
 			return d

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/rampart-dev/rampart/safe"
 	"golang.org/x/net/html"
 )
 
@@ -90,17 +91,17 @@ func sriTest(contentType string, body []byte, page *url.URL) (TestResult, []Find
 			case integrity != "" && !secureScheme:
 				result = sriWorse("sri-implemented-but-external-scripts-not-loaded-securely", result)
 				fs = append(fs, Finding{ID: "script-insecure", Category: CategoryHeaders, Severity: Error,
-					Title: "external script loaded over HTTP or protocol-relative", Evidence: truncate(src, 120),
+					Title: "external script loaded over HTTP or protocol-relative", Evidence: safe.Clean(src, 120),
 					Fix: "load it over https://"})
 			case integrity == "" && secureScheme:
 				result = sriWorse("sri-not-implemented-but-external-scripts-loaded-securely", result)
 				fs = append(fs, Finding{ID: "sri-missing", Category: CategoryHeaders, Severity: Warning,
-					Title: "external script without integrity: a compromised CDN runs code here", Evidence: truncate(src, 120),
+					Title: "external script without integrity: a compromised CDN runs code here", Evidence: safe.Clean(src, 120),
 					Fix: "add integrity=\"sha384-…\" crossorigin=\"anonymous\", or self-host it"})
 			case integrity == "":
 				result = sriWorse("sri-not-implemented-and-external-scripts-not-loaded-securely", result)
 				fs = append(fs, Finding{ID: "script-insecure", Category: CategoryHeaders, Severity: Error,
-					Title: "external script loaded over HTTP (or protocol-relative) without integrity", Evidence: truncate(src, 120),
+					Title: "external script loaded over HTTP (or protocol-relative) without integrity", Evidence: safe.Clean(src, 120),
 					Fix: "load it over https:// with integrity, or self-host it"})
 			}
 		} else if integrity != "" && secureScheme && result == "" {

@@ -33,7 +33,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(&b, "%s, %s, %s\n", plural(counts[Error], "error"), plural(counts[Warning], "warning"), plural(counts[Info], "note"))
 
-	for _, c := range Categories {
+	for _, c := range Categories() {
 		fmt.Fprintf(&b, "\n%s\n", categoryTitle[c])
 		switch c {
 		case CategoryTLS:

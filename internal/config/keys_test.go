@@ -40,7 +40,7 @@ func planFieldType(pattern string) (reflect.Type, string) {
 }
 
 func TestKeys_YAMLKeyOf(t *testing.T) {
-	keyTableOnce.Do(func() {})
+	keyMappings() // the real table, restored below for the tests that follow
 	saved := keyTable
 	defer func() { keyTable = saved }()
 	keyTable = []keyMapping{
@@ -147,7 +147,7 @@ func TestKeys_MapAndListOfValuesMapTheirEntries(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("table = %q, want %q", got, want)
 	}
-	keyTableOnce.Do(func() {})
+	keyMappings() // the real table, restored below for the tests that follow
 	saved := keyTable
 	defer func() { keyTable = saved }()
 	keyTable = got
@@ -158,6 +158,32 @@ func TestKeys_MapAndListOfValuesMapTheirEntries(t *testing.T) {
 	} {
 		if got := yamlKeyOf(path); got != key {
 			t.Errorf("yamlKeyOf(%q) = %q, want %q", path, got, key)
+		}
+	}
+}
+
+// Every key of the headers: section sets a field of the plan's
+// secheaders.Policy, and a finding on that field comes back to the key:
+// the walk the other sections join as they move to field.Errors.
+func TestKeys_EveryHeadersKeyReachesAPolicyFieldAndBack(t *testing.T) {
+	mapped := map[string]bool{}
+	for _, m := range keyMappings() {
+		if _, why := planFieldType(m.plan); why != "" {
+			t.Errorf("%s: plan path %s does not resolve: %s", m.yaml, m.plan, why)
+			continue
+		}
+		// A concrete path of this key: index 3, map key "k".
+		plan := strings.ReplaceAll(strings.ReplaceAll(m.plan, "[#]", "[3]"), "[*]", "[k]")
+		yaml := strings.ReplaceAll(m.yaml, "[#]", "[3]")
+		yaml = strings.TrimSuffix(strings.ReplaceAll(yaml+".", ".*.", ".k."), ".")
+		if got := yamlKeyOf(plan); got != yaml {
+			t.Errorf("a finding on %s goes to %q, want %q", plan, got, yaml)
+		}
+		mapped[strings.TrimSuffix(strings.TrimSuffix(strings.ReplaceAll(m.yaml, "[#]", "[]"), ".*"), "[]")] = true
+	}
+	for _, key := range schemaKeys(reflect.TypeFor[File](), "") {
+		if strings.HasPrefix(key, "headers.") && !mapped[key] {
+			t.Errorf("%s has no plan tag naming the Policy field it sets", key)
 		}
 	}
 }

@@ -190,40 +190,6 @@ func (l *loader) compileHeaders(in Headers, p *Plan) {
 	p.Headers = pol
 }
 
-// componentErrors turns a library constructor's joined "key: message"
-// errors into findings under section. Only for a library not yet
-// validated with field.Errors (fieldFindings); headers no longer uses it.
-func (l *loader) componentErrors(section string, err error) {
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		if line != "" {
-			l.componentFinding(Error, section, line, "")
-		}
-	}
-}
-
-// componentFinding records "key: message" from a library package as a
-// finding on section.key, placed at the nearest key the file names.
-func (l *loader) componentFinding(sev Severity, section, text, hint string) {
-	key, msg, ok := strings.Cut(text, ": ")
-	if !ok || strings.ContainsAny(key, " \"'") {
-		key, msg = "", text
-	}
-	if m, h, ok := strings.Cut(msg, "; hint: "); ok {
-		msg, hint = m, h
-	} else if m, h, ok := strings.Cut(msg, " (hint: "); ok {
-		msg, hint = m, strings.TrimSuffix(h, ")")
-	}
-	full := section
-	switch {
-	case key == "":
-	case section == "":
-		full = key
-	default:
-		full = section + "." + key
-	}
-	l.findings = append(l.findings, Finding{Severity: sev, Where: l.nearest(full), Key: full, Message: msg, Hint: hint})
-}
-
 // nearest returns where key, or its closest ancestor, was set.
 func (l *loader) nearest(key string) string {
 	for k := key; k != ""; {

@@ -32,8 +32,8 @@ type File struct {
 
 	Listen   Listen   `yaml:"listen"`
 	TLS      TLS      `yaml:"tls" plan:"TLS"`
-	Upstream Upstream `yaml:"upstream" plan:"Proxy"`
-	Limits   Limits   `yaml:"limits" plan:"Proxy"`
+	Upstream Upstream `yaml:"upstream"`
+	Limits   Limits   `yaml:"limits"`
 
 	// TrustedProxies are the CIDRs of proxies (load balancers, CDNs) whose
 	// forwarding headers are believed. Default: none, so the client is the

@@ -1,0 +1,421 @@
+package state
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rampart-dev/rampart/session"
+)
+
+// OnError is what Redis does with a login counter or a one-time key
+// while Redis cannot be reached (YAML auth.state.on_backend_error).
+type OnError string
+
+const (
+	// FailLocal counts in the local embedded store meanwhile: each
+	// instance limits on its own. The default.
+	FailLocal OnError = "fail_local"
+	// FailClosed refuses the operation: logins fail until Redis is back.
+	FailClosed OnError = "fail_closed"
+	// InsecureFailOpen counts nothing: no brute-force limit while Redis
+	// is down.
+	InsecureFailOpen OnError = "insecure_fail_open"
+)
+
+// RedisOptions configure a Redis store.
+type RedisOptions struct {
+	// URL is redis://host:port/db or rediss:// (required). No password
+	// in it: see Password.
+	URL string
+	// Password is the server's password, from a secret.
+	Password string
+	// Prefix namespaces the keys. Default "rampart:".
+	Prefix string
+	// OnError: see OnError. Default FailLocal.
+	OnError OnError
+	// Local is the embedded store that keeps every revocation even while
+	// Redis is down (they are pushed again once it is back, so none is
+	// lost) and counts under FailLocal. Required.
+	Local *Embedded
+	// Logger receives Redis outages and recoveries. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Redis is a Store shared by every rampart using the same Redis: a
+// revocation made on one instance reaches the others at once (pub/sub).
+// Families and their tokens live in Redis only: while it is down, logins
+// and refreshes fail (access tokens keep working: they are checked
+// locally). Revocations are written locally first, so none is lost.
+type Redis struct {
+	c      *redis.Client
+	p      string
+	onErr  OnError
+	local  *Embedded
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	pending bool // a revocation did not reach Redis; push them all again
+}
+
+// NewRedis connects lazily (no round trip here) to o.URL.
+func NewRedis(o RedisOptions) (*Redis, error) {
+	if o.Local == nil {
+		return nil, errors.New("state: a Redis store needs the local store")
+	}
+	opt, err := redis.ParseURL(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("state: %v", err)
+	}
+	if o.Password != "" {
+		opt.Password = o.Password
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+	opt.MaxRetries = 0
+	r := &Redis{c: redis.NewClient(opt), p: o.Prefix, onErr: o.OnError, local: o.Local, logger: o.Logger}
+	if r.p == "" {
+		r.p = "rampart:"
+	}
+	if r.onErr == "" {
+		r.onErr = FailLocal
+	}
+	if r.logger == nil {
+		r.logger = slog.Default()
+	}
+	return r, nil
+}
+
+// Close closes the connections (not the local store).
+func (r *Redis) Close() error { return r.c.Close() }
+
+func (r *Redis) k(parts ...string) string { return r.p + strings.Join(parts, ":") }
+
+// redisFamily is a family as stored in Redis, readable by the Lua script.
+type redisFamily struct {
+	ID       string   `json:"id"`
+	User     string   `json:"user"`
+	Roles    []string `json:"roles"`
+	Created  int64    `json:"created"` // unix ms
+	LastUsed int64    `json:"last"`
+	Expires  int64    `json:"expires"`
+	Current  string   `json:"cur"` // hex SHA-256
+	Prev     string   `json:"prev"`
+	PrevAt   int64    `json:"prev_at"`
+	Revoked  bool     `json:"revoked"`
+}
+
+func (f redisFamily) family() session.Family {
+	return session.Family{ID: f.ID, User: f.User, Roles: f.Roles, Created: time.UnixMilli(f.Created),
+		LastUsed: time.UnixMilli(f.LastUsed), Expires: time.UnixMilli(f.Expires)}
+}
+
+// CreateFamily implements session.Store.
+func (r *Redis) CreateFamily(ctx context.Context, f session.Family, token [32]byte) error {
+	rf := redisFamily{ID: f.ID, User: f.User, Roles: f.Roles, Created: f.Created.UnixMilli(), LastUsed: f.LastUsed.UnixMilli(),
+		Expires: f.Expires.UnixMilli(), Current: hex.EncodeToString(token[:])}
+	data, err := json.Marshal(rf)
+	if err != nil {
+		return err
+	}
+	ttl := time.Until(f.Expires)
+	if ttl <= 0 {
+		return errors.New("state: session already expired")
+	}
+	ok, err := r.c.SetNX(ctx, r.k("fam", f.ID), data, ttl).Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("session %s exists", f.ID)
+	}
+	return r.c.Set(ctx, r.k("tok", rf.Current), f.ID, ttl).Err()
+}
+
+// rotateScript is Rotate, atomic in Redis. KEYS: tok:<old>, fam prefix,
+// tok prefix, revocations zset, urev prefix; ARGV: old hex, next hex, now
+// ms, grace ms, idle ms, channel.
+var rotateScript = redis.NewScript(`
+local sid = redis.call('GET', KEYS[1])
+if not sid then return {'unknown', ''} end
+local famKey = KEYS[2] .. sid
+local raw = redis.call('GET', famKey)
+if not raw then return {'unknown', ''} end
+local f = cjson.decode(raw)
+local now = tonumber(ARGV[3])
+local urev = redis.call('GET', KEYS[5] .. f.user)
+local srev = redis.call('ZSCORE', KEYS[4], 's:' .. sid)
+if f.revoked or (srev and tonumber(srev) > now) or (urev and f.created < tonumber(urev)) then return {'revoked', raw} end
+if now >= f.expires or (tonumber(ARGV[5]) > 0 and now - f.last >= tonumber(ARGV[5])) then return {'expired', raw} end
+if ARGV[1] == f.cur then
+  f.prev = f.cur
+  f.prev_at = now
+  f.cur = ARGV[2]
+  f.last = now
+  local ttl = f.expires - now
+  local enc = cjson.encode(f)
+  redis.call('SET', famKey, enc, 'PX', ttl)
+  redis.call('SET', KEYS[3] .. ARGV[2], sid, 'PX', ttl)
+  return {'rotated', enc}
+end
+if ARGV[1] == f.prev and now - f.prev_at < tonumber(ARGV[4]) then return {'grace', raw} end
+f.revoked = true
+local enc = cjson.encode(f)
+redis.call('SET', famKey, enc, 'PX', f.expires - now)
+redis.call('ZADD', KEYS[4], f.expires, 's:' .. sid)
+redis.call('PUBLISH', ARGV[6], cjson.encode({session = sid, ["until"] = f.expires}))
+return {'reused', enc}
+`)
+
+// Rotate implements session.Store.
+func (r *Redis) Rotate(ctx context.Context, old, next [32]byte, now time.Time, grace, idle time.Duration) (session.Rotation, error) {
+	oldHex, nextHex := hex.EncodeToString(old[:]), hex.EncodeToString(next[:])
+	res, err := rotateScript.Run(ctx, r.c, []string{r.k("tok", oldHex), r.k("fam", ""), r.k("tok", ""), r.k("revocations"), r.k("urev", "")},
+		oldHex, nextHex, now.UnixMilli(), grace.Milliseconds(), idle.Milliseconds(), r.k("revocations")).StringSlice()
+	if err != nil {
+		return session.Rotation{}, err
+	}
+	var rot session.Rotation
+	if len(res) == 2 && res[1] != "" {
+		var rf redisFamily
+		if err := json.Unmarshal([]byte(res[1]), &rf); err != nil {
+			return rot, err
+		}
+		rot.Family = rf.family()
+	}
+	switch res[0] {
+	case "rotated":
+		rot.Outcome = session.Rotated
+	case "grace":
+		rot.Outcome = session.Grace
+	case "reused":
+		rot.Outcome = session.Reused
+		// Kept locally too, like every revocation.
+		r.local.RevokeSession(ctx, rot.Family.ID, rot.Family.Expires)
+	case "expired":
+		rot.Outcome = session.Expired
+	case "revoked":
+		rot.Outcome = session.Revoked
+	default:
+		rot.Outcome = session.Unknown
+	}
+	return rot, nil
+}
+
+// RevokeSession implements session.Store: locally first, then in Redis.
+func (r *Redis) RevokeSession(ctx context.Context, sid string, until time.Time) error {
+	if err := r.local.RevokeSession(ctx, sid, until); err != nil {
+		return err
+	}
+	return r.push(ctx, session.Revocation{Session: sid, Until: until})
+}
+
+// RevokeUser implements session.Store: locally first, then in Redis.
+func (r *Redis) RevokeUser(ctx context.Context, user string, now, until time.Time) error {
+	if err := r.local.RevokeUser(ctx, user, now, until); err != nil {
+		return err
+	}
+	return r.push(ctx, session.Revocation{User: user, Before: now, Until: until})
+}
+
+// push writes a revocation to Redis and announces it. When Redis cannot
+// be reached the revocation is already in the local store, enforced by
+// this instance; it is pushed again, with every other local one, when
+// Redis answers (Replay), and the error is not the caller's: nil.
+func (r *Redis) push(ctx context.Context, rev session.Revocation) error {
+	if err := r.write(ctx, rev); err != nil {
+		r.mu.Lock()
+		r.pending = true
+		r.mu.Unlock()
+		r.logger.Warn("state: a revocation could not reach Redis; it is enforced here and will be pushed again", "error", err)
+	}
+	return nil
+}
+
+func (r *Redis) write(ctx context.Context, rev session.Revocation) error {
+	msg, _ := json.Marshal(map[string]any{"session": rev.Session, "user": rev.User, "before": rev.Before.UnixMilli(), "until": rev.Until.UnixMilli()})
+	pipe := r.c.TxPipeline()
+	ttl := time.Until(rev.Until)
+	if ttl <= 0 {
+		return nil
+	}
+	if rev.Session != "" {
+		pipe.ZAdd(ctx, r.k("revocations"), redis.Z{Score: float64(rev.Until.UnixMilli()), Member: "s:" + rev.Session})
+	} else {
+		pipe.ZAdd(ctx, r.k("revocations"), redis.Z{Score: float64(rev.Until.UnixMilli()), Member: "u:" + strconv.FormatInt(rev.Before.UnixMilli(), 10) + ":" + rev.User})
+		pipe.Set(ctx, r.k("urev", rev.User), rev.Before.UnixMilli(), ttl)
+	}
+	pipe.Publish(ctx, r.k("revocations"), msg)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Replay pushes every local revocation in force to Redis when an earlier
+// push failed. The gateway calls it periodically; it costs nothing while
+// nothing is pending.
+func (r *Redis) Replay(ctx context.Context, now time.Time) error {
+	r.mu.Lock()
+	pending := r.pending
+	r.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	list, err := r.local.revocations(now)
+	if err != nil {
+		return err
+	}
+	for _, rev := range list {
+		if err := r.write(ctx, rev); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.pending = false
+	r.mu.Unlock()
+	r.logger.Info("state: revocations pushed to Redis again", "count", len(list))
+	return nil
+}
+
+// Revocations implements session.Store: those in force in Redis and
+// locally, then every new one from any instance (Redis pub/sub) or this
+// one (local, even while Redis is down).
+func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, <-chan session.Revocation, error) {
+	localList, localCh, err := r.local.Revocations(ctx, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	list := localList
+	members, err := r.c.ZRangeByScoreWithScores(ctx, r.k("revocations"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		r.logger.Warn("state: revocations could not be read from Redis; the local ones are enforced", "error", err)
+	}
+	for _, z := range members {
+		if rev, ok := parseMember(z.Member.(string), int64(z.Score)); ok {
+			list = append(list, rev)
+		}
+	}
+	sub := r.c.Subscribe(ctx, r.k("revocations"))
+	out := make(chan session.Revocation, 64)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		msgs := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case rev, ok := <-localCh:
+				if !ok {
+					return
+				}
+				out <- rev
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				var v struct {
+					Session, User string
+					Before, Until int64
+				}
+				if json.Unmarshal([]byte(m.Payload), &v) != nil {
+					continue
+				}
+				rev := session.Revocation{Session: v.Session, User: v.User, Until: time.UnixMilli(v.Until)}
+				if v.Before != 0 {
+					rev.Before = time.UnixMilli(v.Before)
+				}
+				select {
+				case out <- rev:
+				default:
+				}
+			}
+		}
+	}()
+	return list, out, nil
+}
+
+func parseMember(m string, until int64) (session.Revocation, bool) {
+	switch {
+	case strings.HasPrefix(m, "s:"):
+		return session.Revocation{Session: m[2:], Until: time.UnixMilli(until)}, true
+	case strings.HasPrefix(m, "u:"):
+		before, user, ok := strings.Cut(m[2:], ":")
+		ms, err := strconv.ParseInt(before, 10, 64)
+		if !ok || err != nil {
+			return session.Revocation{}, false
+		}
+		return session.Revocation{User: user, Before: time.UnixMilli(ms), Until: time.UnixMilli(until)}, true
+	}
+	return session.Revocation{}, false
+}
+
+// failScript counts a failure in a window that starts at the first one.
+var failScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`)
+
+// Fail counts a failure under key (see Embedded.Fail), in Redis, or as
+// OnError says while Redis is down.
+func (r *Redis) Fail(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	n, err := failScript.Run(ctx, r.c, []string{r.k("fail", key)}, window.Milliseconds()).Int()
+	if err == nil {
+		return n, nil
+	}
+	return r.onDown(err, func() (int, error) { return r.local.Fail(ctx, key, window, now) })
+}
+
+// Failures returns key's count in its window.
+func (r *Redis) Failures(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	n, err := r.c.Get(ctx, r.k("fail", key)).Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err == nil {
+		return n, nil
+	}
+	return r.onDown(err, func() (int, error) { return r.local.Failures(ctx, key, window, now) })
+}
+
+// Reset forgets key's failures.
+func (r *Redis) Reset(ctx context.Context, key string) error {
+	r.local.Reset(ctx, key)
+	if err := r.c.Del(ctx, r.k("fail", key)).Err(); err != nil && r.onErr == FailClosed {
+		return err
+	}
+	return nil
+}
+
+// Once marks key used for ttl (see Embedded.Once).
+func (r *Redis) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+	ok, err := r.c.SetNX(ctx, r.k("once", key), 1, ttl).Result()
+	if err == nil {
+		return ok, nil
+	}
+	switch r.onErr {
+	case FailClosed:
+		return false, err
+	case InsecureFailOpen:
+		return true, nil
+	}
+	return r.local.Once(ctx, key, ttl, now)
+}
+
+func (r *Redis) onDown(err error, local func() (int, error)) (int, error) {
+	switch r.onErr {
+	case FailClosed:
+		return 0, err
+	case InsecureFailOpen:
+		return 0, nil
+	}
+	return local()
+}

@@ -27,6 +27,7 @@ func TestConfigCheckAndServeAgree(t *testing.T) {
 		{"stream path with a dot segment", "upstream:\n  url: http://127.0.0.1:5000\n  insecure_stream_request_body_paths: [/upload/../login]\n"},
 		{"log file that is a directory", "upstream: {url: 'http://127.0.0.1:5000'}\nlog:\n  access: {path: /}\n"},
 		{"bad access log parameter", "upstream: {url: 'http://127.0.0.1:5000'}\nlog:\n  access: {keep_query_params: [\"a=b\"]}\n"},
+		{"rule mixing a Redis zone and a local zone", "upstream: {url: 'http://127.0.0.1:5000'}\nratelimit:\n  zones:\n    shared: {rate: 10r/s, backend: 'redis://127.0.0.1:6379/0'}\n    local: {rate: 10r/s}\n  rules:\n    - prefix: /\n      limits: [{zone: shared}, {zone: local}]\n"},
 		{"temporary directory missing", "upstream: {url: 'http://127.0.0.1:5000'}\nlimits:\n  body_temp_dir: /nonexistent/rampart-bodies\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -320,6 +320,35 @@ func (e *Embedded) Once(ctx context.Context, key string, ttl time.Duration, now 
 	return first, err
 }
 
+// Block refuses key until until: BlockedUntil reports it until then. A
+// block already running longer is kept.
+func (e *Embedded) Block(ctx context.Context, key string, until time.Time) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		b, k := tx.Bucket(bOnce), []byte("block:"+key)
+		if v := b.Get(k); len(v) == 8 && until.UnixNano() <= int64(binary.BigEndian.Uint64(v)) {
+			return nil
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(until.UnixNano()))
+		return b.Put(k, v[:])
+	})
+}
+
+// BlockedUntil returns when key's block ends, or the zero time when it is
+// not blocked at now.
+func (e *Embedded) BlockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	var until time.Time
+	err := e.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bOnce).Get([]byte("block:" + key)); len(v) == 8 {
+			if t := time.Unix(0, int64(binary.BigEndian.Uint64(v))); t.After(now) {
+				until = t
+			}
+		}
+		return nil
+	})
+	return until, err
+}
+
 // Sweep removes what has expired at now: families past their end and
 // their tokens, revocations past their end, counters of windows long
 // over, used keys past their time. The gateway calls it periodically;

@@ -410,6 +410,53 @@ func (r *Redis) Once(ctx context.Context, key string, ttl time.Duration, now tim
 	return r.local.Once(ctx, key, ttl, now)
 }
 
+// blockScript sets KEYS[1] to the end ARGV[1] (unix ms), expiring then,
+// unless it already ends later.
+var blockScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local untilms = tonumber(ARGV[1])
+if cur >= untilms then return 0 end
+redis.call('SET', KEYS[1], untilms, 'PXAT', untilms)
+return 1
+`)
+
+// Block refuses key until until, in Redis, or as OnError says while
+// Redis is down (see Embedded.Block).
+func (r *Redis) Block(ctx context.Context, key string, until time.Time) error {
+	err := blockScript.Run(ctx, r.c, []string{r.k("block", key)}, until.UnixMilli()).Err()
+	if err == nil || errors.Is(err, redis.Nil) {
+		return nil
+	}
+	switch r.onErr {
+	case FailClosed:
+		return err
+	case InsecureFailOpen:
+		return nil
+	}
+	return r.local.Block(ctx, key, until)
+}
+
+// BlockedUntil returns when key's block ends, or the zero time.
+func (r *Redis) BlockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	ms, err := r.c.Get(ctx, r.k("block", key)).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return time.Time{}, nil
+	case err == nil:
+		if t := time.UnixMilli(ms); t.After(now) {
+			return t, nil
+		}
+		return time.Time{}, nil
+	}
+	switch r.onErr {
+	case FailClosed:
+		return time.Time{}, err
+	case InsecureFailOpen:
+		return time.Time{}, nil
+	}
+	return r.local.BlockedUntil(ctx, key, now)
+}
+
 func (r *Redis) onDown(err error, local func() (int, error)) (int, error) {
 	switch r.onErr {
 	case FailClosed:

@@ -23,6 +23,8 @@ type store interface {
 	Failures(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	Reset(ctx context.Context, key string) error
 	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+	Block(ctx context.Context, key string, until time.Time) error
+	BlockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error)
 }
 
 func embedded(t *testing.T) *Embedded {
@@ -288,6 +290,35 @@ func TestFailuresAndOnce(t *testing.T) {
 		}
 		if again, _ := s.Once(ctx, "totp:alice:123", time.Minute, now); again {
 			t.Error("a TOTP step used twice")
+		}
+	})
+}
+
+// A block holds until its end, a shorter one never shortens it, and it
+// ends on time.
+func TestBlock(t *testing.T) {
+	each(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		now := time.Now()
+		if until, err := s.BlockedUntil(ctx, "p:x", now); err != nil || !until.IsZero() {
+			t.Fatalf("blocked before any block: %v %v", until, err)
+		}
+		end := now.Add(time.Minute)
+		if err := s.Block(ctx, "p:x", end); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Block(ctx, "p:x", now.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		until, err := s.BlockedUntil(ctx, "p:x", now)
+		if err != nil || until.UnixMilli() != end.UnixMilli() && until.Before(end.Add(-time.Millisecond)) {
+			t.Errorf("blocked until %v, want %v (%v)", until, end, err)
+		}
+		if until, _ := s.BlockedUntil(ctx, "p:x", end.Add(time.Millisecond)); !until.IsZero() {
+			t.Errorf("still blocked after the end: %v", until)
+		}
+		if until, _ := s.BlockedUntil(ctx, "p:other", now); !until.IsZero() {
+			t.Errorf("another key blocked: %v", until)
 		}
 	})
 }

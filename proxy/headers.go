@@ -77,6 +77,9 @@ var defaultStripRequestHeaders = []string{
 	"X-Original-Method",
 	// Request id: the upstream gets rampart's, not the client's.
 	"X-Request-ID",
+	// rampart's own identity headers (X-Rampart-User, X-Rampart-Roles,
+	// X-Rampart-Assertion): only the gateway sets them.
+	"X-Rampart-*",
 	// Identity headers of authentication proxies (oauth2-proxy,
 	// Authelia, Apache mod_auth, Grafana auth proxy, Kong).
 	"X-Auth-Request-User",

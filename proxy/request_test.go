@@ -321,6 +321,7 @@ func TestProxy_CloudAndCertIdentityHeaderSpoofing(t *testing.T) {
 		"X-Auth-User",
 		"X-Original-URI", "X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Uri", "X-Forwarded-Path", "X-Original-Method",
 		"X-Appengine-User-Ip", "Akamai-Client-Ip", "Forwarded-For", "X-Forwarded",
+		"X-Rampart-User", "X-Rampart-Roles", "X-Rampart-Assertion", "X-Rampart-Anything",
 	}
 	kept := []string{"X-Ssl-Cipher-Suite", "X-Amzn-Trace-Id", "X-Goog-Api-Key", "X-Original-Referrer",
 		"X-Forwarded-Something-Else", "X-Auth-Users-Count", "X-Ms-Client-Version", "X-Forwardedness"}

@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"proxy":     leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
 	"secheaders": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"secheaders/", mod+"reqpath",
 		"golang.org/x/net/html", "golang.org/x/net/html/"),
+	"csrf":      leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
 	"ratelimit": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
 	"ratelimit/redis": leafAnd(mod+"ratelimit", mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath",
 		"github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",

@@ -44,6 +44,11 @@ var allowed = map[string][]string{
 	"check":            leafAnd(mod+"seclog", mod+"clientip", mod+"requestid", mod+"secheaders/csp", "golang.org/x/net/html", "golang.org/x/net/html/"),
 	"internal/tlsconf": leafAnd(mod+"internal/certgen", "golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"),
 	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", "golang.org/x/net/", "golang.org/x/text/"),
+
+	// users: argon2 (with blake2b and its CPU feature detection), the
+	// hashing budget's semaphore.
+	"users": leafAnd("golang.org/x/crypto/argon2", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu",
+		"golang.org/x/sync/semaphore"),
 }
 
 func leafAnd(more ...string) []string { return append(append([]string(nil), leaf...), more...) }

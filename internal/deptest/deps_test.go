@@ -46,9 +46,11 @@ var allowed = map[string][]string{
 	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", "golang.org/x/net/", "golang.org/x/text/"),
 
 	// users: argon2 (with blake2b and its CPU feature detection), the
-	// hashing budget's semaphore.
+	// hashing budget's semaphore, TOTP (pquerna/otp, whose Key.Image
+	// brings the QR code encoder).
 	"users": leafAnd("golang.org/x/crypto/argon2", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu",
-		"golang.org/x/sync/semaphore"),
+		"golang.org/x/sync/semaphore", "github.com/pquerna/otp", "github.com/pquerna/otp/",
+		"github.com/boombuler/barcode", "github.com/boombuler/barcode/"),
 }
 
 func leafAnd(more ...string) []string { return append(append([]string(nil), leaf...), more...) }

@@ -45,10 +45,10 @@ var allowed = map[string][]string{
 	"internal/tlsconf": leafAnd(mod+"internal/certgen", "golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"),
 	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", "golang.org/x/net/", "golang.org/x/text/"),
 
-	// users: argon2 (with blake2b and its CPU feature detection), the
-	// hashing budget's semaphore, TOTP (pquerna/otp, whose Key.Image
-	// brings the QR code encoder).
-	"users": leafAnd("golang.org/x/crypto/argon2", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu",
+	// users: the file's YAML, argon2 (with blake2b and its CPU feature
+	// detection), the hashing budget's semaphore, TOTP (pquerna/otp,
+	// whose Key.Image brings the QR code encoder).
+	"users": leafAnd("go.yaml.in/yaml/v3", "golang.org/x/crypto/argon2", "golang.org/x/crypto/blake2b", "golang.org/x/sys/cpu",
 		"golang.org/x/sync/semaphore", "github.com/pquerna/otp", "github.com/pquerna/otp/",
 		"github.com/boombuler/barcode", "github.com/boombuler/barcode/"),
 }

@@ -248,6 +248,8 @@ func prefixError(s string) error {
 		return hashErr("only argon2id hashes are accepted, not argon2i or argon2d")
 	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
 		return hashErr("bcrypt hashes are not accepted, only argon2id")
+	case strings.HasPrefix(s, "argon2$argon2id$"):
+		return hashErr("a Django argon2 hash: remove the leading \"argon2\" to use it")
 	case strings.HasPrefix(s, "pbkdf2:"), strings.HasPrefix(s, "scrypt:"), strings.HasPrefix(s, "pbkdf2_sha256$"):
 		return hashErr("Werkzeug and Django hashes are not accepted, only argon2id")
 	case s == "":

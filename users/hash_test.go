@@ -84,6 +84,7 @@ func TestHostileHashesAreRefusedBeforeHashing(t *testing.T) {
 		"Argon2i":                 {"$argon2i$v=19$m=19456,t=2,p=1$" + salt + "$" + key, "only argon2id"},
 		"Argon2d":                 {"$argon2d$v=19$m=19456,t=2,p=1$" + salt + "$" + key, "only argon2id"},
 		"Bcrypt":                  {"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", "bcrypt"},
+		"Django":                  {"argon2" + refDefault, "Django argon2 hash"},
 		"Werkzeug":                {"scrypt:32768:8:1$abc$def", "Werkzeug"},
 		"ExtraField":              {refDefault + "$x", "expected $argon2id"},
 		"Overlong":                {refDefault + strings.Repeat("A", 300), "longer than 256"},

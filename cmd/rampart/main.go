@@ -8,6 +8,7 @@
 //	rampart serve [flags]              run the gateway
 //	rampart config check [--config F]  validate what serve would run (same file, same flags)
 //	rampart check URL                  audit a live deployment
+//	rampart user add|passwd|… NAME     manage a users file
 //	rampart version                    print version information
 package main
 
@@ -28,6 +29,7 @@ func commands() []command {
 		{"serve", "run the gateway from a configuration file and flags", runServe},
 		{"config", "configuration tools: config check", runConfig},
 		{"check", "audit a live deployment's TLS, redirects and headers", runCheck},
+		{"user", "manage a users file: add, passwd, disable, enable, list, totp", runUser},
 		{"version", "print version, commit and Go toolchain", runVersion},
 	}
 }

@@ -180,3 +180,12 @@ func FuzzDecodePHC(f *testing.F) {
 		}
 	})
 }
+
+// The cost of one login attempt with the default parameters: what the
+// hashing budget is sized by.
+func BenchmarkVerifyDefault(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		Verify(refDefault, refPassword)
+	}
+}

@@ -37,6 +37,14 @@ type Options struct {
 	// Logger receives the reloads and the refused versions of the file.
 	// nil means slog.Default().
 	Logger *slog.Logger
+
+	// OnChange, when set, is called after a reload put a new version in
+	// service, with the names of the users whose account changed in a way
+	// that must end their sessions: removed, disabled, given another
+	// password hash, TOTP secret or roles. The gateway revokes their
+	// sessions, so `rampart user disable` or `passwd` takes effect on
+	// every session at once, not at the next login.
+	OnChange func(names []string)
 }
 
 // Validate reports what is wrong with o, and what is valid but weak, by Go
@@ -176,6 +184,7 @@ type File struct {
 	path     string
 	interval time.Duration
 	logger   *slog.Logger
+	onChange func([]string)
 
 	cur atomic.Pointer[snapshot]
 
@@ -200,7 +209,7 @@ func Open(o Options) (*File, error) {
 	if interval == 0 {
 		interval = DefaultReloadInterval
 	}
-	f := &File{path: o.Path, interval: interval, logger: logger, seen: snap.stamp}
+	f := &File{path: o.Path, interval: interval, logger: logger, onChange: o.OnChange, seen: snap.stamp}
 	f.cur.Store(snap)
 	return f, nil
 }
@@ -310,7 +319,8 @@ func (f *File) Reload() (bool, error) {
 	// The stamp of what was read, which a write between the Stat and the
 	// read may have changed again: the next Reload then reads it again.
 	f.seen = snap.stamp
-	if old := f.cur.Load(); old.sum == snap.sum && old.mode == snap.mode {
+	old := f.cur.Load()
+	if old.sum == snap.sum && old.mode == snap.mode {
 		return false, nil
 	}
 	f.cur.Store(snap)
@@ -318,7 +328,24 @@ func (f *File) Reload() (bool, error) {
 	for _, w := range snap.warns {
 		f.logger.Warn("users: "+w.String(), "file", f.path)
 	}
+	if changed := changedUsers(old, snap); len(changed) > 0 && f.onChange != nil {
+		f.onChange(changed)
+	}
 	return true, nil
+}
+
+// changedUsers are the names of old whose account in next is gone,
+// disabled, or has another hash, TOTP secret or roles, sorted.
+func changedUsers(old, next *snapshot) []string {
+	var out []string
+	for name, o := range old.users {
+		n, ok := next.users[name]
+		if !ok || n.Disabled && !o.Disabled || n.hash != o.hash || n.TOTPSecret != o.TOTPSecret || !slices.Equal(n.Roles, o.Roles) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Run checks the file every ReloadInterval and reloads it when it

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +373,40 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A user disabled, removed, or given another password, TOTP secret or
+// roles is reported by the reload, so the gateway can end their sessions
+// at once; a user left alone, or enabled, or added, is not.
+func TestOnChangeNamesUsersWhoseSessionsMustEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.yaml")
+	other, err := Hash("another password for carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "users:\n"+
+		"  - {name: alice, hash: '"+goodHash+"'}\n"+
+		"  - {name: bob, hash: '"+goodHash+"'}\n"+
+		"  - {name: carol, hash: '"+goodHash+"'}\n"+
+		"  - {name: dave, hash: '"+goodHash+"', roles: [viewer]}\n"+
+		"  - {name: erin, hash: '"+goodHash+"', disabled: true}\n"+
+		"  - {name: frank, hash: '"+goodHash+"'}\n")
+	var got []string
+	f, err := Open(Options{Path: path, OnChange: func(names []string) { got = names }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "users:\n"+
+		"  - {name: alice, hash: '"+goodHash+"'}\n"+
+		"  - {name: bob, hash: '"+goodHash+"', disabled: true}\n"+
+		"  - {name: carol, hash: '"+other+"'}\n"+
+		"  - {name: dave, hash: '"+goodHash+"', roles: [admin]}\n"+
+		"  - {name: erin, hash: '"+goodHash+"'}\n"+
+		"  - {name: gina, hash: '"+goodHash+"'}\n")
+	if ok, err := f.Reload(); !ok || err != nil {
+		t.Fatalf("reload: %v %v", ok, err)
+	}
+	if want := []string{"bob", "carol", "dave", "frank"}; !slices.Equal(got, want) {
+		t.Errorf("OnChange(%v), want %v", got, want)
+	}
 }

@@ -36,6 +36,17 @@ type Problem struct {
 // and leaves every other header already on w untouched, so security headers
 // set earlier in the pipeline are kept on error responses.
 func Write(w http.ResponseWriter, r *http.Request, code int, detail, requestID string) {
+	write(w, r, code, detail, requestID, WantsJSON(r))
+}
+
+// WriteJSON is Write answering the problem document whatever the client
+// accepts: for endpoints whose clients are scripts (an API's 401 tells a
+// script what to do; an HTML page would not).
+func WriteJSON(w http.ResponseWriter, r *http.Request, code int, detail, requestID string) {
+	write(w, r, code, detail, requestID, true)
+}
+
+func write(w http.ResponseWriter, r *http.Request, code int, detail, requestID string, asJSON bool) {
 	p := Problem{
 		Type:      "about:blank",
 		Title:     http.StatusText(code),
@@ -53,7 +64,7 @@ func Write(w http.ResponseWriter, r *http.Request, code int, detail, requestID s
 	h.Del("Last-Modified")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if WantsJSON(r) {
+	if asJSON {
 		body, _ := json.Marshal(p)
 		h.Set("Content-Type", "application/problem+json")
 		h.Set("Content-Length", strconv.Itoa(len(body)+1))

@@ -49,6 +49,20 @@ func TestWrite_ProblemJSONWhenAsked(t *testing.T) {
 	}
 }
 
+func TestWriteJSON_WhateverTheClientAccepts(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Accept", "text/html")
+	w := httptest.NewRecorder()
+	WriteJSON(w, r, http.StatusUnauthorized, "sign in", "req-2")
+	var p Problem
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != 401 || p.Detail != "sign in" || p.RequestID != "req-2" {
+		t.Errorf("%+v %v", p, err)
+	}
+}
+
 // A detail is escaped in HTML: a caller passing client input cannot inject
 // markup into the error page.
 func TestWrite_DetailIsEscaped(t *testing.T) {

@@ -26,14 +26,23 @@ const maxPath = 1024
 const (
 	AuthnLoginSuccess       = "authn_login_success"
 	AuthnLoginFail          = "authn_login_fail"
+	AuthnLoginFailMax       = "authn_login_fail_max"
+	AuthnLoginLock          = "authn_login_lock"
+	AuthnTokenCreated       = "authn_token_created"
 	AuthnTokenRevoked       = "authn_token_revoked"
+	AuthnTokenReuse         = "authn_token_reuse"
 	AuthzFail               = "authz_fail"
 	ExcessRateLimitExceeded = "excess_rate_limit_exceeded"
 	InputValidationFail     = "input_validation_fail"
 	MaliciousCSRF           = "malicious_csrf"
+	SessionCreated          = "session_created"
 	SessionExpired          = "session_expired"
-	CSPViolation            = "csp_violation"
-	UpstreamUnavailable     = "upstream_unavailable"
+	SessionLogout           = "session_logout"
+	// SessionUseAfterExpire: a token of a session that was ended
+	// (logout, revocation) was presented again.
+	SessionUseAfterExpire = "session_use_after_expire"
+	CSPViolation          = "csp_violation"
+	UpstreamUnavailable   = "upstream_unavailable"
 	// UpstreamDebugPage: the application answered with a stack trace or
 	// a debug page (it runs in debug mode), which the proxy replaced.
 	UpstreamDebugPage  = "upstream_debug_page"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/session"
 )
 
@@ -67,8 +69,40 @@ type Redis struct {
 	pending bool // a revocation did not reach Redis; push them all again
 }
 
+// Validate reports what is wrong with o by Go field path (Local and
+// Logger are the gateway's, not checked): NewRedis refuses what it finds.
+func (o RedisOptions) Validate() field.Errors {
+	var errs field.Errors
+	const hint = "write redis://host:port/db, or rediss:// for TLS; the password goes in password_secret"
+	switch u, err := url.Parse(o.URL); {
+	case o.URL == "":
+		errs.Errorf("URL", hint, "is required")
+	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
+		errs.Errorf("URL", hint, "is not a redis:// or rediss:// URL")
+	case u.User != nil:
+		if _, set := u.User.Password(); set {
+			errs.Errorf("URL", hint, "holds a password: a configuration file is read by more people than a secret")
+		}
+	}
+	if _, err := redis.ParseURL(o.URL); err != nil && !errs.HasErrors() {
+		errs.Errorf("URL", hint, "is not a valid Redis URL")
+	}
+	switch o.OnError {
+	case "", FailLocal, FailClosed:
+	case InsecureFailOpen:
+		errs.Warnf("OnError", "use fail_local: each instance then counts on its own while Redis is down",
+			"while Redis is down, failed logins are not counted: no limit on password guessing")
+	default:
+		errs.Errorf("OnError", "use fail_local, fail_closed or insecure_fail_open", "%q is not a choice", o.OnError)
+	}
+	return errs
+}
+
 // NewRedis connects lazily (no round trip here) to o.URL.
 func NewRedis(o RedisOptions) (*Redis, error) {
+	if err := o.Validate().Err(); err != nil {
+		return nil, err
+	}
 	if o.Local == nil {
 		return nil, errors.New("state: a Redis store needs the local store")
 	}

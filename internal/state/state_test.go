@@ -370,3 +370,28 @@ func hasSession(list []session.Revocation, sid string) bool {
 	}
 	return false
 }
+
+func TestRedisOptions_Validate(t *testing.T) {
+	for _, c := range []struct {
+		o       RedisOptions
+		path    string
+		warning bool
+	}{
+		{RedisOptions{}, "URL", false},
+		{RedisOptions{URL: "http://127.0.0.1:6379"}, "URL", false},
+		{RedisOptions{URL: "redis://:hunter2@127.0.0.1:6379/0"}, "URL", false},
+		{RedisOptions{URL: "redis://127.0.0.1:6379/0", OnError: "maybe"}, "OnError", false},
+		{RedisOptions{URL: "redis://127.0.0.1:6379/0", OnError: InsecureFailOpen}, "OnError", true},
+	} {
+		errs := c.o.Validate()
+		if len(errs) != 1 || errs[0].Path != c.path || errs[0].Warning != c.warning {
+			t.Errorf("%+v: %v", c.o, errs)
+		}
+		if strings.Contains(errs.Error(), "hunter2") {
+			t.Errorf("the password is repeated: %v", errs)
+		}
+	}
+	if errs := (RedisOptions{URL: "rediss://127.0.0.1:6380/1", OnError: FailClosed}).Validate(); len(errs) != 0 {
+		t.Errorf("valid options: %v", errs)
+	}
+}

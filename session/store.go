@@ -1,5 +1,3 @@
-// Package session defines what rampart keeps about sessions: refresh-token
-// families and revocations (Store).
 package session
 
 import (
@@ -14,38 +12,58 @@ import (
 // (every instance sharing it, a revocation on one enforced by all at
 // once); MemoryStore serves a single process and tests.
 //
-// Refresh tokens are never stored: only their SHA-256.
+// Refresh tokens are never stored: only their SHA-256. Times are kept to
+// the second at least (Manager makes Created and Expires whole seconds).
 type Store interface {
 	// CreateFamily records a new session, f, whose first refresh token
-	// hashes to token.
+	// hashes to token. A session ID already in use is refused with an
+	// error: a new session never replaces one (a revoked one would come
+	// back).
 	CreateFamily(ctx context.Context, f Family, token [32]byte) error
 
-	// Rotate consumes the refresh token hashing to old at time now:
-	//   - the family's current token, the session alive (not revoked, not
-	//     past f.Expires, used within idle of its last use): next becomes
-	//     the current token, LastUsed is now; Rotated;
-	//   - the token the family had just before its current one, consumed
-	//     less than grace ago (a second tab refreshing at the same
+	// Rotate consumes the refresh token hashing to old at time now. The
+	// first case that applies, in this order:
+	//   - a token of no family (never issued, or its family forgotten
+	//     after f.Expires): Unknown, and a zero Family;
+	//   - the family revoked (RevokeSession of its ID, a Reused outcome
+	//     before, or RevokeUser of f.User with f.Created before Before):
+	//     Revoked;
+	//   - now not before f.Expires (absolute timeout), or not before
+	//     f.LastUsed + idle (idle timeout): Expired;
+	//   - the family's current token: next becomes the current token, old
+	//     the previous one, LastUsed is now; Rotated, with the updated
+	//     Family;
+	//   - the family's previous token (the one just before its current
+	//     one), now - LastUsed < grace (a second tab refreshing at the same
 	//     moment): nothing changes; Grace;
-	//   - any other token the family had: the family is revoked
-	//     (RevokeSession, until f.Expires); Reused;
-	//   - a token of no family, or of a revoked or expired one: Unknown,
-	//     Expired or Revoked.
-	// The Family is returned in every case where one was found.
+	//   - any other token the family had, or the previous one after the
+	//     grace: the family is revoked (as RevokeSession(f.ID, f.Expires))
+	//     and the revocation announced; Reused.
+	// Two Rotate calls with the same old token at the same moment: exactly
+	// one is Rotated, the other Grace. The Family is returned in every
+	// case but Unknown. grace and idle are positive.
 	Rotate(ctx context.Context, old, next [32]byte, now time.Time, grace, idle time.Duration) (Rotation, error)
 
-	// RevokeSession ends the session sid: its refresh tokens are refused at
-	// once and its access tokens are refused by every instance until
-	// until, after which they have expired anyway.
+	// RevokeSession ends the session sid: its family, while kept, is
+	// Revoked at once, and its access tokens are refused by every instance
+	// until until, after which they have expired anyway. The revocation is
+	// announced to every Revocations channel.
 	RevokeSession(ctx context.Context, sid string, until time.Time) error
 
 	// RevokeUser ends every session of user begun before now ("log out
-	// everywhere", an administrator's revocation), until until.
+	// everywhere", an administrator's revocation): each family of user
+	// with Created before now is Revoked, and the revocation is kept and
+	// listed until until (callers pass the end of the longest session, so
+	// no family outlives it). Announced like RevokeSession.
 	RevokeUser(ctx context.Context, user string, now, until time.Time) error
 
-	// Revocations returns the revocations in force at now, and a channel
-	// receiving each new one, from any instance sharing the store, until
-	// ctx is done.
+	// Revocations returns the revocations in force at now (Until after
+	// now), and a channel receiving each new one, from any instance
+	// sharing the store, until ctx is done; the channel is then closed. A
+	// revocation made after the list is taken is never missed (it may
+	// come both in the list and on the channel). Revocations of the same
+	// session or user may be listed merged: the later Until, and for a
+	// user the later Before.
 	Revocations(ctx context.Context, now time.Time) ([]Revocation, <-chan Revocation, error)
 }
 

@@ -3,7 +3,9 @@
 // every use with reuse detection, revocation of a session or of every
 // session of a user, and assertions for the application behind the
 // gateway. What sessions need across requests and instances (refresh-token
-// families, revocations) is in a Store: MemoryStore serves one process.
+// families, revocations) is in a Store: MemoryStore serves one process;
+// session/storetest checks any implementation against the Store's
+// contract.
 //
 // # Keys
 //

@@ -14,6 +14,7 @@ import (
 //
 // Refresh tokens are never stored: only their SHA-256. Times are kept to
 // the second at least (Manager makes Created and Expires whole seconds).
+// storetest.Run checks an implementation against this contract.
 type Store interface {
 	// CreateFamily records a new session, f, whose first refresh token
 	// hashes to token. A session ID already in use is refused with an

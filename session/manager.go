@@ -16,10 +16,11 @@ import (
 // Manager issues and verifies a gateway's tokens and keeps its sessions in
 // a Store. It is safe for concurrent use. Close stops its revocation feed.
 type Manager struct {
-	o       Options // defaults applied
-	store   Store
-	keys    *keys
-	revoked revocations
+	o        Options // defaults applied
+	store    Store
+	keys     *keys
+	revoked  revocations
+	verified verifiedCache
 
 	cancel    context.CancelFunc
 	done      chan struct{}

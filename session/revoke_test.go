@@ -23,7 +23,8 @@ func TestAttack_AccessTokenAfterLogout(t *testing.T) {
 	if err := m.Logout(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Refused at once, not when it expires in an hour.
+	// Refused at once, not when it expires in an hour (its verification
+	// cached before the logout included).
 	_, err = m.Verify(s.Access)
 	wantReason(t, err, ReasonRevoked)
 	_, err = m.Refresh(ctx, s.Refresh)

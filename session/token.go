@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -131,8 +132,31 @@ func (m *Manager) issue(kd kind, aud string, c Claims, now, exp time.Time) (stri
 // time window; the EdDSA signature (go-jose, EdDSA only, one signature);
 // typ, iss and aud; exp, nbf and iat, all required, with Leeway; and
 // the revocations (in memory: no store round trip).
+//
+// The same token verified again (the same cookie on the next request) is
+// found in a bounded cache of verified tokens by its exact text; the time
+// and the revocations are checked again, the signature is not.
 func (m *Manager) Verify(token string) (Claims, error) {
-	return m.verify(token, kindAccess, m.o.Audience)
+	if len(token) > MaxTokenLen {
+		return Claims{}, refusal(ReasonTooLong)
+	}
+	if c, ok := m.verified.get(token); ok {
+		if err := m.stillValid(c, m.o.Now()); err != nil {
+			if ReasonOf(err) == ReasonExpired {
+				m.verified.remove(token)
+			}
+			return Claims{}, err
+		}
+		c.Roles = slices.Clone(c.Roles) // the cache's copy stays the cache's
+		return c, nil
+	}
+	c, err := m.verify(token, kindAccess, m.o.Audience)
+	if err == nil {
+		cached := c
+		cached.Roles = slices.Clone(c.Roles)
+		m.verified.put(token, cached)
+	}
+	return c, err
 }
 
 // VerifyAssertion checks an assertion made by Assert for audience, as

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -412,6 +413,11 @@ func TestAttack_GarbageAndNonCanonicalEncodings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Verified once, the token is in the cache of verified tokens: each
+	// variant below must miss it and be refused on its own.
+	if _, err := m.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
 	parts := strings.Split(tok, ".")
 	sig := parts[2]
 	last := strings.IndexByte(b64alphabet, sig[len(sig)-1])
@@ -506,5 +512,50 @@ func TestIssue_RefusesWhatCouldNotFit(t *testing.T) {
 		if _, _, err := m.Issue(tc.user, tc.roles, tc.sid); err == nil {
 			t.Errorf("%s: issued", name)
 		}
+	}
+}
+
+func TestVerifyCache_HitRechecksTimeAndRevocation(t *testing.T) {
+	m, c, _ := newTestManager(t, nil)
+	s, err := m.Start(ctx, "alice", []string{"staff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Verify(s.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.verified.len() != 1 {
+		t.Fatalf("%d tokens cached, want 1", m.verified.len())
+	}
+	got.Roles[0] = "admin" // the caller's copy
+	again, err := m.Verify(s.Access)
+	if err != nil || !slices.Equal(again.Roles, []string{"staff"}) {
+		t.Fatalf("a caller changed the cached claims: %v, %v", again.Roles, err)
+	}
+	c.Set(base.Add(-Leeway - time.Second))
+	_, err = m.Verify(s.Access)
+	wantReason(t, err, ReasonNotYetValid)
+	c.Set(base)
+	if err := m.Logout(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Verify(s.Access)
+	wantReason(t, err, ReasonRevoked)
+	c.Set(s.AccessExpires.Add(Leeway))
+	_, err = m.Verify(s.Access)
+	wantReason(t, err, ReasonExpired)
+	if m.verified.len() != 0 {
+		t.Fatal("an expired token stays cached")
+	}
+}
+
+func TestVerifyCache_Bounded(t *testing.T) {
+	var vc verifiedCache
+	for i := range verifiedCacheSize + 100 {
+		vc.put(strconv.Itoa(i), Claims{})
+	}
+	if n := vc.len(); n != verifiedCacheSize {
+		t.Fatalf("%d entries, want %d", n, verifiedCacheSize)
 	}
 }

@@ -184,6 +184,9 @@ local famKey = KEYS[2] .. sid
 local raw = redis.call('GET', famKey)
 if not raw then return {'unknown', ''} end
 local f = cjson.decode(raw)
+-- cjson cannot tell an empty array from an empty object: no roles are
+-- written back as null, never as {}.
+if type(f.roles) == 'table' and next(f.roles) == nil then f.roles = cjson.null end
 local now = tonumber(ARGV[3])
 local urev = redis.call('GET', KEYS[5] .. f.user)
 local srev = redis.call('ZSCORE', KEYS[4], 's:' .. sid)
@@ -283,6 +286,10 @@ func (r *Redis) write(ctx context.Context, rev session.Revocation) error {
 	}
 	if rev.Session != "" {
 		pipe.ZAdd(ctx, r.k("revocations"), redis.Z{Score: float64(rev.Until.UnixMilli()), Member: "s:" + rev.Session})
+		// The family itself is marked, so it stays revoked after the
+		// denylist entry (kept only while access tokens live) lapses.
+		// (EVAL, not EVALSHA: a pipeline cannot load a missing script.)
+		pipe.Eval(ctx, markRevokedSrc, []string{r.k("fam", rev.Session)})
 	} else {
 		pipe.ZAdd(ctx, r.k("revocations"), redis.Z{Score: float64(rev.Until.UnixMilli()), Member: "u:" + strconv.FormatInt(rev.Before.UnixMilli(), 10) + ":" + rev.User})
 		pipe.Set(ctx, r.k("urev", rev.User), rev.Before.UnixMilli(), ttl)
@@ -291,6 +298,18 @@ func (r *Redis) write(ctx context.Context, rev session.Revocation) error {
 	_, err := pipe.Exec(ctx)
 	return err
 }
+
+// markRevokedSrc marks the family at KEYS[1], if any, revoked, keeping
+// its time to live.
+const markRevokedSrc = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local f = cjson.decode(raw)
+if type(f.roles) == 'table' and next(f.roles) == nil then f.roles = cjson.null end
+f.revoked = true
+redis.call('SET', KEYS[1], cjson.encode(f), 'KEEPTTL')
+return 1
+`
 
 // Replay pushes every local revocation in force to Redis when an earlier
 // push failed. The gateway calls it periodically; it costs nothing while

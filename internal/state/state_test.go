@@ -395,3 +395,28 @@ func TestRedisOptions_Validate(t *testing.T) {
 		t.Errorf("valid options: %v", errs)
 	}
 }
+
+// A session without roles survives a rotation in Redis, whose Lua JSON
+// cannot tell an empty array from an empty object.
+func TestRotate_NoRolesSurvive(t *testing.T) {
+	each(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		now := time.Now().Truncate(time.Second)
+		f := family("noroles", now)
+		f.Roles = []string{}
+		if err := s.CreateFamily(ctx, f, tok("nr1")); err != nil {
+			t.Fatal(err)
+		}
+		rot, err := s.Rotate(ctx, tok("nr1"), tok("nr2"), now.Add(time.Second), time.Second, time.Hour)
+		if err != nil || rot.Outcome != session.Rotated || len(rot.Family.Roles) != 0 {
+			t.Fatalf("%+v %v", rot, err)
+		}
+		if err := s.RevokeSession(ctx, f.ID, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		rot, err = s.Rotate(ctx, tok("nr2"), tok("nr3"), now.Add(2*time.Second), time.Second, time.Hour)
+		if err != nil || rot.Outcome != session.Revoked {
+			t.Fatalf("%+v %v", rot, err)
+		}
+	})
+}

@@ -271,3 +271,41 @@ func TestClose_StopsFollowing(t *testing.T) {
 	defer st.mu.Unlock()
 	_ = st.subs // the subscription ends with its goroutine (checked by the store's own test)
 }
+
+// Inspect names the session of an expired token, to end it; it never
+// accepts a forged or revoked one, nor stands in for Verify.
+func TestInspect_ExpiredTokenStillNamesItsSession(t *testing.T) {
+	m, c, _ := newTestManager(t, nil)
+	s, err := m.Start(ctx, "alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(DefaultAccessTTL + 2*Leeway)
+	if _, err := m.Verify(s.Access); ReasonOf(err) != ReasonExpired {
+		t.Fatalf("Verify of an expired token: %v", err)
+	}
+	got, ok := m.Inspect(s.Access)
+	if !ok || got.Session != s.ID || got.User != "alice" {
+		t.Fatalf("Inspect = %+v, %v", got, ok)
+	}
+	// A character in the middle of the signature, changed: its end
+	// often carries no bits (S < 2^253).
+	i := len(s.Access) - 20
+	flip := byte('A')
+	if s.Access[i] == 'A' {
+		flip = 'B'
+	}
+	if _, ok := m.Inspect(s.Access[:i] + string(flip) + s.Access[i+1:]); ok {
+		t.Errorf("Inspect accepted a tampered signature: %s", s.Access)
+	}
+	other, _, _ := newTestManager(t, func(o *Options) { o.Secret = []byte("another secret of thirty-two bytes!!") })
+	if _, ok := other.Inspect(s.Access); ok {
+		t.Error("Inspect accepted another secret's token")
+	}
+	if err := m.Logout(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Inspect(s.Access); ok {
+		t.Error("Inspect accepted a revoked session's token")
+	}
+}

@@ -342,8 +342,12 @@ func (l earlyListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	tc, isTLS := c.(*tls.Conn)
+	if isTLS && !wrapTLS {
+		return c, nil
+	}
 	ec := &earlyConn{Conn: c, s: l.s}
-	if tc, ok := c.(*tls.Conn); ok {
+	if isTLS {
 		return &earlyTLSConn{earlyConn: ec, tc: tc}, nil
 	}
 	return ec, nil

@@ -53,6 +53,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		src.Flags.StateDir = &dir
 	}
+	login, err := demo.Login(*src.Flags.StateDir, os.LookupEnv)
+	if err != nil {
+		errorf(stderr, "", "demo: %v", err)
+		return 1
+	}
+	src.LookupEnv = login.LookupEnv
 	return serve(src, stdout, stderr, func(p *config.Plan) {
 		https := "https://" + displayAddr(p.HTTPS)
 		fmt.Fprintf(stderr, `
@@ -67,9 +73,15 @@ Try:
   curl -gki '%s/x%%0a{"status":200}' refused: an encoded newline cannot forge a log line
   curl -ki %s/api/panic            the application crashes: a generic 502, details only in the log
 
+Sign in at %s/private as user %q, password %q
+(a new password each run; the user has the admin role, so %s/admin opens too)
+  curl -ki %s/private             a script without a session: 401 problem+json
+  curl -ki -X POST -H 'Origin: https://evil.example' %s/submit   cross-site POST: 403
+
 Ctrl-C stops it.
 
-`, https, https, https, displayAddr(p.HTTP), displayAddr(p.HTTP), https, https)
+`, https, https, https, displayAddr(p.HTTP), displayAddr(p.HTTP), https, https,
+			https, login.User, login.Password, https, https, https)
 	})
 }
 

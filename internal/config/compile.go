@@ -43,6 +43,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileRequiredSecrets(f)
 	l.compileHeaders(f.Headers, p)
 	l.compileRateLimit(f.RateLimit, p)
+	l.compileAuth(f, p)
 	return p
 }
 

@@ -5,6 +5,8 @@ import (
 
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/csrf"
+	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/logfile"
@@ -40,6 +42,14 @@ type Plan struct {
 	RateLimit   ratelimit.Options
 	// RateLimitBackends are the shared stores of zones, by zone name.
 	RateLimitBackends map[string]Backend
+
+	// Auth is login at the gateway, when AuthEnabled (the auth: section
+	// is present).
+	Auth        auth.Options
+	AuthEnabled bool
+	// CSRF is the origin check of unsafe requests (always on), and the
+	// double-submit token under its TokenPrefixes.
+	CSRF csrf.Options
 
 	LogLevel    slog.Level
 	AccessLog   accesslog.Options

@@ -55,6 +55,13 @@ type File struct {
 
 	// RateLimit is nginx's limit_req. Absent: the flood guard (50r/s per client, burst 200, on every path).
 	RateLimit *RateLimit `yaml:"ratelimit" plan:"RateLimit"`
+
+	// Auth is login at the gateway. Absent: no login.
+	Auth *Auth `yaml:"auth" plan:"Auth"`
+
+	// CSRF configures the cross-site request forgery protection, which
+	// checks the origin of every unsafe request by default.
+	CSRF CSRF `yaml:"csrf" plan:"CSRF"`
 }
 
 // Paths are the relaxations of reqpath's strict policy: request paths

@@ -27,6 +27,8 @@ func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", index)
 	mux.HandleFunc("POST /submit", submit)
+	mux.HandleFunc("GET /private", private)
+	mux.HandleFunc("GET /admin", private)
 	mux.HandleFunc("GET /api/hello", hello)
 	mux.HandleFunc("GET /api/slow", slow)
 	mux.HandleFunc("GET /api/panic", func(http.ResponseWriter, *http.Request) {
@@ -37,6 +39,8 @@ func Handler() http.Handler {
 
 type view struct {
 	ClientIP, Proto, RequestID, Nonce, Message string
+	// The identity rampart sends on a signed-in request.
+	User, Roles, Assertion, Path string
 }
 
 func viewOf(r *http.Request) view {
@@ -45,7 +49,23 @@ func viewOf(r *http.Request) view {
 		Proto:     r.Header.Get("X-Forwarded-Proto"),
 		RequestID: r.Header.Get("X-Request-ID"),
 		Nonce:     r.Header.Get("X-CSP-Nonce"),
+		User:      r.Header.Get("X-Rampart-User"),
+		Roles:     r.Header.Get("X-Rampart-Roles"),
+		Assertion: r.Header.Get("X-Rampart-Assertion"),
+		Path:      r.URL.Path,
 	}
+}
+
+// private is the protected area (/private, and /admin for the admin
+// role): rampart let the request through only with a session, and says
+// whose it is.
+func private(w http.ResponseWriter, r *http.Request) {
+	v := viewOf(r)
+	if len(v.Assertion) > 24 {
+		v.Assertion = v.Assertion[:24] + "…"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	privatePage.Execute(w, v)
 }
 
 func index(w http.ResponseWriter, r *http.Request) {
@@ -102,10 +122,32 @@ and request id <code>{{.RequestID}}</code>.</p>
 <button>Send</button>
 </form>
 <p>JSON API: <a href="/api/hello">/api/hello</a></p>
+<p>Signed-in area: <a href="/private">/private</a> (any user), <a href="/admin">/admin</a> (the admin role).</p>
 <p id="nonced">A script carrying this response's CSP nonce did not run.</p>
 <p id="injected">An injected inline script without the nonce was blocked (the security log has the report).</p>
 <script{{if .Nonce}} nonce="{{.Nonce}}"{{end}}>document.getElementById("nonced").textContent = "A script carrying this response's CSP nonce ran.";</script>
 <script>document.getElementById("injected").textContent = "An injected inline script ran: CSP is not protecting this page!";</script>
+</body>
+</html>
+`))
+
+var privatePage = template.Must(template.New("private").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>rampart demo: {{.Path}}</title>
+<style{{if .Nonce}} nonce="{{.Nonce}}"{{end}}>body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;line-height:1.5}code{background:#eee;padding:0 .2em}</style>
+</head>
+<body>
+<h1>Signed in as <code>{{.User}}</code></h1>
+<p>rampart checked the session before this request reached the application, and told it who you are:
+<code>X-Rampart-User: {{.User}}</code>, <code>X-Rampart-Roles: {{.Roles}}</code>, and a signed assertion
+<code>X-Rampart-Assertion: {{.Assertion}}</code> it can verify against
+<a href="/.well-known/rampart/jwks.json">the public keys</a>.</p>
+<p>The application never saw your session cookie, and a client sending these headers itself is ignored.</p>
+<form method="post" action="/.well-known/rampart/logout">
+<button>Sign out</button>
+<button name="everywhere" value="1">Sign out everywhere</button>
+</form>
+<p><a href="/">Home</a></p>
 </body>
 </html>
 `))

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,8 +26,12 @@ func TestDemo_ZeroConfig(t *testing.T) {
 	defer app.Close()
 	state := t.TempDir()
 	upstream := app.URL
+	login, err := demo.Login(state, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
 	plan, fs := config.Load(config.Source{Path: demo.ConfigName, Data: demo.Config, Flags: config.Flags{Upstream: &upstream, StateDir: &state},
-		LookupEnv: func(string) (string, bool) { return "", false }})
+		LookupEnv: login.LookupEnv})
 	if plan == nil {
 		t.Fatal(fs.Error())
 	}
@@ -88,5 +94,36 @@ func TestDemo_ZeroConfig(t *testing.T) {
 		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != want {
 			t.Errorf("http://%s:%s/x: %d %q, want 301 %q", host, httpPort, resp.StatusCode, resp.Header.Get("Location"), want)
 		}
+	}
+
+	// The demo user signs in with the printed password and reaches the
+	// protected area; without a session a script gets 401.
+	base := "https://localhost:" + httpsPort
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, ln.Addr().String())
+		}}
+	browser := &http.Client{Jar: jar, Transport: tr}
+	resp, err = browser.Get(base + "/private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/private without a session: %d", resp.StatusCode)
+	}
+	form := url.Values{"username": {login.User}, "password": {login.Password}, "return": {"/private"}}
+	req, _ := http.NewRequest("POST", base+"/.well-known/rampart/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err = browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/private" || !strings.Contains(string(body), "Signed in as <code>demo</code>") {
+		t.Fatalf("after signing in: %d %s\n%s", resp.StatusCode, resp.Request.URL, body)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/listen"
@@ -42,6 +44,7 @@ type Gateway struct {
 	http    *listen.Server // nil when the redirect listener is off
 	handler http.Handler
 	closers []io.Closer
+	runners []func(context.Context)
 }
 
 // New builds everything the plan describes, opening log files and loading
@@ -84,7 +87,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	}
 
 	pl, err := buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
-		port: httpsPort(plan.HTTPS, o.HTTPSListener)})
+		runners: &g.runners, port: httpsPort(plan.HTTPS, o.HTTPSListener)})
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +155,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer close(tlsDone)
 		g.tls.Run(ctx)
 	}()
-	// The certificate reloader and ticket-key rotation stop before Run
-	// returns, not at some later point.
-	defer func() { cancel(); <-tlsDone }()
+	var wg sync.WaitGroup
+	for _, run := range g.runners {
+		wg.Go(func() { run(ctx) })
+	}
+	// The certificate reloader, ticket-key rotation and the other
+	// background work stop before Run returns, not at some later point.
+	defer func() { cancel(); <-tlsDone; wg.Wait() }()
 	servers := []*listen.Server{g.https}
 	if g.http != nil {
 		servers = append(servers, g.http)
@@ -184,7 +191,9 @@ func (g *Gateway) Reopen() error {
 // Close releases log files. Run calls it on return.
 func (g *Gateway) Close() error {
 	var errs []error
-	for _, c := range g.closers {
+	// Last opened, first closed: the session manager stops reading the
+	// state store before the store closes.
+	for _, c := range slices.Backward(g.closers) {
 		errs = append(errs, c.Close())
 	}
 	g.closers = nil

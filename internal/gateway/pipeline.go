@@ -1,18 +1,24 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/csrf"
 	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/internal/state"
 	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
@@ -28,6 +34,9 @@ type pipelineDeps struct {
 	access  io.Writer
 	sec     *seclog.Logger
 	closers *[]io.Closer
+	// runners are started by Gateway.Run and stopped with it: the users
+	// file's reload, the state store's upkeep.
+	runners *[]func(context.Context)
 	// port is the HTTPS listener's port, the one a Host may name.
 	port int
 }
@@ -139,6 +148,9 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	}
 	hp := plan.Headers
 	hp.CSP.Report.Collector.Log = d.sec
+	if plan.AuthEnabled {
+		hp.Routes = append(slices.Clone(hp.Routes), authPagesRoute())
+	}
 	headers, err := secheaders.New(hp)
 	if err != nil {
 		return nil, err
@@ -157,6 +169,10 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	po.Log = d.sec
 	po.Prefixes = rulePrefixes(plan, headers.ReportPath())
 	paths, err := reqpath.New(po)
+	if err != nil {
+		return nil, err
+	}
+	next, err = d.identity(plan, next)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +226,117 @@ type pipeline struct {
 	https    http.Handler
 	rejected http.Handler                    // listen.Options.Rejected
 	around   func(http.Handler) http.Handler // for the redirect listener
+}
+
+// identity wraps next (the proxy) in the CSRF protection and, with auth,
+// the login stages:
+//
+//	identify    the session cookie verified once; the claims recorded
+//	CSRF        the origin of every unsafe request, rampart's own login
+//	            and logout included (login CSRF), and the double-submit
+//	            token under csrf.token_prefixes, bound to the session
+//	auth        rampart's endpoints, the access rules, the identity
+//	            headers to the application
+func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handler, error) {
+	co := plan.CSRF
+	co.Log = d.sec
+	protect, err := csrf.New(co)
+	if err != nil {
+		return nil, err
+	}
+	if !plan.AuthEnabled {
+		return protect.Handler(next), nil
+	}
+	store, err := d.openState(plan)
+	if err != nil {
+		return nil, err
+	}
+	gate, err := auth.New(plan.Auth, auth.Deps{Store: store, CSRF: protect, Sec: d.sec, Logger: d.logger})
+	if err != nil {
+		return nil, err
+	}
+	*d.closers = append(*d.closers, gate)
+	if err := gate.WriteJWKS(); err != nil {
+		return nil, fmt.Errorf("auth.jwks_file: %w", err)
+	}
+	*d.runners = append(*d.runners, gate.Run)
+	return gate.Identify(protect.Handler(gate.Handler(next))), nil
+}
+
+// openState opens the state store: the embedded file in the state
+// directory, and Redis in front of it when auth.redis is configured.
+func (d pipelineDeps) openState(plan *config.Plan) (auth.Store, error) {
+	local, err := state.OpenEmbedded(filepath.Join(plan.StateDir, "rampart.db"))
+	if err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	*d.closers = append(*d.closers, local)
+	// Expired sessions, revocations, counters and used TOTP steps are
+	// swept every few minutes: nothing depends on it but the file's size.
+	*d.runners = append(*d.runners, every(5*time.Minute, func() {
+		if err := local.Sweep(time.Now(), auth.FailureWindow); err != nil {
+			d.logger.Error("state: sweeping the embedded store", "err", err)
+		}
+	}))
+	if plan.Auth.Redis == nil {
+		return local, nil
+	}
+	ro := *plan.Auth.Redis
+	ro.Local, ro.Logger = local, d.logger
+	rs, err := state.NewRedis(ro)
+	if err != nil {
+		return nil, fmt.Errorf("auth.redis: %w", err)
+	}
+	*d.closers = append(*d.closers, rs)
+	// A revocation written while Redis was down is pushed again once it
+	// answers: none is lost.
+	*d.runners = append(*d.runners, every(5*time.Second, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rs.Replay(ctx, time.Now()); err != nil {
+			d.logger.Warn("state: revocations not yet pushed to Redis", "err", err)
+		}
+	}))
+	return rs, nil
+}
+
+// every returns a runner calling f every interval until its context ends.
+func every(interval time.Duration, f func()) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}
+}
+
+// authPagesRoute is the header route of rampart's own pages (login,
+// logout): a policy of their own, replacing the application's, stricter
+// than any an application could live with. No script at all, styles and
+// images from rampart only, forms posting to rampart only, never framed
+// (clickjacking of a login form), and enforced even when the
+// application's policy is report-only.
+func authPagesRoute() secheaders.Route {
+	enforce := false
+	return secheaders.Route{
+		Prefix: auth.Prefix,
+		CSP: map[string][]string{
+			"default-src":     {"'none'"},
+			"style-src":       {"'self'"},
+			"img-src":         {"'self'"},
+			"form-action":     {"'self'"},
+			"frame-ancestors": {"'none'"},
+			"base-uri":        {"'none'"},
+		},
+		CSPReplace:    true,
+		CSPReportOnly: &enforce,
+	}
 }
 
 // rejectedPage answers a request the listener refused before the pipeline

@@ -29,6 +29,13 @@ func TestConfigCheckAndServeAgree(t *testing.T) {
 		{"bad access log parameter", "upstream: {url: 'http://127.0.0.1:5000'}\nlog:\n  access: {keep_query_params: [\"a=b\"]}\n"},
 		{"rule mixing a Redis zone and a local zone", "upstream: {url: 'http://127.0.0.1:5000'}\nratelimit:\n  zones:\n    shared: {rate: 10r/s, backend: 'redis://127.0.0.1:6379/0'}\n    local: {rate: 10r/s}\n  rules:\n    - prefix: /\n      limits: [{zone: shared}, {zone: local}]\n"},
 		{"temporary directory missing", "upstream: {url: 'http://127.0.0.1:5000'}\nlimits:\n  body_temp_dir: /nonexistent/rampart-bodies\n"},
+		{"users file missing", "upstream: {url: 'http://127.0.0.1:5000'}\nauth:\n  users_file: /nonexistent/users.yaml\n"},
+		{"auth rule with a bad requirement", "upstream: {url: 'http://127.0.0.1:5000'}\nauth:\n  users_file: /nonexistent/users.yaml\n  rules:\n    - {prefix: /admin, require: admins}\n"},
+		{"session shorter than its token", "upstream: {url: 'http://127.0.0.1:5000'}\nauth:\n  users_file: /nonexistent/users.yaml\n  session: {access_ttl: 2h, idle_timeout: 1h}\n"},
+		{"identity header that is not a name", "upstream: {url: 'http://127.0.0.1:5000'}\nauth:\n  users_file: /nonexistent/users.yaml\n  headers: {user: \"X User\"}\n"},
+		{"redis state URL with a password", "upstream: {url: 'http://127.0.0.1:5000'}\nauth:\n  users_file: /nonexistent/users.yaml\n  redis: {url: 'redis://:pw@127.0.0.1:6379/0'}\n"},
+		{"csrf trusted origin with a path", "upstream: {url: 'http://127.0.0.1:5000'}\ncsrf:\n  trusted_origins: [https://app.example.com/x]\n"},
+		{"csrf token without auth", "upstream: {url: 'http://127.0.0.1:5000'}\ncsrf:\n  token_prefixes: [/api/]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

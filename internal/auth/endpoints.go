@@ -49,6 +49,22 @@ const (
 // endpoint answers the requests under Prefix.
 func (g *Gate) endpoint(w http.ResponseWriter, r *http.Request, path string) {
 	name := strings.ToLower(path[len(Prefix):])
+	if (name == "login" || name == "logout" || name == "refresh") && crossSiteNavigation(r) {
+		// A link from another site to one of these pages arrives without
+		// the SameSite=Strict cookies, so the request cannot tell a
+		// signed-in user from a stranger. Answered as it stands, the
+		// logout page would tell a signed-in user "You are signed out"
+		// while the session lives on, and the refresh endpoint, finding
+		// no refresh cookie, would delete the cookies: any site could
+		// sign its visitors out with a link. The page loads again from
+		// this site (see bounce), with the cookies, and decides then.
+		to, ok := ReturnPath(r.URL.RequestURI())
+		if !ok {
+			to = Prefix + name
+		}
+		bounce(w, r, to)
+		return
+	}
 	switch {
 	case name == "login":
 		g.login(w, r)

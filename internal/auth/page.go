@@ -93,8 +93,9 @@ func writePage(w http.ResponseWriter, r *http.Request, code int, body string) {
 	}
 }
 
-// bounce answers a cross-site navigation that arrived without a session:
-// a page that loads the same URL again at once (meta refresh, no script).
+// bounce answers a cross-site navigation that arrived without a session,
+// or to rampart's login, logout or refresh page (see endpoint): a page
+// that loads the same URL again at once (meta refresh, no script).
 // The second load is initiated by this site, so the browser sends the
 // SameSite=Strict cookies it withheld from the first; a user following a
 // link from their mail to a page they are signed in to lands on the page,

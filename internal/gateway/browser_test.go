@@ -83,6 +83,7 @@ func TestBrowser_Login(t *testing.T) {
 	t.Run("CookiesAsTheBrowserStoredThem", s.cookiesAsStored)
 	t.Run("CrossSiteFormPostIsRefused", s.crossSiteFormPostIsRefused)
 	t.Run("CrossSiteLinkLandsOnThePage", s.crossSiteLinkLandsOnThePage)
+	t.Run("CrossSiteLinksToRampartPagesKeepTheSession", s.crossSiteLinksToRampartPagesKeepTheSession)
 	t.Run("LogoutRefusesTheOldCookie", s.logoutRefusesTheOldCookie)
 	t.Run("NoCSPViolationOnRampartPages", s.noCSPViolationOnRampartPages)
 }
@@ -204,6 +205,15 @@ csrf:
 	evil.HandleFunc("GET /link", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><html><body><p><a id="go" href="%s/private">Open the private page</a></p></body></html>`, s.base)
+	})
+	evil.HandleFunc("GET /to/{page}", func(w http.ResponseWriter, r *http.Request) {
+		to := map[string]string{
+			"login":   auth.LoginPath + "?return=/private",
+			"logout":  auth.LogoutPath,
+			"refresh": auth.RefreshPath + "?return=/private",
+		}[r.PathValue("page")]
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><body><p><a id="go" href="%s%s">Go</a></p></body></html>`, s.base, html.EscapeString(to))
 	})
 	attacker := httptest.NewTLSServer(evil)
 	t.Cleanup(attacker.Close)
@@ -657,6 +667,51 @@ func (s *browserSite) crossSiteLinkLandsOnThePage(t *testing.T) {
 	}
 	if n := len(slices.DeleteFunc(docs.list(), func(d string) bool { return d != "response 200 "+s.base+"/private" })); n != 2 {
 		t.Errorf("the link from another site: %d loads of /private, want 2 (the cross-site one and the same-site one after it); documents: %v", n, docs.list())
+	}
+}
+
+// Links from another site to rampart's own pages, followed while signed
+// in. The browser sends no SameSite=Strict cookie with a cross-site
+// navigation, so each page must load again from its own site before it
+// decides anything: the logout page must offer to sign out (not claim the
+// user is signed out), the refresh endpoint must not sign the user out
+// (any site could, with a link), and the login page must send a
+// signed-in user on to the return path.
+func (s *browserSite) crossSiteLinksToRampartPagesKeepTheSession(t *testing.T) {
+	ctx := s.step(t)
+	follow := func(page string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.attacker+"/to/"+page), chromedp.Click(chromedp.ID("go")),
+			chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+			t.Fatalf("following a link from another site to the %s page: %v", page, err)
+		}
+	}
+
+	follow("logout")
+	buttons, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form button').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buttons == 0 {
+		u, _ := chromedp.Run(ctx, chromedp.Location())
+		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Errorf("logout page opened from another site while signed in: no sign-out button at %s, it says %q", u, text)
+	}
+	if s.cookies(t, ctx)[auth.SessionCookie] == nil {
+		t.Fatalf("a link from another site to the logout page removed the session cookie")
+	}
+
+	follow("refresh")
+	if c := s.cookies(t, ctx)[auth.SessionCookie]; c == nil {
+		t.Fatalf("a link from another site to the refresh endpoint removed the session cookie: any site can sign the user out")
+	}
+	if u := s.location(t, ctx); u.String() != s.base+"/private" {
+		t.Errorf("refresh endpoint opened from another site while signed in: at %s, want %s/private", u, s.base)
+	}
+
+	follow("login")
+	if u := s.location(t, ctx); u.String() != s.base+"/private" {
+		t.Errorf("login page opened from another site while signed in: at %s, want the return path %s/private", u, s.base)
 	}
 }
 

@@ -191,8 +191,7 @@ csrf:
 			t.Logf("security log:\n%s\ngateway log:\n%s", s.sec.String(), errlog.String())
 		}
 	})
-	_, port, _ := net.SplitHostPort(httpsLn.Addr().String())
-	s.base = "https://app.test:" + port
+	s.base = "https://app.test"
 
 	// Another site: its pages post a form to the application and link to
 	// it, as any page on the web may.
@@ -217,8 +216,7 @@ csrf:
 	})
 	attacker := httptest.NewTLSServer(evil)
 	t.Cleanup(attacker.Close)
-	_, aport, _ := net.SplitHostPort(strings.TrimPrefix(attacker.URL, "https://"))
-	s.attacker = "https://attacker.test:" + aport
+	s.attacker = "https://attacker.test"
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
@@ -235,9 +233,12 @@ csrf:
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("force-device-scale-factor", "1"),
-		// The two sites are names on loopback; every other name fails
+		// The two sites are names on loopback, their port 443 mapped to
+		// the listeners' (so the pages, and the screenshots, show
+		// app.test whatever port the test got); every other name fails
 		// to resolve, so nothing leaves the machine.
-		chromedp.Flag("host-resolver-rules", "MAP app.test 127.0.0.1, MAP attacker.test 127.0.0.1, MAP * ~NOTFOUND"),
+		chromedp.Flag("host-resolver-rules", "MAP app.test "+httpsLn.Addr().String()+", MAP attacker.test "+
+			strings.TrimPrefix(attacker.URL, "https://")+", MAP * ~NOTFOUND"),
 		// Deliver Reporting API reports after 100 ms instead of a minute.
 		chromedp.Flag("short-reporting-delay", true),
 	}

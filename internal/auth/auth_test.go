@@ -542,10 +542,16 @@ func TestNoSession_NavigationsAndScripts(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("fetch: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	// Without a refresh cookie, the refresh endpoint sends on to the login page.
+	// Without a refresh cookie, the refresh endpoint sends on to the login
+	// page, and deletes no cookie: a browser without Fetch Metadata
+	// following a link from another site sent none, and must not be
+	// signed out by it.
 	resp = e.do("GET", RefreshPath+"?return="+url.QueryEscape("/app/page?x=1"), nil)
 	if loc := resp.Header.Get("Location"); loc != LoginPath+"?return="+url.QueryEscape("/app/page?x=1") {
 		t.Errorf("refresh without a cookie: %q", loc)
+	}
+	if sc := resp.Header["Set-Cookie"]; len(sc) != 0 {
+		t.Errorf("refresh without a cookie deletes cookies: %q", sc)
 	}
 	// A cross-site navigation is sent back through this site once.
 	resp = e.do("GET", "/app/page", nil, "Sec-Fetch-Mode: navigate", "Sec-Fetch-Site: cross-site")

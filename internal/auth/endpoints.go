@@ -374,7 +374,13 @@ func (g *Gate) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	ret := returnOf(r.URL.Query().Get("return"))
 	fail := func(ended bool) {
-		g.clearSession(w)
+		// Cookies are cleared only when the request carried some: a
+		// request without any (a link from another site, even from a
+		// browser that sends no Fetch Metadata) must not sign the user
+		// out of the cookies it did not send.
+		if carriesSession(r) {
+			g.clearSession(w)
+		}
 		if nav {
 			to := LoginPath + "?return=" + url.QueryEscape(ret)
 			if ended {
@@ -428,6 +434,17 @@ func (g *Gate) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// carriesSession reports whether r carries one of rampart's session
+// cookies.
+func carriesSession(r *http.Request) bool {
+	for _, name := range []string{SessionCookie, RefreshCookie} {
+		if _, err := r.Cookie(name); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // logout ends the session of the request (POST; the field or JSON member

@@ -52,5 +52,7 @@
 //
 // Assert signs, for the application, who the request is from: same keys,
 // typ "rampart+assertion", the application's audience, a life of
-// AssertionTTL. The application verifies it against JWKS.
+// AssertionTTL. The application verifies it against JWKS:
+// NewAssertionVerifier builds a verifier from the JWKS alone (the secret
+// stays with the gateway) that makes VerifyAssertion's checks.
 package session

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -195,7 +196,7 @@ func (m *Manager) check(token string, want kind, aud string, expiredToo bool) (C
 	header := token[:dot]
 	ent, ok := ring.byHeader[header]
 	if !ok {
-		return Claims{}, refusal(diagnose(header, want, ring))
+		return Claims{}, refusal(diagnose(header, want, func(kid string) bool { return ring.byKid[kid] != nil }))
 	}
 	switch {
 	case ent.kind != want:
@@ -206,21 +207,54 @@ func (m *Manager) check(token string, want kind, aud string, expiredToo bool) (C
 		// Every token the key signed has expired by the end of its window.
 		return Claims{}, refusal(ReasonExpired)
 	}
+	w, err := verifySigned(token, ent.key.kid, ent.key.pub)
+	if err != nil {
+		return Claims{}, err
+	}
+	c, err := claimsOf(w, want, m.o.Issuer, aud)
+	if err != nil {
+		return Claims{}, err
+	}
+	at := now
+	if expiredToo && !now.Before(c.Expires) {
+		at = c.Expires.Add(-time.Second)
+	}
+	if err := m.stillValid(c, at); err != nil {
+		return Claims{}, err
+	}
+	if expiredToo && m.revoked.revoked(c.Session, c.User, c.AuthTime, now) {
+		return Claims{}, &Error{Reason: ReasonRevoked, Session: c.Session, User: c.User}
+	}
+	return c, nil
+}
+
+// verifySigned checks the signature of a token whose header segment is
+// already known to name the key kid (pub), and decodes its claims: EdDSA
+// only, one signature, no embedded key.
+func verifySigned(token, kid string, pub ed25519.PublicKey) (wireClaims, error) {
 	tok, err := jwt.ParseSigned(token, edDSAOnly)
-	if err != nil || len(tok.Headers) != 1 || tok.Headers[0].KeyID != ent.key.kid || tok.Headers[0].JSONWebKey != nil {
-		return Claims{}, refusal(ReasonMalformed)
+	if err != nil || len(tok.Headers) != 1 || tok.Headers[0].KeyID != kid || tok.Headers[0].JSONWebKey != nil {
+		return wireClaims{}, refusal(ReasonMalformed)
 	}
 	var w wireClaims
-	if err := tok.Claims(ent.key.pub, &w); err != nil {
+	if err := tok.Claims(pub, &w); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
-			return Claims{}, refusal(ReasonBadSignature)
+			return wireClaims{}, refusal(ReasonBadSignature)
 		}
-		return Claims{}, refusal(ReasonMalformed)
+		return wireClaims{}, refusal(ReasonMalformed)
 	}
+	return w, nil
+}
+
+// claimsOf checks the claims of a token whose signature verified: the typ
+// claim of the kind wanted, the issuer, exactly one audience and it the
+// one wanted, and exp, nbf, iat, sub and sid present. The times are
+// checked by timesValid.
+func claimsOf(w wireClaims, want kind, issuer, aud string) (Claims, error) {
 	switch {
 	case w.Type != want.typ():
 		return Claims{}, refusal(ReasonWrongType)
-	case w.Issuer != m.o.Issuer:
+	case w.Issuer != issuer:
 		return Claims{}, refusal(ReasonWrongIssuer)
 	case len(w.Audience) != 1 || w.Audience[0] != aud:
 		return Claims{}, refusal(ReasonWrongAudience)
@@ -241,28 +275,27 @@ func (m *Manager) check(token string, want kind, aud string, expiredToo bool) (C
 	if w.AuthTime != nil {
 		c.AuthTime = w.AuthTime.Time()
 	}
-	at := now
-	if expiredToo && !now.Before(c.Expires) {
-		at = c.Expires.Add(-time.Second)
-	}
-	if err := m.stillValid(c, at); err != nil {
-		return Claims{}, err
-	}
-	if expiredToo && m.revoked.revoked(c.Session, c.User, c.AuthTime, now) {
-		return Claims{}, &Error{Reason: ReasonRevoked, Session: c.Session, User: c.User}
-	}
 	return c, nil
 }
 
-// stillValid checks what may change after a token has been verified: the
-// time against exp, nbf and iat (with Leeway), and the revocations.
-func (m *Manager) stillValid(c Claims, now time.Time) error {
+// timesValid checks the time now against exp, nbf and iat, with Leeway.
+func timesValid(c Claims, now time.Time) error {
 	switch {
 	case !now.Before(c.Expires.Add(Leeway)):
 		return refusal(ReasonExpired)
 	case now.Add(Leeway).Before(c.NotBefore), now.Add(Leeway).Before(c.IssuedAt):
 		return refusal(ReasonNotYetValid)
-	case m.revoked.revoked(c.Session, c.User, c.AuthTime, now):
+	}
+	return nil
+}
+
+// stillValid checks what may change after a token has been verified: the
+// time against exp, nbf and iat (with Leeway), and the revocations.
+func (m *Manager) stillValid(c Claims, now time.Time) error {
+	if err := timesValid(c, now); err != nil {
+		return err
+	}
+	if m.revoked.revoked(c.Session, c.User, c.AuthTime, now) {
 		return &Error{Reason: ReasonRevoked, Session: c.Session, User: c.User}
 	}
 	return nil
@@ -324,7 +357,7 @@ func b64val(c byte) byte {
 
 // diagnose says why a header segment is none of the keyring's: only for
 // the log, on a token already refused.
-func diagnose(segment string, want kind, ring *keyring) Reason {
+func diagnose(segment string, want kind, known func(kid string) bool) Reason {
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(segment)
 	if err != nil {
 		return ReasonMalformed
@@ -342,7 +375,7 @@ func diagnose(segment string, want kind, ring *keyring) Reason {
 			return ReasonForbiddenHeader
 		}
 	}
-	if json.Unmarshal(h["kid"], &kid) != nil || ring.byKid[kid] == nil {
+	if json.Unmarshal(h["kid"], &kid) != nil || !known(kid) {
 		return ReasonUnknownKey
 	}
 	if json.Unmarshal(h["typ"], &typ) != nil || typ != want.typ() {

@@ -13,12 +13,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,8 +35,10 @@ const host = "app.test"
 
 func requireFlask(t *testing.T) {
 	t.Helper()
-	if err := exec.Command(python, "-c", "import flask, gunicorn, flask_wtf").Run(); err != nil {
-		testenv.Missing(t, "python3-flask, python3-flaskext.wtf and gunicorn", "apt-get install python3-flask python3-flaskext.wtf gunicorn")
+	// jwt is python3-jwt (PyJWT); its EdDSA needs python3-cryptography.
+	if err := exec.Command(python, "-c", "import flask, gunicorn, jwt, cryptography.hazmat.primitives.asymmetric.ed25519").Run(); err != nil {
+		testenv.Missing(t, "python3-flask, python3-jwt, python3-cryptography and gunicorn",
+			"apt-get install python3-flask python3-jwt python3-cryptography gunicorn")
 	}
 }
 
@@ -53,11 +53,11 @@ func appDir(t *testing.T) string {
 }
 
 // appEnv returns the environment for the application: the test's own minus
-// any SECRET_KEY, plus extra.
+// any SECRET_KEY and RAMPART_ variable, plus extra.
 func appEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SECRET_KEY=") {
+		if !strings.HasPrefix(kv, "SECRET_KEY=") && !strings.HasPrefix(kv, "RAMPART_") {
 			env = append(env, kv)
 		}
 	}
@@ -129,13 +129,15 @@ func waitForWithin(t *testing.T, limit time.Duration, what string, try func() er
 	}
 }
 
-// startApp runs the Flask app under gunicorn and returns its address.
-func startApp(t *testing.T) string {
+// startApp runs the Flask app under gunicorn and returns its address. It
+// verifies identities against the JWKS file jwksFile (which rampart
+// writes when it starts) for audience.
+func startApp(t *testing.T, jwksFile, audience string) (string, *testenv.Buffer) {
 	t.Helper()
 	addr := "127.0.0.1:" + freePort(t)
 	cmd := exec.Command(python, "-m", "gunicorn", "--chdir", appDir(t), "--bind", addr, "--workers", "2", "app:app")
-	cmd.Env = appEnv("SECRET_KEY=" + randomKey(t))
-	start(t, "gunicorn", cmd)
+	cmd.Env = appEnv("SECRET_KEY="+randomKey(t), "RAMPART_AUTH_JWKS_FILE="+jwksFile, "RAMPART_AUTH_ASSERTION_AUDIENCE="+audience)
+	out := start(t, "gunicorn", cmd)
 	waitFor(t, "gunicorn did not start", func() error {
 		resp, err := http.Get("http://" + addr + "/api/hello")
 		if err != nil {
@@ -147,7 +149,7 @@ func startApp(t *testing.T) string {
 		}
 		return nil
 	})
-	return addr
+	return addr, out
 }
 
 var (
@@ -210,8 +212,15 @@ func (g *gateway) base() string { return "https://" + host + ":" + g.httpsPort }
 // for app.test issued by a CA that only the returned client trusts.
 func startGateway(t *testing.T, upstream string, extraArgs ...string) *gateway {
 	t.Helper()
+	return startGatewayIn(t, t.TempDir(), nil, upstream, extraArgs...)
+}
+
+// startGatewayIn is startGateway running in dir (relative paths of its
+// configuration are relative to dir; its state directory is dir/state),
+// with env added to its environment.
+func startGatewayIn(t *testing.T, dir string, env []string, upstream string, extraArgs ...string) *gateway {
+	t.Helper()
 	bin := buildRampart(t)
-	dir := t.TempDir()
 	certFile, keyFile, roots := testenv.WriteCert(t, dir, host)
 	g := &gateway{httpsPort: freePort(t), httpPort: freePort(t)}
 	cmd := exec.Command(bin, "serve",
@@ -225,6 +234,7 @@ func startGateway(t *testing.T, upstream string, extraArgs ...string) *gateway {
 	)
 	cmd.Args = append(cmd.Args, extraArgs...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	g.log = start(t, "rampart", cmd)
 	g.client = tlsClient("127.0.0.1:"+g.httpsPort, roots)
 	g.roots = roots
@@ -366,16 +376,35 @@ func TestApp_MissingSecretKey(t *testing.T) {
 	}
 }
 
+// TestApp_MissingJWKSFile checks that the application refuses to start when
+// it is not told where rampart's public keys are: it could verify no user,
+// and every page that needs one would answer 401.
+func TestApp_MissingJWKSFile(t *testing.T) {
+	requireFlask(t)
+	cmd := exec.Command(python, "-c", "import app")
+	cmd.Dir = t.TempDir()
+	cmd.Env = appEnv("PYTHONPATH="+appDir(t), "SECRET_KEY="+randomKey(t))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("app started without RAMPART_AUTH_JWKS_FILE:\n%s", out)
+	}
+	if !strings.Contains(string(out), "RAMPART_AUTH_JWKS_FILE") || !strings.Contains(string(out), "refusing to start") {
+		t.Errorf("error does not explain the missing JWKS file:\n%s", out)
+	}
+}
+
 // TestFlaskBehindRampart runs the example application under gunicorn behind a
-// real rampart and checks, over real TLS, each defect of the seed's setup.
+// real rampart, configured by the example's rampart.yaml (login at the
+// gateway), and checks, over real TLS, each defect of the seed's setup and
+// the login that replaces Flask-WTF and flask-jwt-extended.
 func TestFlaskBehindRampart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping end-to-end test in -short mode")
 	}
 	requireFlask(t)
 	buildRampart(t) // before starting gunicorn: skips if the command is absent
-	app := startApp(t)
-	g := startGateway(t, app)
+	ex := startExample(t)
+	g, app := ex.g, ex.app
 
 	t.Run("HomePage", func(t *testing.T) {
 		resp, body := do(t, g.client, "GET", g.base()+"/", nil, nil)
@@ -478,18 +507,10 @@ func TestFlaskBehindRampart(t *testing.T) {
 		// Post/Redirect/Get: the app's absolute redirect must point at the
 		// public https URL. Behind the seed's proxy (no X-Forwarded-Proto)
 		// Talisman saw http and redirected to https forever.
-		// As a browser does: the page first (its session cookie and the
-		// form's CSRF token), then the form, with a same-origin Referer.
-		jar, _ := cookiejar.New(nil)
-		c := *g.client
-		c.Jar = jar
-		_, page := do(t, &c, "GET", g.base()+"/", nil, nil)
-		m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
-		if m == nil {
-			t.Fatalf("no CSRF token in the form:\n%s", page)
-		}
-		form := url.Values{"message": {"hello"}, "csrf_token": {string(m[1])}}
-		resp, body := do(t, &c, "POST", g.base()+"/submit", strings.NewReader(form.Encode()), http.Header{
+		// As a browser posts the form of its own page: same origin, no
+		// token (rampart's origin check replaces Flask-WTF's).
+		form := url.Values{"message": {"hello"}}
+		resp, body := do(t, g.client, "POST", g.base()+"/submit", strings.NewReader(form.Encode()), http.Header{
 			"Content-Type":   {"application/x-www-form-urlencoded"},
 			"Origin":         {g.base()},
 			"Referer":        {g.base() + "/"},
@@ -509,18 +530,30 @@ func TestFlaskBehindRampart(t *testing.T) {
 	})
 
 	t.Run("CrossSitePostRefused", func(t *testing.T) {
-		// A page on another site posting the form: no token, another
-		// Origin. rampart does not check cross-site requests yet; the
-		// app's CSRFProtect refuses it.
-		form := url.Values{"message": {"hello"}}
-		resp, _ := do(t, g.client, "POST", g.base()+"/submit", strings.NewReader(form.Encode()), http.Header{
-			"Content-Type":   {"application/x-www-form-urlencoded"},
-			"Origin":         {"https://evil.example"},
-			"Referer":        {"https://evil.example/"},
-			"Sec-Fetch-Site": {"cross-site"},
-		})
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("cross-site POST /submit = %s, want 400 from CSRFProtect", resp.Status)
+		// A page on another site posting the form, with the signed-in
+		// user's cookies: rampart refuses it (the app has no CSRFProtect
+		// any more), before the app sees it.
+		form := url.Values{"message": {"cross-site"}}
+		ids := map[any]bool{}
+		for name, h := range map[string]http.Header{
+			"fetch metadata": {"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}},
+			"origin only":    {"Origin": {"https://evil.example"}},
+			"null origin":    {"Origin": {"null"}},
+			"sibling site":   {"Sec-Fetch-Site": {"same-site"}, "Origin": {"https://other." + host}},
+		} {
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, body := do(t, ex.alice, "POST", g.base()+"/submit", strings.NewReader(form.Encode()), h)
+			ids[resp.Header.Get("X-Request-Id")] = true
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s: cross-site POST /submit = %s, want 403 from rampart\n%s", name, resp.Status, body)
+			}
+			checkHeaders(t, resp)
+		}
+		// In the security log (sampled: at least the first of them).
+		g.waitRecord(t, func(r logRecord) bool { return r["event"] == "malicious_csrf" && ids[r["request_id"]] })
+		// None reached the application: it would have logged the form.
+		if strings.Contains(ex.appLog.String(), "(10 characters)") {
+			t.Errorf("a cross-site POST reached the application:\n%s", ex.appLog)
 		}
 	})
 
@@ -531,12 +564,176 @@ func TestFlaskBehindRampart(t *testing.T) {
 		}
 	})
 
-	t.Run("LoginStub", func(t *testing.T) {
-		resp, _ := do(t, g.client, "GET", g.base()+"/login", nil, nil)
-		if resp.StatusCode != 200 {
-			t.Errorf("GET /login = %s", resp.Status)
+	t.Run("LoginRequired", func(t *testing.T) {
+		// No session: a page load goes to the login page (through the
+		// refresh endpoint, which has no refresh cookie to use), a script
+		// gets 401. Neither reaches the app.
+		resp, _ := do(t, g.client, "GET", g.base()+"/account", nil, http.Header{
+			"Accept": {"text/html"}, "Sec-Fetch-Mode": {"navigate"}, "Sec-Fetch-Site": {"none"},
+		})
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/.well-known/rampart/") ||
+			!strings.Contains(loc, "return=%2Faccount") {
+			t.Errorf("GET /account without a session, navigating = %s to %q, want 303 to rampart's login with return=/account", resp.Status, loc)
+		}
+		resp, body := do(t, g.client, "GET", g.base()+"/account", nil, http.Header{"Accept": {"application/json"}})
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("GET /account without a session from a script = %s %q, want 401 problem+json\n%s", resp.Status, resp.Header.Get("Content-Type"), body)
 		}
 		checkHeaders(t, resp)
+		// The login page is rampart's, with the same headers.
+		resp, body = do(t, g.client, "GET", g.base()+"/.well-known/rampart/login?return=/account", nil, nil)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`name="password"`)) {
+			t.Errorf("GET the login page = %s\n%s", resp.Status, body)
+		}
+		checkHeaders(t, resp)
+	})
+
+	t.Run("SignInAndAccount", func(t *testing.T) {
+		// The account page shows the user the app verified from the
+		// assertion: name and roles.
+		resp, body := do(t, ex.alice, "GET", g.base()+"/account", nil, nil)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<strong id="user">alice</strong>`)) ||
+			!bytes.Contains(body, []byte(`<span id="roles">admin</span>`)) {
+			t.Fatalf("GET /account signed in as alice = %s\n%s", resp.Status, body)
+		}
+		checkHeaders(t, resp)
+		// role:admin on /admin: alice has it, bob does not (rampart's 403).
+		if resp, body := do(t, ex.alice, "GET", g.base()+"/admin", nil, nil); resp.StatusCode != 200 || !bytes.Contains(body, []byte("Administration")) {
+			t.Errorf("GET /admin as alice (admin) = %s\n%s", resp.Status, body)
+		}
+		resp, body = do(t, ex.bob, "GET", g.base()+"/account", nil, nil)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<strong id="user">bob</strong>`)) || !bytes.Contains(body, []byte(`<span id="roles">none</span>`)) {
+			t.Errorf("GET /account as bob = %s\n%s", resp.Status, body)
+		}
+		if resp, body := do(t, ex.bob, "GET", g.base()+"/admin", nil, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET /admin as bob (no role) = %s, want 403\n%s", resp.Status, body)
+		}
+		// The public API names the signed-in user too.
+		_, body = do(t, ex.alice, "GET", g.base()+"/api/hello", nil, nil)
+		if !bytes.Contains(body, []byte(`"user":"alice"`)) {
+			t.Errorf("GET /api/hello as alice: %s", body)
+		}
+	})
+
+	t.Run("WrongPasswordRefused", func(t *testing.T) {
+		c := newBrowser(g)
+		resp, body := signIn(t, g, c, "alice", "not the password at all", "e2e-wrong-password")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong password = %s, want 401\n%s", resp.Status, body)
+		}
+		if sessionCookie(c, g) != "" {
+			t.Error("a wrong password got a session cookie")
+		}
+		id := resp.Header.Get("X-Request-Id")
+		g.waitRecord(t, func(r logRecord) bool { return r["event"] == "authn_login_fail" && r["request_id"] == id })
+	})
+
+	t.Run("IdentityHeadersStripped", func(t *testing.T) {
+		// A client sending rampart's identity headers itself: with no
+		// session they never reach the app (which would answer 401 to an
+		// identity that does not verify, instead of user null)...
+		forged := http.Header{
+			"X-Rampart-User":      {"alice"},
+			"X-Rampart-Roles":     {"admin"},
+			"X-Rampart-Assertion": {forgeAssertion(t, ex.jwks, "alice", []string{"admin"})},
+		}
+		resp, body := do(t, g.client, "GET", g.base()+"/api/hello", nil, forged)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"user":null`)) {
+			t.Errorf("GET /api/hello with client-sent identity headers = %s, want 200 and no user\n%s", resp.Status, body)
+		}
+		// ... and with bob's session, they are replaced by bob's: no
+		// admin page, and the account page says bob.
+		if resp, body := do(t, ex.bob, "GET", g.base()+"/admin", nil, forged); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET /admin as bob claiming alice's identity = %s, want 403\n%s", resp.Status, body)
+		}
+		resp, body = do(t, ex.bob, "GET", g.base()+"/account", nil, forged)
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<strong id="user">bob</strong>`)) {
+			t.Errorf("GET /account as bob claiming alice's identity = %s\n%s", resp.Status, body)
+		}
+		// Spelled with underscores or in another case, the same.
+		resp, body = do(t, g.client, "GET", g.base()+"/api/hello", nil, http.Header{"X_rampart_user": {"alice"}, "x-rampart-assertion": {"x"}})
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"user":null`)) {
+			t.Errorf("GET /api/hello with respelled identity headers = %s\n%s", resp.Status, body)
+		}
+	})
+
+	t.Run("ForgedAssertionStraightToApp", func(t *testing.T) {
+		// Someone reaching gunicorn on its port, around rampart, with a
+		// made-up identity: the app verifies the assertion itself.
+		direct := &http.Client{Timeout: 20 * time.Second}
+		account := "http://" + app + "/account"
+		get := func(h http.Header) (*http.Response, []byte) { return do(t, direct, "GET", account, nil, h) }
+		identity := func(user, roles, assertion string) http.Header {
+			h := http.Header{"X-Rampart-User": {user}, "X-Rampart-Assertion": {assertion}}
+			if roles != "" {
+				h.Set("X-Rampart-Roles", roles)
+			}
+			return h
+		}
+		// The control: an assertion signed with the gateway's key is
+		// accepted, so each refusal below is for the one thing it changes.
+		gw := ex.signer(t, time.Now())
+		good := assert(t, gw, "alice", []string{"admin"}, exampleAudience)
+		if resp, body := get(identity("alice", "admin", good)); resp.StatusCode != 200 || !bytes.Contains(body, []byte(`<strong id="user">alice</strong>`)) {
+			t.Fatalf("a valid assertion sent straight to the app = %s\n%s", resp.Status, body)
+		}
+		kid := jwksKid(t, ex.jwks)
+		for name, h := range map[string]http.Header{
+			"user header alone":                    {"X-Rampart-User": {"alice"}, "X-Rampart-Roles": {"admin"}},
+			"garbage assertion":                    identity("alice", "admin", "not.a.jwt"),
+			"alg none":                             identity("alice", "admin", rawJWT(t, map[string]any{"alg": "none", "kid": kid, "typ": "rampart+assertion"}, assertionClaims("alice", []string{"admin"}, exampleAudience, time.Now()), nil)),
+			"HS256 keyed with the public key":      identity("alice", "admin", hs256WithPublicKey(t, ex.jwks, kid, assertionClaims("alice", []string{"admin"}, exampleAudience, time.Now()))),
+			"signed by another key, gateway's kid": identity("alice", "admin", forgeAssertion(t, ex.jwks, "alice", []string{"admin"})),
+			"the session cookie's access token":    identity("alice", "admin", ex.aliceAccess),
+			"another user's name in the header":    identity("bob", "admin", good),
+			"other roles in the header":            identity("alice", "admin,ops", good),
+			"assertion for another audience":       identity("alice", "admin", assert(t, gw, "alice", []string{"admin"}, "rampart-upstream")),
+			"expired assertion":                    identity("alice", "admin", assert(t, ex.signer(t, time.Now().Add(-5*time.Minute)), "alice", []string{"admin"}, exampleAudience)),
+			"two assertions":                       {"X-Rampart-User": {"alice"}, "X-Rampart-Roles": {"admin"}, "X-Rampart-Assertion": {good, good}},
+			"oversized":                            identity("alice", "admin", good+strings.Repeat("A", 4096)),
+		} {
+			resp, body := get(h)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s: GET /account straight to the app = %s, want 401\n%s", name, resp.Status, body)
+			}
+		}
+		// A forged identity is refused on public pages too, not ignored.
+		resp, _ := do(t, direct, "GET", "http://"+app+"/api/hello", nil, identity("alice", "admin", forgeAssertion(t, ex.jwks, "alice", []string{"admin"})))
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a forged identity on /api/hello straight to the app = %s, want 401", resp.Status)
+		}
+		// The app logs why, never the token.
+		if log := ex.appLog.String(); !strings.Contains(log, "identity refused") || strings.Contains(log, good[:40]) {
+			t.Errorf("the app's log of refusals:\n%s", log)
+		}
+	})
+
+	t.Run("LogoutRefusesTheOldCookie", func(t *testing.T) {
+		old := sessionCookie(ex.alice, g)
+		if old == "" {
+			t.Fatal("no session cookie before logout")
+		}
+		resp, body := do(t, ex.alice, "POST", g.base()+"/.well-known/rampart/logout", strings.NewReader(""), http.Header{
+			"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {g.base()}, "Sec-Fetch-Site": {"same-origin"},
+		})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST logout = %s, want 303\n%s", resp.Status, body)
+		}
+		if sessionCookie(ex.alice, g) != "" {
+			t.Error("the session cookie was not cleared by logout")
+		}
+		// The old cookie, replayed (a copy stolen before the logout), is
+		// refused at once, not when it expires.
+		resp, body = do(t, g.client, "GET", g.base()+"/account", nil, http.Header{
+			"Cookie": {"__Host-rampart-session=" + old}, "Accept": {"application/json"},
+		})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET /account with the cookie of a logged-out session = %s, want 401\n%s", resp.Status, body)
+		}
+		// bob's session is not affected.
+		if resp, _ := do(t, ex.bob, "GET", g.base()+"/account", nil, nil); resp.StatusCode != 200 {
+			t.Errorf("GET /account as bob after alice's logout = %s", resp.Status)
+		}
 	})
 
 	t.Run("CBCSuites", func(t *testing.T) {
@@ -587,7 +784,7 @@ func TestFlaskBehindRampart(t *testing.T) {
 	t.Run("HostHeaderInjection", func(t *testing.T) {
 		// The seed's `return 301 https://$host$request_uri` sends any
 		// client to any host: an open redirect.
-		resp, _ := do(t, plain, "GET", plainURL+"/login", nil, http.Header{"Host": {"evil.example"}})
+		resp, _ := do(t, plain, "GET", plainURL+"/account", nil, http.Header{"Host": {"evil.example"}})
 		if resp.StatusCode != http.StatusMisdirectedRequest && resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("Host: evil.example on the HTTP listener = %s, want 421 or 400", resp.Status)
 		}
@@ -660,7 +857,8 @@ func TestFlaskBehindRampart_RateLimitStatus(t *testing.T) {
 	}
 	requireFlask(t)
 	buildRampart(t)
-	app := startApp(t)
+	// No auth here: the app is given a JWKS file that no rampart writes.
+	app, _ := startApp(t, filepath.Join(t.TempDir(), "jwks.json"), exampleAudience)
 	conf := filepath.Join(t.TempDir(), "rampart.yaml")
 	if err := os.WriteFile(conf, []byte(seedRateLimit), 0o644); err != nil {
 		t.Fatal(err)

@@ -15,9 +15,9 @@ for, minus what rampart now does in front of it:
     That covers every form, including those CSRFProtect would have missed
     because a template forgot its csrf_token. What no CSRF defence covers is
     a GET that changes state: any page can make a browser send one, so this
-    app changes state on POST only. Keeping CSRFProtect as well would only
-    add a token to every form and a 400 for the forms rampart already lets
-    through as same-origin.
+    app changes state on POST only. Keeping CSRFProtect as well would add
+    no check rampart does not make, at the cost of a token in every form
+    and a session cookie to hold it.
   * flask-jwt-extended is not needed. Signing in, the session cookie
     (__Host-, Secure, HttpOnly, SameSite=Strict, one hour, refreshed and
     revocable), logout and the log of every attempt are rampart's: its

@@ -340,59 +340,124 @@ func (r *Redis) Replay(ctx context.Context, now time.Time) error {
 // Revocations implements session.Store: those in force in Redis and
 // locally, then every new one from any instance (Redis pub/sub) or this
 // one (local, even while Redis is down).
+//
+// Pub/sub delivers an announcement only to the subscribers connected when
+// it is published: one made while this instance's link to Redis was down
+// (a network fault, Redis restarting), or between the list read here and
+// the subscription taking effect, would never reach it, and the session
+// it ended would stay open here until its tokens expired. So each time
+// the subscription is confirmed, the first time and after every
+// reconnection, the revocations in force are read again from Redis and
+// sent on the channel too. Nothing is dropped: a channel that is not
+// read holds the next announcements back, in Redis's output buffer.
 func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, <-chan session.Revocation, error) {
 	localList, localCh, err := r.local.Revocations(ctx, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	list := localList
-	members, err := r.c.ZRangeByScoreWithScores(ctx, r.k("revocations"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	remote, err := r.inForce(ctx, now)
 	if err != nil {
 		r.logger.Warn("state: revocations could not be read from Redis; the local ones are enforced", "error", err)
 	}
-	for _, z := range members {
-		if rev, ok := parseMember(z.Member.(string), int64(z.Score)); ok {
-			list = append(list, rev)
-		}
-	}
+	list = append(list, remote...)
 	sub := r.c.Subscribe(ctx, r.k("revocations"))
+	msgs := sub.ChannelWithSubscriptions()
 	out := make(chan session.Revocation, 64)
 	go func() {
 		defer close(out)
 		defer sub.Close()
-		msgs := sub.Channel()
+		send := func(rev session.Revocation) bool {
+			select {
+			case out <- rev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		// retry is set while a read after a (re)subscription failed:
+		// it is tried again until it succeeds.
+		var retry <-chan time.Time
+		resync := func() bool {
+			revs, err := r.inForce(ctx, time.Now())
+			if err != nil {
+				if ctx.Err() == nil {
+					r.logger.Warn("state: revocations could not be read again from Redis; retrying", "error", err)
+				}
+				retry = time.After(time.Second)
+				return true
+			}
+			retry = nil
+			for _, rev := range revs {
+				if !send(rev) {
+					return false
+				}
+			}
+			return true
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case rev, ok := <-localCh:
-				if !ok {
+				if !ok || !send(rev) {
 					return
 				}
-				out <- rev
+			case <-retry:
+				if !resync() {
+					return
+				}
 			case m, ok := <-msgs:
 				if !ok {
 					return
 				}
-				var v struct {
-					Session, User string
-					Before, Until int64
-				}
-				if json.Unmarshal([]byte(m.Payload), &v) != nil {
-					continue
-				}
-				rev := session.Revocation{Session: v.Session, User: v.User, Until: time.UnixMilli(v.Until)}
-				if v.Before != 0 {
-					rev.Before = time.UnixMilli(v.Before)
-				}
-				select {
-				case out <- rev:
-				default:
+				switch m := m.(type) {
+				case *redis.Subscription:
+					if m.Kind == "subscribe" && !resync() {
+						return
+					}
+				case *redis.Message:
+					rev, ok := parseAnnouncement(m.Payload)
+					if ok && !send(rev) {
+						return
+					}
 				}
 			}
 		}
 	}()
 	return list, out, nil
+}
+
+// inForce reads the revocations in force at now from Redis.
+func (r *Redis) inForce(ctx context.Context, now time.Time) ([]session.Revocation, error) {
+	members, err := r.c.ZRangeByScoreWithScores(ctx, r.k("revocations"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	var list []session.Revocation
+	for _, z := range members {
+		if rev, ok := parseMember(z.Member.(string), int64(z.Score)); ok {
+			list = append(list, rev)
+		}
+	}
+	return list, nil
+}
+
+// parseAnnouncement reads a revocation published by write or the rotate
+// script.
+func parseAnnouncement(payload string) (session.Revocation, bool) {
+	var v struct {
+		Session, User string
+		Before, Until int64
+	}
+	if json.Unmarshal([]byte(payload), &v) != nil {
+		return session.Revocation{}, false
+	}
+	rev := session.Revocation{Session: v.Session, User: v.User, Until: time.UnixMilli(v.Until)}
+	if v.Before != 0 {
+		rev.Before = time.UnixMilli(v.Before)
+	}
+	return rev, true
 }
 
 func parseMember(m string, until int64) (session.Revocation, bool) {

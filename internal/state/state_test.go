@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,6 +222,89 @@ func TestRedis_RevocationReachesTheOtherInstance(t *testing.T) {
 	}
 	if rot, _ := b.Rotate(ctx, tok("s1"), tok("s2"), now.Add(time.Second), 0, time.Hour); rot.Outcome != session.Revoked {
 		t.Errorf("refresh on the other instance: %v", rot.Outcome)
+	}
+}
+
+// An instance whose link to Redis fails while another instance ends a
+// session (a network fault, Redis restarting) misses the announcement:
+// pub/sub has no memory. Once its link is back it must learn of the
+// revocation all the same, or it would keep accepting the session's
+// access tokens until they expire.
+func TestRedis_RevocationMadeWhileCutOffArrivesOnReconnect(t *testing.T) {
+	a := redisStore(t, "")
+	link := testenv.NewProxy(t, "127.0.0.1:6379")
+	b, err := NewRedis(RedisOptions{URL: "redis://" + link.Addr + "/0", Prefix: a.p, Local: embedded(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := time.Now().Truncate(time.Millisecond)
+	_, ch, err := b.Revocations(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.Down()
+	if err := a.RevokeSession(ctx, "while-cut-off", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RevokeUser(ctx, "mallory", now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	link.Up()
+	gotSession, gotUser := false, false
+	timeout := time.After(10 * time.Second)
+	for !gotSession || !gotUser {
+		select {
+		case r := <-ch:
+			gotSession = gotSession || r.Session == "while-cut-off"
+			gotUser = gotUser || r.User == "mallory" && r.Before.Equal(now)
+		case <-timeout:
+			t.Fatalf("revocations made while the link was down never arrived after it came back (session %v, user %v)", gotSession, gotUser)
+		}
+	}
+}
+
+// A burst of revocations from other instances, more than the channel
+// holds, while its reader is busy: every one arrives, none is dropped.
+func TestRedis_BurstOfRevocationsNoneDropped(t *testing.T) {
+	a := redisStore(t, "")
+	b := redisStore(t, a.p)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	now := time.Now().Truncate(time.Millisecond)
+	_, ch, err := b.Revocations(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The subscription is confirmed once the list read after it has
+	// come (a revocation made for the purpose).
+	a.RevokeSession(ctx, "ready", now.Add(time.Hour))
+	for ready := false; !ready; {
+		select {
+		case r := <-ch:
+			ready = r.Session == "ready"
+		case <-time.After(10 * time.Second):
+			t.Fatal("the subscription never started")
+		}
+	}
+	const n = 500
+	for i := range n {
+		if err := a.RevokeSession(ctx, fmt.Sprintf("burst-%d", i), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		select {
+		case r := <-ch:
+			if strings.HasPrefix(r.Session, "burst-") {
+				seen[r.Session] = true
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d revocations arrived", len(seen), n)
+		}
 	}
 }
 

@@ -58,15 +58,123 @@ type RedisOptions struct {
 // Families and their tokens live in Redis only: while it is down, logins
 // and refreshes fail (access tokens keep working: they are checked
 // locally). Revocations are written locally first, so none is lost.
+//
+// Once a call finds Redis unreachable, the calls that follow fail at once
+// with ErrUnavailable (and OnError decides) instead of each waiting for a
+// connection of its own, until one call, after a back-off of 250 ms
+// doubling up to 5 s, finds it back.
 type Redis struct {
 	c      *redis.Client
 	p      string
 	onErr  OnError
 	local  *Embedded
 	logger *slog.Logger
+	br     breaker
 
 	mu      sync.Mutex
 	pending bool // a revocation did not reach Redis; push them all again
+}
+
+// ErrUnavailable is a Redis store's error while Redis is known to be
+// unreachable: the call was not attempted.
+var ErrUnavailable = errors.New("state: Redis is unreachable (backing off before the next attempt)")
+
+// The back-off between attempts to reach Redis while it is down.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// breaker remembers that Redis is unreachable. A login attempt makes up
+// to six Redis calls: without it, each would wait for a connection
+// attempt of its own while Redis is down (seconds on a host that drops
+// packets), one login would take many seconds, and the short waits of
+// the login throttle (1 s after the fifth failure) would have lapsed
+// before they were even written, so the throttle would not hold. While it
+// is open, calls are refused at once; when its back-off ends, one call
+// at a time finds out whether Redis is back.
+type breaker struct {
+	mu        sync.Mutex
+	min, max  time.Duration
+	downUntil time.Time
+	backoff   time.Duration // zero while Redis is reachable
+	probing   bool
+}
+
+// admit reports whether a call may go to Redis, and whether it is the
+// probe after a back-off.
+func (b *breaker) admit() (probe, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.backoff == 0:
+		return false, true
+	case b.probing || time.Now().Before(b.downUntil):
+		return false, false
+	}
+	b.probing = true
+	return true, true
+}
+
+// done records an admitted call's outcome (down: Redis could not be
+// reached) and reports the transitions, for the log. Calls in flight
+// when Redis went down fail together: only the first, or a probe, moves
+// the back-off on, so one outage does not jump to the longest back-off.
+func (b *breaker) done(probe, down bool) (wentDown, cameBack bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if probe {
+		b.probing = false
+	}
+	if !down {
+		cameBack = b.backoff > 0
+		b.backoff, b.downUntil = 0, time.Time{}
+		return false, cameBack
+	}
+	if !probe && b.backoff > 0 {
+		return false, false
+	}
+	wentDown = b.backoff == 0
+	if b.backoff == 0 {
+		b.backoff = b.min
+	} else {
+		b.backoff = min(2*b.backoff, b.max)
+	}
+	b.downUntil = time.Now().Add(b.backoff)
+	return wentDown, false
+}
+
+// call runs f, which talks to Redis and returns only what Redis
+// answered, unless Redis is known to be unreachable (ErrUnavailable).
+func (r *Redis) call(ctx context.Context, f func() error) error {
+	probe, ok := r.br.admit()
+	if !ok {
+		return ErrUnavailable
+	}
+	err := f()
+	wentDown, cameBack := r.br.done(probe, unreachable(ctx, err))
+	if wentDown {
+		r.logger.Warn("state: Redis is unreachable; revocations are kept locally, logins follow on_backend_error",
+			"on_backend_error", string(r.onErr), "error", err)
+	}
+	if cameBack {
+		r.logger.Info("state: Redis is reachable again")
+	}
+	return err
+}
+
+// unreachable reports whether err says Redis could not be reached or did
+// not answer in time, rather than an answer (redis.Nil, an error reply)
+// or the caller giving up.
+func unreachable(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	var answer redis.Error
+	if errors.As(err, &answer) {
+		return false
+	}
+	return !(errors.Is(err, context.Canceled) && ctx.Err() != nil)
 }
 
 // Validate reports what is wrong with o by Go field path (Local and
@@ -114,8 +222,11 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 		opt.Password = o.Password
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
-	opt.MaxRetries = 0
-	r := &Redis{c: redis.NewClient(opt), p: o.Prefix, onErr: o.OnError, local: o.Local, logger: o.Logger}
+	// One attempt per call, no retry: while Redis is down the breaker
+	// and OnError answer, not a wait.
+	opt.MaxRetries, opt.DialerRetries = -1, 1
+	r := &Redis{c: redis.NewClient(opt), p: o.Prefix, onErr: o.OnError, local: o.Local, logger: o.Logger,
+		br: breaker{min: minBackoff, max: maxBackoff}}
 	if r.p == "" {
 		r.p = "rampart:"
 	}
@@ -164,14 +275,17 @@ func (r *Redis) CreateFamily(ctx context.Context, f session.Family, token [32]by
 	if ttl <= 0 {
 		return errors.New("state: session already expired")
 	}
-	ok, err := r.c.SetNX(ctx, r.k("fam", f.ID), data, ttl).Result()
-	if err != nil {
-		return err
+	var created bool
+	err = r.call(ctx, func() (err error) {
+		if created, err = r.c.SetNX(ctx, r.k("fam", f.ID), data, ttl).Result(); err != nil || !created {
+			return err
+		}
+		return r.c.Set(ctx, r.k("tok", rf.Current), f.ID, ttl).Err()
+	})
+	if err == nil && !created {
+		err = fmt.Errorf("session %s exists", f.ID)
 	}
-	if !ok {
-		return fmt.Errorf("session %s exists", f.ID)
-	}
-	return r.c.Set(ctx, r.k("tok", rf.Current), f.ID, ttl).Err()
+	return err
 }
 
 // rotateScript is Rotate, atomic in Redis. KEYS: tok:<old>, fam prefix,
@@ -215,8 +329,12 @@ return {'reused', enc}
 // Rotate implements session.Store.
 func (r *Redis) Rotate(ctx context.Context, old, next [32]byte, now time.Time, grace, idle time.Duration) (session.Rotation, error) {
 	oldHex, nextHex := hex.EncodeToString(old[:]), hex.EncodeToString(next[:])
-	res, err := rotateScript.Run(ctx, r.c, []string{r.k("tok", oldHex), r.k("fam", ""), r.k("tok", ""), r.k("revocations"), r.k("urev", "")},
-		oldHex, nextHex, now.UnixMilli(), grace.Milliseconds(), idle.Milliseconds(), r.k("revocations")).StringSlice()
+	var res []string
+	err := r.call(ctx, func() (err error) {
+		res, err = rotateScript.Run(ctx, r.c, []string{r.k("tok", oldHex), r.k("fam", ""), r.k("tok", ""), r.k("revocations"), r.k("urev", "")},
+			oldHex, nextHex, now.UnixMilli(), grace.Milliseconds(), idle.Milliseconds(), r.k("revocations")).StringSlice()
+		return err
+	})
 	if err != nil {
 		return session.Rotation{}, err
 	}
@@ -295,8 +413,10 @@ func (r *Redis) write(ctx context.Context, rev session.Revocation) error {
 		pipe.Set(ctx, r.k("urev", rev.User), rev.Before.UnixMilli(), ttl)
 	}
 	pipe.Publish(ctx, r.k("revocations"), msg)
-	_, err := pipe.Exec(ctx)
-	return err
+	return r.call(ctx, func() error {
+		_, err := pipe.Exec(ctx)
+		return err
+	})
 }
 
 // markRevokedSrc marks the family at KEYS[1], if any, revoked, keeping
@@ -381,7 +501,7 @@ func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 		resync := func() bool {
 			revs, err := r.inForce(ctx, time.Now())
 			if err != nil {
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 					r.logger.Warn("state: revocations could not be read again from Redis; retrying", "error", err)
 				}
 				retry = time.After(time.Second)
@@ -430,7 +550,11 @@ func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 
 // inForce reads the revocations in force at now from Redis.
 func (r *Redis) inForce(ctx context.Context, now time.Time) ([]session.Revocation, error) {
-	members, err := r.c.ZRangeByScoreWithScores(ctx, r.k("revocations"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	var members []redis.Z
+	err := r.call(ctx, func() (err error) {
+		members, err = r.c.ZRangeByScoreWithScores(ctx, r.k("revocations"), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -485,7 +609,11 @@ return n
 // Fail counts a failure under key (see Embedded.Fail), in Redis, or as
 // OnError says while Redis is down.
 func (r *Redis) Fail(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
-	n, err := failScript.Run(ctx, r.c, []string{r.k("fail", key)}, window.Milliseconds()).Int()
+	var n int
+	err := r.call(ctx, func() (err error) {
+		n, err = failScript.Run(ctx, r.c, []string{r.k("fail", key)}, window.Milliseconds()).Int()
+		return err
+	})
 	if err == nil {
 		return n, nil
 	}
@@ -494,7 +622,11 @@ func (r *Redis) Fail(ctx context.Context, key string, window time.Duration, now 
 
 // Failures returns key's count in its window.
 func (r *Redis) Failures(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
-	n, err := r.c.Get(ctx, r.k("fail", key)).Int()
+	var n int
+	err := r.call(ctx, func() (err error) {
+		n, err = r.c.Get(ctx, r.k("fail", key)).Int()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -507,7 +639,7 @@ func (r *Redis) Failures(ctx context.Context, key string, window time.Duration, 
 // Reset forgets key's failures.
 func (r *Redis) Reset(ctx context.Context, key string) error {
 	r.local.Reset(ctx, key)
-	if err := r.c.Del(ctx, r.k("fail", key)).Err(); err != nil && r.onErr == FailClosed {
+	if err := r.call(ctx, func() error { return r.c.Del(ctx, r.k("fail", key)).Err() }); err != nil && r.onErr == FailClosed {
 		return err
 	}
 	return nil
@@ -515,7 +647,11 @@ func (r *Redis) Reset(ctx context.Context, key string) error {
 
 // Once marks key used for ttl (see Embedded.Once).
 func (r *Redis) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
-	ok, err := r.c.SetNX(ctx, r.k("once", key), 1, ttl).Result()
+	var ok bool
+	err := r.call(ctx, func() (err error) {
+		ok, err = r.c.SetNX(ctx, r.k("once", key), 1, ttl).Result()
+		return err
+	})
 	if err == nil {
 		return ok, nil
 	}
@@ -541,7 +677,7 @@ return 1
 // Block refuses key until until, in Redis, or as OnError says while
 // Redis is down (see Embedded.Block).
 func (r *Redis) Block(ctx context.Context, key string, until time.Time) error {
-	err := blockScript.Run(ctx, r.c, []string{r.k("block", key)}, until.UnixMilli()).Err()
+	err := r.call(ctx, func() error { return blockScript.Run(ctx, r.c, []string{r.k("block", key)}, until.UnixMilli()).Err() })
 	if err == nil || errors.Is(err, redis.Nil) {
 		return nil
 	}
@@ -556,7 +692,11 @@ func (r *Redis) Block(ctx context.Context, key string, until time.Time) error {
 
 // BlockedUntil returns when key's block ends, or the zero time.
 func (r *Redis) BlockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
-	ms, err := r.c.Get(ctx, r.k("block", key)).Int64()
+	var ms int64
+	err := r.call(ctx, func() (err error) {
+		ms, err = r.c.Get(ctx, r.k("block", key)).Int64()
+		return err
+	})
 	switch {
 	case errors.Is(err, redis.Nil):
 		return time.Time{}, nil

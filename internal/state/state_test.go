@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -350,6 +351,69 @@ func TestRedis_RevocationWhileDownIsNotLost(t *testing.T) {
 	list, _, err := other.Revocations(ctx, now)
 	if err != nil || !hasSession(list, "lost?") {
 		t.Errorf("the revocation made while Redis was down is not in Redis: %v %v", list, err)
+	}
+}
+
+// While Redis cannot be reached, each call must not wait for a
+// connection attempt of its own: a failed login makes six calls, and the
+// throttle's first wait (1 s after the fifth failure) would lapse before
+// it was written. After the first failure the calls go to OnError at
+// once, without touching the network, until a probe finds Redis back.
+func TestRedis_UnreachableIsNotDialledOnEveryCall(t *testing.T) {
+	testenv.Redis(t)
+	link := testenv.NewProxy(t, "127.0.0.1:6379")
+	link.Down()
+	ctx := context.Background()
+	now := time.Now()
+	for _, mode := range []OnError{FailLocal, FailClosed} {
+		r, err := NewRedis(RedisOptions{URL: "redis://" + link.Addr + "/0", OnError: mode, Local: embedded(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		r.br.min, r.br.max = time.Hour, time.Hour // no probe in this part
+		before := link.Accepted()
+		for i := 1; i <= 5; i++ {
+			n, err := r.Fail(ctx, "login:p:guess", time.Minute, now)
+			switch {
+			case mode == FailLocal && (err != nil || n != i):
+				t.Errorf("%s: failure %d counted %d, %v", mode, i, n, err)
+			case mode == FailClosed && err == nil:
+				t.Errorf("%s: failure %d counted while Redis is down", mode, i)
+			}
+			r.Block(ctx, "login:p:guess", now.Add(time.Minute))
+			r.BlockedUntil(ctx, "login:p:guess", now)
+		}
+		if err := r.CreateFamily(ctx, family("down", now), tok("d1")); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s: a session begun while Redis is known down: %v", mode, err)
+		}
+		if got := link.Accepted() - before; got != 1 {
+			t.Errorf("%s: %d connections attempted for 16 calls while Redis is down, want 1 (the first call)", mode, got)
+		}
+	}
+
+	// Redis back: a probe after the back-off finds it, and the calls
+	// go to Redis again.
+	link.Up()
+	r, err := NewRedis(RedisOptions{URL: "redis://" + link.Addr + "/0", Prefix: redisStore(t, "").p, Local: embedded(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	link.Down()
+	r.Fail(ctx, "k", time.Minute, now)
+	link.Up()
+	direct := redisStore(t, r.p)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.Fail(ctx, "k", time.Minute, now)
+		if n, _ := direct.Failures(ctx, "k", time.Minute, now); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store never went back to Redis")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -31,6 +31,7 @@ var (
 	bRevoked  = []byte("revocations") // "s:"+sid or "u:"+user → revocationRecord
 	bCounters = []byte("counters")    // key → counterRecord
 	bOnce     = []byte("once")        // key → expiry (unix nanoseconds)
+	bMeta     = []byte("meta")        // marks the process keeps across restarts → "1"
 )
 
 // familyRecord is a family as stored: the public part and its tokens.
@@ -87,7 +88,7 @@ func OpenEmbedded(path string) (*Embedded, error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bFamilies, bTokens, bRevoked, bCounters, bOnce} {
+		for _, b := range [][]byte{bFamilies, bTokens, bRevoked, bCounters, bOnce, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -264,6 +265,27 @@ func (e *Embedded) notify(r session.Revocation) {
 		default:
 		}
 	}
+}
+
+// setMark records (on) or clears a mark that outlives the process.
+func (e *Embedded) setMark(name string, on bool) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		if on {
+			return tx.Bucket(bMeta).Put([]byte(name), []byte("1"))
+		}
+		return tx.Bucket(bMeta).Delete([]byte(name))
+	})
+}
+
+// mark reports whether the mark name is set. An unreadable file reads as
+// set: the marks say that work remains to be done.
+func (e *Embedded) mark(name string) bool {
+	on := true
+	e.db.View(func(tx *bolt.Tx) error {
+		on = tx.Bucket(bMeta).Get([]byte(name)) != nil
+		return nil
+	})
+	return on
 }
 
 // Fail counts a failure under key within a window starting at the key's

@@ -72,8 +72,14 @@ type Redis struct {
 	br     breaker
 
 	mu      sync.Mutex
-	pending bool // a revocation did not reach Redis; push them all again
+	pending bool   // a revocation did not reach Redis; push them all again
+	misses  uint64 // pushes failed so far: Replay clears pending only if none failed meanwhile
 }
+
+// pendingMark is the local store's mark of revocations not yet pushed to
+// Redis: kept in the file, so an instance restarted before Redis is back
+// still pushes them.
+const pendingMark = "redis-revocations-pending"
 
 // ErrUnavailable is a Redis store's error while Redis is known to be
 // unreachable: the call was not attempted.
@@ -226,7 +232,7 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	// and OnError answer, not a wait.
 	opt.MaxRetries, opt.DialerRetries = -1, 1
 	r := &Redis{c: redis.NewClient(opt), p: o.Prefix, onErr: o.OnError, local: o.Local, logger: o.Logger,
-		br: breaker{min: minBackoff, max: maxBackoff}}
+		br: breaker{min: minBackoff, max: maxBackoff}, pending: o.Local.mark(pendingMark)}
 	if r.p == "" {
 		r.p = "rampart:"
 	}
@@ -384,12 +390,17 @@ func (r *Redis) RevokeUser(ctx context.Context, user string, now, until time.Tim
 // push writes a revocation to Redis and announces it. When Redis cannot
 // be reached the revocation is already in the local store, enforced by
 // this instance; it is pushed again, with every other local one, when
-// Redis answers (Replay), and the error is not the caller's: nil.
+// Redis answers (Replay), even after a restart (the local store keeps
+// the mark), and the error is not the caller's: nil.
 func (r *Redis) push(ctx context.Context, rev session.Revocation) error {
 	if err := r.write(ctx, rev); err != nil {
 		r.mu.Lock()
 		r.pending = true
+		r.misses++
 		r.mu.Unlock()
+		if err := r.local.setMark(pendingMark, true); err != nil {
+			r.logger.Error("state: marking a revocation to push again", "error", err)
+		}
 		r.logger.Warn("state: a revocation could not reach Redis; it is enforced here and will be pushed again", "error", err)
 	}
 	return nil
@@ -436,7 +447,7 @@ return 1
 // nothing is pending.
 func (r *Redis) Replay(ctx context.Context, now time.Time) error {
 	r.mu.Lock()
-	pending := r.pending
+	pending, misses := r.pending, r.misses
 	r.mu.Unlock()
 	if !pending {
 		return nil
@@ -450,8 +461,18 @@ func (r *Redis) Replay(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
+	// A push that failed while these were written may have made a
+	// revocation after the list was read: it stays pending.
+	// The mark is cleared under the lock: a push failing now sets it
+	// again after.
 	r.mu.Lock()
-	r.pending = false
+	if r.misses == misses {
+		if err := r.local.setMark(pendingMark, false); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		r.pending = false
+	}
 	r.mu.Unlock()
 	r.logger.Info("state: revocations pushed to Redis again", "count", len(list))
 	return nil

@@ -343,7 +343,6 @@ func TestRedis_RevocationWhileDownIsNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	up.pending = true // as down set it; one process holds both here
 	if err := up.Replay(ctx, now); err != nil {
 		t.Fatal(err)
 	}
@@ -414,6 +413,53 @@ func TestRedis_UnreachableIsNotDialledOnEveryCall(t *testing.T) {
 			t.Fatal("the store never went back to Redis")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A logout made while Redis is down, then a restart of the instance
+// before Redis is back: the revocation is in the state file, and the
+// restarted instance must still push it to Redis, or the other instances
+// never learn of it.
+func TestRedis_RevocationWhileDownSurvivesARestart(t *testing.T) {
+	testenv.Redis(t)
+	path := filepath.Join(t.TempDir(), "rampart.db")
+	local, err := OpenEmbedded(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, err := NewRedis(RedisOptions{URL: "redis://127.0.0.1:1/0", Local: local}) // nothing listens on port 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	if err := down.RevokeSession(ctx, "before-restart", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	down.Close()
+	local.Close()
+
+	local, err = OpenEmbedded(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	prefix := redisStore(t, "").p
+	up, err := NewRedis(RedisOptions{URL: "redis://127.0.0.1:6379/0", Prefix: prefix, Local: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if err := up.Replay(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := redisStore(t, prefix).Revocations(ctx, now)
+	if err != nil || !hasSession(list, "before-restart") {
+		t.Errorf("a revocation made while Redis was down, before a restart, never reached Redis: %v %v", list, err)
+	}
+	// Pushed once: the next Replay has nothing to do.
+	if up.isPending() {
+		t.Error("still pending after a successful push")
 	}
 }
 
@@ -508,6 +554,12 @@ func TestEmbedded_FileAndSweep(t *testing.T) {
 	if _, err := OpenEmbedded(path); err == nil || !strings.Contains(err.Error(), "held by another rampart process") {
 		t.Errorf("a second opener of the held file: %v", err)
 	}
+}
+
+func (r *Redis) isPending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending
 }
 
 func hasSession(list []session.Revocation, sid string) bool {

@@ -20,7 +20,9 @@ import (
 )
 
 // OnError is what Redis does with a login counter or a one-time key
-// while Redis cannot be reached (YAML auth.state.on_backend_error).
+// while Redis cannot be reached (YAML auth.redis.on_backend_error).
+// Sessions live in Redis whatever it is: none begins or is refreshed
+// while Redis is down.
 type OnError string
 
 const (

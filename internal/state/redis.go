@@ -464,8 +464,8 @@ func (r *Redis) Replay(ctx context.Context, now time.Time) error {
 		}
 	}
 	// A push that failed while these were written may have made a
-	// revocation after the list was read: it stays pending.
-	// The mark is cleared under the lock: a push failing now sets it
+	// revocation after the list was read: then all stay pending. The
+	// mark is cleared under the lock, so a push failing now sets it
 	// again after.
 	r.mu.Lock()
 	if r.misses == misses {
@@ -491,8 +491,10 @@ func (r *Redis) Replay(ctx context.Context, now time.Time) error {
 // it ended would stay open here until its tokens expired. So each time
 // the subscription is confirmed, the first time and after every
 // reconnection, the revocations in force are read again from Redis and
-// sent on the channel too. Nothing is dropped: a channel that is not
-// read holds the next announcements back, in Redis's output buffer.
+// sent on the channel too. An announcement waits for the channel's
+// reader rather than being dropped (go-redis drops one only when the
+// reader has not read for a minute, and the reader, the session
+// Manager, only adds it to a map).
 func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, <-chan session.Revocation, error) {
 	localList, localCh, err := r.local.Revocations(ctx, now)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,12 +29,19 @@ func TestDemo_IgnoresRampartYAMLInTheWorkingDirectory(t *testing.T) {
 	go func() {
 		exit <- run([]string{"demo", "--listen", addr, "--http-listen", "off", "--state-dir", filepath.Join(dir, "state")}, io.Discard, &stderr)
 	}()
+	// Serving, and past the signal handler's installation: the banner is
+	// printed after it. (A TLS answer alone could come from another
+	// test's process that took the same free port; a SIGTERM before the
+	// handler would kill the test binary.)
 	var err error
 	for range 100 {
 		var c *tls.Conn
 		if c, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
 			c.Close()
-			break
+			if strings.Contains(stderr.String(), "rampart demo is running") {
+				break
+			}
+			err = errors.New("no banner yet")
 		}
 		select {
 		case code := <-exit:

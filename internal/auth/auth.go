@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/csrf"
 	"github.com/rampart-dev/rampart/httperr"
@@ -262,6 +263,8 @@ func (g *Gate) Identify(next http.Handler) http.Handler {
 		c, err := g.sessions.Verify(token)
 		if err == nil {
 			id.claims, id.ok = c, true
+			// The access log names the user, as nginx's $remote_user.
+			accesslog.AddAttrs(r, slog.String("user", c.User))
 		} else {
 			id.stale = true
 			g.tokenRefused(r, err)

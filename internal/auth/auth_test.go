@@ -18,6 +18,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/rampart-dev/rampart/accesslog"
 	"github.com/rampart-dev/rampart/csrf"
 	"github.com/rampart-dev/rampart/internal/state"
 	"github.com/rampart-dev/rampart/proxy"
@@ -742,4 +743,22 @@ func FuzzStripCookies(f *testing.F) {
 			t.Fatalf("%q changed to %q", line, h.Get("Cookie"))
 		}
 	})
+}
+
+// The access log line of a signed-in request names the user.
+func TestAccessLogNamesTheUser(t *testing.T) {
+	e := newEnv(t)
+	access, _ := e.signIn()
+	var buf bytes.Buffer
+	al, err := accesslog.New(accesslog.Options{Writer: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := al.Handler(e.h)
+	r := httptest.NewRequest("GET", origin+"/app/page", nil)
+	r.Header.Set("Cookie", SessionCookie+"="+access)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !strings.Contains(buf.String(), `"user":"alice"`) {
+		t.Errorf("access log: %s", buf.String())
+	}
 }

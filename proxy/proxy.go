@@ -1,7 +1,14 @@
-// Package proxy is rampart's reverse proxy to the protected application: an
-// httputil.ReverseProxy with a Rewrite function, forwarding headers the
-// application can trust, fingerprinting headers removed from responses,
-// a request body limit, request buffering, and generic error pages.
+// Package proxy is rampart's reverse proxy to the protected application:
+// forwarding headers the application can trust, fingerprinting headers
+// removed from responses, a request body limit, request buffering, and
+// generic error pages.
+//
+// Ordinary requests to a plain-HTTP upstream take the direct path
+// (direct.go): a pool of HTTP/1.1 connections used in the request's own
+// goroutine, with net/http's parser, and the rules below applied by the
+// same code as on the other path. WebSocket and other upgrades, streamed
+// request bodies, HTTPS upstreams and a FlushInterval take an
+// httputil.ReverseProxy with a Rewrite function.
 //
 // Request bodies are read completely before the upstream is contacted (in
 // memory up to Options.BodyMemoryBytes within a global
@@ -78,6 +85,8 @@ import (
 type Proxy struct {
 	rp               httputil.ReverseProxy
 	transport        *http.Transport
+	pool             *upstreamPool // the direct path's; nil: ReverseProxy only (see direct.go)
+	headerTimeout    time.Duration
 	upstream         *url.URL
 	upstreamLog      string // Upstream without user info, for logs
 	sendUpstreamHost bool
@@ -145,6 +154,15 @@ func New(o Options) (*Proxy, error) {
 		p.redirects = newRedirectRewriter(&u)
 	}
 	p.transport = newTransport(&o)
+	p.headerTimeout = orDefaultDuration(o.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	if u.Scheme == "http" && o.FlushInterval == 0 {
+		host := u.Host
+		if u.Port() == "" {
+			host += ":80"
+		}
+		p.pool = newUpstreamPool(host, orDefaultDuration(o.DialTimeout, DefaultDialTimeout),
+			orDefaultDuration(o.IdleConnTimeout, DefaultIdleConnTimeout), orDefault(o.MaxIdleConns, DefaultMaxIdleConns))
+	}
 	p.rp = httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport,
@@ -166,7 +184,12 @@ func orDefault[T int | int64](v, def T) T {
 
 // CloseIdleConnections closes the idle keep-alive connections to the
 // upstream. Call it when a Proxy is replaced (configuration reload).
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
+func (p *Proxy) CloseIdleConnections() {
+	p.transport.CloseIdleConnections()
+	if p.pool != nil {
+		p.pool.closeIdle(false)
+	}
+}
 
 // ServeHTTP forwards r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +209,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody
+	var spooled *spooledBody
+	buffered := !hasBody
 	if hasBody && !p.streamBodies && !p.streamPath(r) {
 		// Read the whole body before the upstream is contacted (see
 		// spool.go).
@@ -195,6 +220,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer body.free()
+		spooled, buffered = body, true
+		if body.size == 0 {
+			spooled = nil
+		}
 		r2 := *r
 		r2.Body, r2.ContentLength = body, body.size
 		switch {
@@ -230,8 +259,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.rp.ServeHTTP(&interimWriter{ResponseWriter: w, remove: p.removeResp,
-		urls: p.redirects, tls: r.TLS != nil, host: r.Host}, r)
+	iw := &interimWriter{ResponseWriter: w, remove: p.removeResp, urls: p.redirects, tls: r.TLS != nil, host: r.Host}
+	if p.direct(r, buffered) {
+		p.serveDirect(iw, r, spooled)
+		return
+	}
+	p.rp.ServeHTTP(iw, r)
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed

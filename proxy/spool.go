@@ -146,6 +146,20 @@ func (s *spooledBody) Read(p []byte) (int, error) {
 	return s.mem.Read(p)
 }
 
+// rewind makes s readable from its start again, for a request sent a
+// second time. A nil s (no body) has nothing to rewind.
+func (s *spooledBody) rewind() error {
+	if s == nil {
+		return nil
+	}
+	if s.f != nil {
+		_, err := s.f.Seek(0, io.SeekStart)
+		return err
+	}
+	_, err := s.mem.Seek(0, io.SeekStart)
+	return err
+}
+
 // Close does nothing; see free.
 func (s *spooledBody) Close() error { return nil }
 

@@ -1,0 +1,202 @@
+// Command profile runs rampart's gateway in this process, configured as
+// benchrun runs it (the seed's rate limit on /api/ only, the access log to a
+// file), in front of a small Go upstream, drives it with wrk (HTTP/1.1) or
+// h2load (HTTP/2) over TLS on loopback, and writes CPU and allocation
+// profiles of the gateway under that load: what bench/README.md's profile
+// tables are made of, and cmd/rampart/default.pgo.
+//
+//	go run ./bench/cmd/profile -proto h1 -duration 10s -cpu cpu-h1.pprof
+//	go tool pprof -top -nodecount 40 cpu-h1.pprof
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/gateway"
+	"github.com/rampart-dev/rampart/internal/gcfloor"
+	"github.com/rampart-dev/rampart/internal/testcert"
+)
+
+const page = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>bench</title></head>
+<body><main><h1>Hello</h1><p>A small page from a fast upstream, served through the proxy under test.</p>
+<form method="post" action="/submit"><input name="message"><button>Send</button></form></main></body>
+</html>
+`
+
+// The configuration benchrun gives rampart (see bench/cmd/benchrun).
+const yaml = `ratelimit:
+  zones:
+    api_limit: {key: client_ip, rate: 10r/s, size: 10m}
+  rules:
+    - prefix: /api/
+      limits:
+        - {zone: api_limit, burst: 20, nodelay: true}
+listen:
+  max_conns_per_client: 100000
+`
+
+func main() {
+	proto := flag.String("proto", "h1", "h1 (wrk, HTTP/1.1 over TLS) or h2 (h2load)")
+	duration := flag.Duration("duration", 10*time.Second, "load duration")
+	conns := flag.Int("connections", 32, "connections")
+	streams := flag.Int("streams", 10, "h2: concurrent streams per connection")
+	cpuOut := flag.String("cpu", "", "CPU profile output file")
+	memOut := flag.String("allocs", "", "allocation profile output file")
+	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
+	flag.Parse()
+	if *serveUpstream != "" {
+		ln, err := net.Listen("tcp", *serveUpstream)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+			os.Exit(1)
+		}
+		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Server", "bench-upstream")
+			io.WriteString(w, page)
+		}))
+		return
+	}
+	if err := run(*proto, *duration, *conns, *streams, *cpuOut, *memOut); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOut string) error {
+	dir, err := os.MkdirTemp("", "rampart-profile-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	pair, err := testcert.Write(dir, 24*time.Hour, "localhost")
+	if err != nil {
+		return err
+	}
+	// The upstream runs in a child process: its CPU is not in the profile.
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	upAddr := up.Addr().String()
+	up.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "-serve-upstream", upAddr)
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		return err
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
+	for range 100 {
+		if c, err := net.Dial("tcp", upAddr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cfg := filepath.Join(dir, "rampart.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+	upURL, state := "http://"+upAddr, filepath.Join(dir, "state")
+	listen, httpListen := "127.0.0.1:0", "off"
+	env := map[string]string{
+		"RAMPART_TLS_CERT_FILE":   pair.CertFile,
+		"RAMPART_TLS_KEY_FILE":    pair.KeyFile,
+		"RAMPART_LOG_ACCESS_PATH": filepath.Join(dir, "access.log"),
+	}
+	plan, fs := config.Load(config.Source{Path: cfg, Flags: config.Flags{Upstream: &upURL, StateDir: &state,
+		Listen: &listen, HTTPListen: &httpListen, Hosts: []string{"localhost"}},
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if plan == nil {
+		return fmt.Errorf("configuration: %v", fs.Error())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(plan, gateway.Options{Logger: slog.New(slog.DiscardHandler), HTTPSListener: ln,
+		Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	defer gcfloor.Start(gcfloor.DefaultFloor)()
+
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	url := "https://localhost:" + port + "/"
+	secs := strconv.Itoa(int(duration / time.Second))
+	var cmd *exec.Cmd
+	switch proto {
+	case "h1":
+		cmd = exec.Command("wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+secs+"s", "--latency", url)
+	case "h2":
+		cmd = exec.Command("h2load", "-c"+strconv.Itoa(conns), "-m"+strconv.Itoa(streams), "-D", secs, url)
+	default:
+		return fmt.Errorf("-proto %q: h1 or h2", proto)
+	}
+	// A short warm-up, unprofiled.
+	warm := exec.Command(cmd.Path, cmd.Args[1:]...)
+	for i, a := range warm.Args {
+		if a == "-d"+secs+"s" {
+			warm.Args[i] = "-d2s"
+		}
+		if a == secs && i > 0 && warm.Args[i-1] == "-D" {
+			warm.Args[i] = "2"
+		}
+	}
+	if err := warm.Run(); err != nil {
+		return fmt.Errorf("warm-up: %v", err)
+	}
+	if cpuOut != "" {
+		f, err := os.Create(cpuOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	runtime.MemProfileRate = 64 << 10
+	out, err := cmd.CombinedOutput()
+	if cpuOut != "" {
+		pprof.StopCPUProfile()
+	}
+	os.Stdout.Write(out)
+	if err != nil {
+		return fmt.Errorf("%s: %v", cmd.Path, err)
+	}
+	if memOut != "" {
+		f, err := os.Create(memOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
+	}
+	return nil
+}

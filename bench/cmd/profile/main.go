@@ -20,9 +20,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/config"
@@ -182,13 +184,18 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 		}
 	}
 	runtime.MemProfileRate = 64 << 10
+	before := cpuTime()
 	out, err := cmd.CombinedOutput()
+	used := cpuTime() - before
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
 	}
 	os.Stdout.Write(out)
 	if err != nil {
 		return fmt.Errorf("%s: %v", cmd.Path, err)
+	}
+	if n := requests(string(out)); n > 0 {
+		fmt.Printf("gateway CPU: %.2f s for %d requests, %.1f µs per request\n", used.Seconds(), n, float64(used.Microseconds())/float64(n))
 	}
 	if memOut != "" {
 		f, err := os.Create(memOut)
@@ -199,4 +206,27 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 		return pprof.Lookup("allocs").WriteTo(f, 0)
 	}
 	return nil
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var (
+	wrkRequests    = regexp.MustCompile(`(\d+) requests in`)
+	h2loadRequests = regexp.MustCompile(`requests: \d+ total, \d+ started, (\d+) done`)
+)
+
+// requests is how many requests the load tool completed, from its report.
+func requests(out string) int {
+	for _, re := range []*regexp.Regexp{wrkRequests, h2loadRequests} {
+		if m := re.FindStringSubmatch(out); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+	}
+	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -63,6 +64,7 @@ func startBaseline(ctx context.Context, c config, dir, upstream, certFile, keyFi
 	if err != nil {
 		return nil, fmt.Errorf("stdlib proxy: %w", err)
 	}
+	t.version = "stdlib: httputil.ReverseProxy, " + runtime.Version()
 	return t, nil
 }
 

@@ -160,6 +160,7 @@ func startCaddy(ctx context.Context, c config, dir, upstream, certFile, keyFile 
 	}
 	t.log = cdir
 	t.check = checkSeedHeaders
+	t.version = "caddy " + toolVersion(ctx, c.caddy, "version")
 	return t, nil
 }
 

@@ -99,7 +99,7 @@ func TestStartCaddy_ServesSeedSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.stop()
-	if err := sanityCheck(ctx, tg, pair.Roots); err != nil {
+	if err := sanityCheck(ctx, tg, pair.Roots, true); err != nil {
 		t.Fatal(err)
 	}
 	tg.stop()

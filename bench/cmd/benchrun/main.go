@@ -4,12 +4,16 @@
 // It starts one fast upstream (a tiny Go HTTP server), rampart and nginx (the
 // seed's configuration from examples/seed/nginx, with keep-alive upstream
 // connections), optionally a bare Go proxy (stdlib) and Caddy configured as
-// the seed (caddy.go), then runs wrk against each over HTTPS for a fixed duration and
-// prints requests per second, latency percentiles, CPU time and memory.
+// the seed (caddy.go). Then, round after round, it applies each measurement
+// to each target in turn: HTTPS/1.1 throughput (wrk), HTTP/2 throughput
+// (h2load), new TLS connections per second and latency at a fixed request
+// rate (its own load generators, loadgen.go). It prints one table per
+// measurement with the target's CPU time per request and peak memory, then
+// rampart's ratios to nginx and Caddy, and writes them as markdown with -out.
 //
 // Usage (from the repository root; see bench/README.md):
 //
-//	go run ./bench/cmd/benchrun [-duration 10s] [-threads 2] [-connections 64]
+//	go run ./bench/cmd/benchrun [-targets rampart,nginx,caddy,stdlib] [-rounds 3] [-measure h1,h2,handshakes,fixedrate] [-out BENCHMARKS.md]
 package main
 
 import (
@@ -26,13 +30,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
-	seednginx "github.com/rampart-dev/rampart/examples/seed/nginx"
 	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
@@ -42,35 +43,48 @@ func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 type config struct {
-	rampart, nginx, wrk string
-	caddy               string
-	targets             []string
-	host, path          string
-	load                wrkArgs
-	warmup              time.Duration
-	rounds              int
-	keep                bool
-	rampartFlags        stringList
-	rampartConfig       string
+	rampart, nginx, wrk, h2load string
+	caddy                       string
+	targets                     []string
+	measures                    []measurement
+	host, path                  string
+	duration, warmup            time.Duration
+	load                        wrkArgs // wrk's threads and connections
+	h2                          h2Args  // h2load's clients and streams
+	handshakeClients            int
+	rate, rateConns             int
+	rounds                      int
+	keep                        bool
+	out                         string
+	rampartFlags                stringList
+	rampartConfig               string
+	dir                         string // the run's temporary directory
 }
 
 func main() {
 	var c config
-	var targets string
+	var targets, measures string
 	flag.StringVar(&c.rampart, "rampart", "", "rampart binary (default: build ./cmd/rampart from this module)")
 	flag.StringVar(&c.nginx, "nginx", "/usr/sbin/nginx", "nginx binary")
 	flag.StringVar(&c.caddy, "caddy", "/usr/bin/caddy", "caddy binary (Debian's package; the target is skipped when it is missing)")
-	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary (measurements h1 and resumed)")
+	flag.StringVar(&c.h2load, "h2load", "h2load", "h2load binary, from nghttp2-client (measurement h2)")
 	flag.StringVar(&targets, "targets", "rampart,nginx", "comma-separated targets to measure, in order: rampart, stdlib (a bare Go reverse proxy), nginx, caddy")
+	flag.StringVar(&measures, "measure", defaultMeasures, "comma-separated measurements: h1 (HTTPS/1.1 req/s, wrk), h2 (HTTP/2 req/s, h2load), handshakes (new TLS connections/s), resumed (wrk with Connection: close, which resumes TLS sessions), fixedrate (latency at -rate req/s)")
 	flag.StringVar(&c.host, "host", "localhost", "host name in the certificate and the URL (must resolve to 127.0.0.1)")
 	flag.StringVar(&c.path, "path", "/", "request path")
-	flag.DurationVar(&c.load.Duration, "duration", 10*time.Second, "measured wrk run per target and round (whole seconds)")
+	flag.DurationVar(&c.duration, "duration", 4*time.Second, "measured run per measurement, target and round (whole seconds)")
+	flag.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured run before each measured one, same load (0 to skip; whole seconds)")
 	flag.IntVar(&c.load.Threads, "threads", 2, "wrk threads")
 	flag.IntVar(&c.load.Connections, "connections", 64, "wrk connections")
-	flag.BoolVar(&c.load.Close, "handshakes", false, "send Connection: close, so every request is a new TLS connection")
-	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measured one (0 to skip)")
+	flag.IntVar(&c.h2.Clients, "h2-clients", 16, "h2load clients (connections)")
+	flag.IntVar(&c.h2.Streams, "h2-streams", 10, "h2load concurrent streams per connection")
+	flag.IntVar(&c.handshakeClients, "handshake-clients", 32, "concurrent connection loops of the handshakes measurement")
+	flag.IntVar(&c.rate, "rate", 2000, "requests per second of the fixedrate measurement")
+	flag.IntVar(&c.rateConns, "rate-connections", 32, "kept-alive connections of the fixedrate measurement")
 	flag.IntVar(&c.rounds, "rounds", 1, "measure each target this many times, alternating targets")
-	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs)")
+	flag.StringVar(&c.out, "out", "", "also write the report as markdown to this `file` (e.g. BENCHMARKS.md)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs, the tools' raw reports)")
 	flag.StringVar(&c.rampartConfig, "rampart-config", "", "rampart configuration file (default: one equivalent to the seed, see bench/README.md)")
 	flag.Var(&c.rampartFlags, "rampart-flag", "extra argument for `rampart serve` (repeatable)")
 	var bf baselineFlags
@@ -87,10 +101,15 @@ func main() {
 		}
 		return
 	}
+	var err error
+	if c.measures, err = parseMeasures(measures); err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: error: %v\n", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, c); err != nil {
+	if err := run(ctx, c, commandLine(os.Args[1:])); err != nil {
 		fmt.Fprintf(os.Stderr, "benchrun: error: %v\n", err)
 		os.Exit(1)
 	}
@@ -98,35 +117,81 @@ func main() {
 
 // target is one server under test.
 type target struct {
-	name string
-	url  string
-	pid  int
-	log  string // where its logs are, for error messages
-	stop func()
+	name    string
+	url     string
+	pid     int
+	log     string // where its logs are, for error messages
+	version string // for the report
+	stop    func()
 	// check, if set, vets the target's response headers before measuring
 	// (over HTTP/1.1 and HTTP/2).
 	check func(*http.Response) error
 }
 
-func run(ctx context.Context, c config) error {
-	if c.load.Duration < time.Second || c.load.Threads < 1 || c.load.Connections < c.load.Threads || c.rounds < 1 {
-		return errors.New("need -duration >= 1s, -threads >= 1, -connections >= -threads, -rounds >= 1")
+func (c config) has(measure string) bool {
+	for _, m := range c.measures {
+		if m.name == measure {
+			return true
+		}
 	}
-	wrk, err := exec.LookPath(c.wrk)
-	if err != nil {
-		return fmt.Errorf("%v\nbenchrun: hint: apt-get install wrk", err)
+	return false
+}
+
+func (c config) validate() error {
+	switch {
+	case c.duration < time.Second || c.duration%time.Second != 0:
+		return errors.New("need -duration in whole seconds, at least 1s (wrk's unit)")
+	case c.warmup < 0 || c.warmup%time.Second != 0:
+		return errors.New("need -warmup in whole seconds, or 0")
+	case c.load.Threads < 1 || c.load.Connections < c.load.Threads:
+		return errors.New("need -threads >= 1 and -connections >= -threads")
+	case c.h2.Clients < 1 || c.h2.Streams < 1:
+		return errors.New("need -h2-clients >= 1 and -h2-streams >= 1")
+	case c.handshakeClients < 1:
+		return errors.New("need -handshake-clients >= 1")
+	case c.rate < 1 || c.rateConns < 1:
+		return errors.New("need -rate >= 1 and -rate-connections >= 1")
+	case c.rounds < 1:
+		return errors.New("need -rounds >= 1")
+	}
+	return nil
+}
+
+func run(ctx context.Context, c config, command string) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	rep := report{date: time.Now(), command: command, machine: thisMachine()}
+	if c.has("h1") || c.has("resumed") {
+		wrk, err := exec.LookPath(c.wrk)
+		if err != nil {
+			return fmt.Errorf("%v\nbenchrun: hint: apt-get install wrk", err)
+		}
+		c.wrk = wrk
+		// "wrk debian/4.1.0-3+b2 [epoll] Copyright …"
+		v, _, _ := strings.Cut(toolVersion(ctx, wrk, "-v"), " [")
+		rep.versions = append(rep.versions, v)
+	}
+	if c.has("h2") {
+		h2load, err := exec.LookPath(c.h2load)
+		if err != nil {
+			return fmt.Errorf("%v\nbenchrun: hint: %s", err, h2loadInstall)
+		}
+		c.h2load = h2load
+		rep.versions = append(rep.versions, toolVersion(ctx, h2load, "--version"))
 	}
 	dir, err := os.MkdirTemp("", "benchrun-")
 	if err != nil {
 		return err
 	}
+	c.dir = dir
 	if c.keep {
 		fmt.Printf("temporary directory: %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	// wrk does not verify certificates; benchrun's own readiness and sanity
-	// checks do, against this throwaway CA.
+	// wrk and h2load do not verify certificates; benchrun's own readiness
+	// and sanity checks do, against this throwaway CA.
 	pair, err := testcert.Write(dir, 24*time.Hour, c.host)
 	if err != nil {
 		return err
@@ -167,85 +232,98 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		targets = append(targets, t)
-		if err := sanityCheck(ctx, t, roots); err != nil {
+		if err := sanityCheck(ctx, t, roots, c.has("h2")); err != nil {
 			return fmt.Errorf("%s: %v (logs: %s)", name, err, t.log)
 		}
+		rep.versions = append(rep.versions, t.version)
 	}
-
 	if len(targets) == 0 {
 		return errors.New("no target left to measure")
 	}
-	idle := make(map[string]procStats)
+
+	var names []string
+	mem := make(map[string]memStats)
 	for _, t := range targets {
-		idle[t.name] = treeStats(t.pid)
-	}
-	type row struct {
-		t     *target
-		round int
-		r     wrkResult
-		cpu   time.Duration
+		names = append(names, t.name)
+		s := treeStats(t.pid)
+		mem[t.name] = memStats{procs: s.Procs, idleKiB: s.RSSKiB, peakKiB: s.PeakKiB}
 	}
 	var rows []row
 	for round := 1; round <= c.rounds; round++ {
-		for _, t := range targets {
-			if c.warmup >= time.Second {
-				w := c.load
-				w.Duration = c.warmup
-				if _, out, err := runWrk(ctx, wrk, w, t.url); err != nil {
-					return fmt.Errorf("%s warmup: %v", t.name, firstLines(out, 20))
+		for _, m := range c.measures {
+			for _, t := range targets {
+				// The peak since the last reset, before this run resets it.
+				seen := mem[t.name]
+				seen.peakKiB = max(seen.peakKiB, treeStats(t.pid).PeakKiB)
+				r, err := measureOnce(ctx, c, m, t, round)
+				if err != nil {
+					return err
 				}
-			}
-			before := treeStats(t.pid)
-			r, out, err := runWrk(ctx, wrk, c.load, t.url)
-			if err != nil {
-				return fmt.Errorf("%s: %v", t.name, err)
-			}
-			after := treeStats(t.pid)
-			rows = append(rows, row{t, round, r, after.CPU - before.CPU})
-			fmt.Fprintf(os.Stderr, "%s round %d: %.0f req/s\n", t.name, round, r.RequestsSec)
-			if c.keep {
-				os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%s-%d.txt", t.name, round)), []byte(out), 0o644)
+				seen.peakKiB = max(seen.peakKiB, r.peakKiB)
+				mem[t.name] = seen
+				rows = append(rows, r)
+				fmt.Fprintf(os.Stderr, "%s %s round %d: %.0f %s\n", t.name, m.name, round, r.r.PerSec, m.rate)
 			}
 		}
 	}
-
-	mode := "connections reused"
-	if c.load.Close {
-		mode = "Connection: close, one TLS handshake per request"
-	}
-	fmt.Printf("\nwrk -t%d -c%d -d%s --latency (%s), HTTP/1.1 over TLS to %s (loopback), path %s; upstream: Go net/http on loopback, %d-byte HTML body\n",
-		c.load.Threads, c.load.Connections, c.load.Duration, mode, c.host, c.path, len(page))
-	fmt.Printf("machine: %d CPUs (%s/%s); wrk, the upstream and the server under test share them\n\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tround\treq/s\tp50\tp99\tnon-2xx/3xx\tsocket errors\tCPU s\tCPU µs/req\t")
-	for _, r := range rows {
-		perReq := 0.0
-		if r.r.Requests > 0 {
-			perReq = float64(r.cpu.Microseconds()) / float64(r.r.Requests)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t%.2f\t%.0f\t\n",
-			r.t.name, r.round, r.r.RequestsSec, fmtDur(r.r.P50), fmtDur(r.r.P99),
-			r.r.Non2xx3xx, r.r.SocketErrs, r.cpu.Seconds(), perReq)
-	}
-	tw.Flush()
-
-	fmt.Println()
-	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tprocesses\tRSS idle MiB\tRSS after MiB\tpeak RSS MiB\t")
 	for _, t := range targets {
-		now := treeStats(t.pid)
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t\n", t.name, now.Procs,
-			mib(idle[t.name].RSSKiB), mib(now.RSSKiB), mib(now.PeakKiB))
+		s := treeStats(t.pid)
+		m := mem[t.name]
+		m.procs, m.endKiB, m.peakKiB = s.Procs, s.RSSKiB, max(m.peakKiB, s.PeakKiB)
+		mem[t.name] = m
 	}
-	tw.Flush()
-	for _, r := range rows {
-		if r.r.Requests > 0 && r.r.Non2xx3xx*100 > r.r.Requests {
-			fmt.Printf("\nwarning: %s answered %d of %d requests with a status outside 2xx/3xx; its figures measure error responses (rate limiting?), not proxying\n",
-				r.t.name, r.r.Non2xx3xx, r.r.Requests)
+
+	rep.setup = []string{
+		fmt.Sprintf("load: HTTPS to %s on loopback, path %s; upstream: Go net/http on loopback, %d-byte HTML page; %s warm-up before each %s measured run; rounds: %d, targets alternating",
+			c.host, c.path, len(page), c.warmup, c.duration, c.rounds),
+		"the load generator, the upstream and the target share the machine's CPUs",
+	}
+	for _, m := range c.measures {
+		rep.tables = append(rep.tables, measurementTable(m, m.about(c), rows))
+	}
+	rep.tables = append(rep.tables, memoryTable(names, mem), ratioTable(c.measures, names, rows, mem, c.rounds))
+	rep.notes = warnings(c, rows)
+	rep.text(os.Stdout)
+	if c.out != "" {
+		f, err := os.Create(c.out)
+		if err != nil {
+			return err
 		}
+		rep.markdown(f)
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Printf("\nwrote %s\n", c.out)
 	}
 	return nil
+}
+
+// warnings are the rows whose figures describe something else than
+// proxying: error answers, failed requests, a rate not sustained, a peak
+// memory that could not be measured per run.
+func warnings(c config, rows []row) []string {
+	var out []string
+	for _, r := range rows {
+		what := fmt.Sprintf("%s, %s, round %d", r.target, r.m.title, r.round)
+		if r.r.Requests > 0 && r.r.Non2xx3xx*100 > r.r.Requests {
+			out = append(out, fmt.Sprintf("warning: %s: %d of %d answers had a status outside 2xx/3xx; the figures measure error responses (rate limiting?), not proxying",
+				what, r.r.Non2xx3xx, r.r.Requests))
+		}
+		if total := r.r.Requests + r.r.Failed; r.r.Failed*100 > total {
+			msg := fmt.Sprintf("warning: %s: %d of %d requests failed", what, r.r.Failed, total)
+			if r.r.FirstErr != "" {
+				msg += " (first: " + r.r.FirstErr + ")"
+			}
+			out = append(out, msg)
+		}
+		if r.m.name == "fixedrate" && r.r.PerSec < 0.95*float64(c.rate) {
+			out = append(out, fmt.Sprintf("warning: %s: %.0f req/s answered, under the %d req/s asked; the latencies include the backlog", what, r.r.PerSec, c.rate))
+		}
+		if r.peakKiB < 0 {
+			out = append(out, fmt.Sprintf("warning: %s: the peak memory mark could not be reset (/proc/PID/clear_refs), so no per-run peak", what))
+		}
+	}
+	return out
 }
 
 func mib(kib int64) float64 { return float64(kib) / 1024 }
@@ -266,28 +344,45 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// buildRampart compiles ./cmd/rampart of the module benchrun runs in.
-func buildRampart(ctx context.Context, dir string) (string, error) {
+// buildRampart compiles ./cmd/rampart of the module benchrun runs in, and
+// says what it built: the checkout's commit, and whether it had uncommitted
+// changes (read from git, since GOFLAGS=-buildvcs=false leaves nothing in
+// the binary).
+func buildRampart(ctx context.Context, dir string) (bin, version string, err error) {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
-		return "", fmt.Errorf("cannot find the rampart module (go env GOMOD: %v)\nbenchrun: hint: run from the repository, or pass -rampart PATH", err)
+		return "", "", fmt.Errorf("cannot find the rampart module (go env GOMOD: %v)\nbenchrun: hint: run from the repository, or pass -rampart PATH", err)
 	}
-	bin := filepath.Join(dir, "rampart")
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin = filepath.Join(dir, "rampart")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rampart")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/rampart: %v\n%s", err, out)
+		return "", "", fmt.Errorf("go build ./cmd/rampart: %v\n%s", err, out)
 	}
-	return bin, nil
+	version = goBinaryVersion(bin)
+	git := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", root}, args...)...).Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	if rev, err := git("rev-parse", "--short=12", "HEAD"); err == nil && !strings.HasPrefix(version, "commit") {
+		if changes, err := git("status", "--porcelain", "--untracked-files=no"); err == nil && changes != "" {
+			rev += " with uncommitted changes"
+		}
+		version = "commit " + rev + ", " + version
+	}
+	return bin, version, nil
 }
 
 func startRampart(ctx context.Context, c config, dir, upstream, certFile, keyFile string) (*target, error) {
-	bin := c.rampart
+	bin, version := c.rampart, ""
 	if bin == "" {
 		var err error
-		if bin, err = buildRampart(ctx, dir); err != nil {
+		if bin, version, err = buildRampart(ctx, dir); err != nil {
 			return nil, err
 		}
+	} else {
+		version = goBinaryVersion(bin)
 	}
 	httpsAddr, err := freeAddr()
 	if err != nil {
@@ -320,6 +415,7 @@ func startRampart(ctx context.Context, c config, dir, upstream, certFile, keyFil
 	if err != nil {
 		return nil, fmt.Errorf("rampart %s: %w", strings.Join(args, " "), err)
 	}
+	t.version = "rampart: " + version
 	return t, nil
 }
 
@@ -342,47 +438,6 @@ ratelimit:
 listen:
   max_conns_per_client: 100000
 `
-
-func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile string) (*target, error) {
-	prefix := filepath.Join(dir, "nginx")
-	if err := os.Mkdir(prefix, 0o755); err != nil {
-		return nil, err
-	}
-	httpsAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	srv, err := seednginx.Start(startCtx, c.nginx, seednginx.Params{
-		Prefix:     prefix,
-		HTTPSAddr:  httpsAddr,
-		HTTPAddr:   httpAddr,
-		Upstream:   upstream,
-		ServerName: c.host,
-		CertFile:   certFile,
-		KeyFile:    keyFile,
-		// rampart reuses its upstream connections; the seed's nginx
-		// opened one per request. Compare like with like.
-		UpstreamKeepalive: 64,
-		// A packaged nginx logs every request, as rampart does.
-		AccessLog: true,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &target{
-		name: "nginx",
-		url:  "https://" + net.JoinHostPort(c.host, port(httpsAddr)) + c.path,
-		pid:  srv.Pid(),
-		log:  prefix,
-		stop: func() { srv.Stop() },
-	}, nil
-}
 
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
@@ -446,15 +501,16 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 	}
 }
 
-// sanityCheck makes one verified HTTPS request over HTTP/1.1 (as wrk does)
-// and checks that the upstream's page comes back, so the figures measure
-// proxying, not an error page. A target with a header check is also asked
-// over HTTP/2.
-func sanityCheck(ctx context.Context, t *target, roots *x509.CertPool) error {
+// sanityCheck makes one verified HTTPS request over HTTP/1.1 (as wrk and
+// benchrun's load generators send) and checks that the upstream's page comes
+// back, so the figures measure proxying, not an error page. When h2 is
+// measured, or the target has a header check, it asks again over HTTP/2 (as
+// h2load does) and checks the same.
+func sanityCheck(ctx context.Context, t *target, roots *x509.CertPool, h2 bool) error {
 	if err := probe(ctx, t, roots, false); err != nil {
 		return err
 	}
-	if t.check == nil {
+	if !h2 && t.check == nil {
 		return nil
 	}
 	return probe(ctx, t, roots, true)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,9 +19,9 @@ type procStats struct {
 	Procs   int
 }
 
-// treeStats sums procStats over pid and its direct children (nginx's master
-// and workers; rampart is a single process).
-func treeStats(pid int) procStats {
+// treePids returns pid and its direct children (nginx's master and
+// workers; rampart is a single process).
+func treePids(pid int) []int {
 	pids := []int{pid}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -31,8 +33,13 @@ func treeStats(pid int) procStats {
 			pids = append(pids, child)
 		}
 	}
+	return pids
+}
+
+// treeStats sums procStats over pid and its direct children.
+func treeStats(pid int) procStats {
 	var s procStats
-	for _, p := range pids {
+	for _, p := range treePids(pid) {
 		status := readStatus(p)
 		if status == nil {
 			continue
@@ -101,4 +108,18 @@ func cpuTime(pid int) time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+s) * (time.Second / 100)
+}
+
+// resetPeak sets VmHWM of pid and its direct children back to their current
+// RSS (Linux 4.0 and later: "5" in /proc/pid/clear_refs), so that the next
+// reading is the peak of what happened since. It needs the right to write
+// the processes' clear_refs (the same user, or root).
+func resetPeak(pid int) error {
+	for _, p := range treePids(pid) {
+		err := os.WriteFile(filepath.Join("/proc", strconv.Itoa(p), "clear_refs"), []byte("5"), 0)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a worker that just exited
+			return err
+		}
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ type wrkResult struct {
 	Requests    int64         // completed requests
 	RequestsSec float64       // "Requests/sec"
 	P50, P99    time.Duration // from "Latency Distribution"
+	Max         time.Duration // the slowest request, from the "Latency" thread statistics
 	Non2xx3xx   int64         // "Non-2xx or 3xx responses"
 	SocketErrs  int64         // sum of "Socket errors" (connect, read, write, timeout)
 }
@@ -56,14 +57,14 @@ func runWrk(ctx context.Context, wrk string, a wrkArgs, url string) (wrkResult, 
 var (
 	reRequests  = regexp.MustCompile(`(?m)^\s*(\d+) requests in `)
 	reReqSec    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)\s*$`)
+	reLatency   = regexp.MustCompile(`(?m)^\s+Latency\s+[0-9.]+(?:us|ms|s|m)\s+[0-9.]+(?:us|ms|s|m)\s+([0-9.]+)(us|ms|s|m)\s`)
 	rePercent   = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
 	reNon2xx    = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses:\s+(\d+)\s*$`)
 	reSocketErr = regexp.MustCompile(`(?m)^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)\s*$`)
 )
 
 // parseWrk reads the report wrk 4.x prints with --latency.
-func parseWrk(out string) (wrkResult, error) {
-	var r wrkResult
+func parseWrk(out string) (r wrkResult, err error) {
 	m := reReqSec.FindStringSubmatch(out)
 	if m == nil {
 		return r, fmt.Errorf("wrk report has no Requests/sec line")
@@ -88,6 +89,11 @@ func parseWrk(out string) (wrkResult, error) {
 	}
 	if found != 2 {
 		return r, fmt.Errorf("wrk report has no 50%%/99%% latency lines (run with --latency)")
+	}
+	if m := reLatency.FindStringSubmatch(out); m != nil {
+		if r.Max, err = wrkDuration(m[1], m[2]); err != nil {
+			return r, err
+		}
 	}
 	if m := reNon2xx.FindStringSubmatch(out); m != nil {
 		r.Non2xx3xx, _ = strconv.ParseInt(m[1], 10, 64)

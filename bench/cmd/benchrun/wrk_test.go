@@ -20,6 +20,7 @@ func TestParseWrk(t *testing.T) {
 		RequestsSec: 12338.91,
 		P50:         4120 * time.Microsecond,
 		P99:         21540 * time.Microsecond,
+		Max:         98120 * time.Microsecond,
 		Non2xx3xx:   12,
 		SocketErrs:  3,
 	}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustMeasures(t *testing.T, list string) []measurement {
+	t.Helper()
+	ms, err := parseMeasures(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// sampleRun is two rounds of every default measurement for three targets.
+func sampleRun(t *testing.T) ([]measurement, []string, []row, map[string]memStats) {
+	ms := mustMeasures(t, defaultMeasures)
+	targets := []string{"rampart", "nginx", "caddy"}
+	ms2 := time.Millisecond
+	rate := map[string]float64{"rampart": 20000, "nginx": 25000, "caddy": 10000}
+	var rows []row
+	for round := 1; round <= 2; round++ {
+		for _, m := range ms {
+			for _, name := range targets {
+				// Round 2 is faster but has the worse tail: the best of
+				// each line must be taken on its own.
+				f := 1.0 + 0.1*float64(round-1)
+				r := result{
+					Requests: int64(rate[name] * f * 4), PerSec: rate[name] * f,
+					P50: time.Duration(float64(ms2) / f), P99: 10 * ms2 * time.Duration(round), P999: 20 * ms2 * time.Duration(round),
+					Max: 30 * ms2,
+				}
+				if m.name == "fixedrate" {
+					r.PerSec, r.Requests = 2000, 8000
+				}
+				rows = append(rows, row{target: name, m: m, round: round, r: r,
+					cpu: time.Duration(float64(r.Requests)*5e5/rate[name]) * time.Microsecond, peakKiB: int64(30+round) * 1024})
+			}
+		}
+	}
+	mem := map[string]memStats{
+		"rampart": {procs: 1, idleKiB: 20 * 1024, endKiB: 50 * 1024, peakKiB: 60 * 1024},
+		"nginx":   {procs: 3, idleKiB: 20 * 1024, endKiB: 27 * 1024, peakKiB: 30 * 1024},
+		"caddy":   {procs: 1, idleKiB: 35 * 1024, endKiB: 47 * 1024, peakKiB: 51 * 1024},
+	}
+	return ms, targets, rows, mem
+}
+
+func TestRatioTable_BestOfRoundsEachLineOnItsOwn(t *testing.T) {
+	ms, targets, rows, mem := sampleRun(t)
+	tb := ratioTable(ms, targets, rows, mem, 2)
+	if want := []string{"measurement", "better", "rampart", "nginx", "caddy", "rampart/nginx", "rampart/caddy"}; strings.Join(tb.header, ",") != strings.Join(want, ",") {
+		t.Fatalf("header %q, want %q", tb.header, want)
+	}
+	lines := make(map[string][]string)
+	for _, r := range tb.rows {
+		lines[r[0]] = r
+	}
+	check := func(label string, want ...string) {
+		t.Helper()
+		got, ok := lines[label]
+		if !ok {
+			t.Errorf("no line %q in %q", label, tb.rows)
+			return
+		}
+		if strings.Join(got[1:], ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %q, want %q", label, got[1:], want)
+		}
+	}
+	// The highest rate is round 2's, the lowest p99 round 1's.
+	check("HTTPS/1.1 throughput req/s", "higher", "22000", "27500", "11000", "0.80", "2.00")
+	check("HTTP/2 throughput CPU µs/req", "lower", "25", "20", "50", "1.25", "0.50")
+	check("Latency at a fixed rate p50", "lower", "909µs", "909µs", "909µs", "1.00", "1.00")
+	check("Latency at a fixed rate p99", "lower", "10.00ms", "10.00ms", "10.00ms", "1.00", "1.00")
+	check("Memory peak RSS MiB", "lower", "60.0", "30.0", "51.0", "2.00", "1.18")
+	if _, ok := lines["Latency at a fixed rate req/s"]; ok {
+		t.Error("the fixed rate's own rate compared, as if it were a result")
+	}
+}
+
+// Without rampart, or without nginx and Caddy, there is no ratio to print.
+func TestRatioTable_OnlyAvailableRatios(t *testing.T) {
+	ms, _, rows, mem := sampleRun(t)
+	if h := ratioTable(ms, []string{"nginx", "caddy"}, rows, mem, 2).header; len(h) != 4 {
+		t.Errorf("header %q without rampart, want no ratio column", h)
+	}
+	if h := ratioTable(ms, []string{"rampart", "caddy"}, rows, mem, 2).header; h[len(h)-1] != "rampart/caddy" || len(h) != 5 {
+		t.Errorf("header %q without nginx, want rampart/caddy only", h)
+	}
+}
+
+func goldenReport(t *testing.T) report {
+	ms, targets, rows, mem := sampleRun(t)
+	c := config{duration: 4 * time.Second, warmup: time.Second, load: wrkArgs{Threads: 2, Connections: 64},
+		h2: h2Args{Clients: 16, Streams: 10}, handshakeClients: 32, rate: 2000, rateConns: 32}
+	rep := report{
+		date:     time.Date(2026, 12, 6, 20, 45, 0, 0, time.UTC),
+		command:  "./bench/run.sh -targets rampart,nginx,caddy -rounds 2 -out BENCHMARKS.md",
+		machine:  machine{CPUs: 2, Model: "AMD EPYC", Kernel: "6.18.44", Load: "0.39 1.68 2.70", Go: "go1.27.3", OS: "linux", Arch: "amd64"},
+		versions: []string{"wrk debian/4.1.0-3+b2", "h2load nghttp2/1.52.0", "rampart: commit 032c06700000, built with go1.27.3", "nginx/1.22.1", "caddy 2.6.2"},
+		setup:    []string{"load: HTTPS to localhost on loopback, path /"},
+	}
+	for _, m := range ms {
+		rep.tables = append(rep.tables, measurementTable(m, m.about(c), rows))
+	}
+	rep.tables = append(rep.tables, memoryTable(targets, mem), ratioTable(ms, targets, rows, mem, 2))
+	rep.notes = []string{"warning: caddy, HTTP/2 throughput, round 1: 3 of 4000 requests failed (first: EOF)"}
+	return rep
+}
+
+func TestReportMarkdown_Golden(t *testing.T) {
+	var b bytes.Buffer
+	goldenReport(t).markdown(&b)
+	golden := filepath.Join("testdata", "BENCHMARKS.golden.md")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("markdown report differs from %s (go test -update to rewrite):\n%s", golden, b.String())
+	}
+}
+
+func TestReportText_Golden(t *testing.T) {
+	var b bytes.Buffer
+	goldenReport(t).text(&b)
+	golden := filepath.Join("testdata", "report.golden.txt")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("text report differs from %s (go test -update to rewrite):\n%s", golden, b.String())
+	}
+}
+
+func TestParseMeasures(t *testing.T) {
+	ms, err := parseMeasures("fixedrate, h1,fixedrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].name != "h1" || ms[1].name != "fixedrate" {
+		t.Errorf("parseMeasures = %v, want h1 then fixedrate, once each", ms)
+	}
+	for _, bad := range []string{"", ",", "h3", "h1,handshake"} {
+		if _, err := parseMeasures(bad); err == nil {
+			t.Errorf("parseMeasures(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	t.Setenv("BENCHRUN_ARGV0", "./bench/run.sh")
+	got := commandLine([]string{"-targets", "rampart,nginx", "-rampart-flag", "--log-format=json x", "-path", "/it's"})
+	want := `./bench/run.sh -targets rampart,nginx -rampart-flag '--log-format=json x' -path '/it'\''s'`
+	if got != want {
+		t.Errorf("commandLine = %s, want %s", got, want)
+	}
+}
+
+func TestMdEscape(t *testing.T) {
+	if got := mdEscape("a|b *c* d_e"); got != `a\|b \*c\* d\_e` {
+		t.Errorf("mdEscape = %s", got)
+	}
+}

@@ -33,8 +33,9 @@ import (
 //
 // Both speak HTTP/1.1 over TLS 1.3 with X25519 only, as wrk and h2load
 // (OpenSSL 3.0) negotiate: Go's client would otherwise offer the hybrid
-// X25519MLKEM768 key exchange, which the Go targets accept and nginx does not,
-// and the handshake figures would compare different work.
+// X25519MLKEM768 key exchange, which rampart and the bare Go proxy accept and
+// nginx (OpenSSL 3.0) and Caddy 2.6 do not, and the handshake figures would
+// compare different work.
 
 // genTimeout bounds each connection attempt and each request, as wrk's
 // --timeout 10s does.

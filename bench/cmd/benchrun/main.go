@@ -303,6 +303,7 @@ func run(ctx context.Context, c config, command string) error {
 // memory that could not be measured per run.
 func warnings(c config, rows []row) []string {
 	var out []string
+	noPeak := 0
 	for _, r := range rows {
 		what := fmt.Sprintf("%s, %s, round %d", r.target, r.m.title, r.round)
 		if r.r.Requests > 0 && r.r.Non2xx3xx*100 > r.r.Requests {
@@ -320,8 +321,11 @@ func warnings(c config, rows []row) []string {
 			out = append(out, fmt.Sprintf("warning: %s: %.0f req/s answered, under the %d req/s asked; the latencies include the backlog", what, r.r.PerSec, c.rate))
 		}
 		if r.peakKiB < 0 {
-			out = append(out, fmt.Sprintf("warning: %s: the peak memory mark could not be reset (/proc/PID/clear_refs), so no per-run peak", what))
+			noPeak++
 		}
+	}
+	if noPeak > 0 {
+		out = append(out, fmt.Sprintf("warning: %d run(s) without a peak RSS: the peak memory mark could not be reset (/proc/PID/clear_refs needs the targets' user or root); the Memory table's peak is each process's lifetime peak", noPeak))
 	}
 	return out
 }

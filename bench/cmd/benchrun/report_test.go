@@ -179,3 +179,31 @@ func TestMdEscape(t *testing.T) {
 		t.Errorf("mdEscape = %s", got)
 	}
 }
+
+// Figures that describe something else than proxying are named.
+func TestWarnings(t *testing.T) {
+	h2, _ := measurementNamed("h2")
+	fr, _ := measurementNamed("fixedrate")
+	c := config{rate: 2000}
+	rows := []row{
+		{target: "rampart", m: h2, round: 1, r: result{Requests: 1000, Non2xx3xx: 11}},
+		{target: "nginx", m: h2, round: 1, r: result{Requests: 989, Failed: 11, FirstErr: "EOF"}},
+		{target: "caddy", m: h2, round: 2, r: result{Requests: 1000, Non2xx3xx: 10, Failed: 10}, peakKiB: -1},
+		{target: "stdlib", m: fr, round: 1, r: result{Requests: 8000, PerSec: 1800}},
+		{target: "rampart", m: fr, round: 1, r: result{Requests: 8000, PerSec: 1999}, peakKiB: -1},
+	}
+	got := strings.Join(warnings(c, rows), "\n")
+	for _, want := range []string{
+		"rampart, HTTP/2 throughput, round 1: 11 of 1000 answers had a status outside 2xx/3xx",
+		"nginx, HTTP/2 throughput, round 1: 11 of 1000 requests failed (first: EOF)",
+		"stdlib, Latency at a fixed rate, round 1: 1800 req/s answered, under the 2000 req/s asked",
+		"2 run(s) without a peak RSS",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "caddy") || strings.Contains(got, "rampart, Latency") {
+		t.Errorf("warnings for figures within 1%% (or 95%% of the rate):\n%s", got)
+	}
+}

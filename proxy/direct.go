@@ -159,7 +159,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 	if err := c.SetDeadline(time.Now().Add(p.headerTimeout)); err != nil {
 		return nil, err
 	}
-	if err := p.writeRequest(c.bw, r, body); err != nil {
+	if err := p.writeRequest(c.Conn, c.bw, r, body); err != nil {
 		return nil, err
 	}
 	c.budget = maxResponseHeaderBytes
@@ -205,7 +205,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 // and the defaults) and Expect (the body is complete); the gateway's
 // identity headers (WithUpstreamHeaders); rampart's forwarding headers; a
 // Content-Length; the body.
-func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, body *spooledBody) error {
+func (p *Proxy) writeRequest(w io.Writer, bw *bufio.Writer, r *http.Request, body *spooledBody) error {
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	bw.WriteString(p.requestURI(r))
@@ -280,12 +280,19 @@ func (p *Proxy) writeRequest(bw *bufio.Writer, r *http.Request, body *spooledBod
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
-	if size > 0 {
-		if _, err := io.Copy(bw, body); err != nil {
+	if size > 0 && size <= int64(bw.Available()) {
+		// Small: with the header, in one write.
+		if _, err := body.WriteTo(bw); err != nil {
 			return err
 		}
+		return bw.Flush()
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil || size == 0 {
+		return err
+	}
+	// Large: in one write from memory, or sendfile from the file.
+	_, err := body.WriteTo(w)
+	return err
 }
 
 func writeField(bw *bufio.Writer, k, v string) {

@@ -160,6 +160,15 @@ func (s *spooledBody) rewind() error {
 	return err
 }
 
+// WriteTo writes s to w: a body in memory in one Write, a file through
+// w's ReadFrom where it has one (sendfile for a TCP connection).
+func (s *spooledBody) WriteTo(w io.Writer) (int64, error) {
+	if s.f != nil {
+		return io.Copy(w, s.f)
+	}
+	return s.mem.WriteTo(w)
+}
+
 // Close does nothing; see free.
 func (s *spooledBody) Close() error { return nil }
 

@@ -378,7 +378,7 @@ func TestAttack_BodyBudgetExhaustionByOneClient(t *testing.T) {
 					!strings.Contains(logs, `"reason":"body_buffers_full"`) {
 					t.Errorf("the refusal does not name the client and its share:\n%.2000s", logs)
 				}
-				if ev := secLog.String(); !strings.Contains(ev, `"event":"excess_rate_limit_exceeded"`) || !strings.Contains(ev, `"client_ip":"`+attacker+`"`) {
+				if ev := secLog.String(); !strings.Contains(ev, `"event.action":"excess_rate_limit_exceeded"`) || !strings.Contains(ev, `"source.ip":"`+attacker+`"`) {
 					t.Errorf("no security event for the client over its share:\n%s", ev)
 				}
 			} else if refused != 0 {
@@ -439,7 +439,7 @@ func TestAttack_BodyBudgetShareBehindTrustedProxy(t *testing.T) {
 			t.Errorf("the refusal does not name the resolved client (%s):\n%s", want, logs)
 		}
 	}
-	if ev := secLog.String(); !strings.Contains(ev, `"client_ip":"`+badAgain+`"`) || !strings.Contains(ev, `"client_key":"2001:db8:1:2::/64"`) || strings.Contains(ev, "127.0.0.1") {
+	if ev := secLog.String(); !strings.Contains(ev, `"source.ip":"`+badAgain+`"`) || !strings.Contains(ev, `"client_key":"2001:db8:1:2::/64"`) || strings.Contains(ev, "127.0.0.1") {
 		t.Errorf("security event:\n%s", ev)
 	}
 	holder.c.Close()

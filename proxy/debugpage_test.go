@@ -208,7 +208,7 @@ func TestProxy_DebugPageLeak(t *testing.T) {
 			t.Errorf("the log lacks %s", want)
 		}
 	}
-	if !strings.Contains(secLog.String(), `"event":"upstream_debug_page"`) || !strings.Contains(secLog.String(), `"client_ip":"203.0.113.7"`) {
+	if !strings.Contains(secLog.String(), `"event.action":"upstream_debug_page"`) || !strings.Contains(secLog.String(), `"source.ip":"203.0.113.7"`) {
 		t.Errorf("no security event: %s", secLog.String())
 	}
 }

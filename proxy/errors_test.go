@@ -87,7 +87,7 @@ func TestProxy_UpstreamDown_NoInternalsLeaked(t *testing.T) {
 			t.Errorf("error log lacks %s:\n%s", want, logs)
 		}
 	}
-	if !strings.Contains(secLog.String(), `"event":"upstream_unavailable"`) {
+	if !strings.Contains(secLog.String(), `"event.action":"upstream_unavailable"`) {
 		t.Errorf("no upstream_unavailable security event:\n%s", secLog.String())
 	}
 }

@@ -28,7 +28,8 @@ func TestEvent_FieldsAndInjection(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	if m["event"] != AuthnLoginFail || m["client_ip"] != "198.51.100.7" || m["request_id"] != "rid" || m["method"] != "GET" {
+	if m["event.action"] != AuthnLoginFail || m["event.category"] != "authentication" || m["event.outcome"] != "failure" ||
+		m["source.ip"] != "198.51.100.7" || m["http.request.id"] != "rid" || m["http.request.method"] != "GET" || m["user.name"] == nil {
 		t.Errorf("fields: %v", m)
 	}
 }
@@ -85,7 +86,7 @@ func TestEvent_CallerAttributeBidiNeutralised(t *testing.T) {
 	if strings.ContainsAny(buf.String(), "\u202e\u009b") {
 		t.Errorf("control characters reached the log: %q", buf.String())
 	}
-	if !strings.Contains(buf.String(), `"user":"admin?gnp.exe?31m"`) || !strings.Contains(buf.String(), `"attempts":3`) {
+	if !strings.Contains(buf.String(), `"user.name":"admin?gnp.exe?31m"`) || !strings.Contains(buf.String(), `"attempts":3`) {
 		t.Errorf("attributes mangled: %s", buf.String())
 	}
 }
@@ -110,7 +111,46 @@ func TestEvent_TerminalAndBidiInjectionInRequestFields(t *testing.T) {
 	if len(out) > maxPath+512 {
 		t.Errorf("path not bounded: %d bytes", len(out))
 	}
-	if !strings.Contains(out, `"path":"/a?2J?evil?[31m?AAA`) {
+	if !strings.Contains(out, `"url.path":"/a?2J?evil?[31m?AAA`) {
 		t.Errorf("unexpected path rendering: %.200s", out)
+	}
+}
+
+// Observers see every event, with the client, the user and the count a
+// sampler folded into it; a disabled level still reaches them.
+func TestObserve(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelError})))
+	var got []Record
+	l.Observe(func(r Record) { got = append(got, r) })
+	r := httptest.NewRequest("POST", "/login", nil)
+	r = r.WithContext(clientip.NewContext(r.Context(), netip.MustParseAddr("198.51.100.7")))
+	l.Event(r.Context(), r, slog.LevelWarn, AuthnLoginFail, "login failed", slog.String("user", "bob"), slog.Int("suppressed", 4))
+	if len(got) != 1 || got[0].Action != AuthnLoginFail || got[0].Client != netip.MustParseAddr("198.51.100.7") ||
+		got[0].User != "bob" || got[0].Count != 5 || got[0].Path != "/login" {
+		t.Fatalf("observed %+v", got)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("a warning was written below the error level: %s", buf.String())
+	}
+}
+
+func TestCategoryAndOutcome(t *testing.T) {
+	for _, c := range []struct{ action, category, outcome string }{
+		{AuthnLoginSuccess, "authentication", "success"},
+		{AuthnLoginFail, "authentication", "failure"},
+		{AuthnLoginLock, "authentication", "failure"},
+		{AuthnTokenReuse, "authentication", "failure"},
+		{SessionLogout, "session", "success"},
+		{AuthzFail, "iam", "failure"},
+		{MaliciousCSRF, "intrusion_detection", "failure"},
+		{ExcessRateLimitExceeded, "intrusion_detection", "failure"},
+		{CSPViolation, "web", "unknown"},
+		{SysStartup, "process", "success"},
+		{SysConfigReload, "configuration", "unknown"},
+	} {
+		if cat, out := Category(c.action), Outcome(c.action); cat != c.category || out != c.outcome {
+			t.Errorf("%s: %s/%s, want %s/%s", c.action, cat, out, c.category, c.outcome)
+		}
 	}
 }

@@ -550,7 +550,7 @@ func TestFlaskBehindRampart(t *testing.T) {
 			checkHeaders(t, resp)
 		}
 		// In the security log (sampled: at least the first of them).
-		g.waitRecord(t, func(r logRecord) bool { return r["event"] == "malicious_csrf" && ids[r["request_id"]] })
+		g.waitRecord(t, func(r logRecord) bool { return r["event.action"] == "malicious_csrf" && ids[r["http.request.id"]] })
 		// None reached the application: it would have logged the form.
 		if strings.Contains(ex.appLog.String(), "(10 characters)") {
 			t.Errorf("a cross-site POST reached the application:\n%s", ex.appLog)
@@ -625,7 +625,7 @@ func TestFlaskBehindRampart(t *testing.T) {
 			t.Error("a wrong password got a session cookie")
 		}
 		id := resp.Header.Get("X-Request-Id")
-		g.waitRecord(t, func(r logRecord) bool { return r["event"] == "authn_login_fail" && r["request_id"] == id })
+		g.waitRecord(t, func(r logRecord) bool { return r["event.action"] == "authn_login_fail" && r["http.request.id"] == id })
 	})
 
 	t.Run("IdentityHeadersStripped", func(t *testing.T) {

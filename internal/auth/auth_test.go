@@ -68,7 +68,7 @@ func (e *events) names() []string {
 	for line := range strings.SplitSeq(strings.TrimSpace(e.buf.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil {
-			if ev, ok := m["event"].(string); ok {
+			if ev, ok := m["event.action"].(string); ok {
 				out = append(out, ev)
 			}
 		}

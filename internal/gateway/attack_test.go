@@ -753,7 +753,7 @@ func TestAttack_RateLimitPathConfusion(t *testing.T) {
 	for _, req := range up.requests()[before:] {
 		t.Errorf("reached the application past the exhausted /api/ zone: %q", req.head)
 	}
-	if !strings.Contains(h.errlog.String(), `"event":"input_validation_fail"`) {
+	if !strings.Contains(h.errlog.String(), `"event.action":"input_validation_fail"`) {
 		t.Errorf("no input_validation_fail event for the refused paths:\n%s", h.errlog)
 	}
 }
@@ -1606,7 +1606,7 @@ func TestAttack_CSPReportFlood(t *testing.T) {
 	if accepted != 61 || limited != 39 {
 		t.Errorf("accepted %d, limited %d; want 61 (burst 60 + 1) and 39", accepted, limited)
 	}
-	if n := strings.Count(h.errlog.String(), `"event":"csp_violation"`); n > 61 {
+	if n := strings.Count(h.errlog.String(), `"event.action":"csp_violation"`); n > 61 {
 		t.Errorf("%d violations logged for 61 accepted reports", n)
 	}
 	if reqs := up.requests(); len(reqs) != 0 {

@@ -629,7 +629,7 @@ func (s *browserSite) crossSiteFormPostIsRefused(t *testing.T) {
 	if n := s.posted.Load(); n != 0 {
 		t.Errorf("cross-site form POST reached the application %d time(s)", n)
 	}
-	if !strings.Contains(s.sec.String(), `"event":"malicious_csrf"`) {
+	if !strings.Contains(s.sec.String(), `"event.action":"malicious_csrf"`) {
 		t.Errorf("no malicious_csrf event in the security log for the cross-site POST")
 	}
 
@@ -826,7 +826,7 @@ func (s *browserSite) noCSPViolationOnRampartPages(t *testing.T) {
 	}
 
 	for _, line := range strings.Split(s.sec.String(), "\n") {
-		if strings.Contains(line, `"event":"csp_violation"`) && !strings.Contains(line, "/csp-control") {
+		if strings.Contains(line, `"event.action":"csp_violation"`) && !strings.Contains(line, "/csp-control") {
 			t.Errorf("CSP violation reported outside the control page: %s", line)
 		}
 	}

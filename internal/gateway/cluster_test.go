@@ -312,7 +312,7 @@ func (in *instance) events(name string) []map[string]any {
 	var out []map[string]any
 	for line := range strings.Lines(in.sec.String()) {
 		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["event"] == name {
+		if json.Unmarshal([]byte(line), &e) == nil && e["event.action"] == name {
 			out = append(out, e)
 		}
 	}
@@ -429,7 +429,7 @@ func TestCluster_StolenRefreshTokenReplayedOnTheOtherInstance(t *testing.T) {
 		t.Fatalf("the replayed token on B: %d, cookies %+v", resp.StatusCode, got)
 	}
 	reuse := b.events("authn_token_reuse")
-	if len(reuse) != 1 || reuse[0]["user"] != "alice" || reuse[0]["session"] == "" {
+	if len(reuse) != 1 || reuse[0]["user.name"] != "alice" || reuse[0]["session"] == "" {
 		t.Fatalf("B's authn_token_reuse events: %v\n%s", reuse, b.sec.String())
 	}
 	if strings.Contains(b.sec.String(), s.refresh.Value) {

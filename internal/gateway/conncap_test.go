@@ -35,7 +35,7 @@ func TestConnCap_GatewayOneClientCannotHoldMoreThanMax(t *testing.T) {
 		c.Close()
 		t.Fatal("fourth connection completed its TLS handshake over a cap of 3")
 	}
-	if log := h.errlog.String(); !strings.Contains(log, `"event":"excess_rate_limit_exceeded"`) ||
+	if log := h.errlog.String(); !strings.Contains(log, `"event.action":"excess_rate_limit_exceeded"`) ||
 		!strings.Contains(log, `"max_conns_per_client":3`) {
 		t.Errorf("refused connection not in the security log:\n%s", log)
 	}

@@ -59,7 +59,7 @@ func TestAttack_UpstreamDebugPageReachesClient(t *testing.T) {
 			t.Errorf("%q reached the client", m)
 		}
 	}
-	if log := h.errlog.String(); !strings.Contains(log, `"event":"upstream_debug_page"`) || !strings.Contains(log, `"request_id":"`+id+`"`) {
+	if log := h.errlog.String(); !strings.Contains(log, `"event.action":"upstream_debug_page"`) || !strings.Contains(log, `"request_id":"`+id+`"`) {
 		t.Errorf("no security event with the request id: %s", log)
 	}
 }

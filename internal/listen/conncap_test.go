@@ -112,7 +112,7 @@ func TestConnCap_OneClientCannotHoldMoreThanMax(t *testing.T) {
 	if over.closed.Load() != 1 {
 		t.Errorf("refused connection closed %d times, want 1", over.closed.Load())
 	}
-	if !strings.Contains(logBuf.String(), `"event":"excess_rate_limit_exceeded"`) ||
+	if !strings.Contains(logBuf.String(), `"event.action":"excess_rate_limit_exceeded"`) ||
 		!strings.Contains(logBuf.String(), `"client_ip":"198.51.100.7"`) {
 		t.Errorf("refusal not logged as a security event: %s", logBuf)
 	}
@@ -286,7 +286,7 @@ func TestConnCap_ServerRefusesBeforeHandshake(t *testing.T) {
 	logBuf.mu.Lock()
 	logged := logBuf.w.(*bytes.Buffer).String()
 	logBuf.mu.Unlock()
-	if !strings.Contains(logged, `"event":"excess_rate_limit_exceeded"`) || !strings.Contains(logged, `"max_conns_per_client":2`) {
+	if !strings.Contains(logged, `"event.action":"excess_rate_limit_exceeded"`) || !strings.Contains(logged, `"max_conns_per_client":2`) {
 		t.Errorf("refusal not in the security log: %s", logged)
 	}
 }

@@ -131,7 +131,7 @@ func (s *site) refused(t *testing.T, resp *http.Response, reason Reason) {
 		t.Fatal("no security event")
 	}
 	last := ev[len(ev)-1]
-	if last["event"] != "malicious_csrf" || last["reason"] != reason.String() {
+	if last["event.action"] != "malicious_csrf" || last["reason"] != reason.String() {
 		t.Fatalf("event %v, want malicious_csrf with reason %s", last, reason)
 	}
 }
@@ -511,7 +511,7 @@ func TestEventSampledPerClientWithoutTokens(t *testing.T) {
 		t.Fatalf("%d events, want one per client: %s", len(ev), buf.String())
 	}
 	for _, e := range ev {
-		if e["event"] != "malicious_csrf" || e["reason"] != "token_invalid" {
+		if e["event.action"] != "malicious_csrf" || e["reason"] != "token_invalid" {
 			t.Errorf("event %v", e)
 		}
 	}

@@ -102,7 +102,7 @@ func TestHandler_Rejects429WithHeaders(t *testing.T) {
 	if f.reached.Load() != 21 {
 		t.Errorf("upstream reached %d times, want 21", f.reached.Load())
 	}
-	if !strings.Contains(f.log.String(), `"event":"excess_rate_limit_exceeded"`) || !strings.Contains(f.log.String(), `"zone":"api"`) {
+	if !strings.Contains(f.log.String(), `"event.action":"excess_rate_limit_exceeded"`) || !strings.Contains(f.log.String(), `"zone":"api"`) {
 		t.Errorf("no security event logged: %s", f.log.String())
 	}
 	c, _ := f.l.Stats("api")

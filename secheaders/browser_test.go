@@ -91,7 +91,7 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 		t.Error("the injected inline script ran despite the CSP")
 	}
 	// Wait (bounded by ctx) for the browser to deliver its report.
-	for !strings.Contains(logs.String(), `"event":"csp_violation"`) {
+	for !strings.Contains(logs.String(), `"event.action":"csp_violation"`) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("no violation report reached the collector; log:\n%s", logs.String())

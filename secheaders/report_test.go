@@ -97,7 +97,7 @@ func TestCollector_LogsBothFormats(t *testing.T) {
 		t.Fatalf("got %d records, want 2: %s", len(recs), buf.String())
 	}
 	r0, r1 := recs[0], recs[1]
-	if r0["event"] != seclog.CSPViolation || r0["document_uri"] != "https://app.example/page" ||
+	if r0["event.action"] != seclog.CSPViolation || r0["document_uri"] != "https://app.example/page" ||
 		r0["blocked_uri"] != "inline" || r0["violated_directive"] != "script-src-elem" || r0["line"] != float64(12) {
 		t.Errorf("legacy record: %v", r0)
 	}
@@ -200,7 +200,7 @@ func TestCollector_MalformedReport(t *testing.T) {
 	if rec.Code != 405 {
 		t.Errorf("GET: status %d", rec.Code)
 	}
-	if strings.Contains(buf.String(), `"event":"csp_violation"`) {
+	if strings.Contains(buf.String(), `"event.action":"csp_violation"`) {
 		t.Error("malformed report logged as a violation")
 	}
 }
@@ -217,7 +217,7 @@ func TestCollector_ReportFlood(t *testing.T) {
 		}
 	}
 	postReport(h, "application/csp-report", legacyReportBody, "203.0.113.9:1")
-	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 6 {
+	if n := strings.Count(buf.String(), `"event.action":"csp_violation"`); n != 6 {
 		t.Errorf("logged %d violations, want 5 from the flooder + 1 other", n)
 	}
 }
@@ -232,7 +232,7 @@ func TestCollector_ReportFloodIPv6AddressRotation(t *testing.T) {
 		postReport(h, "application/csp-report", legacyReportBody, fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1))
 	}
 	postReport(h, "application/csp-report", legacyReportBody, "[2001:db8:1:3::1]:443")
-	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 6 {
+	if n := strings.Count(buf.String(), `"event.action":"csp_violation"`); n != 6 {
 		t.Errorf("logged %d violations, want 5 from the rotating /64 + 1 from another /64", n)
 	}
 }
@@ -245,7 +245,7 @@ func TestCollector_BatchCap(t *testing.T) {
 	one := `{"type":"csp-violation","body":{"documentURL":"https://a.example/","effectiveDirective":"img-src"}}`
 	body := "[" + strings.TrimSuffix(strings.Repeat(one+",", 50), ",") + "]"
 	postReport(mounted(m), "application/reports+json", body, "")
-	if n := strings.Count(buf.String(), `"event":"csp_violation"`); n != 3 {
+	if n := strings.Count(buf.String(), `"event.action":"csp_violation"`); n != 3 {
 		t.Errorf("logged %d, want 3", n)
 	}
 }

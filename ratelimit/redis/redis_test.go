@@ -150,7 +150,7 @@ func TestShared_RedisDown(t *testing.T) {
 			if cnt, _ := l.Stats("api"); cnt.BackendErrors != 6 {
 				t.Errorf("backend errors %d, want 6", cnt.BackendErrors)
 			}
-			if n := strings.Count(log.String(), `"event":"sys_monitor_disabled"`); n != 1 {
+			if n := strings.Count(log.String(), `"event.action":"sys_monitor_disabled"`); n != 1 {
 				t.Errorf("%d backend events logged, want 1 (sampled): %s", n, log.String())
 			}
 		})

@@ -38,7 +38,8 @@ type zone struct {
 	mem      *memZone
 	shared   SharedStore
 	onErr    BackendErrorPolicy
-	stats    counters
+	stats    *counters // shared with the zone it replaced, see Options.Previous
+	zo       Zone      // the settings it was built from
 }
 
 type rule struct {

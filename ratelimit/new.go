@@ -34,6 +34,9 @@ func New(o Options) (*Limiter, error) {
 	l := newLimiter(o)
 	for _, name := range zoneNames(o.Zones) {
 		z := buildZone(name, o.Zones[name])
+		if o.Previous != nil {
+			z.takeOver(o.Previous.zones[name])
+		}
 		l.zones[name] = z
 		l.zoneList = append(l.zoneList, z)
 	}
@@ -62,6 +65,10 @@ func newLimiter(o Options) *Limiter {
 	}
 	if l.sampler == nil {
 		l.sampler = &seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000}
+	}
+	if l.now == nil && o.Previous != nil {
+		// The states taken over are timed on the old clock.
+		l.now = o.Previous.now
 	}
 	if l.now == nil {
 		start := time.Now()
@@ -94,7 +101,32 @@ func buildZone(name string, zo Zone) *zone {
 		z.onErr = FailLocal
 	}
 	z.mem = newMemZone(z.rate, z.capacity)
+	z.stats = new(counters)
+	z.zo = zo
 	return z
+}
+
+// takeOver gives z the states, hash seed and counters of old, the zone of
+// the same name in the Limiter z's replaces, when nothing that shapes them
+// changed. A zone keyed by a KeyFunc never takes over: functions cannot be
+// compared, so its keys may mean something else now.
+func (z *zone) takeOver(old *zone) {
+	if old == nil || !sameZone(old.zo, z.zo) {
+		return
+	}
+	z.mem, z.seed, z.stats = old.mem, old.seed, old.stats
+}
+
+// sameZone reports whether two zones' settings describe the same states.
+// Shared is not compared: a reload connects a new client to the same
+// Backend.
+func sameZone(a, b Zone) bool {
+	if a.KeyFunc != nil || b.KeyFunc != nil {
+		return false
+	}
+	return a.Key == b.Key && a.IPv6Prefix == b.IPv6Prefix && a.IPv4Prefix == b.IPv4Prefix &&
+		a.Rate == b.Rate && a.Size == b.Size && slices.Equal(a.Allow, b.Allow) &&
+		a.Backend == b.Backend && a.OnBackendError == b.OnBackendError
 }
 
 // buildRule compiles a valid rule over l's zones.

@@ -44,8 +44,19 @@ type Options struct {
 	LogSampler *seclog.Sampler
 
 	// Now returns the current time in milliseconds on a monotonic clock.
-	// Nil means the process's monotonic clock. Tests inject their own.
+	// Nil means the process's monotonic clock (that of Previous, when
+	// set). Tests inject their own.
 	Now func() int64
+
+	// Previous, when not nil, is the Limiter this one replaces (a
+	// configuration reload). Each in-memory zone whose settings did not
+	// change (same name, key, prefixes, rate, size, allow list, backend
+	// and backend-error policy, and no KeyFunc) takes over its states and
+	// counters: no client's count starts over because the configuration
+	// was reloaded. A zone that changed starts empty, as a new zone does.
+	// Both limiters may be used at once while requests on the old one
+	// finish; the states are safe for that.
+	Previous *Limiter
 
 	// OnDecision, when set, is called for every request Handler decides
 	// under a rule, after the decision and before the response: the

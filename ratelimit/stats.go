@@ -39,7 +39,7 @@ func (l *Limiter) Stats(zone string) (c Counts, ok bool) {
 	if z == nil {
 		return c, false
 	}
-	s := &z.stats
+	s := z.stats
 	c = Counts{
 		Passed: s.enforced.passed.Load(), Delayed: s.enforced.delayed.Load(), Rejected: s.enforced.rejected.Load(),
 		DryRunPassed: s.dryRun.passed.Load(), DryRunDelayed: s.dryRun.delayed.Load(), DryRunRejected: s.dryRun.rejected.Load(),

@@ -186,11 +186,22 @@ func (s *Logger) Event(ctx context.Context, r *http.Request, level slog.Level, e
 	if !enabled && len(obs) == 0 {
 		return
 	}
+	outcome := Outcome(event)
+	for _, a := range attrs {
+		// An event whose name does not say how it ended (a reload)
+		// says it with an "outcome" attribute.
+		if a.Key == "outcome" && a.Value.Kind() == slog.KindString {
+			switch v := a.Value.String(); v {
+			case "success", "failure", "unknown":
+				outcome = v
+			}
+		}
+	}
 	all := make([]slog.Attr, 0, 10+len(attrs))
 	all = append(all,
 		slog.String("event.action", event),
 		slog.String("event.category", Category(event)),
-		slog.String("event.outcome", Outcome(event)),
+		slog.String("event.outcome", outcome),
 	)
 	rec := Record{Time: time.Now(), Level: level, Action: event, Count: 1}
 	if r != nil {
@@ -221,6 +232,9 @@ func (s *Logger) Event(ctx context.Context, r *http.Request, level slog.Level, e
 			if a.Value.Kind() == slog.KindInt64 && a.Value.Int64() > 0 {
 				rec.Count += int(a.Value.Int64())
 			}
+		}
+		if a.Key == "outcome" {
+			continue
 		}
 		a.Key = ecsName(a.Key)
 		all = append(all, a)

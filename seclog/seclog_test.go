@@ -154,3 +154,21 @@ func TestCategoryAndOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestEvent_OutcomeAttribute: an event whose name does not say how it
+// ended states it; only ECS's three values are taken.
+func TestEvent_OutcomeAttribute(t *testing.T) {
+	for _, tc := range []struct{ given, want string }{
+		{"success", "success"}, {"failure", "failure"}, {"bogus\n", "unknown"},
+	} {
+		var buf bytes.Buffer
+		New(slog.New(slog.NewJSONHandler(&buf, nil))).Event(context.Background(), nil, slog.LevelInfo, SysConfigReload, "reload", slog.String("outcome", tc.given))
+		var m map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["event.outcome"] != tc.want || m["outcome"] != nil {
+			t.Errorf("outcome %q: logged %v", tc.given, m)
+		}
+	}
+}

@@ -110,7 +110,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reopenOnHUP(ctx, hup, gw.Reopen, logger)
+	go reloadOnHUP(ctx, hup, gw.Reopen, func(ctx context.Context) error { return gw.ReloadConfig(ctx, src) }, logger)
 	if ready != nil {
 		ready(plan)
 	}
@@ -123,19 +123,23 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	return 0
 }
 
-// reopenOnHUP calls reopen for each signal on hup until ctx is done.
-// signal.Stop does not close the channel, so without ctx the goroutine
-// would outlive serve.
-func reopenOnHUP(ctx context.Context, hup <-chan os.Signal, reopen func() error, logger *slog.Logger) {
+// reloadOnHUP, for each signal on hup until ctx is done, reopens the log
+// files (logrotate's postrotate sends SIGHUP) and reloads the
+// configuration (gateway.ReloadConfig). signal.Stop does not close the
+// channel, so without ctx the goroutine would outlive serve.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, reopen func() error, reload func(context.Context) error, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 			if err := reopen(); err != nil {
-				logger.Error("SIGHUP: reopening logs and certificates failed", "error", err)
+				logger.Error("SIGHUP: reopening log files failed", "error", err)
+			}
+			if err := reload(ctx); err != nil {
+				logger.Error("SIGHUP: configuration not reloaded; the running one stays", "error", err)
 			} else {
-				logger.Info("SIGHUP: logs reopened, certificate files checked")
+				logger.Info("SIGHUP: log files reopened, configuration reloaded")
 			}
 		}
 	}

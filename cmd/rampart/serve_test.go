@@ -97,17 +97,17 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 }
 
 // The SIGHUP loop ends with serve: signal.Stop never closes its channel.
-func TestReopenOnHUP_EndsWithContext(t *testing.T) {
+func TestReloadOnHUP_EndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hup := make(chan os.Signal, 1)
-	reopened := make(chan struct{}, 1)
+	reloaded := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
-		reopenOnHUP(ctx, hup, func() error { reopened <- struct{}{}; return nil }, slog.New(slog.DiscardHandler))
+		reloadOnHUP(ctx, hup, func() error { return nil }, func(context.Context) error { reloaded <- struct{}{}; return nil }, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	hup <- syscall.SIGHUP
-	<-reopened
+	<-reloaded
 	cancel()
 	<-done
 }

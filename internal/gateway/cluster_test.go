@@ -117,6 +117,8 @@ type instance struct {
 	client *http.Client
 	sec    *testenv.Buffer // the security log
 	diag   *testenv.Buffer // rampart's own log
+	gw     *Gateway
+	src    config.Source
 }
 
 // start runs an instance with its own state directory and listeners,
@@ -149,7 +151,8 @@ auth:
 		}
 		return "", false
 	}
-	plan, fs := config.Load(config.Source{Path: "cluster-" + in.name + ".yaml", Data: []byte(yaml), LookupEnv: env})
+	in.src = config.Source{Path: "cluster-" + in.name + ".yaml", Data: []byte(yaml), LookupEnv: env}
+	plan, fs := config.Load(in.src)
 	if plan == nil {
 		t.Fatalf("instance %s: %s", in.name, fs.Error())
 	}
@@ -161,6 +164,7 @@ auth:
 	if err != nil {
 		t.Fatalf("instance %s: %v", in.name, err)
 	}
+	in.gw = gw
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()

@@ -1,6 +1,12 @@
 // Package gateway assembles rampart from a compiled configuration plan: the
 // certificate source, the HTTPS and redirect listeners, the log streams and
 // the request pipeline in front of the reverse proxy.
+//
+// A running gateway takes a new plan with Reload: the listeners and their
+// connections stay, everything a plan decides (hosts, certificates, the
+// pipeline and its rules) is rebuilt beside the running one and swapped in
+// at once, and what must outlive a plan (rate-limit states, the state
+// store, open log files) is handed over rather than rebuilt.
 package gateway
 
 import (
@@ -12,13 +18,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/listen"
-	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -31,20 +36,33 @@ type Options struct {
 	// os.Stderr.
 	Stdout, Stderr io.Writer
 	// HTTPSListener and HTTPListener, when not nil, are served instead of
-	// opening the plan's addresses (tests pass :0 listeners).
+	// opening the plan's addresses (tests and socket activation pass
+	// listeners).
 	HTTPSListener, HTTPListener net.Listener
 }
 
-// Gateway is a running configuration. Build it with New, serve with Run.
+// Gateway is a running configuration. Build it with New, serve with Run,
+// replace its configuration with Reload.
 type Gateway struct {
-	plan    *config.Plan
-	logger  *slog.Logger
-	tls     *tlsconf.Server
-	https   *listen.Server
-	http    *listen.Server // nil when the redirect listener is off
-	handler http.Handler
-	closers []io.Closer
-	runners []func(context.Context)
+	o      Options
+	logger *slog.Logger
+	port   int // the HTTPS listener's port, the one a Host may name
+
+	// The log streams are opened once and their files swapped by a
+	// reload: the security log's observers (metrics, bans) and the
+	// access log's writer stay the same objects.
+	access, secW *swapWriter
+	sec          *seclog.Logger
+
+	https *listen.Server
+	http  *listen.Server // nil when the redirect listener is off
+
+	cur  atomic.Pointer[generation]
+	res  *resources
+	mu   sync.Mutex // serialises Reload and Run's start
+	ctx  context.Context
+	wg   sync.WaitGroup // generations' runners and retirements
+	done bool
 }
 
 // New builds everything the plan describes, opening log files and loading
@@ -60,60 +78,47 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	g := &Gateway{plan: plan, logger: o.Logger}
+	g := &Gateway{o: o, logger: o.Logger, port: httpsPort(plan.HTTPS, o.HTTPSListener), res: newResources()}
+	g.access = &swapWriter{std: o.Stdout}
+	g.secW = &swapWriter{std: o.Stderr}
+	g.sec = seclog.New(slog.New(slog.NewJSONHandler(g.secW, nil)))
 	defer func() {
 		if err != nil {
 			g.Close()
 		}
 	}()
-	if err := os.MkdirAll(plan.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
-	}
-
-	accessW, err := g.openLog(plan.AccessFile, o.Stdout)
-	if err != nil {
+	if done, err := g.access.replace(plan.AccessFile); err != nil {
 		return nil, fmt.Errorf("log.access: %w", err)
+	} else {
+		done(true)
 	}
-	secW, err := g.openLog(plan.SecurityLog, o.Stderr)
-	if err != nil {
+	if done, err := g.secW.replace(plan.SecurityLog); err != nil {
 		return nil, fmt.Errorf("log.security: %w", err)
+	} else {
+		done(true)
 	}
-	sec := seclog.New(slog.New(slog.NewJSONHandler(secW, nil)))
-
-	tlsOpts := plan.TLS
-	tlsOpts.Logger = o.Logger
-	if g.tls, err = tlsconf.New(tlsOpts); err != nil {
-		return nil, err
-	}
-
-	pl, err := buildPipeline(plan, pipelineDeps{logger: o.Logger, access: accessW, sec: sec, closers: &g.closers,
-		runners: &g.runners, port: httpsPort(plan.HTTPS, o.HTTPSListener)})
+	gen, err := g.build(plan, nil)
 	if err != nil {
 		return nil, err
 	}
-	g.handler = pl.https
+	g.cur.Store(gen)
 
 	// Both listeners cap each client's open connections, the listeners
 	// given in Options included (listen.Run wraps them); trusted proxies
 	// (plan.Listen.TrustedProxies) carry many clients and are not
-	// counted.
+	// counted. The listeners' settings are fixed for the process's life
+	// (see Reload); their handlers and certificates follow the current
+	// generation.
 	lo := plan.Listen
-	lo.Logger, lo.SecurityLog, lo.Rejected = o.Logger, sec, pl.rejected
-	if g.https, err = listen.NewServer(plan.HTTPS, g.handler, g.tls.TLSConfig(), lo); err != nil {
+	lo.Logger, lo.SecurityLog = o.Logger, g.sec
+	lo.Rejected = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serve(w, r, (*generation).rejected) })
+	if g.https, err = listen.NewServer(plan.HTTPS, http.HandlerFunc(g.ServeHTTP), g.tlsConfig(gen), lo); err != nil {
 		return nil, err
 	}
 	g.https.Listener = o.HTTPSListener
 	if plan.HTTP != "" || o.HTTPListener != nil {
-		rd, err := listen.NewRedirect(listen.RedirectOptions{
-			Hosts:         plan.Hosts,
-			HTTPSPort:     httpsPort(plan.HTTPS, o.HTTPSListener),
-			ACMEChallenge: g.tls.ChallengeHandler(),
-			Logger:        o.Logger,
-		})
-		if err != nil {
-			return nil, err
-		}
-		if g.http, err = listen.NewServer(plan.HTTP, pl.around(rd), nil, lo); err != nil {
+		redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serve(w, r, (*generation).redirectHandler) })
+		if g.http, err = listen.NewServer(plan.HTTP, redirect, nil, lo); err != nil {
 			return nil, err
 		}
 		g.http.Listener = o.HTTPListener
@@ -131,18 +136,44 @@ func httpsPort(addr string, ln net.Listener) int {
 	return n
 }
 
-// Handler is the HTTPS request pipeline, for tests and embedding.
-func (g *Gateway) Handler() http.Handler { return g.handler }
+// ServeHTTP is the HTTPS request pipeline of the current configuration.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.serve(w, r, (*generation).httpsHandler)
+}
+
+// serve runs the request on one handler of the current generation, which
+// stays alive (its closers open) until the request is done, even when a
+// reload replaces it meanwhile.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, pick func(*generation) http.Handler) {
+	gen := g.cur.Load()
+	gen.inflight.Add(1)
+	defer gen.release()
+	pick(gen).ServeHTTP(w, r)
+}
+
+// Handler is the HTTPS request pipeline, for tests and embedding. It
+// follows reloads.
+func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.ServeHTTP) }
+
+// SecurityLog is the gateway's security event log, for observers.
+func (g *Gateway) SecurityLog() *seclog.Logger { return g.sec }
+
+// Plan is the configuration in force.
+func (g *Gateway) Plan() *config.Plan { return g.cur.Load().plan }
 
 // Listen opens the listeners' addresses (those not given in Options), so
 // that a port in use or a privileged port is reported before anything
 // says it is serving. Run calls it if it has not been.
 func (g *Gateway) Listen() error {
+	return listen.ListenAll(g.servers()...)
+}
+
+func (g *Gateway) servers() []*listen.Server {
 	servers := []*listen.Server{g.https}
 	if g.http != nil {
 		servers = append(servers, g.http)
 	}
-	return listen.ListenAll(servers...)
+	return servers
 }
 
 // Run serves until ctx is done, then drains in-flight requests within the
@@ -150,52 +181,41 @@ func (g *Gateway) Listen() error {
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	tlsDone := make(chan struct{})
-	go func() {
-		defer close(tlsDone)
-		g.tls.Run(ctx)
-	}()
-	var wg sync.WaitGroup
-	for _, run := range g.runners {
-		wg.Go(func() { run(ctx) })
-	}
+	g.mu.Lock()
+	g.ctx = ctx
+	g.start(g.cur.Load())
+	g.mu.Unlock()
 	// The certificate reloader, ticket-key rotation and the other
 	// background work stop before Run returns, not at some later point.
-	defer func() { cancel(); <-tlsDone; wg.Wait() }()
-	servers := []*listen.Server{g.https}
-	if g.http != nil {
-		servers = append(servers, g.http)
-	}
-	err := listen.Run(ctx, servers...)
+	defer func() {
+		cancel()
+		g.mu.Lock()
+		g.done = true
+		g.mu.Unlock()
+		g.wg.Wait()
+	}()
+	err := listen.Run(ctx, g.servers()...)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
 
-// Reopen is what SIGHUP does: log files are reopened (after logrotate moved
-// them away, or rotated in place by rampart's own rotation otherwise) and
-// certificate files are checked for a new pair at once rather than at the
-// next poll. Configuration is not reloaded.
+// Reopen reopens the log files (after logrotate moved them away, or
+// rotated in place by rampart's own rotation otherwise) and checks the
+// certificate files for a new pair at once rather than at the next poll.
+// The configuration is not read again: that is Reload.
 func (g *Gateway) Reopen() error {
-	var errs []error
-	for _, c := range g.closers {
-		if r, ok := c.(interface{ Rotate() error }); ok {
-			errs = append(errs, r.Rotate())
-		}
-	}
-	errs = append(errs, g.tls.Reload())
-	return errors.Join(errs...)
+	return errors.Join(g.access.rotate(), g.secW.rotate(), g.cur.Load().tls.Reload())
 }
 
-// Close releases log files. Run calls it on return.
+// Close releases log files and the current configuration's resources. Run
+// calls it on return.
 func (g *Gateway) Close() error {
 	var errs []error
-	// Last opened, first closed: the session manager stops reading the
-	// state store before the store closes.
-	for _, c := range slices.Backward(g.closers) {
-		errs = append(errs, c.Close())
+	if gen := g.cur.Swap(nil); gen != nil {
+		errs = append(errs, gen.close())
 	}
-	g.closers = nil
+	errs = append(errs, g.res.closeAll(), g.access.close(), g.secW.close())
 	return errors.Join(errs...)
 }

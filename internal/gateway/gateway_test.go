@@ -31,6 +31,10 @@ type harness struct {
 	access, errlog *testenv.Buffer
 	pool           *x509.CertPool
 	gw             *Gateway
+	// src is the configuration file; certFile and keyFile the
+	// certificate it names (a reload test rewrites them).
+	src               config.Source
+	certFile, keyFile string
 }
 
 // start runs a gateway for upstreamURL configured by yaml (hosts, tls and
@@ -50,7 +54,9 @@ func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 		filepath.Join(dir, "state"), certFile, keyFile, upstreamURL, yaml)
 	path := filepath.Join(dir, "rampart.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
-	plan, fs := config.Load(config.Source{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+	h.src = config.Source{Path: path, LookupEnv: func(string) (string, bool) { return "", false }}
+	h.certFile, h.keyFile = certFile, keyFile
+	plan, fs := config.Load(h.src)
 	if plan == nil {
 		t.Fatalf("config: %s", fs.Error())
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/state"
-	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
@@ -39,6 +38,32 @@ type pipelineDeps struct {
 	runners *[]func(context.Context)
 	// port is the HTTPS listener's port, the one a Host may name.
 	port int
+	// res and keys, when res is not nil, keep what may outlive this
+	// configuration (the state store, shared rate-limit stores) across
+	// reloads; without res, such things are opened and added to closers.
+	res  *resources
+	keys *[]string
+	// prev is the pipeline this one replaces on a reload: its rate-limit
+	// states are taken over.
+	prev *pipeline
+}
+
+// acquire opens (or takes over) the resource named key: see resources.
+func (d pipelineDeps) acquire(key string, open func() (any, io.Closer, func(context.Context), error)) (any, error) {
+	if d.res != nil {
+		return d.res.acquire(d.keys, key, open)
+	}
+	v, c, run, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		*d.closers = append(*d.closers, c)
+	}
+	if run != nil && d.runners != nil {
+		*d.runners = append(*d.runners, run)
+	}
+	return v, nil
 }
 
 // sharedZones returns the plan's rate-limit options with a Redis store on
@@ -57,13 +82,16 @@ func (d pipelineDeps) sharedZones(plan *config.Plan) (ratelimit.Options, error) 
 		}
 		st := stores[z.Backend]
 		if st == nil {
-			var err error
-			st, err = redisstore.New(redisstore.Options{URL: z.Backend, Password: plan.RateLimitBackends[zone].Password})
+			password := plan.RateLimitBackends[zone].Password
+			v, err := d.acquire("ratelimit-store "+z.Backend+"\x00"+password, func() (any, io.Closer, func(context.Context), error) {
+				st, err := redisstore.New(redisstore.Options{URL: z.Backend, Password: password})
+				return st, st, nil, err
+			})
 			if err != nil {
 				return opts, fmt.Errorf("ratelimit.zones.%s.backend: %w", zone, err)
 			}
+			st = v.(*redisstore.Store)
 			stores[z.Backend] = st
-			*d.closers = append(*d.closers, st)
 		}
 		z.Shared = st
 		opts.Zones[zone] = z
@@ -136,7 +164,12 @@ func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buildStages(plan, d, px)
+	pl, err := buildStages(plan, d, px)
+	if err != nil {
+		return nil, err
+	}
+	pl.proxy = px
+	return pl, nil
 }
 
 // buildStages wraps next (the reverse proxy) in the stages listed on
@@ -161,6 +194,9 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	}
 	rp.Log = d.sec
 	rp.OnDecision = annotateRateLimit
+	if d.prev != nil {
+		rp.Previous = d.prev.limiter
+	}
 	limiter, err := ratelimit.New(rp)
 	if err != nil {
 		return nil, err
@@ -176,12 +212,16 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	if err != nil {
 		return nil, err
 	}
+	var reports *ratelimit.Limiter
 	if report := headers.ReportPath(); report != "" {
-		rl, err := reportLimiter(report, d.sec)
-		if err != nil {
+		var prev *ratelimit.Limiter
+		if d.prev != nil {
+			prev = d.prev.reports
+		}
+		if reports, err = reportLimiter(report, d.sec, prev); err != nil {
 			return nil, err
 		}
-		next = mountReports(report, rl.Handler(headers.Collector()), next)
+		next = mountReports(report, reports.Handler(headers.Collector()), next)
 	}
 
 	ao := plan.AccessLog
@@ -217,7 +257,8 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		h = resolver.Handler(h)
 		return ids.Handler(h)
 	}
-	return &pipeline{https: h, rejected: around(http.HandlerFunc(rejectedPage)), around: around}, nil
+	return &pipeline{https: h, rejected: around(http.HandlerFunc(rejectedPage)), around: around,
+		limiter: limiter, reports: reports}, nil
 }
 
 // pipeline is the HTTPS listener's handler and what the listeners need to
@@ -226,6 +267,17 @@ type pipeline struct {
 	https    http.Handler
 	rejected http.Handler                    // listen.Options.Rejected
 	around   func(http.Handler) http.Handler // for the redirect listener
+	// What the next configuration takes over or this one releases.
+	limiter, reports *ratelimit.Limiter
+	proxy            *proxy.Proxy
+}
+
+// closeIdle closes the upstream connections kept alive for reuse, once
+// a reload has replaced the pipeline.
+func (p *pipeline) closeIdle() {
+	if p.proxy != nil {
+		p.proxy.CloseIdleConnections()
+	}
 }
 
 // identity wraps next (the proxy) in the CSRF protection and, with auth,
@@ -265,39 +317,54 @@ func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handl
 
 // openState opens the state store: the embedded file in the state
 // directory, and Redis in front of it when auth.redis is configured.
+//
+// Both outlive a reload that keeps their settings: sessions, revocations
+// and counters are never dropped by a reload, and the embedded file, which
+// one process opens only once, is not reopened.
 func (d pipelineDeps) openState(plan *config.Plan) (auth.Store, error) {
-	local, err := state.OpenEmbedded(filepath.Join(plan.StateDir, "rampart.db"))
+	path := filepath.Join(plan.StateDir, "rampart.db")
+	v, err := d.acquire("state "+path, func() (any, io.Closer, func(context.Context), error) {
+		local, err := state.OpenEmbedded(path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// Expired sessions, revocations, counters and used TOTP steps
+		// are swept every few minutes: nothing depends on it but the
+		// file's size.
+		return local, local, every(5*time.Minute, func() {
+			if err := local.Sweep(time.Now(), auth.FailureWindow); err != nil {
+				d.logger.Error("state: sweeping the embedded store", "err", err)
+			}
+		}), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
-	*d.closers = append(*d.closers, local)
-	// Expired sessions, revocations, counters and used TOTP steps are
-	// swept every few minutes: nothing depends on it but the file's size.
-	*d.runners = append(*d.runners, every(5*time.Minute, func() {
-		if err := local.Sweep(time.Now(), auth.FailureWindow); err != nil {
-			d.logger.Error("state: sweeping the embedded store", "err", err)
-		}
-	}))
+	local := v.(*state.Embedded)
 	if plan.Auth.Redis == nil {
 		return local, nil
 	}
 	ro := *plan.Auth.Redis
-	ro.Local, ro.Logger = local, d.logger
-	rs, err := state.NewRedis(ro)
+	v, err = d.acquire(fmt.Sprintf("state-redis %s %+v", path, ro), func() (any, io.Closer, func(context.Context), error) {
+		ro.Local, ro.Logger = local, d.logger
+		rs, err := state.NewRedis(ro)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// A revocation written while Redis was down is pushed again
+		// once it answers: none is lost.
+		return rs, rs, every(5*time.Second, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := rs.Replay(ctx, time.Now()); err != nil {
+				d.logger.Warn("state: revocations not yet pushed to Redis", "err", err)
+			}
+		}), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("auth.redis: %w", err)
 	}
-	*d.closers = append(*d.closers, rs)
-	// A revocation written while Redis was down is pushed again once it
-	// answers: none is lost.
-	*d.runners = append(*d.runners, every(5*time.Second, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := rs.Replay(ctx, time.Now()); err != nil {
-			d.logger.Warn("state: revocations not yet pushed to Redis", "err", err)
-		}
-	}))
-	return rs, nil
+	return v.(*state.Redis), nil
 }
 
 // every returns a runner calling f every interval until its context ends.
@@ -388,8 +455,9 @@ func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
 // breaking its policy sends one report per violation, a few dozen at most
 // when it loads; anything beyond is a client posting reports on purpose,
 // answered 429 before the collector parses or logs anything.
-func reportLimiter(path string, sec *seclog.Logger) (*ratelimit.Limiter, error) {
+func reportLimiter(path string, sec *seclog.Logger, prev *ratelimit.Limiter) (*ratelimit.Limiter, error) {
 	return ratelimit.New(ratelimit.Options{
+		Previous:   prev,
 		Zones:      map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: ratelimit.PerMinute(60), Size: 1 << 20}},
 		Rules:      []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
 		Log:        sec,
@@ -408,18 +476,4 @@ func mountReports(path string, reports, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// openLog opens one log stream: the given standard stream, or a rotated
-// file.
-func (g *Gateway) openLog(o logfile.Options, std io.Writer) (io.Writer, error) {
-	if o.Stdout() {
-		return std, nil
-	}
-	w, err := logfile.Open(o)
-	if err != nil {
-		return nil, err
-	}
-	g.closers = append(g.closers, w)
-	return w, nil
 }

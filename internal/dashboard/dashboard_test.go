@@ -232,7 +232,7 @@ func TestDashboard_Sections(t *testing.T) {
 		// zones with their rejections from the events: 5 events × 3
 		`<code>api</code></th><td>10r/s</td><td class="num">20</td><td><code>client</code></td><td class="num">15</td>`,
 		// certificates, soonest first, flagged
-		`<td class="num">9</td><td><span class="tag warn">renew soon</span>`,
+		`2026-03-23</time> <span class="tag warn">renew soon</span></td><td class="num">9</td>`,
 		// the grade
 		`<span class="visually-hidden">Grade </span>A&#43;</p>`,
 		// top offender

@@ -35,8 +35,10 @@ const (
 // endpoint, a control page that breaks the same CSP, and Chromium.
 type browserSetup struct {
 	url     string
+	evil    string       // another origin's page framing the dashboard
 	reports atomic.Int32 // CSP reports about the dashboard
 	control atomic.Int32 // CSP reports about the control page
+	framed  atomic.Int32 // frame-ancestors reports (the framing attack)
 	loads   atomic.Int32 // loads of the page itself
 	actx    context.Context
 
@@ -58,9 +60,12 @@ func newBrowserSetup(t *testing.T) *browserSetup {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /csp-report", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-		if strings.Contains(string(body), "/csp-control") {
+		switch {
+		case strings.Contains(string(body), "/csp-control"):
 			s.control.Add(1)
-		} else {
+		case strings.Contains(string(body), `"violated-directive":"frame-ancestors"`):
+			s.framed.Add(1)
+		default:
 			s.reports.Add(1)
 			t.Logf("CSP report: %s", body)
 		}
@@ -83,6 +88,14 @@ func newBrowserSetup(t *testing.T) *browserSetup {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
+	// Another origin (another port) that frames the dashboard, for the
+	// clickjacking attack.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html lang=en><head><title>evil</title></head><body><p id=evil>evil</p><iframe src="`+srv.URL+`/"></iframe></body></html>`)
+	}))
+	t.Cleanup(evil.Close)
+	s.evil = evil.URL
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
@@ -309,6 +322,17 @@ func TestBrowser_Dashboard(t *testing.T) {
 				continue
 			}
 			t.Errorf("console message on the dashboard: %s %s %s: %s", m.Type, m.Source, m.URL, m.Text)
+		}
+	}) // Clickjacking: another origin frames the dashboard; the browser
+	// refuses (frame-ancestors 'none') and reports it. Last, as its
+	// report is a violation by design.
+	t.Run("FramingRefused", func(t *testing.T) {
+		ctx := s.tab(t, "light", true)
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.evil+"/"), chromedp.WaitVisible(chromedp.ID("evil"))); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(ctx, func() bool { return s.framed.Load() > 0 }) {
+			t.Fatal("the framed dashboard was not refused (no frame-ancestors report)")
 		}
 	})
 }

@@ -335,3 +335,12 @@ func FuzzDashboard_Event(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDashboard_Page(b *testing.B) {
+	d, _, _ := fixture(b)
+	req := httptest.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		d.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}

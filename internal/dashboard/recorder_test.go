@@ -294,3 +294,14 @@ func BenchmarkRecorder_Observe(b *testing.B) {
 		r.Observe(rec)
 	}
 }
+
+func BenchmarkRecorder_Handler(b *testing.B) {
+	r := NewRecorder(RecorderOptions{})
+	h := r.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	req := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
+}

@@ -14,9 +14,11 @@
 //
 // Three parts:
 //
-//   - Recorder counts responses (Request, or the Handler middleware) in
-//     per-minute ring buffers, lock-free and allocation-free on the request
-//     path, and watches the security log (Observe, subscribed with
+//   - Recorder counts responses (Request, or the Handler middleware with
+//     Application marking the handler that forwards to the application, so
+//     that a rejection is an error rampart answered itself) in per-minute
+//     ring buffers, lock-free and allocation-free on the request path
+//     (Request), and watches the security log (Observe, subscribed with
 //     seclog.Logger.Observe) for the event list, the top offenders (at
 //     most RecorderOptions.MaxClients tracked) and the rate-limit
 //     rejections per zone.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,8 @@ type Recorder struct {
 	server   ring // 5xx
 	rejected ring // refused by one of rampart's stages
 
-	stageMu sync.Mutex // serialises adding a stage
+	marked  atomic.Bool // Application is in use
+	stageMu sync.Mutex  // serialises adding a stage
 	stages  atomic.Pointer[[]*stage]
 
 	// Security events: a mutex, they are rare next to requests.
@@ -201,37 +203,70 @@ func (r *Recorder) stage(name string) *stage {
 }
 
 // refusalStatus reports whether status is one rampart's stages refuse
-// requests with: 400 (malformed request, bad path), 403 (CSRF, IP rules,
-// ban, authorisation), 405, 413 and 431 (size budgets), 414, 421
-// (misdirected host) and 429 (rate limit).
+// requests with: 400 (malformed request, bad path), 401 (sign-in
+// required), 403 (CSRF, IP rules, ban, authorisation), 405, 413 and 431
+// (size budgets), 414, 421 (misdirected host) and 429 (rate limit).
 func refusalStatus(status int) bool {
 	switch status {
-	case http.StatusBadRequest, http.StatusForbidden, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge,
-		http.StatusRequestURITooLong, http.StatusMisdirectedRequest, http.StatusTooManyRequests,
-		http.StatusRequestHeaderFieldsTooLarge:
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusMethodNotAllowed,
+		http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong, http.StatusMisdirectedRequest,
+		http.StatusTooManyRequests, http.StatusRequestHeaderFieldsTooLarge:
 		return true
 	}
 	return false
 }
 
-// Handler counts every response next writes, as Request does. A
-// middleware cannot tell a refusal of rampart's from the application's
-// own, so Handler counts as rejected ("status" stage) every response with
-// a status rampart refuses requests with (400, 403, 405, 413, 414, 421,
-// 429, 431), whoever wrote it. A gateway that knows which stage answered
-// calls Request instead. A response whose handler writes no status counts
-// as 200.
+// statusLabels names the rejections Handler counts, by status, without
+// allocating on the request path.
+var statusLabels = func() map[int]string {
+	m := map[int]string{}
+	for code := 400; code < 600; code++ {
+		if t := http.StatusText(code); t != "" {
+			m[code] = strconv.Itoa(code) + " " + t
+		}
+	}
+	return m
+}()
+
+func statusLabel(code int) string {
+	if l, ok := statusLabels[code]; ok {
+		return l
+	}
+	return "other status"
+}
+
+// Handler counts every response next writes, as Request does, naming a
+// rejection by its status ("429 Too Many Requests"). Which responses are
+// rejections depends on whether the application is marked:
+//
+//   - with Application around the handler that forwards to the
+//     application (the reverse proxy), a rejection is a response with a
+//     status of 400 or more that did not come from inside it: rampart
+//     answered instead of forwarding. The application's own 403 or 404
+//     is not one.
+//   - without, a middleware cannot tell rampart's refusals from the
+//     application's, and every response with a status rampart refuses
+//     requests with (400, 401, 403, 405, 413, 414, 421, 429, 431) counts,
+//     whoever wrote it.
+//
+// A response whose handler writes nothing counts as 200. Handler
+// allocates one small writer per request; a gateway that knows which
+// stage answered can call Request instead.
 func (r *Recorder) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, rec: r}
 		defer func() {
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
 			}
 			by := ""
-			if refusalStatus(status) {
-				by = "status"
+			if r.marked.Load() {
+				if !sw.app && status >= 400 {
+					by = statusLabel(status)
+				}
+			} else if refusalStatus(status) {
+				by = statusLabel(status)
 			}
 			r.Request(status, by)
 		}()
@@ -239,11 +274,35 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// Application marks the responses of next, the handler that forwards to
+// the application, as the application's, for Handler (which must be
+// outside it, the writer wrappers in between implementing Unwrap, as
+// http.ResponseController expects). It does not allocate.
+func (r *Recorder) Application(next http.Handler) http.Handler {
+	r.marked.Store(true)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for x := w; x != nil; {
+			if sw, ok := x.(*statusWriter); ok && sw.rec == r {
+				sw.app = true
+				break
+			}
+			u, ok := x.(interface{ Unwrap() http.ResponseWriter })
+			if !ok {
+				break
+			}
+			x = u.Unwrap()
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
 // statusWriter remembers the status of the response; Unwrap lets
 // http.ResponseController reach Flush, Hijack and deadlines.
 type statusWriter struct {
 	http.ResponseWriter
+	rec    *Recorder
 	status int
+	app    bool // the request reached the application (Application)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -495,7 +554,12 @@ func (r *Recorder) Stats(top int) Stats {
 			s.Stages = append(s.Stages, StageCount{st.name, n})
 		}
 	}
-	slices.SortStableFunc(s.Stages, func(a, b StageCount) int { return cmp.Compare(b.Count, a.Count) })
+	slices.SortFunc(s.Stages, func(a, b StageCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Stage, b.Stage)
+	})
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

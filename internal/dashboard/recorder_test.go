@@ -130,8 +130,57 @@ func TestRecorder_Handler(t *testing.T) {
 	if s.TotalRequests != 6 || last(s.ClientErrors) != 2 || last(s.ServerErrors) != 1 || s.TotalRejected != 1 {
 		t.Fatalf("requests %d, 4xx %d, 5xx %d, rejected %d; want 6, 2, 1, 1", s.TotalRequests, last(s.ClientErrors), last(s.ServerErrors), s.TotalRejected)
 	}
-	if len(s.Stages) != 1 || s.Stages[0].Stage != "status" {
-		t.Errorf("stages %v, want the 429 under \"status\"", s.Stages)
+	if len(s.Stages) != 1 || s.Stages[0].Stage != "429 Too Many Requests" {
+		t.Errorf("stages %v, want the 429 alone", s.Stages)
+	}
+}
+
+// wrapper is a stage's response writer wrapper, reachable through Unwrap.
+type wrapper struct{ http.ResponseWriter }
+
+func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// With the application marked, a rejection is an error status rampart
+// answered: the application's own 403 is not one, rampart's 403 and 401
+// are, even through stages that wrap the writer; without the Unwrap
+// chain the mark is not seen and the response counts as rampart's.
+func TestRecorder_ApplicationMarked(t *testing.T) {
+	r := NewRecorder(RecorderOptions{})
+	other := NewRecorder(RecorderOptions{})
+	app := r.Application(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/app-403", "/opaque":
+			w.WriteHeader(http.StatusForbidden)
+		case "/app-502":
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	stages := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			switch req.URL.Path {
+			case "/csrf":
+				w.WriteHeader(http.StatusForbidden)
+				return
+			case "/login":
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			case "/opaque":
+				// A wrapper without Unwrap hides the mark.
+				next.ServeHTTP(struct{ http.ResponseWriter }{w}, req)
+				return
+			}
+			next.ServeHTTP(wrapper{w}, req)
+		})
+	}
+	// Another recorder's writer in the chain is not taken for r's.
+	h := r.Handler(other.Handler(stages(app)))
+	for _, p := range []string{"/", "/app-403", "/app-502", "/csrf", "/login", "/opaque"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
+	}
+	s := r.Stats(10)
+	want := []StageCount{{"403 Forbidden", 2}, {"401 Unauthorized", 1}}
+	if s.TotalRequests != 6 || s.TotalRejected != 3 || fmt.Sprint(s.Stages) != fmt.Sprint(want) {
+		t.Errorf("requests %d, rejected %d, stages %v; want 6, 3, %v", s.TotalRequests, s.TotalRejected, s.Stages, want)
 	}
 }
 

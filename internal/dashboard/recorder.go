@@ -572,12 +572,10 @@ func (r *Recorder) Stats(top int) Stats {
 			s.Zones[name] = n
 		}
 	}
+	// r.next is where the oldest event is (once the ring is full) or
+	// len(r.events) (until then): either way the newest is just before.
 	for i := range len(r.events) {
-		j := (r.next - 1 - i + 2*len(r.events)) % len(r.events)
-		if len(r.events) < r.maxEvents {
-			j = len(r.events) - 1 - i
-		}
-		s.Events = append(s.Events, r.events[j])
+		s.Events = append(s.Events, r.events[(r.next-1-i+2*len(r.events))%len(r.events)])
 	}
 	s.TrackedClients = len(r.clients)
 	for a, o := range r.clients {

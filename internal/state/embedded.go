@@ -1,7 +1,7 @@
 // Package state keeps what rampart's identity features must remember across
 // requests, restarts and instances: session families and their refresh
-// tokens (session.Store), revocations, login failure counters and the
-// one-time use of TOTP steps.
+// tokens (session.Store), revocations, login failure counters, the
+// one-time use of TOTP steps, and the bans of package ban (ban.Store).
 //
 // Embedded is the single-node store, a bbolt file in the state directory;
 // Redis shares the same state between instances, falling back on an
@@ -21,6 +21,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/session"
 )
 
@@ -32,6 +33,7 @@ var (
 	bCounters = []byte("counters")    // key → counterRecord
 	bOnce     = []byte("once")        // key → expiry (unix nanoseconds)
 	bMeta     = []byte("meta")        // marks the process keeps across restarts → "1"
+	// bBans (bans.go): prefix → banRecord
 )
 
 // familyRecord is a family as stored: the public part and its tokens.
@@ -59,8 +61,9 @@ type counterRecord struct {
 type Embedded struct {
 	db *bolt.DB
 
-	mu   sync.Mutex
-	subs map[chan session.Revocation]struct{}
+	mu      sync.Mutex
+	subs    map[chan session.Revocation]struct{}
+	banSubs map[chan ban.Change]struct{}
 }
 
 // openTimeout is how long OpenEmbedded waits for another process to let go
@@ -88,7 +91,7 @@ func OpenEmbedded(path string) (*Embedded, error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bFamilies, bTokens, bRevoked, bCounters, bOnce, bMeta} {
+		for _, b := range [][]byte{bFamilies, bTokens, bRevoked, bCounters, bOnce, bMeta, bBans} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -99,7 +102,7 @@ func OpenEmbedded(path string) (*Embedded, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Embedded{db: db, subs: map[chan session.Revocation]struct{}{}}, nil
+	return &Embedded{db: db, subs: map[chan session.Revocation]struct{}{}, banSubs: map[chan ban.Change]struct{}{}}, nil
 }
 
 // Close closes the file.
@@ -373,8 +376,9 @@ func (e *Embedded) BlockedUntil(ctx context.Context, key string, now time.Time) 
 
 // Sweep removes what has expired at now: families past their end and
 // their tokens, revocations past their end, counters of windows long
-// over, used keys past their time. The gateway calls it periodically;
-// nothing depends on it for correctness, only the file's size does.
+// over, used keys past their time, bans past their Forget time. The
+// gateway calls it periodically; nothing depends on it for correctness,
+// only the file's size does.
 func (e *Embedded) Sweep(now time.Time, counterWindow time.Duration) error {
 	return e.db.Update(func(tx *bolt.Tx) error {
 		ended := map[string]bool{}
@@ -423,6 +427,10 @@ func (e *Embedded) Sweep(now time.Time, counterWindow time.Duration) error {
 		})
 		sweep(tx.Bucket(bOnce), func(v []byte) bool {
 			return len(v) != 8 || now.UnixNano() >= int64(binary.BigEndian.Uint64(v))
+		})
+		sweep(tx.Bucket(bBans), func(v []byte) bool {
+			var r banRecord
+			return json.Unmarshal(v, &r) != nil || !now.Before(r.Entry.Forget)
 		})
 		return nil
 	})

@@ -76,6 +76,9 @@ type Redis struct {
 	mu      sync.Mutex
 	pending bool   // a revocation did not reach Redis; push them all again
 	misses  uint64 // pushes failed so far: Replay clears pending only if none failed meanwhile
+	// bansPending and banMisses are the same for bans (bans.go).
+	bansPending bool
+	banMisses   uint64
 }
 
 // pendingMark is the local store's mark of revocations not yet pushed to
@@ -234,7 +237,8 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	// and OnError answer, not a wait.
 	opt.MaxRetries, opt.DialerRetries = -1, 1
 	r := &Redis{c: redis.NewClient(opt), p: o.Prefix, onErr: o.OnError, local: o.Local, logger: o.Logger,
-		br: breaker{min: minBackoff, max: maxBackoff}, pending: o.Local.mark(pendingMark)}
+		br: breaker{min: minBackoff, max: maxBackoff}, pending: o.Local.mark(pendingMark),
+		bansPending: o.Local.mark(bansPendingMark)}
 	if r.p == "" {
 		r.p = "rampart:"
 	}
@@ -444,10 +448,13 @@ redis.call('SET', KEYS[1], cjson.encode(f), 'KEEPTTL')
 return 1
 `
 
-// Replay pushes every local revocation in force to Redis when an earlier
-// push failed. The gateway calls it periodically; it costs nothing while
-// nothing is pending.
+// Replay pushes every local revocation in force, and every local ban
+// record, to Redis when an earlier push failed. The gateway calls it
+// periodically; it costs nothing while nothing is pending.
 func (r *Redis) Replay(ctx context.Context, now time.Time) error {
+	if err := r.replayBans(ctx, now); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	pending, misses := r.pending, r.misses
 	r.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -78,6 +79,11 @@ type capListener struct {
 	exempt  func(netip.Addr) bool
 	log     *seclog.Logger
 	sampler *seclog.Sampler
+	// refuse is Options.Refuse, set by Server.limitConns; nil for a
+	// listener made by LimitPerClient alone.
+	refuse func(netip.Addr) bool
+	// refused counts the connections refuse refused.
+	refused atomic.Uint64
 
 	mu   sync.Mutex
 	open map[netip.Addr]int // client key → open connections, never 0
@@ -92,6 +98,13 @@ func (l *capListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr, ok := peerAddr(c)
+		if ok && l.refuse != nil && l.refuse(addr) {
+			// A refused peer (a banned client): reset before any
+			// byte is read, whoever it is, trusted proxy or not.
+			l.refused.Add(1)
+			reset(c)
+			continue
+		}
 		if !ok || (l.exempt != nil && l.exempt(addr)) {
 			return c, nil
 		}
@@ -100,11 +113,17 @@ func (l *capListener) Accept() (net.Conn, error) {
 			return &capConn{Conn: c, l: l, key: key}, nil
 		}
 		l.logRefused(addr, key)
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		c.Close()
+		reset(c)
 	}
+}
+
+// reset closes c with a reset rather than a graceful close, so that a
+// flood of refused connections leaves no sockets in TIME_WAIT.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
 }
 
 func (l *capListener) acquire(key netip.Addr) bool {

@@ -105,6 +105,15 @@ type Options struct {
 	// means slog.Default().
 	SecurityLog *seclog.Logger
 
+	// Refuse, when set, is asked about each accepted connection's peer
+	// (unmapped, without zone) before anything is read from it: when it
+	// returns true the connection is reset at once, before the TLS
+	// handshake, so a refused peer costs no handshake, no goroutine and
+	// no buffer. It is called on the accepting goroutine, so it must be
+	// quick and must not block; it logs its refusals itself (sampled).
+	// The auto-ban's ban.Banner.RefuseConn is one. Nil refuses none.
+	Refuse func(netip.Addr) bool
+
 	// Rejected answers the requests the server refuses before its
 	// handler: those net/http's parser refuses, headers over
 	// MaxHeaderBytes, and those strictFraming refuses (see early.go). It
@@ -207,6 +216,7 @@ type Server struct {
 	maxConns    int
 	exempt      []netip.Prefix
 	securityLog *seclog.Logger
+	refuse      func(netip.Addr) bool
 	// state is shared by the connections Run wraps for early.go; nil for
 	// a Server not made by NewServer, whose connections are not wrapped.
 	state *serverState
@@ -239,7 +249,8 @@ func (s *Server) serve(ln net.Listener) error {
 	return s.HTTP.Serve(ln)
 }
 
-// limitConns wraps ln in the server's per-client connection cap.
+// limitConns wraps ln in the server's per-client connection cap and its
+// Refuse hook.
 func (s *Server) limitConns(ln net.Listener) net.Listener {
 	var exempt func(netip.Addr) bool
 	if len(s.exempt) > 0 {
@@ -253,7 +264,9 @@ func (s *Server) limitConns(ln net.Listener) net.Listener {
 			return false
 		}
 	}
-	return LimitPerClient(ln, s.maxConns, exempt, s.securityLog)
+	ln = LimitPerClient(ln, s.maxConns, exempt, s.securityLog)
+	ln.(*capListener).refuse = s.refuse
+	return ln
 }
 
 // NewServer returns a server for addr running h with o's timeouts. With a
@@ -312,7 +325,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 		},
 	}
 	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st,
-		maxConns: o.MaxConnsPerClient, exempt: o.TrustedProxies, securityLog: o.SecurityLog}, nil
+		maxConns: o.MaxConnsPerClient, exempt: o.TrustedProxies, securityLog: o.SecurityLog, refuse: o.Refuse}, nil
 }
 
 // dispatched tells the connection that net/http called the handler: what

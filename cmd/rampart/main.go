@@ -9,6 +9,7 @@
 //	rampart config check [--config F]  validate what serve would run (same file, same flags)
 //	rampart check URL                  audit a live deployment
 //	rampart user add|passwd|… NAME     manage a users file
+//	rampart ban list|add|remove [ADDR] manage bans through the admin listener
 //	rampart version                    print version information
 package main
 
@@ -30,6 +31,7 @@ func commands() []command {
 		{"config", "configuration tools: config check", runConfig},
 		{"check", "audit a live deployment's TLS, redirects and headers", runCheck},
 		{"user", "manage a users file: add, passwd, disable, enable, list, totp", runUser},
+		{"ban", "list, add and remove bans through the admin listener", runBan},
 		{"version", "print version, commit and Go toolchain", runVersion},
 	}
 }

@@ -44,6 +44,8 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileHeaders(f.Headers, p)
 	l.compileRateLimit(f.RateLimit, p)
 	l.compileAuth(f, p)
+	l.compileIPRules(f, p)
+	l.compileBan(f, p)
 	return p
 }
 

@@ -4,11 +4,14 @@ import (
 	"log/slog"
 
 	"github.com/rampart-dev/rampart/accesslog"
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/csrf"
 	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/internal/state"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
+	"github.com/rampart-dev/rampart/ipfilter"
 	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
@@ -50,6 +53,20 @@ type Plan struct {
 	// CSRF is the origin check of unsafe requests (always on), and the
 	// double-submit token under its TokenPrefixes.
 	CSRF csrf.Options
+
+	// IPFilter is the allow and deny rules (ip_rules:); the zero value
+	// allows everyone.
+	IPFilter ipfilter.Options
+	// Ban is the auto-ban, when BanEnabled (the default); Ignore holds
+	// ban.ignore and the trusted proxies. The gateway adds Store and Log.
+	Ban        ban.Options
+	BanEnabled bool
+	// BanProbe is the probe detector, run when BanEnabled.
+	BanProbe ban.ProbeOptions
+	// BanRedis shares bans between instances: ban.redis, or else
+	// auth.redis; nil: the embedded store alone. The gateway adds Local
+	// and Logger.
+	BanRedis *state.RedisOptions
 
 	LogLevel    slog.Level
 	AccessLog   accesslog.Options

@@ -62,6 +62,14 @@ type File struct {
 	// CSRF configures the cross-site request forgery protection, which
 	// checks the origin of every unsafe request by default.
 	CSRF CSRF `yaml:"csrf" plan:"CSRF"`
+
+	// IPRules are allow and deny lists of client addresses. Absent:
+	// every client is served.
+	IPRules IPRules `yaml:"ip_rules" plan:"IPFilter"`
+
+	// Ban is the auto-ban (fail2ban built in). Absent: on, with the
+	// default jail.
+	Ban Ban `yaml:"ban"`
 }
 
 // Paths are the relaxations of reqpath's strict policy: request paths

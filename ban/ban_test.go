@@ -171,6 +171,17 @@ func TestClientKeyIPv6AndMapped(t *testing.T) {
 	}
 }
 
+// A connection refused by the per-client cap is an event without a
+// request: its client is its client_ip attribute.
+func TestEventWithoutRequest(t *testing.T) {
+	b, _ := newBanner(t, Options{MaxRetry: 2})
+	for range 2 {
+		b.Observe(seclog.Record{Action: seclog.ExcessRateLimitExceeded, Count: 1,
+			Attrs: []slog.Attr{slog.String("client_ip", "::ffff:203.0.113.77")}})
+	}
+	eventually(t, "ban", func() bool { _, ok := b.Banned(netip.MustParseAddr("203.0.113.77")); return ok })
+}
+
 // A sampled event stands for the events it suppressed.
 func TestSampledCountsAll(t *testing.T) {
 	b, _ := newBanner(t, Options{MaxRetry: 10})
@@ -447,4 +458,36 @@ func TestAdminHandler(t *testing.T) {
 	if _, ok := b.Banned(netip.MustParseAddr("2001:db8::7")); ok {
 		t.Fatal("still banned")
 	}
+}
+
+// FuzzAdminAdd: whatever body an operator's client sends, the API answers
+// one of its statuses, and a ban it makes is a valid prefix, never /0.
+func FuzzAdminAdd(f *testing.F) {
+	for _, s := range []string{`{"address":"1.2.3.4"}`, `{"address":"::/0"}`, `{"address":"10.0.0.0/8","for":"1h","reason":"x"}`,
+		`{"address":"::ffff:0:0/95"}`, `{"for":"99999999h"}`, `[]`, `{"address":1}`, "\x00"} {
+		f.Add(s)
+	}
+	b, err := New(Options{Log: seclog.New(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer b.Close()
+	h := AdminHandler(b)
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", AdminPath, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch w.Code {
+		case 201:
+			var e Entry
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !e.Prefix.IsValid() || e.Prefix.Bits() == 0 || !e.Until.After(e.Created) {
+				t.Fatalf("%q: made %+v (%v)", body, e, err)
+			}
+			b.Unban(context.Background(), e.Prefix)
+		case 400:
+		default:
+			t.Fatalf("%q: status %d", body, w.Code)
+		}
+	})
 }

@@ -200,10 +200,24 @@ func (b *Banner) Handler(next http.Handler) http.Handler {
 
 // Observe takes a security event; pass it to seclog.Logger.Observe. It
 // never blocks: counted events are queued for the Banner's goroutine
-// (dropped, and counted in Stats, when the queue is full).
+// (dropped, and counted in Stats, when the queue is full). The client is
+// the event's (source.ip), or, for an event without a request (a
+// connection refused by the per-client cap), its client_ip attribute.
 func (b *Banner) Observe(r seclog.Record) {
-	if !b.actions[r.Action] || !r.Client.IsValid() {
+	if !b.actions[r.Action] {
 		return
+	}
+	if !r.Client.IsValid() {
+		for _, a := range r.Attrs {
+			if a.Key == "client_ip" && a.Value.Kind() == slog.KindString {
+				r.Client, _ = netip.ParseAddr(a.Value.String())
+				break
+			}
+		}
+		if !r.Client.IsValid() {
+			return
+		}
+		r.Client = r.Client.Unmap().WithZone("")
 	}
 	select {
 	case b.events <- r:

@@ -38,6 +38,9 @@ var allowed = map[string][]string{
 		"golang.org/x/net/html", "golang.org/x/net/html/"),
 	"csrf":      leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
 	"ratelimit": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
+	"ipfilter":  leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
+	// ban: storage-agnostic; the Redis and bbolt stores are internal/state's.
+	"ban": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
 	"ratelimit/redis": leafAnd(mod+"ratelimit", mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath",
 		"github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
 		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"),

@@ -72,7 +72,7 @@ func settle(t *testing.T, b *Banner) {
 	// One more event from a client of its own, counted after the
 	// others: once it is counted, they were.
 	sentinel := netip.MustParseAddr("192.0.2.250")
-	b.Observe(seclog.Record{Action: seclog.AuthnLoginFail, Client: sentinel, Count: b.o.MaxRetry})
+	b.Observe(seclog.Record{Action: seclog.AuthnLoginFail, Client: sentinel, Count: b.jail.Load().o.MaxRetry})
 	eventually(t, "sentinel banned", func() bool { _, ok := b.Banned(sentinel); return ok })
 }
 
@@ -180,6 +180,29 @@ func TestEventWithoutRequest(t *testing.T) {
 			Attrs: []slog.Attr{slog.String("client_ip", "::ffff:203.0.113.77")}})
 	}
 	eventually(t, "ban", func() bool { _, ok := b.Banned(netip.MustParseAddr("203.0.113.77")); return ok })
+}
+
+// A reload changes the jail and keeps the bans and the counts.
+func TestReconfigure(t *testing.T) {
+	b, _ := newBanner(t, Options{MaxRetry: 10})
+	b.Ban(context.Background(), netip.MustParsePrefix("198.51.100.0/24"), time.Hour, "x")
+	for range 3 {
+		b.Observe(rec(seclog.AuthnLoginFail, "203.0.113.1"))
+	}
+	if err := b.Reconfigure(Options{MaxRetry: -1}); err == nil {
+		t.Fatal("invalid options accepted")
+	}
+	if err := b.Reconfigure(Options{MaxRetry: 4, Actions: []string{seclog.AuthnLoginFail, seclog.AuthzFail}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Observe(rec(seclog.AuthzFail, "203.0.113.1"))
+	eventually(t, "ban under the new jail, counting the events before the reload", func() bool {
+		_, ok := b.Banned(netip.MustParseAddr("203.0.113.1"))
+		return ok
+	})
+	if _, ok := b.Banned(netip.MustParseAddr("198.51.100.1")); !ok {
+		t.Fatal("a ban was lost in the reload")
+	}
 }
 
 // A sampled event stands for the events it suppressed.

@@ -27,8 +27,7 @@ const queueLen = 4096
 // and Handler answer from memory; counting and the Store run on a
 // goroutine of the Banner's own.
 type Banner struct {
-	o       Options
-	actions map[string]bool
+	jail    atomic.Pointer[jail]
 	store   Store
 	log     *seclog.Logger
 	sampler *seclog.Sampler
@@ -42,6 +41,20 @@ type Banner struct {
 	wg     sync.WaitGroup
 
 	refusedConns, refusedRequests, dropped, bans atomic.Uint64
+}
+
+// jail is the settings in force (Reconfigure swaps them whole).
+type jail struct {
+	o       Options // with defaults
+	actions map[string]bool
+}
+
+func newJail(o Options) *jail {
+	j := &jail{o: o, actions: map[string]bool{}}
+	for _, a := range o.Actions {
+		j.actions[a] = true
+	}
+	return j
 }
 
 // Stats are a Banner's counters since New.
@@ -61,17 +74,13 @@ func New(o Options) (*Banner, error) {
 	}
 	o = o.withDefaults()
 	b := &Banner{
-		o:       o,
-		actions: map[string]bool{},
 		store:   o.Store,
 		log:     o.Log,
 		sampler: &seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
 		entries: map[netip.Prefix]Entry{},
 		events:  make(chan seclog.Record, queueLen),
 	}
-	for _, a := range o.Actions {
-		b.actions[a] = true
-	}
+	b.jail.Store(newJail(o))
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	list, changes, err := o.Store.Bans(ctx, time.Now())
@@ -86,6 +95,19 @@ func New(o Options) (*Banner, error) {
 	go b.follow(ctx, changes)
 	go b.count(ctx)
 	return b, nil
+}
+
+// Reconfigure puts o's jail (MaxRetry, FindTime, BanTime,
+// BanTimeIncrement, MaxBanTime, Actions, Ignore) in force from the next
+// event, for a configuration reload: bans and counts stay, in memory and
+// in the store. o.Store and o.Log are ignored (the Banner keeps its own).
+func (b *Banner) Reconfigure(o Options) error {
+	if err := o.Validate().Err(); err != nil {
+		return err
+	}
+	o.Store, o.Log = b.store, b.log
+	b.jail.Store(newJail(o.withDefaults()))
+	return nil
 }
 
 // Close stops following the store and counting. Bans in memory stay in
@@ -204,7 +226,7 @@ func (b *Banner) Handler(next http.Handler) http.Handler {
 // the event's (source.ip), or, for an event without a request (a
 // connection refused by the per-client cap), its client_ip attribute.
 func (b *Banner) Observe(r seclog.Record) {
-	if !b.actions[r.Action] {
+	if !b.jail.Load().actions[r.Action] {
 		return
 	}
 	if !r.Client.IsValid() {
@@ -232,7 +254,7 @@ func (b *Banner) Ignored(a netip.Addr) bool {
 	if a.IsLoopback() {
 		return true
 	}
-	for _, p := range b.o.Ignore {
+	for _, p := range b.jail.Load().o.Ignore {
 		if p.Contains(a) {
 			return true
 		}
@@ -286,25 +308,26 @@ func (b *Banner) countOne(ctx context.Context, r seclog.Record) {
 	if _, banned := b.Banned(r.Client); banned {
 		return
 	}
+	o := b.jail.Load().o
 	key := "ban:" + clientip.Key(r.Client).String()
 	now := time.Now()
 	n := 0
-	for range min(max(r.Count, 1), b.o.MaxRetry) {
+	for range min(max(r.Count, 1), o.MaxRetry) {
 		var err error
-		if n, err = b.store.Fail(ctx, key, b.o.FindTime, now); err != nil {
+		if n, err = b.store.Fail(ctx, key, o.FindTime, now); err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("ban: counting a failure", "error", err)
 			}
 			return
 		}
-		if n >= b.o.MaxRetry {
+		if n >= o.MaxRetry {
 			break
 		}
 	}
-	if n < b.o.MaxRetry {
+	if n < o.MaxRetry {
 		return
 	}
-	reason := fmt.Sprintf("%d failure events within %s (last: %s)", n, b.o.FindTime, r.Action)
+	reason := fmt.Sprintf("%d failure events within %s (last: %s)", n, o.FindTime, r.Action)
 	if _, err := b.ban(ctx, KeyPrefix(r.Client), 0, reason, false); err != nil && ctx.Err() == nil {
 		slog.Warn("ban: recording a ban", "error", err)
 	}
@@ -313,9 +336,10 @@ func (b *Banner) countOne(ctx context.Context, r seclog.Record) {
 
 // duration is the ban time of an offence of rank n ≥ 1.
 func (b *Banner) duration(n int) time.Duration {
-	d := float64(b.o.BanTime) * math.Pow(b.o.BanTimeIncrement, float64(n-1))
-	if d >= float64(b.o.MaxBanTime) || math.IsInf(d, 0) || math.IsNaN(d) {
-		return b.o.MaxBanTime
+	o := b.jail.Load().o
+	d := float64(o.BanTime) * math.Pow(o.BanTimeIncrement, float64(n-1))
+	if d >= float64(o.MaxBanTime) || math.IsInf(d, 0) || math.IsNaN(d) {
+		return o.MaxBanTime
 	}
 	return time.Duration(d)
 }
@@ -337,7 +361,7 @@ func (b *Banner) ban(ctx context.Context, p netip.Prefix, d time.Duration, reaso
 		d = b.duration(offence)
 	}
 	e := Entry{Prefix: p, Until: now.Add(d), Created: now, Reason: reason, Offence: offence, Manual: manual,
-		Forget: now.Add(d + b.o.MaxBanTime)}
+		Forget: now.Add(d + b.jail.Load().o.MaxBanTime)}
 	b.apply(Change{Entry: e})
 	b.bans.Add(1)
 	err := b.store.Ban(ctx, e)

@@ -47,6 +47,9 @@ type cluster struct {
 	prefix   string
 	upstream string
 	n        int
+	// extra is more configuration for every instance started after it
+	// is set.
+	extra string
 }
 
 // The users of every cluster, with their passwords.
@@ -119,6 +122,9 @@ type instance struct {
 	diag   *testenv.Buffer // rampart's own log
 	gw     *Gateway
 	src    config.Source
+	// xff, when set, is sent as X-Forwarded-For (with trusted_proxies
+	// in c.extra: the client rampart sees).
+	xff string
 }
 
 // start runs an instance with its own state directory and listeners,
@@ -144,7 +150,7 @@ auth:
   redis: {url: %q, prefix: %q%s}
   rules:
     - {prefix: /, require: authenticated}
-`, filepath.Join(c.dir, "state-"+in.name), c.cert, c.key, c.upstream, c.users, redisURL, c.prefix, onErr)
+%s`, filepath.Join(c.dir, "state-"+in.name), c.cert, c.key, c.upstream, c.users, redisURL, c.prefix, onErr, c.extra)
 	env := func(name string) (string, bool) {
 		if name == "RAMPART_SECRET_KEY" {
 			return c.secret, true
@@ -199,6 +205,9 @@ func (in *instance) do(method, path, body string, cookies ...*http.Cookie) *http
 		req.Header.Set("Origin", "https://app.test")
 	}
 	req.Header.Set("Accept", "application/json")
+	if in.xff != "" {
+		req.Header.Set("X-Forwarded-For", in.xff)
+	}
 	for _, c := range cookies {
 		if c != nil {
 			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})

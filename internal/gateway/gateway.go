@@ -22,7 +22,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/dashboard"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/seclog"
 )
@@ -53,9 +55,18 @@ type Gateway struct {
 	// access log's writer stay the same objects.
 	access, secW *swapWriter
 	sec          *seclog.Logger
+	// rec counts responses and security events for the dashboard; it
+	// outlives reloads.
+	rec *dashboard.Recorder
 
 	https *listen.Server
 	http  *listen.Server // nil when the redirect listener is off
+
+	// banner is the auto-ban, nil when it is off; it outlives reloads
+	// (Reconfigure changes its jail), holding the state store by keys.
+	banner *ban.Banner
+	keys   []string
+	sweep  atomic.Int64
 
 	cur  atomic.Pointer[generation]
 	res  *resources
@@ -82,6 +93,8 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	g.access = &swapWriter{std: o.Stdout}
 	g.secW = &swapWriter{std: o.Stderr}
 	g.sec = seclog.New(slog.New(slog.NewJSONHandler(g.secW, nil)))
+	g.rec = dashboard.NewRecorder(dashboard.RecorderOptions{})
+	g.sec.Observe(g.rec.Observe)
 	defer func() {
 		if err != nil {
 			g.Close()
@@ -97,6 +110,11 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	} else {
 		done(true)
 	}
+	if plan.BanEnabled {
+		if err := g.openBanner(plan); err != nil {
+			return nil, err
+		}
+	}
 	gen, err := g.build(plan, nil)
 	if err != nil {
 		return nil, err
@@ -111,6 +129,10 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	// generation.
 	lo := plan.Listen
 	lo.Logger, lo.SecurityLog = o.Logger, g.sec
+	if g.banner != nil {
+		// A banned client's connections end before the TLS handshake.
+		lo.Refuse = g.banner.RefuseConn
+	}
 	lo.Rejected = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { g.serve(w, r, (*generation).rejected) })
 	if g.https, err = listen.NewServer(plan.HTTPS, http.HandlerFunc(g.ServeHTTP), g.tlsConfig(gen), lo); err != nil {
 		return nil, err
@@ -124,6 +146,28 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		g.http.Listener = o.HTTPListener
 	}
 	return g, nil
+}
+
+// openBanner opens the state store the bans are kept in (shared through
+// ban.redis, or auth.redis) and starts the auto-ban, watching the
+// security log.
+func (g *Gateway) openBanner(plan *config.Plan) error {
+	os.MkdirAll(plan.StateDir, 0o700)
+	d := pipelineDeps{logger: g.logger, res: g.res, keys: &g.keys, sweep: &g.sweep}
+	store, err := d.openState(plan, plan.BanRedis)
+	if err != nil {
+		if plan.BanRedis != nil {
+			return fmt.Errorf("ban.redis: %w", err)
+		}
+		return err
+	}
+	bo := plan.Ban
+	bo.Store, bo.Log = store, g.sec
+	if g.banner, err = ban.New(bo); err != nil {
+		return err
+	}
+	g.sec.Observe(g.banner.Observe)
+	return nil
 }
 
 // httpsPort is the port redirects point at.
@@ -215,6 +259,10 @@ func (g *Gateway) Close() error {
 	var errs []error
 	if gen := g.cur.Swap(nil); gen != nil {
 		errs = append(errs, gen.close())
+	}
+	if g.banner != nil {
+		errs = append(errs, g.banner.Close())
+		g.banner = nil
 	}
 	errs = append(errs, g.res.closeAll(), g.access.close(), g.secW.close())
 	return errors.Join(errs...)

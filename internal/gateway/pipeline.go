@@ -9,16 +9,21 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-dev/rampart/accesslog"
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/csrf"
 	"github.com/rampart-dev/rampart/httperr"
 	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/dashboard"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/state"
+	"github.com/rampart-dev/rampart/ipfilter"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
@@ -46,6 +51,15 @@ type pipelineDeps struct {
 	// prev is the pipeline this one replaces on a reload: its rate-limit
 	// states are taken over.
 	prev *pipeline
+	// rec, when not nil, counts responses for the security dashboard
+	// (the gateway's, kept across reloads).
+	rec *dashboard.Recorder
+	// banner, when not nil, is the auto-ban (the gateway's, kept across
+	// reloads).
+	banner *ban.Banner
+	// sweep is the embedded store's counter window, which a reload may
+	// change.
+	sweep *atomic.Int64
 }
 
 // acquire opens (or takes over) the resource named key: see resources.
@@ -145,6 +159,11 @@ func annotateRateLimit(r *http.Request, d ratelimit.Decision) {
 //	request path      400 for a path the application could read
 //	                  differently from rampart, answered here so the 400
 //	                  has the headers and comes after the host check
+//	auto-ban          403 to a banned client behind a trusted proxy (the
+//	                  listener refuses the others before TLS)
+//	IP rules          403 to a client the allow and deny lists refuse
+//	probe detector    404 to scanners' requests for /.env, /.git/, ...,
+//	                  an event the auto-ban counts
 //	rate limit        before any work is spent on the request
 //	CSP reports       the collector, under a limit of its own, after the
 //	                  host check and the rate limit like any other path
@@ -155,8 +174,8 @@ func annotateRateLimit(r *http.Request, d ratelimit.Decision) {
 //	                  the application's debug pages replaced (inside the
 //	                  security headers, so the replacement carries them)
 //
-// Stages added later (IP bans, CSRF, sessions, identity headers) slot in
-// between the request path and the proxy.
+// CSRF, sessions and identity headers come between the CSP reports and
+// the proxy (see identity).
 func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 	po := plan.Proxy
 	po.Logger, po.SecLog = d.logger, d.sec
@@ -208,6 +227,11 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	if err != nil {
 		return nil, err
 	}
+	if d.rec != nil {
+		// What comes back through here is the application's answer,
+		// not a rejection by rampart.
+		next = d.rec.Application(next)
+	}
 	next, err = d.identity(plan, next)
 	if err != nil {
 		return nil, err
@@ -235,7 +259,29 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		return nil, err
 	}
 
+	ipo := plan.IPFilter
+	ipo.Log = d.sec
+	filter, err := ipfilter.New(ipo)
+	if err != nil {
+		return nil, err
+	}
+
 	var h http.Handler = limiter.Handler(next)
+	if d.banner != nil {
+		pr := plan.BanProbe
+		pr.Log = d.sec
+		probe, err := ban.NewProbe(pr)
+		if err != nil {
+			return nil, err
+		}
+		h = probe.Handler(h)
+	}
+	h = filter.Handler(h)
+	if d.banner != nil {
+		// Clients behind a trusted proxy, whose connections the
+		// listener cannot refuse.
+		h = d.banner.Handler(h)
+	}
 	h = reqpath.Enforce(h)
 	h = hostCheck(plan.Hosts, d.port, refuseTrace(serverOptions(h)))
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
@@ -243,6 +289,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	// The path is decided before the headers choose their route, and the
 	// refusal answered inside them, so the 400 carries them too.
 	h = paths.Decide(h)
+	h = d.count(h)
 	h = access.Handler(h)
 	h = resolver.Handler(h)
 	h = ids.Handler(h)
@@ -253,12 +300,21 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	around := func(h http.Handler) http.Handler {
 		h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 		h = headers.Handler(h)
+		h = d.count(h)
 		h = access.Handler(h)
 		h = resolver.Handler(h)
 		return ids.Handler(h)
 	}
 	return &pipeline{https: h, rejected: around(http.HandlerFunc(rejectedPage)), around: around,
 		limiter: limiter, reports: reports}, nil
+}
+
+// count wraps h in the dashboard's response counter, when there is one.
+func (d pipelineDeps) count(h http.Handler) http.Handler {
+	if d.rec == nil {
+		return h
+	}
+	return d.rec.Handler(h)
 }
 
 // pipeline is the HTTPS listener's handler and what the listeners need to
@@ -299,8 +355,11 @@ func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handl
 	if !plan.AuthEnabled {
 		return protect.Handler(next), nil
 	}
-	store, err := d.openState(plan)
+	store, err := d.openState(plan, plan.Auth.Redis)
 	if err != nil {
+		if plan.Auth.Redis != nil && !strings.HasPrefix(err.Error(), "state_dir") {
+			err = fmt.Errorf("auth.redis: %w", err)
+		}
 		return nil, err
 	}
 	gate, err := auth.New(plan.Auth, auth.Deps{Store: store, CSRF: protect, Sec: d.sec, Logger: d.logger})
@@ -316,23 +375,34 @@ func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handl
 }
 
 // openState opens the state store: the embedded file in the state
-// directory, and Redis in front of it when auth.redis is configured.
+// directory, and Redis in front of it when ro is not nil (auth.redis for
+// sessions, ban.redis for bans; the same settings share one client).
 //
-// Both outlive a reload that keeps their settings: sessions, revocations
-// and counters are never dropped by a reload, and the embedded file, which
-// one process opens only once, is not reopened.
-func (d pipelineDeps) openState(plan *config.Plan) (auth.Store, error) {
+// Both outlive a reload that keeps their settings: sessions, revocations,
+// bans and counters are never dropped by a reload, and the embedded file,
+// which one process opens only once, is not reopened.
+func (d pipelineDeps) openState(plan *config.Plan, ro *state.RedisOptions) (stateStore, error) {
 	path := filepath.Join(plan.StateDir, "rampart.db")
+	window := sweepWindow(plan)
+	if d.sweep != nil {
+		d.sweep.Store(int64(window))
+	}
 	v, err := d.acquire("state "+path, func() (any, io.Closer, func(context.Context), error) {
 		local, err := state.OpenEmbedded(path)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		// Expired sessions, revocations, counters and used TOTP steps
-		// are swept every few minutes: nothing depends on it but the
-		// file's size.
+		// Expired sessions, revocations, bans, counters and used TOTP
+		// steps are swept every few minutes: nothing depends on it
+		// but the file's size. Counters live as long as the longest
+		// window that counts them (the current configuration's).
+		sweep := d.sweep
 		return local, local, every(5*time.Minute, func() {
-			if err := local.Sweep(time.Now(), auth.FailureWindow); err != nil {
+			w := window
+			if sweep != nil {
+				w = time.Duration(sweep.Load())
+			}
+			if err := local.Sweep(time.Now(), w); err != nil {
 				d.logger.Error("state: sweeping the embedded store", "err", err)
 			}
 		}), nil
@@ -341,30 +411,47 @@ func (d pipelineDeps) openState(plan *config.Plan) (auth.Store, error) {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
 	local := v.(*state.Embedded)
-	if plan.Auth.Redis == nil {
+	if ro == nil {
 		return local, nil
 	}
-	ro := *plan.Auth.Redis
-	v, err = d.acquire(fmt.Sprintf("state-redis %s %+v", path, ro), func() (any, io.Closer, func(context.Context), error) {
-		ro.Local, ro.Logger = local, d.logger
-		rs, err := state.NewRedis(ro)
+	opts := *ro
+	v, err = d.acquire(fmt.Sprintf("state-redis %s %+v", path, opts), func() (any, io.Closer, func(context.Context), error) {
+		opts.Local, opts.Logger = local, d.logger
+		rs, err := state.NewRedis(opts)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		// A revocation written while Redis was down is pushed again
-		// once it answers: none is lost.
+		// A revocation or ban written while Redis was down is pushed
+		// again once it answers: none is lost.
 		return rs, rs, every(5*time.Second, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := rs.Replay(ctx, time.Now()); err != nil {
-				d.logger.Warn("state: revocations not yet pushed to Redis", "err", err)
+				d.logger.Warn("state: revocations and bans not yet pushed to Redis", "err", err)
 			}
 		}), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("auth.redis: %w", err)
+		return nil, err
 	}
 	return v.(*state.Redis), nil
+}
+
+// stateStore is what the embedded store and Redis both are: the sessions'
+// store and the bans'.
+type stateStore interface {
+	auth.Store
+	ban.Store
+}
+
+// sweepWindow is how long failure counters must be kept: the longest
+// window that counts them.
+func sweepWindow(plan *config.Plan) time.Duration {
+	w := auth.FailureWindow
+	if ft := plan.Ban.FindTime; plan.BanEnabled && max(ft, ban.DefaultFindTime) > w {
+		w = max(ft, ban.DefaultFindTime)
+	}
+	return w
 }
 
 // every returns a runner calling f every interval until its context ends.

@@ -99,7 +99,7 @@ func (g *Gateway) build(plan *config.Plan, prev *generation) (_ *generation, err
 	gen.tls = t.(*tlsconf.Server)
 
 	d := pipelineDeps{logger: g.logger, access: g.access, sec: g.sec, closers: &gen.closers,
-		runners: &gen.runners, port: g.port, res: g.res, keys: &gen.keys}
+		runners: &gen.runners, port: g.port, res: g.res, keys: &gen.keys, rec: g.rec, banner: g.banner, sweep: &g.sweep}
 	if prev != nil {
 		d.prev = prev.pipe
 	}
@@ -167,6 +167,11 @@ func restartOnly(old, next *config.Plan) []string {
 	if old.HTTP != next.HTTP {
 		keys = append(keys, "listen.http")
 	}
+	if old.BanEnabled != next.BanEnabled {
+		keys = append(keys, "ban.enabled")
+	} else if old.BanEnabled && (old.StateDir != next.StateDir || !reflect.DeepEqual(old.BanRedis, next.BanRedis)) {
+		keys = append(keys, "state_dir or ban.redis (where bans are kept)")
+	}
 	a, b := old.Listen, next.Listen
 	a.Logger, b.Logger, a.SecurityLog, b.SecurityLog, a.Rejected, b.Rejected = nil, nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(a, b) {
@@ -208,7 +213,14 @@ func (g *Gateway) Reload(plan *config.Plan) error {
 		return fmt.Errorf("log.security: %w", err)
 	}
 	gen, err := g.build(plan, old)
+	if err == nil && g.banner != nil {
+		err = g.banner.Reconfigure(plan.Ban)
+	}
 	if err != nil {
+		if gen != nil {
+			gen.close()
+			g.res.release(gen.keys)
+		}
 		// The log files of the refused plan, if it named new ones,
 		// are put back.
 		accessDone(false)

@@ -32,6 +32,7 @@ func commands() []command {
 		{"check", "audit a live deployment's TLS, redirects and headers", runCheck},
 		{"user", "manage a users file: add, passwd, disable, enable, list, totp", runUser},
 		{"ban", "list, add and remove bans through the admin listener", runBan},
+		{"reload", "reload a running rampart's configuration through the admin listener", runReload},
 		{"version", "print version, commit and Go toolchain", runVersion},
 	}
 }

@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"reflect"
@@ -19,6 +21,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/logfile"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -492,4 +495,48 @@ func (g *Gateway) ReloadConfig(ctx context.Context, src config.Source) error {
 	g.sec.Event(ctx, nil, slog.LevelInfo, seclog.SysConfigReload, "configuration reloaded",
 		slog.String("outcome", "success"), slog.String("config", src.Path))
 	return nil
+}
+
+// ReloadPath is where the admin listener takes a reload request.
+const ReloadPath = "/api/reload"
+
+// ReloadResult is the admin API's answer to a reload: what `rampart
+// reload` prints.
+type ReloadResult struct {
+	Reloaded bool   `json:"reloaded"`
+	Error    string `json:"error,omitempty"`
+}
+
+// ReloadHandler serves POST ReloadPath for the admin listener (which
+// checks the operator's token in front): the configuration is reloaded
+// from src as on SIGHUP, and the answer says whether it was applied (200)
+// or refused (422, the findings in rampart's own log). The request must
+// be application/json, so that a cross-site form cannot send one.
+func (g *Gateway) ReloadHandler(src config.Source) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		switch {
+		case r.Method != http.MethodPost:
+			w.Header().Set("Allow", http.MethodPost)
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			json.NewEncoder(w).Encode(ReloadResult{Error: "use POST"})
+			return
+		case !isJSON(r.Header.Get("Content-Type")):
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			json.NewEncoder(w).Encode(ReloadResult{Error: "send Content-Type: application/json"})
+			return
+		}
+		if err := g.ReloadConfig(r.Context(), src); err != nil {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			json.NewEncoder(w).Encode(ReloadResult{Error: safe.Clean(err.Error(), 4096)})
+			return
+		}
+		json.NewEncoder(w).Encode(ReloadResult{Reloaded: true})
+	})
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }

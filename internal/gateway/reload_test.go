@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,5 +256,53 @@ func TestReload_KeepsSessions(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode >= 400 || next.access == nil {
 		t.Errorf("refresh after reload: %d", resp.StatusCode)
+	}
+}
+
+// TestReloadHandler: the admin API reloads on a JSON POST only (a
+// cross-site form cannot send one), answers 200 when the new
+// configuration is in force and 422 when it was refused.
+func TestReloadHandler(t *testing.T) {
+	h := start(t, upstream(t).URL, "headers: {referrer_policy: same-origin}\n")
+	api := httptest.NewServer(h.gw.ReloadHandler(h.src))
+	defer api.Close()
+	post := func(method, ct string) (int, string) {
+		req, _ := http.NewRequest(method, api.URL+ReloadPath, strings.NewReader("{}"))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	h.rewrite("headers: {referrer_policy: origin}\n")
+	for _, tc := range []struct {
+		method, ct string
+		want       int
+	}{
+		{"GET", "", 405},
+		{"POST", "application/x-www-form-urlencoded", 415},
+		{"POST", "text/plain", 415},
+	} {
+		if code, body := post(tc.method, tc.ct); code != tc.want {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.ct, code, body, tc.want)
+		}
+	}
+	if resp, _ := h.get("/", nil); resp.Header.Get("Referrer-Policy") != "same-origin" {
+		t.Fatal("a refused request reloaded the configuration")
+	}
+	if code, body := post("POST", "application/json"); code != 200 || !strings.Contains(body, `"reloaded":true`) {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if resp, _ := h.get("/", nil); resp.Header.Get("Referrer-Policy") != "origin" {
+		t.Error("the reload was not applied")
+	}
+	h.rewrite("headers: {referrer_policy: nonsense}\n")
+	if code, body := post("POST", "application/json"); code != 422 || !strings.Contains(body, "referrer_policy") {
+		t.Errorf("refused reload: %d %s", code, body)
 	}
 }

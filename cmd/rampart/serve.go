@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/gateway"
 	"github.com/rampart-dev/rampart/internal/gcfloor"
+	"github.com/rampart-dev/rampart/internal/listen"
 )
 
 // stringList is a repeatable flag.
@@ -90,7 +91,25 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	for _, f := range findings {
 		logger.Warn("configuration warning", "where", f.Where, "key", f.Key, "message", f.Message, "hint", f.Hint)
 	}
-	gw, err := gateway.New(plan, gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr})
+	gwOpts := gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr}
+	lns, err := activatedListeners()
+	if err == nil {
+		gwOpts.HTTPSListener, gwOpts.HTTPListener, err = pickActivated(lns)
+	}
+	if err != nil {
+		errorf(stderr, "name the sockets of rampart.socket with FileDescriptorName=https and FileDescriptorName=http (see deploy/systemd/rampart.socket)", "%v", err)
+		return 1
+	}
+	httpsAddr, httpAddr := plan.HTTPS, plan.HTTP
+	if gwOpts.HTTPSListener != nil {
+		httpsAddr = gwOpts.HTTPSListener.Addr().String()
+		logger.Info("socket activation: serving HTTPS on the socket systemd passed", "https", httpsAddr, "listen.https", plan.HTTPS)
+	}
+	if gwOpts.HTTPListener != nil {
+		httpAddr = gwOpts.HTTPListener.Addr().String()
+		logger.Info("socket activation: serving the redirect on the socket systemd passed", "http", httpAddr, "listen.http", plan.HTTP)
+	}
+	gw, err := gateway.New(plan, gwOpts)
 	if err != nil {
 		errorf(stderr, "", "%v", err)
 		return 1
@@ -114,7 +133,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	if ready != nil {
 		ready(plan)
 	}
-	logger.Info("rampart serving", "https", plan.HTTPS, "http", plan.HTTP, "upstream", plan.Proxy.Upstream.Redacted(), "hosts", plan.Hosts, "tls", plan.TLSMode())
+	logger.Info("rampart serving", "https", httpsAddr, "http", httpAddr, "upstream", plan.Proxy.Upstream.Redacted(), "hosts", plan.Hosts, "tls", plan.TLSMode())
 	if err := gw.Run(ctx); err != nil {
 		errorf(stderr, "", "%v", err)
 		return 1
@@ -169,4 +188,25 @@ func executable() string {
 		return p
 	}
 	return "rampart"
+}
+
+// activatedListeners returns the sockets systemd passed (socket
+// activation); tests replace it.
+var activatedListeners = listen.Activated
+
+// pickActivated takes the HTTPS and HTTP listeners out of the sockets
+// systemd passed, by their FileDescriptorName= ("https", "http"). Either
+// may be nil: the gateway then opens the plan's address itself. A socket
+// of any other name is refused (and every socket closed): serving it as
+// neither would leave a port open that nothing answers.
+func pickActivated(lns map[string]net.Listener) (https, http net.Listener, err error) {
+	for name := range lns {
+		if name != "https" && name != "http" {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return nil, nil, fmt.Errorf("socket activation: a socket named %q was passed; rampart serves sockets named https and http", name)
+		}
+	}
+	return lns["https"], lns["http"], nil
 }

@@ -134,3 +134,78 @@ func TestServe_PortInUseReportedBeforeServing(t *testing.T) {
 		t.Errorf("said it was serving on a port it could not bind:\n%s", out)
 	}
 }
+
+// Sockets passed by systemd are served instead of the plan's addresses:
+// the configured listen address is busy, and rampart serves anyway.
+func TestServe_SocketActivation(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	activated, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := activatedListeners
+	activatedListeners = func() (map[string]net.Listener, error) {
+		return map[string]net.Listener{"https": activated}, nil
+	}
+	defer func() { activatedListeners = orig }()
+
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") }))
+	defer up.Close()
+	state := t.TempDir()
+	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\n"), 0o600)
+	var stderr testenv.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"serve", "--config", filepath.Join(state, "rampart.yaml"), "--upstream", up.URL,
+			"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state}, io.Discard, &stderr)
+	}()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	var body []byte
+	for range 100 {
+		req, _ := http.NewRequest("GET", "https://"+activated.Addr().String()+"/", nil)
+		req.Host = "localhost"
+		resp, err := c.Do(req)
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		default:
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if string(body) != "app" {
+		t.Errorf("activated socket answered %q\n%s", body, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "socket activation: serving HTTPS") {
+		t.Errorf("no activation record:\n%s", stderr.String())
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if code := <-exit; code != 0 {
+		t.Errorf("exit %d\n%s", code, stderr.String())
+	}
+}
+
+// A socket under another name is refused, and closed.
+func TestPickActivated_UnknownNameRefused(t *testing.T) {
+	a, _ := net.Listen("tcp", "127.0.0.1:0")
+	b, _ := net.Listen("tcp", "127.0.0.1:0")
+	_, _, err := pickActivated(map[string]net.Listener{"https": a, "admin": b})
+	if err == nil || !strings.Contains(err.Error(), `"admin"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := a.Accept(); err == nil {
+		t.Error("listener left open")
+	}
+	h, p, err := pickActivated(nil)
+	if h != nil || p != nil || err != nil {
+		t.Errorf("nothing passed: %v %v %v", h, p, err)
+	}
+}

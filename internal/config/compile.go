@@ -46,6 +46,7 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileAuth(f, p)
 	l.compileIPRules(f, p)
 	l.compileBan(f, p)
+	l.compileSecurityTxt(f, p)
 	return p
 }
 

@@ -476,3 +476,55 @@ func TestLoad_MaxConnsPerClientSet(t *testing.T) {
 		t.Errorf("max_conns_per_client 0 must mean the default: %v %v", p, fs)
 	}
 }
+
+func TestLoad_SecurityTxt(t *testing.T) {
+	exp := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
+	p, fs, _ := load(t, minimal+`
+security_txt:
+  contact: [mailto:security@example.com, "https://example.com/report"]
+  expires: `+exp.Format(time.RFC3339)+`
+  preferred_languages: [en, fr]
+  policy: [https://example.com/policy]
+`, nil, Flags{})
+	if p == nil || len(fs) != 0 {
+		t.Fatalf("findings:\n%s", fs.Error())
+	}
+	if !p.SecurityTxtEnabled || !p.SecurityTxt.Expires.Equal(exp) || len(p.SecurityTxt.Contact) != 2 || p.SecurityTxt.Policy[0] != "https://example.com/policy" {
+		t.Errorf("plan: %v %+v", p.SecurityTxtEnabled, p.SecurityTxt)
+	}
+	if p, _, _ := load(t, minimal, nil, Flags{}); p.SecurityTxtEnabled {
+		t.Error("enabled without the section")
+	}
+}
+
+// Each mistake is refused (or reported) at its own key and line.
+func TestLoad_SecurityTxtFindings(t *testing.T) {
+	future := time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	for name, tc := range map[string]struct {
+		section, key string
+		sev          Severity
+		contains     string
+	}{
+		"no contact":   {"  expires: " + future, "security_txt.contact", Error, "at least one contact"},
+		"no expires":   {"  contact: [mailto:a@example.com]", "security_txt.expires", Error, "is required"},
+		"expired":      {"  contact: [mailto:a@example.com]\n  expires: 2020-01-01T00:00:00Z", "security_txt.expires", Error, "is past"},
+		"not RFC 3339": {"  contact: [mailto:a@example.com]\n  expires: 31/01/2099", "security_txt.expires", Error, "RFC 3339"},
+		"over a year": {"  contact: [mailto:a@example.com]\n  expires: " + time.Now().AddDate(2, 0, 0).UTC().Format(time.RFC3339),
+			"security_txt.expires", Warning, "more than a year"},
+		"http contact": {"  contact: [mailto:a@example.com, \"http://example.com/r\"]\n  expires: " + future, "security_txt.contact[1]", Error, "http:"},
+		"injection": {"  contact: [\"mailto:a@example.com\\r\\nContact: https://evil.example\"]\n  expires: " + future,
+			"security_txt.contact[0]", Error, "control character"},
+		"bad hiring": {"  contact: [mailto:a@example.com]\n  expires: " + future + "\n  hiring: [ftp://example.com/jobs]", "security_txt.hiring[0]", Error, "ftp"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, fs, _ := load(t, minimal+"security_txt:\n"+tc.section+"\n", nil, Flags{})
+			found := false
+			for _, f := range fs {
+				found = found || f.Key == tc.key && f.Severity == tc.sev && strings.Contains(f.Message, tc.contains) && strings.Contains(f.Where, "rampart.yaml:")
+			}
+			if !found || len(fs) != 1 {
+				t.Errorf("want one %s at %s containing %q, got:\n%s", tc.sev, tc.key, tc.contains, fs.Error())
+			}
+		})
+	}
+}

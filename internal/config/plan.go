@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-dev/rampart/ratelimit"
 	"github.com/rampart-dev/rampart/reqpath"
 	"github.com/rampart-dev/rampart/secheaders"
+	"github.com/rampart-dev/rampart/securitytxt"
 )
 
 // Plan is a validated configuration. It holds each library's Options as
@@ -67,6 +68,11 @@ type Plan struct {
 	// auth.redis; nil: the embedded store alone. The gateway adds Local
 	// and Logger.
 	BanRedis *state.RedisOptions
+	// SecurityTxt is the security.txt file served at
+	// /.well-known/security.txt, when SecurityTxtEnabled (the
+	// security_txt: section is present).
+	SecurityTxt        securitytxt.Options
+	SecurityTxtEnabled bool
 
 	LogLevel    slog.Level
 	AccessLog   accesslog.Options

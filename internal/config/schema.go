@@ -70,6 +70,9 @@ type File struct {
 	// Ban is the auto-ban (fail2ban built in). Absent: on, with the
 	// default jail.
 	Ban Ban `yaml:"ban"`
+	// SecurityTxt is the security.txt file (RFC 9116). Absent: none is
+	// served.
+	SecurityTxt *SecurityTxt `yaml:"security_txt" plan:"SecurityTxt"`
 }
 
 // Paths are the relaxations of reqpath's strict policy: request paths

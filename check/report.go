@@ -34,11 +34,14 @@ const (
 	CategoryHeaders  Category = "headers"
 	CategoryCookies  Category = "cookies"
 	CategoryExposure Category = "exposure"
+	// CategoryDisclosure is the vulnerability disclosure contact: the
+	// site's security.txt (RFC 9116).
+	CategoryDisclosure Category = "disclosure"
 )
 
 // Categories returns the categories in report order, in a fresh slice.
 func Categories() []Category {
-	return []Category{CategoryTLS, CategoryRedirect, CategoryHeaders, CategoryCookies, CategoryExposure}
+	return []Category{CategoryTLS, CategoryRedirect, CategoryHeaders, CategoryCookies, CategoryExposure, CategoryDisclosure}
 }
 
 // Finding is one problem or observation, with the fix.

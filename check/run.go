@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rampart-dev/rampart/safe"
 )
@@ -95,6 +96,7 @@ func Run(ctx context.Context, target string, o Options) (*Report, error) {
 
 	// TRACE and well-known leaks.
 	rep.Findings = append(rep.Findings, p.exposure(ctx, u)...)
+	rep.Findings = append(rep.Findings, p.securityTxt(ctx, u, time.Now())...)
 
 	sortFindings(rep.Findings)
 	return rep, nil

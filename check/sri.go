@@ -7,8 +7,9 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/rampart-dev/rampart/safe"
 	"golang.org/x/net/html"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // sriOrder is the Observatory's goodness order for subresource-integrity,

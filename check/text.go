@@ -11,11 +11,12 @@ import (
 )
 
 var categoryTitle = map[Category]string{
-	CategoryTLS:      "TLS",
-	CategoryRedirect: "Redirect",
-	CategoryHeaders:  "Headers",
-	CategoryCookies:  "Cookies",
-	CategoryExposure: "Exposure",
+	CategoryTLS:        "TLS",
+	CategoryRedirect:   "Redirect",
+	CategoryHeaders:    "Headers",
+	CategoryCookies:    "Cookies",
+	CategoryExposure:   "Exposure",
+	CategoryDisclosure: "Disclosure (security.txt)",
 }
 
 // WriteText writes the human-readable report: grade first, then findings

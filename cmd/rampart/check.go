@@ -20,8 +20,10 @@ const checkUsage = `usage: rampart check [flags] https://host[:port]/ [flags]
 
 Audits a live deployment the way a browser and a scanner see it: the
 HTTP→HTTPS redirect (and whether it reflects a foreign Host), TLS versions,
-cipher suites and certificate, security headers, cookies, CORS, and exposed
-files (/.git/HEAD, /.env, /server-status, /console). The headers are scored
+cipher suites and certificate, security headers, cookies, CORS, exposed
+files (/.git/HEAD, /.env, /server-status, /console), and the security.txt
+file (RFC 9116: missing, expired, no Contact or Expires, Expires more than
+a year ahead). The headers are scored
 and graded like the MDN HTTP Observatory; TLS is reported separately.
 
 Flags may come before or after the URL. To audit a server before DNS

@@ -164,7 +164,6 @@ func TestFail2ban_RegexTool(t *testing.T) {
 	}
 }
 
-
 // fail2ban-client -t loads the jail with the filter (in a copy of the
 // system configuration, its other jails removed, the log path a file that
 // exists).

@@ -1,8 +1,8 @@
 #!/bin/sh
 # ufw rules for a host running rampart: 443 (HTTPS) and 80 (redirect, ACME
-# HTTP-01) open, the admin listener's port 9180 closed to the outside (it
-# listens on 127.0.0.1 by default; loopback traffic is not filtered by
-# ufw), SSH kept open with ufw's rate limit, everything else denied.
+# HTTP-01) open, port 9180 (the admin listener's, planned: admin.listen,
+# 127.0.0.1:9180) closed to the outside (loopback traffic is not filtered
+# by ufw), SSH kept open with ufw's rate limit, everything else denied.
 #
 # ufw cannot set a per-client rate for new connections other than its
 # fixed "limit" (6 in 30 s), too low for browsers on 443: use rampart.nft

@@ -91,7 +91,8 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	for _, f := range findings {
 		logger.Warn("configuration warning", "where", f.Where, "key", f.Key, "message", f.Message, "hint", f.Hint)
 	}
-	gwOpts := gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr}
+	v, _ := versionInfo()
+	gwOpts := gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr, Version: v}
 	lns, err := activatedListeners()
 	if err == nil {
 		gwOpts.HTTPSListener, gwOpts.HTTPListener, err = pickActivated(lns)

@@ -41,6 +41,8 @@ type Options struct {
 	// opening the plan's addresses (tests and socket activation pass
 	// listeners).
 	HTTPSListener, HTTPListener net.Listener
+	// Version is rampart's version, for the sys_startup event.
+	Version string
 }
 
 // Gateway is a running configuration. Build it with New, serve with Run,
@@ -238,11 +240,28 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.mu.Unlock()
 		g.wg.Wait()
 	}()
+	plan := g.Plan()
+	g.sec.Event(ctx, nil, slog.LevelInfo, seclog.SysStartup, "rampart started",
+		slog.String("version", g.o.Version), slog.String("https", g.httpsAddr()), slog.String("upstream", plan.Proxy.Upstream.Redacted()))
 	err := listen.Run(ctx, g.servers()...)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	reason := "signal"
+	if err != nil {
+		reason = "listener error: " + err.Error()
+	}
+	// Logged before Close, while the security log is still open.
+	g.sec.Event(context.WithoutCancel(ctx), nil, slog.LevelInfo, seclog.SysShutdown, "rampart stopped", slog.String("reason", reason))
 	return err
+}
+
+// httpsAddr is the HTTPS listener's address, once it is open.
+func (g *Gateway) httpsAddr() string {
+	if g.https.Listener != nil {
+		return g.https.Listener.Addr().String()
+	}
+	return g.https.HTTP.Addr
 }
 
 // Reopen reopens the log files (after logrotate moved them away, or

@@ -31,6 +31,7 @@ import (
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/secheaders"
 	"github.com/rampart-dev/rampart/seclog"
+	"github.com/rampart-dev/rampart/securitytxt"
 )
 
 type pipelineDeps struct {
@@ -167,6 +168,8 @@ func annotateRateLimit(r *http.Request, d ratelimit.Decision) {
 //	rate limit        before any work is spent on the request
 //	CSP reports       the collector, under a limit of its own, after the
 //	                  host check and the rate limit like any other path
+//	security.txt      /.well-known/security.txt (RFC 9116), public, never
+//	                  served once expired
 //	reverse proxy     body limit, request buffering (the body is read
 //	                  whole before the application is contacted),
 //	                  forwarding headers, fingerprint removal, upstream
@@ -235,6 +238,17 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	next, err = d.identity(plan, next)
 	if err != nil {
 		return nil, err
+	}
+	if plan.SecurityTxtEnabled {
+		// Public even where auth requires a session; inside the host
+		// check, the path decision and the rate limit like any path.
+		so := plan.SecurityTxt
+		so.Logger = d.logger
+		stxt, err := securitytxt.New(so)
+		if err != nil {
+			return nil, err
+		}
+		next = stxt.Handler(next)
 	}
 	var reports *ratelimit.Limiter
 	if report := headers.ReportPath(); report != "" {

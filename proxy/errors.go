@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/httperr"
@@ -151,6 +152,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestid.FromRequest(r)
 	reason := Classify(r, err)
 	code := reason.Status()
+	p.reportFailure(w, r, reason)
 	attrs := []slog.Attr{
 		slog.String("reason", reason.String()),
 		slog.String("upstream", p.upstreamLog),
@@ -251,6 +253,7 @@ func (p *Proxy) bodyBuffersFull(w http.ResponseWriter, r *http.Request, err erro
 // limit, before anything is read or sent upstream.
 func (p *Proxy) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
 	id := requestid.FromRequest(r)
+	p.reportFailure(w, r, ReasonBodyTooLarge)
 	p.logger.LogAttrs(r.Context(), slog.LevelInfo, "request body too large",
 		slog.String("reason", ReasonBodyTooLarge.String()),
 		slog.Int64("content_length", r.ContentLength),
@@ -265,6 +268,24 @@ func (p *Proxy) bodyTooLarge(w http.ResponseWriter, r *http.Request) {
 	// streaming the rest of it into the next request's parser.
 	w.Header().Set("Connection", "close")
 	httperr.Write(w, r, http.StatusRequestEntityTooLarge, "", id)
+}
+
+// reportFailure tells OnResult that the proxy answers r itself for
+// reason, with the time since the request was ready to go upstream when w
+// knows it. The error page written next is then not reported again.
+func (p *Proxy) reportFailure(w http.ResponseWriter, r *http.Request, reason Reason) {
+	if p.onResult == nil {
+		return
+	}
+	res := Result{Failed: true, Reason: reason, Status: reason.Status()}
+	if iw, ok := w.(*interimWriter); ok {
+		if iw.reported {
+			return
+		}
+		iw.reported = true
+		res.Duration = time.Since(iw.start)
+	}
+	p.onResult(r, res)
 }
 
 func clientAddr(r *http.Request) string {

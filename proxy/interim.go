@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"time"
 )
 
 // interimWriter carries the upstream's 1xx interim responses (103 Early
@@ -42,6 +43,14 @@ type interimWriter struct {
 	small    [4]headerField
 	copied   bool
 	restored bool // false after a 1xx, until outer is put back
+
+	// onResult, when not nil, is told the final status and the time
+	// since start, once (Options.OnResult); reported is set when it has
+	// been, or when handleError reported a failure instead.
+	onResult func(*http.Request, Result)
+	req      *http.Request
+	start    time.Time
+	reported bool
 }
 
 type headerField struct {
@@ -78,6 +87,10 @@ func (w *interimWriter) WriteHeader(code int) {
 		w.ResponseWriter.WriteHeader(code)
 		w.restored = false
 		return
+	}
+	if w.onResult != nil && !w.reported {
+		w.reported = true
+		w.onResult(w.req, Result{Status: code, Duration: time.Since(w.start)})
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -261,6 +262,28 @@ type Options struct {
 	// with the next one). Nil means a seclog.Logger writing to
 	// slog.Default().
 	SecLog *seclog.Logger
+
+	// OnResult, when set, is called once for each request the proxy
+	// forwards or refuses for its body, with how it ended (see Result):
+	// metrics count upstream errors and time the upstream this way. It
+	// runs in the request's goroutine before the response header is
+	// written, so it must be quick. Requests refused before that (CONNECT,
+	// a malformed Upgrade) are not reported.
+	OnResult func(r *http.Request, res Result)
+}
+
+// Result is how one proxied request ended, as OnResult sees it.
+type Result struct {
+	// Failed is set when the proxy answered instead of the upstream
+	// (Reason says why); otherwise the upstream answered with Status.
+	Failed bool
+	Reason Reason
+	// Status is the status the client is sent.
+	Status int
+	// Duration is the time from the moment the request was ready to go
+	// upstream (its body buffered) to the upstream's response header, or
+	// to the failure; zero for a request refused before that.
+	Duration time.Duration
 }
 
 // Validate reports what is wrong with o, and what is valid but weakens a

@@ -105,6 +105,7 @@ type Proxy struct {
 	seclog           *seclog.Logger
 	sampler          seclog.Sampler
 	debugSampler     seclog.Sampler
+	onResult         func(*http.Request, Result)
 }
 
 // New validates o and returns a Proxy. Errors name the offending setting by
@@ -136,6 +137,7 @@ func New(o Options) (*Proxy, error) {
 		// refusals in between (as the connection cap does).
 		shareSampler: seclog.Sampler{Burst: 1, Interval: 10 * time.Second, MaxKeys: 10000},
 		streamBodies: o.InsecureStreamRequestBodies,
+		onResult:     o.OnResult,
 	}
 	for _, s := range o.InsecureStreamRequestBodyPaths {
 		pre, _ := reqpath.ParsePrefix(s) // validated
@@ -180,6 +182,13 @@ func orDefault[T int | int64](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// BodyBufferUse returns the bytes the request bodies being buffered hold
+// now, in memory and in temporary files: the use of BodyMemoryBudget and
+// BodyTempBudget, for metrics.
+func (p *Proxy) BodyBufferUse() (memory, disk int64) {
+	return p.spooler.mem.used.Load(), p.spooler.disk.used.Load()
 }
 
 // CloseIdleConnections closes the idle keep-alive connections to the
@@ -260,6 +269,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	iw := &interimWriter{ResponseWriter: w, remove: p.removeResp, urls: p.redirects, tls: r.TLS != nil, host: r.Host}
+	if p.onResult != nil {
+		iw.onResult, iw.req, iw.start = p.onResult, r, time.Now()
+	}
 	if p.direct(r, buffered) {
 		p.serveDirect(iw, r, spooled)
 		return

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rampart-dev/rampart/internal/tlsconf/pebbletest"
 	"golang.org/x/crypto/acme/autocert"
+
+	"github.com/rampart-dev/rampart/internal/tlsconf/pebbletest"
 )
 
 func TestNewACME_EmptyHostListRefused(t *testing.T) {

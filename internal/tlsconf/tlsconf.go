@@ -71,6 +71,8 @@ type Server struct {
 	interval time.Duration
 	tickets  *ticketKeys
 	rotation time.Duration // TicketKeyRotation; shorter in tests
+	dev      *tls.Certificate
+	hosts    []string
 }
 
 // ParseVersion converts a YAML tls.min_version ("1.2", "1.3") to a
@@ -97,7 +99,7 @@ func New(o Options) (*Server, error) {
 	if o.MinVersion == 0 {
 		o.MinVersion = tls.VersionTLS12
 	}
-	s := &Server{interval: o.ReloadInterval, tickets: newTicketKeys(), rotation: TicketKeyRotation}
+	s := &Server{interval: o.ReloadInterval, tickets: newTicketKeys(), rotation: TicketKeyRotation, hosts: o.Hosts}
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	switch {
 	case o.CertFile != "":
@@ -123,6 +125,7 @@ func New(o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.dev = c
 		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c, nil }
 	}
 	s.cfg = ServerConfig(getCert)

@@ -60,3 +60,33 @@ func (l *Limiter) Zones() []string {
 	}
 	return names
 }
+
+// EachZone calls f for each zone that checked and charged the request under
+// d's rule, with the outcome the zone counts in Stats: Reject for the zone
+// that rejected, Delay for a zone whose own excess called for a delay,
+// Pass otherwise. Zones that did not count the request (no key for it, or
+// checked after another zone rejected) are left out. It is how a metrics
+// observer (Options.OnDecision) counts decisions per zone; d.Shadow has
+// zones of its own.
+func (d *Decision) EachZone(f func(zone string, outcome Action)) {
+	if d.rule == nil {
+		return
+	}
+	for i := 0; i < d.n; i++ {
+		zr := &d.zones[i]
+		if !zr.active {
+			continue
+		}
+		lim := &d.rule.limits[i]
+		switch {
+		case d.Action == Reject && lim.z.name == d.Zone:
+			f(lim.z.name, Reject)
+		case d.Action == Reject:
+			// checked, not charged
+		case zr.excess > lim.delay:
+			f(lim.z.name, Delay)
+		default:
+			f(lim.z.name, Pass)
+		}
+	}
+}

@@ -44,8 +44,14 @@ var allowed = map[string][]string{
 	"ratelimit/redis": leafAnd(mod+"ratelimit", mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath",
 		"github.com/redis/go-redis/v9", "github.com/redis/go-redis/v9/",
 		"github.com/cespare/xxhash/v2", "github.com/dgryski/go-rendezvous", "go.uber.org/atomic", "golang.org/x/sys/"),
-	"securitytxt":      leafAnd(mod + "httperr"),
-	"check":            leafAnd(mod+"seclog", mod+"clientip", mod+"requestid", mod+"secheaders/csp", mod+"securitytxt", mod+"httperr", "golang.org/x/net/html", "golang.org/x/net/html/"),
+	"securitytxt": leafAnd(mod + "httperr"),
+	"check":       leafAnd(mod+"seclog", mod+"clientip", mod+"requestid", mod+"secheaders/csp", mod+"securitytxt", mod+"httperr", "golang.org/x/net/html", "golang.org/x/net/html/"),
+	// metrics: the Prometheus client (with its protobuf exposition, its
+	// content negotiation, and procfs for the process collector), and the
+	// packages whose hooks it observes.
+	"metrics": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath", mod+"proxy", mod+"ratelimit",
+		"github.com/prometheus/", "github.com/beorn7/perks/", "github.com/cespare/xxhash/v2", "github.com/munnerz/goautoneg",
+		"github.com/pandatix/go-abnf", "google.golang.org/protobuf/", "golang.org/x/sys/"),
 	"internal/tlsconf": leafAnd(mod+"internal/certgen", "golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"),
 	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", "golang.org/x/net/", "golang.org/x/text/"),
 

@@ -33,6 +33,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.Var(optString{&g.src.Flags.KeyFile}, "key", "private key PEM `file`")
 	fs.Var(optString{&g.src.Flags.StateDir}, "state-dir", "state `directory` (default /var/lib/rampart)")
 	fs.Var(&g.hosts, "host", "public host `name` served (repeatable)")
+	fs.Var(optString{&g.src.Flags.AdminListen}, "admin-listen", "admin listener `address` (metrics, health), or off (default 127.0.0.1:9180)")
 }
 
 // source returns the configuration the flags describe, with the default
@@ -67,7 +68,7 @@ func checkCommand(src config.Source) string {
 		name string
 		v    *string
 	}{{"listen", fl.Listen}, {"http-listen", fl.HTTPListen}, {"upstream", fl.Upstream},
-		{"cert", fl.CertFile}, {"key", fl.KeyFile}, {"state-dir", fl.StateDir}} {
+		{"cert", fl.CertFile}, {"key", fl.KeyFile}, {"state-dir", fl.StateDir}, {"admin-listen", fl.AdminListen}} {
 		if f.v == nil {
 			continue
 		}

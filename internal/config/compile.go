@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rampart-dev/rampart/internal/admin"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/logfile"
 	"github.com/rampart-dev/rampart/proxy"
@@ -47,7 +48,56 @@ func (l *loader) compile(f *File) *Plan {
 	l.compileIPRules(f, p)
 	l.compileBan(f, p)
 	l.compileSecurityTxt(f, p)
+	l.compileAdmin(f, p)
 	return p
+}
+
+// compileAdmin reads the admin: section. The admin listener may not share
+// a public listener's port: it is never reachable there.
+func (l *loader) compileAdmin(f *File, p *Plan) {
+	o := &p.Admin
+	o.Listen = strings.TrimSpace(f.Admin.Listen)
+	if o.Disabled() {
+		o.Listen = admin.Off
+	}
+	if o.Disabled() {
+		if f.Admin.TokenSecret != "" {
+			l.warnf("admin.token_secret", "remove it, or give admin.listen an address", "has no effect: the admin listener is off")
+		}
+		return
+	}
+	if name := f.Admin.TokenSecret; name != "" {
+		o.Token = l.secret("admin.token_secret", name, "is configured but not set anywhere", Error, "")
+		if o.Token == nil {
+			// Refused or missing: said above. Validate would add that
+			// a network address needs a token; the fix is the secret.
+			return
+		}
+	}
+	for _, pub := range []struct{ key, addr string }{{"listen.https", p.HTTPS}, {"listen.http", p.HTTP}} {
+		if sharesPort(o.Listen, pub.addr) {
+			l.errorf("admin.listen", `use a port of its own on 127.0.0.1, such as the default "127.0.0.1:9180"`,
+				"%q overlaps %s (%q): the admin listener is never served on a public port", o.Listen, pub.key, pub.addr)
+		}
+	}
+	l.fieldFindings("Admin", o.Validate())
+}
+
+// sharesPort reports whether two listen addresses could be the same socket:
+// the same port, and the same host or one of them every interface.
+func sharesPort(a, b string) bool {
+	if a == "" {
+		a = admin.DefaultListen
+	}
+	if b == "" {
+		return false
+	}
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp {
+		return false
+	}
+	return ah == "" || bh == "" || strings.EqualFold(ah, bh)
 }
 
 func (l *loader) compileHosts(f *File, p *Plan) {

@@ -43,7 +43,9 @@ type Flags struct {
 	CertFile   *string
 	KeyFile    *string
 	StateDir   *string
-	Hosts      []string
+	// AdminListen is the admin listener's address, or "off".
+	AdminListen *string
+	Hosts       []string
 }
 
 // loader carries the state of one Load: where each key came from, and the
@@ -461,6 +463,7 @@ func (l *loader) envScalar(fv reflect.Value, key, envName string) {
 var flagKeys = map[string]string{
 	"listen.https": "listen", "listen.http": "http-listen", "upstream.url": "upstream",
 	"tls.cert_file": "cert", "tls.key_file": "key", "state_dir": "state-dir", "hosts": "host",
+	"admin.listen": "admin-listen",
 }
 
 // flagOf is the flag that sets key (or the list key is an item of), or "".
@@ -485,6 +488,7 @@ func (l *loader) applyFlags(f *File) {
 	set(&f.TLS.CertFile, fl.CertFile, "tls.cert_file")
 	set(&f.TLS.KeyFile, fl.KeyFile, "tls.key_file")
 	set(&f.StateDir, fl.StateDir, "state_dir")
+	set(&f.Admin.Listen, fl.AdminListen, "admin.listen")
 	if len(fl.Hosts) > 0 {
 		f.Hosts = fl.Hosts
 		l.where["hosts"] = "flag --host"

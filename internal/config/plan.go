@@ -7,6 +7,7 @@ import (
 	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/csrf"
+	"github.com/rampart-dev/rampart/internal/admin"
 	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/state"
@@ -73,6 +74,9 @@ type Plan struct {
 	// security_txt: section is present).
 	SecurityTxt        securitytxt.Options
 	SecurityTxtEnabled bool
+	// Admin is the admin listener (metrics, health, operations APIs);
+	// Admin.Disabled() when admin.listen is "off".
+	Admin admin.Options
 
 	LogLevel    slog.Level
 	AccessLog   accesslog.Options

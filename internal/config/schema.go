@@ -73,6 +73,21 @@ type File struct {
 	// SecurityTxt is the security.txt file (RFC 9116). Absent: none is
 	// served.
 	SecurityTxt *SecurityTxt `yaml:"security_txt" plan:"SecurityTxt"`
+	// Admin is the admin listener (metrics, health, the operations
+	// APIs). Absent: on 127.0.0.1:9180, loopback clients only.
+	Admin Admin `yaml:"admin" plan:"Admin"`
+}
+
+// Admin is the `admin:` section: the admin listener (admin.Options, the
+// plan's Admin), never on the public ports.
+type Admin struct {
+	// Listen is its address, or "off". Default 127.0.0.1:9180. An
+	// address that is not a loopback one needs TokenSecret.
+	Listen string `yaml:"listen" plan:"Admin.Listen"`
+	// TokenSecret names the secret holding the bearer token every admin
+	// request but /healthz must then carry, looked up like secret_key.
+	// Default none: loopback clients only.
+	TokenSecret string `yaml:"token_secret" plan:"-"`
 }
 
 // Paths are the relaxations of reqpath's strict policy: request paths

@@ -110,7 +110,8 @@ type Metrics struct {
 	gatherer prometheus.Gatherer
 	route    atomic.Pointer[func(*http.Request) string]
 
-	routes, zones, certNames, actions *labelSet
+	routes                    routeCache
+	zones, certNames, actions *labelSet
 
 	requests        *prometheus.CounterVec
 	duration        *prometheus.HistogramVec
@@ -155,7 +156,7 @@ func New(o Options) (*Metrics, error) {
 	if buckets == nil {
 		buckets = prometheus.DefBuckets
 	}
-	m.routes = newLabelSet(MaxRoutes)
+	m.routes.m = map[string]*routeSeries{}
 	m.zones = newLabelSet(MaxZones)
 	m.certNames = newLabelSet(MaxCertificates)
 	m.actions = newLabelSet(MaxActions)
@@ -306,9 +307,9 @@ func (m *Metrics) Handler(next http.Handler) http.Handler {
 					code = http.StatusInternalServerError
 				}
 			}
-			route := m.routes.get(m.routeOf(r))
-			m.requests.WithLabelValues(route, Method(r.Method), CodeClass(code)).Inc()
-			m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			rs := m.routes.get(m, m.routeOf(r))
+			rs.counter(m, methodIndex(r.Method), classIndex(code)).Inc()
+			rs.duration.Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(sw, r)
 		returned = true
@@ -365,23 +366,93 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Method is the method label: one of the methods of RFC 9110 and PATCH, or
 // "OTHER", so a client cannot create label values.
-func Method(m string) string {
+func Method(m string) string { return methods[methodIndex(m)] }
+
+var methods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "OTHER"}
+
+func methodIndex(m string) int {
 	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return m
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	case http.MethodConnect:
+		return 7
+	case http.MethodTrace:
+		return 8
 	}
-	return "OTHER"
+	return 9
 }
 
-var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+var classes = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", Other}
+
+func classIndex(code int) int {
+	if code >= 100 && code < 600 {
+		return code/100 - 1
+	}
+	return 5
+}
 
 // CodeClass is the status class label: "1xx" to "5xx", "other" outside.
-func CodeClass(code int) string {
-	if code >= 100 && code < 600 {
-		return classes[code/100-1]
+func CodeClass(code int) string { return classes[classIndex(code)] }
+
+// routeCache holds each route's series, so that a request costs no label
+// hashing: at most MaxRoutes routes, then Other.
+type routeCache struct {
+	mu sync.RWMutex
+	m  map[string]*routeSeries
+}
+
+// routeSeries are one route's request counters, by method and class
+// (created at first use), and its duration histogram.
+type routeSeries struct {
+	name     string
+	duration prometheus.Observer
+	counters [len(methods)][len(classes)]atomic.Pointer[prometheus.Counter]
+}
+
+func (c *routeCache) get(m *Metrics, route string) *routeSeries {
+	c.mu.RLock()
+	rs := c.m[route]
+	c.mu.RUnlock()
+	if rs != nil {
+		return rs
 	}
-	return Other
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rs := c.m[route]; rs != nil {
+		return rs
+	}
+	if len(c.m) >= MaxRoutes && route != Other {
+		if rs := c.m[Other]; rs != nil {
+			return rs
+		}
+		route = Other
+	}
+	rs = &routeSeries{name: route, duration: m.duration.WithLabelValues(route)}
+	c.m[route] = rs
+	return rs
+}
+
+func (rs *routeSeries) counter(m *Metrics, mi, ci int) prometheus.Counter {
+	p := &rs.counters[mi][ci]
+	if c := p.Load(); c != nil {
+		return *c
+	}
+	c := m.requests.WithLabelValues(rs.name, methods[mi], classes[ci])
+	p.Store(&c)
+	return c
 }
 
 // OnRateLimitDecision counts a rate-limit decision per zone (the zones of

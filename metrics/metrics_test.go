@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -465,4 +466,42 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
+}
+
+// Requests, reloads (SetRoute, Set*) and scrapes at once: for the race
+// detector, and the counts add up.
+func TestConcurrentRequestsReloadsAndScrapes(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", fmt.Sprintf("/r%d/%d", g, i), nil))
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 50 {
+			route, _ := metrics.RouteByPrefix([]string{fmt.Sprintf("/r%d", i%4)})
+			m.SetRoute(route)
+			m.SetBodyBufferUse(func() (int64, int64) { return int64(i), 0 })
+			m.ConfigReloaded(true)
+		}
+	})
+	wg.Go(func() {
+		for range 10 {
+			if _, err := m.Gatherer().Gather(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	var total float64
+	for _, s := range scrape(t, m)["rampart_http_requests_total"].GetMetric() {
+		total += s.GetCounter().GetValue()
+	}
+	if total != 2000 {
+		t.Errorf("%v requests counted, want 2000", total)
+	}
 }

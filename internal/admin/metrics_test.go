@@ -2,13 +2,16 @@ package admin
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/metrics"
 )
 
@@ -72,5 +75,16 @@ func TestMetricsScrapedThroughAdmin(t *testing.T) {
 	}
 	if got["version"] != "test" || got["goversion"] == "" || len(got) != 2 {
 		t.Errorf("build info labels %v", got)
+	}
+}
+
+func TestCertificateMetrics(t *testing.T) {
+	exp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	f := CertificateMetrics(func(context.Context) []tlsconf.Leaf {
+		return []tlsconf.Leaf{{Name: "a.example", Cert: &x509.Certificate{NotAfter: exp}}, {Name: "b.example"}}
+	})
+	got := f()
+	if len(got) != 1 || got[0].Name != "a.example" || !got[0].NotAfter.Equal(exp) {
+		t.Fatalf("%+v", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-dev/rampart/metrics"
 )
 
 const adminToken = "Vq8Lx3Nc7Rw2Pz9Kd4Hs6Fm1Bt5Gy0J="
@@ -106,5 +108,30 @@ func TestAdmin_NotOnAPublicPort(t *testing.T) {
 	}
 	if !sharesPort("", ":9180") || sharesPort("127.0.0.1:9180", "127.0.0.2:9180") || sharesPort("127.0.0.1:9180", "") {
 		t.Error("sharesPort")
+	}
+}
+
+// The metrics' routes are the prefixes of the plan's rules, valid for
+// metrics.RouteByPrefix.
+func TestPlan_RoutePrefixes(t *testing.T) {
+	p, fs, _ := load(t, minimal+`ratelimit:
+  zones: {api: {rate: 10r/s}}
+  rules:
+    - {prefix: /api/, limits: [{zone: api}]}
+    - {prefix: /login, limits: [{zone: api}]}
+headers:
+  routes:
+    - {prefix: /embed/, referrer_policy: no-referrer}
+    - {prefix: /api/, referrer_policy: no-referrer}
+`, nil, Flags{})
+	if p == nil {
+		t.Fatal(fmtFindings(fs))
+	}
+	got := p.RoutePrefixes()
+	if strings.Join(got, " ") != "/api/ /login /embed/" {
+		t.Errorf("prefixes %q", got)
+	}
+	if _, err := metrics.RouteByPrefix(got); err != nil {
+		t.Error(err)
 	}
 }

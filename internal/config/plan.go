@@ -94,3 +94,30 @@ func (p *Plan) TLSMode() string {
 	}
 	return "development certificate"
 }
+
+// RoutePrefixes are the path prefixes of the plan's rules (rate-limit
+// rules, header routes, access rules when auth is on), each once, in that
+// order: the routes metrics name requests by (metrics.RouteByPrefix).
+// They were validated when the plan was compiled.
+func (p *Plan) RoutePrefixes() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, r := range p.RateLimit.Rules {
+		add(r.Prefix)
+	}
+	for _, r := range p.Headers.Routes {
+		add(r.Prefix)
+	}
+	if p.AuthEnabled {
+		for _, r := range p.Auth.Rules {
+			add(r.Prefix)
+		}
+	}
+	return out
+}

@@ -756,3 +756,8 @@ func (r *Redis) onDown(err error, local func() (int, error)) (int, error) {
 	}
 	return local()
 }
+
+// Ping asks Redis to answer now, for a readiness check. It bypasses the
+// breaker: it says whether Redis answers, not whether calls are let
+// through.
+func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }

@@ -620,3 +620,21 @@ func TestRotate_NoRolesSurvive(t *testing.T) {
 		}
 	})
 }
+
+// Ping answers while Redis does, and fails once the link to it is cut.
+func TestRedis_Ping(t *testing.T) {
+	testenv.Redis(t)
+	link := testenv.NewProxy(t, "127.0.0.1:6379")
+	r, err := NewRedis(RedisOptions{URL: "redis://" + link.Addr + "/0", Prefix: "rampart-test-ping:", Local: embedded(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Ping(context.Background()); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	link.Down()
+	if err := r.Ping(context.Background()); err == nil {
+		t.Fatal("down: Ping succeeded")
+	}
+}

@@ -215,3 +215,7 @@ func (s *Store) failed(probe bool) {
 	}
 	s.downUntil = time.Now().Add(s.backoff)
 }
+
+// Ping asks Redis to answer now, for a readiness check, whatever the
+// back-off of the decisions.
+func (s *Store) Ping(ctx context.Context) error { return s.c.Ping(ctx).Err() }

@@ -20,8 +20,10 @@
 package metrics
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -358,6 +360,28 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+}
+
+// Flush flushes the writer underneath, for handlers that assert
+// http.Flusher.
+func (w *statusWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes the writer underneath (http.ResponseController).
+func (w *statusWriter) FlushError() error {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over (an upgrade: ReverseProxy writes the
+// 101 itself on it), counted as 101 when no status was written.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
 }
 
 // Unwrap lets http.ResponseController reach the writer underneath (Flush,

@@ -505,3 +505,52 @@ func TestConcurrentRequestsReloadsAndScrapes(t *testing.T) {
 		t.Errorf("%v requests counted, want 2000", total)
 	}
 }
+
+// The writer keeps what handlers behind it assert: a WebSocket upgrade
+// hijacks the connection (counted as 1xx), a stream flushes.
+func TestHandler_FlushAndHijackPassThrough(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			c.Close()
+			return
+		}
+		io.WriteString(w, "data: 1\n\n")
+		w.(http.Flusher).Flush()
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/ws", nil)
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Connection", "Upgrade")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 101 {
+		t.Fatalf("upgrade: %d", res.StatusCode)
+	}
+	// The handler's deferred count runs after the response: wait for it.
+	fams := scrape(t, m)
+	for range 100 {
+		if fams["rampart_http_requests_total"] != nil && len(fams["rampart_http_requests_total"].GetMetric()) == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		fams = scrape(t, m)
+	}
+	find(t, fams, "rampart_http_requests_total", map[string]string{"route": "other", "method": "GET", "code_class": "2xx"})
+	find(t, fams, "rampart_http_requests_total", map[string]string{"route": "other", "method": "GET", "code_class": "1xx"})
+}

@@ -44,7 +44,7 @@ func activate(t *testing.T, fdnames string, addrs ...string) (*exec.Cmd, *testen
 		args = append(args, "-l", a)
 	}
 	args = append(args, "--fdname="+fdnames, bin, "serve", "--config", cfg, "--upstream", up.URL, "--host", "localhost",
-		"--listen", busy.Addr().String(), "--http-listen", "127.0.0.1:1", "--state-dir", state)
+		"--listen", busy.Addr().String(), "--http-listen", "127.0.0.1:1", "--state-dir", state, "--admin-listen", "127.0.0.1:0")
 	cmd := exec.Command(sa, args...)
 	var stderr testenv.Buffer
 	cmd.Stderr = &stderr

@@ -27,7 +27,7 @@ func TestDemo_IgnoresRampartYAMLInTheWorkingDirectory(t *testing.T) {
 	var stderr testenv.Buffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run([]string{"demo", "--listen", addr, "--http-listen", "off", "--state-dir", filepath.Join(dir, "state")}, io.Discard, &stderr)
+		exit <- run([]string{"demo", "--listen", addr, "--http-listen", "off", "--admin-listen", "127.0.0.1:0", "--state-dir", filepath.Join(dir, "state")}, io.Discard, &stderr)
 	}()
 	// Serving, and past the signal handler's installation: the banner is
 	// printed after it. (A TLS answer alone could come from another

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/admin"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/demo"
 )
@@ -22,6 +23,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.Var(optString{&src.Flags.Listen}, "listen", "HTTPS listen `address` (default 127.0.0.1:8443)")
 	fs.Var(optString{&src.Flags.HTTPListen}, "http-listen", "redirect listener `address` (default 127.0.0.1:8080)")
 	fs.Var(optString{&src.Flags.StateDir}, "state-dir", "state `directory` for the development certificate")
+	fs.Var(optString{&src.Flags.AdminListen}, "admin-listen", "admin listener `address`: dashboard, metrics, health (default 127.0.0.1:9180; off)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: rampart demo")
 		fmt.Fprintln(stderr)
@@ -78,11 +80,29 @@ Sign in at %s/private as user %q, password %q
   curl -ki %s/private             a script without a session: 401 problem+json
   curl -ki -X POST -H 'Origin: https://evil.example' %s/submit   cross-site POST: 403
 
-Ctrl-C stops it.
+%sCtrl-C stops it.
 
 `, https, https, https, displayAddr(p.HTTP), displayAddr(p.HTTP), https, https,
-			https, login.User, login.Password, https, https, https)
+			https, login.User, login.Password, https, https, https, adminBanner(p))
 	})
+}
+
+// adminBanner says where the demo's admin listener is, when it is on.
+func adminBanner(p *config.Plan) string {
+	if p.Admin.Disabled() {
+		return ""
+	}
+	addr := p.Admin.Listen
+	if addr == "" {
+		addr = admin.DefaultListen
+	}
+	a := "http://" + displayAddr(addr)
+	return fmt.Sprintf(`Operations (admin listener, loopback only):
+  %s/                 the security dashboard
+  curl %s/metrics     Prometheus metrics; /healthz, /readyz
+  rampart ban list --admin %s
+
+`, a, a, a)
 }
 
 func displayAddr(addr string) string {

@@ -45,7 +45,7 @@ func TestConfigCheckAndServeAgree(t *testing.T) {
 			if code := run([]string{"config", "check", "--config", cfg}, &checkOut, &checkErr); code != 1 {
 				t.Fatalf("config check: exit %d, want 1:\n%s%s", code, checkOut.String(), checkErr.String())
 			}
-			if code := run([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--http-listen", "off"}, &checkErr, &serveErr); code != 1 {
+			if code := run([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--http-listen", "off", "--admin-listen", "127.0.0.1:0"}, &checkErr, &serveErr); code != 1 {
 				t.Fatalf("serve: exit %d, want 1:\n%s", code, serveErr.String())
 			}
 			check := findingLines(checkOut.String())

@@ -34,7 +34,7 @@ func TestReloadCLI_EndToEnd(t *testing.T) {
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	var sec testenv.Buffer
-	gw, err := gateway.New(plan, gateway.Options{Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: &sec, HTTPSListener: ln})
+	gw, err := gateway.New(plan, gateway.Options{AdminListener: adminListener(t), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: &sec, HTTPSListener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,4 +68,16 @@ func TestReloadCLI_EndToEnd(t *testing.T) {
 	if code, _, errs := reload(); code != 1 || !strings.Contains(errs, "cannot reach the admin listener") {
 		t.Errorf("admin listener down: exit %d\n%s", code, errs)
 	}
+}
+
+// adminListener is a loopback listener of the test's own for the admin
+// listener: tests run side by side, never on the default port.
+func adminListener(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }

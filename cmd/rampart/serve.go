@@ -92,7 +92,7 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 		logger.Warn("configuration warning", "where", f.Where, "key", f.Key, "message", f.Message, "hint", f.Hint)
 	}
 	v, _ := versionInfo()
-	gwOpts := gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr, Version: v}
+	gwOpts := gateway.Options{Logger: logger, Stdout: stdout, Stderr: stderr, Version: v, Source: src}
 	lns, err := activatedListeners()
 	if err == nil {
 		gwOpts.HTTPSListener, gwOpts.HTTPListener, err = pickActivated(lns)
@@ -134,7 +134,11 @@ func serve(src config.Source, stdout, stderr io.Writer, ready func(*config.Plan)
 	if ready != nil {
 		ready(plan)
 	}
-	logger.Info("rampart serving", "https", httpsAddr, "http", httpAddr, "upstream", plan.Proxy.Upstream.Redacted(), "hosts", plan.Hosts, "tls", plan.TLSMode())
+	adminAddr := "off"
+	if a := gw.AdminAddr(); a != nil {
+		adminAddr = a.String()
+	}
+	logger.Info("rampart serving", "https", httpsAddr, "http", httpAddr, "admin", adminAddr, "upstream", plan.Proxy.Upstream.Redacted(), "hosts", plan.Hosts, "tls", plan.TLSMode())
 	if err := gw.Run(ctx); err != nil {
 		errorf(stderr, "", "%v", err)
 		return 1
@@ -175,7 +179,7 @@ func listenHint(err error, plan *config.Plan) string {
 	_, port, _ := net.SplitHostPort(addr)
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return fmt.Sprintf("another program listens on %s; see which with: ss -ltnp 'sport = :%s' (or choose another address with --listen / --http-listen)", addr, port)
+		return fmt.Sprintf("another program listens on %s; see which with: ss -ltnp 'sport = :%s' (or choose another address with --listen, --http-listen or --admin-listen)", addr, port)
 	case errors.Is(err, syscall.EACCES):
 		return fmt.Sprintf("ports below 1024 need root or the CAP_NET_BIND_SERVICE capability: sudo setcap cap_net_bind_service=+ep %s (or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE)", executable())
 	case errors.Is(err, syscall.EADDRNOTAVAIL):

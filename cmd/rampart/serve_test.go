@@ -43,7 +43,7 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 	state := t.TempDir()
 	httpsAddr := freeAddr(t)
 	args := []string{"serve", "--upstream", up.URL, "--host", "localhost", "--listen", httpsAddr,
-		"--http-listen", "off", "--state-dir", state}
+		"--http-listen", "off", "--state-dir", state, "--admin-listen", "127.0.0.1:0"}
 	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\nratelimit: {rules: []}\n"), 0o600)
 	args = append(args, "--config", filepath.Join(state, "rampart.yaml"))
 
@@ -124,7 +124,7 @@ func TestServe_PortInUseReportedBeforeServing(t *testing.T) {
 	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\n"), 0o600)
 	var stderr testenv.Buffer
 	code := run([]string{"serve", "--config", filepath.Join(state, "rampart.yaml"), "--upstream", "http://127.0.0.1:1",
-		"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state}, io.Discard, &stderr)
+		"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state, "--admin-listen", "127.0.0.1:0"}, io.Discard, &stderr)
 	out := stderr.String()
 	_, port, _ := net.SplitHostPort(busy.Addr().String())
 	if code != 1 || !strings.Contains(out, "address already in use") || !strings.Contains(out, "ss -ltnp 'sport = :"+port+"'") {
@@ -161,7 +161,7 @@ func TestServe_SocketActivation(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"serve", "--config", filepath.Join(state, "rampart.yaml"), "--upstream", up.URL,
-			"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state}, io.Discard, &stderr)
+			"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state, "--admin-listen", "127.0.0.1:0"}, io.Discard, &stderr)
 	}()
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	var body []byte

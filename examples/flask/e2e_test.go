@@ -226,6 +226,7 @@ func startGatewayIn(t *testing.T, dir string, env []string, upstream string, ext
 	cmd := exec.Command(bin, "serve",
 		"--listen", "127.0.0.1:"+g.httpsPort,
 		"--http-listen", "127.0.0.1:"+g.httpPort,
+		"--admin-listen", "127.0.0.1:0",
 		"--upstream", "http://"+upstream,
 		"--host", host,
 		"--cert", certFile,

@@ -94,7 +94,8 @@ func sharesPort(a, b string) bool {
 	}
 	ah, ap, err1 := net.SplitHostPort(a)
 	bh, bp, err2 := net.SplitHostPort(b)
-	if err1 != nil || err2 != nil || ap != bp {
+	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
+		// Port 0 is a port of the system's choosing, never another's.
 		return false
 	}
 	return ah == "" || bh == "" || strings.EqualFold(ah, bh)

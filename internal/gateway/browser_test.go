@@ -172,7 +172,7 @@ csrf:
 		t.Fatal(err)
 	}
 	errlog := &testenv.Buffer{}
-	gw, err := New(plan, Options{Logger: slog.New(slog.NewJSONHandler(errlog, nil)), Stdout: io.Discard, Stderr: s.sec,
+	gw, err := New(plan, Options{AdminListener: adminListener(t), Logger: slog.New(slog.NewJSONHandler(errlog, nil)), Stdout: io.Discard, Stderr: s.sec,
 		HTTPSListener: httpsLn, HTTPListener: httpLn})
 	if err != nil {
 		t.Fatal(err)

@@ -23,9 +23,11 @@ import (
 	"sync/atomic"
 
 	"github.com/rampart-dev/rampart/ban"
+	"github.com/rampart-dev/rampart/internal/admin"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/dashboard"
 	"github.com/rampart-dev/rampart/internal/listen"
+	"github.com/rampart-dev/rampart/metrics"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -41,8 +43,15 @@ type Options struct {
 	// opening the plan's addresses (tests and socket activation pass
 	// listeners).
 	HTTPSListener, HTTPListener net.Listener
-	// Version is rampart's version, for the sys_startup event.
+	// Version is rampart's version, for the sys_startup event and
+	// rampart_build_info.
 	Version string
+	// AdminListener, when not nil, is served by the admin listener
+	// instead of opening admin.listen (tests pass :0 listeners).
+	AdminListener net.Listener
+	// Source is where the configuration came from: the admin listener's
+	// reload API reads it again. Zero: no reload API.
+	Source config.Source
 }
 
 // Gateway is a running configuration. Build it with New, serve with Run,
@@ -58,8 +67,13 @@ type Gateway struct {
 	access, secW *swapWriter
 	sec          *seclog.Logger
 	// rec counts responses and security events for the dashboard; it
-	// outlives reloads.
-	rec *dashboard.Recorder
+	// outlives reloads, as metrics do.
+	rec     *dashboard.Recorder
+	metrics *metrics.Metrics
+	// admin is the admin listener, nil when admin.listen is off; grader
+	// audits the public listener for its dashboard.
+	admin  *admin.Server
+	grader *dashboard.Grader
 
 	https *listen.Server
 	http  *listen.Server // nil when the redirect listener is off
@@ -97,6 +111,9 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 	g.sec = seclog.New(slog.New(slog.NewJSONHandler(g.secW, nil)))
 	g.rec = dashboard.NewRecorder(dashboard.RecorderOptions{})
 	g.sec.Observe(g.rec.Observe)
+	if err := g.newMetrics(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			g.Close()
@@ -122,6 +139,7 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.cur.Store(gen)
+	g.inService(gen)
 
 	// Both listeners cap each client's open connections, the listeners
 	// given in Options included (listen.Run wraps them); trusted proxies
@@ -146,6 +164,9 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 			return nil, err
 		}
 		g.http.Listener = o.HTTPListener
+	}
+	if err := g.openAdmin(plan); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
@@ -211,7 +232,15 @@ func (g *Gateway) Plan() *config.Plan { return g.cur.Load().plan }
 // that a port in use or a privileged port is reported before anything
 // says it is serving. Run calls it if it has not been.
 func (g *Gateway) Listen() error {
-	return listen.ListenAll(g.servers()...)
+	if err := listen.ListenAll(g.servers()...); err != nil {
+		return err
+	}
+	if g.admin != nil {
+		if err := g.admin.Listen(); err != nil {
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+	}
+	return nil
 }
 
 func (g *Gateway) servers() []*listen.Server {
@@ -231,6 +260,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.ctx = ctx
 	g.start(g.cur.Load())
 	g.mu.Unlock()
+	if g.admin != nil {
+		if err := g.admin.Listen(); err != nil {
+			cancel()
+			g.wg.Wait()
+			return err
+		}
+		g.wg.Go(func() {
+			if err := g.admin.Run(ctx); err != nil {
+				g.logger.Error("admin listener", "err", err)
+			}
+		})
+	}
 	// The certificate reloader, ticket-key rotation and the other
 	// background work stop before Run returns, not at some later point.
 	defer func() {
@@ -254,6 +295,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// Logged before Close, while the security log is still open.
 	g.sec.Event(context.WithoutCancel(ctx), nil, slog.LevelInfo, seclog.SysShutdown, "rampart stopped", slog.String("reason", reason))
 	return err
+}
+
+// httpAddr is the redirect listener's address, once it is open.
+func (g *Gateway) httpAddr() string {
+	if g.http.Listener != nil {
+		return g.http.Listener.Addr().String()
+	}
+	return g.http.HTTP.Addr
 }
 
 // httpsAddr is the HTTPS listener's address, once it is open.

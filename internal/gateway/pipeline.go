@@ -24,6 +24,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/state"
 	"github.com/rampart-dev/rampart/ipfilter"
+	"github.com/rampart-dev/rampart/metrics"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
@@ -61,6 +62,30 @@ type pipelineDeps struct {
 	// sweep is the embedded store's counter window, which a reload may
 	// change.
 	sweep *atomic.Int64
+	// metrics, when not nil, are the process's (kept across reloads).
+	metrics *metrics.Metrics
+}
+
+// onDecision is the limiters' OnDecision: the access-log annotation, and
+// the metrics.
+func (d pipelineDeps) onDecision() func(*http.Request, ratelimit.Decision) {
+	if d.metrics == nil {
+		return annotateRateLimit
+	}
+	m := d.metrics
+	return func(r *http.Request, dec ratelimit.Decision) {
+		annotateRateLimit(r, dec)
+		m.OnRateLimitDecision(r, dec)
+	}
+}
+
+// measure wraps h in the metrics' request counter, when there are
+// metrics.
+func (d pipelineDeps) measure(h http.Handler) http.Handler {
+	if d.metrics == nil {
+		return h
+	}
+	return d.metrics.Handler(h)
 }
 
 // acquire opens (or takes over) the resource named key: see resources.
@@ -182,6 +207,9 @@ func annotateRateLimit(r *http.Request, d ratelimit.Decision) {
 func buildPipeline(plan *config.Plan, d pipelineDeps) (*pipeline, error) {
 	po := plan.Proxy
 	po.Logger, po.SecLog = d.logger, d.sec
+	if d.metrics != nil {
+		po.OnResult = d.metrics.OnProxyResult
+	}
 	px, err := proxy.New(po)
 	if err != nil {
 		return nil, err
@@ -215,7 +243,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		return nil, err
 	}
 	rp.Log = d.sec
-	rp.OnDecision = annotateRateLimit
+	rp.OnDecision = d.onDecision()
 	if d.prev != nil {
 		rp.Previous = d.prev.limiter
 	}
@@ -256,7 +284,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		if d.prev != nil {
 			prev = d.prev.reports
 		}
-		if reports, err = reportLimiter(report, d.sec, prev); err != nil {
+		if reports, err = reportLimiter(report, d.sec, prev, d.onDecision()); err != nil {
 			return nil, err
 		}
 		next = mountReports(report, reports.Handler(headers.Collector()), next)
@@ -300,6 +328,9 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	h = hostCheck(plan.Hosts, d.port, refuseTrace(serverOptions(h)))
 	h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 	h = headers.Handler(h)
+	// Inside the path decision (the route label is the rule the decided
+	// path falls under), outside every stage that can answer.
+	h = d.measure(h)
 	// The path is decided before the headers choose their route, and the
 	// refusal answered inside them, so the 400 carries them too.
 	h = paths.Decide(h)
@@ -556,13 +587,13 @@ func rulePrefixes(plan *config.Plan, report string) []reqpath.Prefix {
 // breaking its policy sends one report per violation, a few dozen at most
 // when it loads; anything beyond is a client posting reports on purpose,
 // answered 429 before the collector parses or logs anything.
-func reportLimiter(path string, sec *seclog.Logger, prev *ratelimit.Limiter) (*ratelimit.Limiter, error) {
+func reportLimiter(path string, sec *seclog.Logger, prev *ratelimit.Limiter, onDecision func(*http.Request, ratelimit.Decision)) (*ratelimit.Limiter, error) {
 	return ratelimit.New(ratelimit.Options{
 		Previous:   prev,
 		Zones:      map[string]ratelimit.Zone{"csp_reports": {Key: "client_ip", Rate: ratelimit.PerMinute(60), Size: 1 << 20}},
 		Rules:      []ratelimit.Rule{{Prefix: path, Limits: []ratelimit.Limit{{Zone: "csp_reports", Burst: 60, NoDelay: true}}}},
 		Log:        sec,
-		OnDecision: annotateRateLimit,
+		OnDecision: onDecision,
 	})
 }
 

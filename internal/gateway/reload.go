@@ -102,7 +102,8 @@ func (g *Gateway) build(plan *config.Plan, prev *generation) (_ *generation, err
 	gen.tls = t.(*tlsconf.Server)
 
 	d := pipelineDeps{logger: g.logger, access: g.access, sec: g.sec, closers: &gen.closers,
-		runners: &gen.runners, port: g.port, res: g.res, keys: &gen.keys, rec: g.rec, banner: g.banner, sweep: &g.sweep}
+		runners: &gen.runners, port: g.port, res: g.res, keys: &gen.keys, rec: g.rec, banner: g.banner, sweep: &g.sweep,
+		metrics: g.metrics}
 	if prev != nil {
 		d.prev = prev.pipe
 	}
@@ -175,6 +176,11 @@ func restartOnly(old, next *config.Plan) []string {
 	} else if old.BanEnabled && (old.StateDir != next.StateDir || !reflect.DeepEqual(old.BanRedis, next.BanRedis)) {
 		keys = append(keys, "state_dir or ban.redis (where bans are kept)")
 	}
+	a0, b0 := old.Admin, next.Admin
+	a0.Logger, b0.Logger, a0.SecLog, b0.SecLog, a0.Listener, b0.Listener = nil, nil, nil, nil, nil, nil
+	if !reflect.DeepEqual(a0, b0) {
+		keys = append(keys, "admin (listen, token_secret)")
+	}
 	a, b := old.Listen, next.Listen
 	a.Logger, b.Logger, a.SecurityLog, b.SecurityLog, a.Rejected, b.Rejected = nil, nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(a, b) {
@@ -237,6 +243,7 @@ func (g *Gateway) Reload(plan *config.Plan) error {
 	}
 	g.start(gen)
 	g.cur.Store(gen)
+	g.inService(gen)
 	accessDone(true)
 	secDone(true)
 	g.retire(old)
@@ -378,6 +385,17 @@ func (r *resource) stop() error {
 	return nil
 }
 
+// values are the resources open now.
+func (rs *resources) values() []any {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	out := make([]any, 0, len(rs.m))
+	for _, r := range rs.m {
+		out = append(out, r.v)
+	}
+	return out
+}
+
 // closeAll stops and closes every resource, whoever holds it.
 func (rs *resources) closeAll() error {
 	rs.mu.Lock()
@@ -482,6 +500,7 @@ func (g *Gateway) ReloadConfig(ctx context.Context, src config.Source) error {
 		g.logger.Log(ctx, level, "reload: configuration "+f.Severity.String(), "where", f.Where, "key", f.Key, "message", f.Message, "hint", f.Hint)
 	}
 	var err error
+	defer func() { g.metrics.ConfigReloaded(err == nil) }()
 	if findings.HasErrors() {
 		err = fmt.Errorf("configuration refused (%d error(s), first: %s)", len(findings.Errors()), findings.Errors()[0])
 	} else {

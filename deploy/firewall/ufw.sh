@@ -1,6 +1,6 @@
 #!/bin/sh
 # ufw rules for a host running rampart: 443 (HTTPS) and 80 (redirect, ACME
-# HTTP-01) open, port 9180 (the admin listener's, planned: admin.listen,
+# HTTP-01) open, port 9180 (the admin listener's, admin.listen,
 # 127.0.0.1:9180) closed to the outside (loopback traffic is not filtered
 # by ufw), SSH kept open with ufw's rate limit, everything else denied.
 #

@@ -111,7 +111,11 @@ func (l *loader) compileBan(f *File, p *Plan) {
 	} else if p.AuthEnabled && p.Auth.Redis != nil {
 		p.BanRedis = p.Auth.Redis
 	}
-	if !p.BanEnabled && (in.MaxRetry != 0 || in.Redis != nil || len(in.ProbePaths) > 0) {
+	switch {
+	case !p.BanEnabled && (in.MaxRetry != 0 || in.Redis != nil || len(in.ProbePaths) > 0):
 		l.warnf("ban.enabled", "remove the other ban settings, or enable it", "the auto-ban is off: its other settings have no effect")
+	case !p.BanEnabled:
+		l.warnf("ban.enabled", "remove it to turn the auto-ban back on (the default), or say in deploy notes what bans instead (fail2ban on the security log, deploy/fail2ban)",
+			"the auto-ban is off: password guessing, CSRF attempts and scanners are limited by the rate limit alone, and a client is never refused before the TLS handshake")
 	}
 }

@@ -162,3 +162,18 @@ func writeUsersFile(t *testing.T, dir string) string {
 	}
 	return path
 }
+
+// TestLoad_BanOffIsReported: turning the auto-ban off is a choice config
+// check reports, not a silent one.
+func TestLoad_BanOffIsReported(t *testing.T) {
+	p, fs, _ := load(t, minimal+"ban: {enabled: false}\n", nil, Flags{})
+	if p == nil || p.BanEnabled {
+		t.Fatalf("ban.enabled: false not applied: %s", fs.Error())
+	}
+	for _, f := range fs {
+		if f.Key == "ban.enabled" && f.Severity == Warning {
+			return
+		}
+	}
+	t.Errorf("no warning at ban.enabled in:\n%v", fs)
+}

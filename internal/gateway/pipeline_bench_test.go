@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/dashboard"
 	"github.com/rampart-dev/rampart/internal/testcert"
+	"github.com/rampart-dev/rampart/metrics"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -66,9 +69,23 @@ ratelimit:
 	return plan
 }
 
-func benchDeps() pipelineDeps {
+// benchDeps are what a running gateway gives each pipeline: its logs,
+// and the process-wide stages of the default configuration (the
+// dashboard's counter, the metrics, the auto-ban on an in-memory store).
+func benchDeps(b *testing.B) pipelineDeps {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return pipelineDeps{logger: quiet, access: io.Discard, sec: seclog.New(quiet), closers: new([]io.Closer)}
+	sec := seclog.New(quiet)
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	banner, err := ban.New(ban.Options{Store: ban.NewMemoryStore(), Log: sec})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { banner.Close() })
+	return pipelineDeps{logger: quiet, access: io.Discard, sec: sec, closers: new([]io.Closer),
+		rec: dashboard.NewRecorder(dashboard.RecorderOptions{}), metrics: m, banner: banner}
 }
 
 // discardWriter is a ResponseWriter that keeps nothing but a header map,
@@ -96,8 +113,9 @@ func benchRequest() *http.Request {
 // end to end).
 //
 //   - stages: every stage in front of an in-process handler standing in for
-//     the reverse proxy (request id, client address, access log, security
-//     headers, recovery, host check, rate limit).
+//     the reverse proxy (request id, client address, access log, the
+//     dashboard's counter, metrics, security headers, recovery, host check,
+//     path, auto-ban, IP rules, probe detector, rate limit, CSRF).
 //   - proxied: the same with the real reverse proxy to an upstream on
 //     loopback, kept alive.
 func BenchmarkPipeline(b *testing.B) {
@@ -116,7 +134,7 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 	b.Run("stages", func(b *testing.B) {
-		h, err := buildStages(benchPlan(b, "http://127.0.0.1:1"), benchDeps(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := buildStages(benchPlan(b, "http://127.0.0.1:1"), benchDeps(b), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusOK)
 			w.Write(benchBody)
@@ -129,7 +147,7 @@ func BenchmarkPipeline(b *testing.B) {
 	b.Run("proxied", func(b *testing.B) {
 		up := httptest.NewServer(http.HandlerFunc(benchUpstream))
 		defer up.Close()
-		h, err := buildPipeline(benchPlan(b, up.URL), benchDeps())
+		h, err := buildPipeline(benchPlan(b, up.URL), benchDeps(b))
 		if err != nil {
 			b.Fatal(err)
 		}

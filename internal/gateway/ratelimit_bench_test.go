@@ -41,7 +41,7 @@ ratelimit:
 	if plan == nil {
 		b.Fatalf("config: %s", fs.Error())
 	}
-	h, err := buildStages(plan, benchDeps(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h, err := buildStages(plan, benchDeps(b), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		w.Write(benchBody)

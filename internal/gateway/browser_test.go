@@ -53,6 +53,7 @@ const (
 // 127.0.0.1 and resolves no other name.
 type browserSite struct {
 	base     string // https://app.test:PORT, the gateway
+	admin    string // http://127.0.0.1:PORT, its admin listener
 	attacker string // https://attacker.test:PORT, another site
 	password string
 	sec      *testenv.Buffer // the gateway's security log
@@ -86,6 +87,43 @@ func TestBrowser_Login(t *testing.T) {
 	t.Run("CrossSiteLinksToRampartPagesKeepTheSession", s.crossSiteLinksToRampartPagesKeepTheSession)
 	t.Run("LogoutRefusesTheOldCookie", s.logoutRefusesTheOldCookie)
 	t.Run("NoCSPViolationOnRampartPages", s.noCSPViolationOnRampartPages)
+	t.Run("DashboardShowsWhatHappened", s.dashboardShowsWhatHappened)
+}
+
+// The security dashboard on the admin listener, after the session above:
+// its events are there (the sign-in, the refused cross-site POST), its
+// charts are drawn, and the browser reports no CSP violation on it.
+func (s *browserSite) dashboardShowsWhatHappened(t *testing.T) {
+	ctx := s.step(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.admin+"/"), chromedp.WaitVisible(chromedp.CSS("svg rect"))); err != nil {
+		t.Fatalf("opening the dashboard: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg rect").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"authn_login_success", "malicious_csrf"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+	if bars == 0 {
+		t.Error("no bar drawn in the dashboard's charts")
+	}
+	if bad := inlineCode(t, ctx); len(bad) > 0 {
+		t.Errorf("the dashboard has inline code: %v", bad)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.console {
+		if strings.Contains(m.URL, s.admin) || strings.Contains(m.Text, s.admin) {
+			t.Errorf("console message on the dashboard: %s %s %s: %s", m.Type, m.Source, m.URL, m.Text)
+		}
+	}
 }
 
 func newBrowserSite(t *testing.T, chromium string) *browserSite {
@@ -172,7 +210,11 @@ csrf:
 		t.Fatal(err)
 	}
 	errlog := &testenv.Buffer{}
-	gw, err := New(plan, Options{AdminListener: adminListener(t), Logger: slog.New(slog.NewJSONHandler(errlog, nil)), Stdout: io.Discard, Stderr: s.sec,
+	adminLn := adminListener(t)
+	// The browser opens the admin listener as http://localhost (mapped
+	// below): it answers loopback names only.
+	s.admin = "http://localhost"
+	gw, err := New(plan, Options{AdminListener: adminLn, Logger: slog.New(slog.NewJSONHandler(errlog, nil)), Stdout: io.Discard, Stderr: s.sec,
 		HTTPSListener: httpsLn, HTTPListener: httpLn})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +280,7 @@ csrf:
 		// app.test whatever port the test got); every other name fails
 		// to resolve, so nothing leaves the machine.
 		chromedp.Flag("host-resolver-rules", "MAP app.test "+httpsLn.Addr().String()+", MAP attacker.test "+
-			strings.TrimPrefix(attacker.URL, "https://")+", MAP * ~NOTFOUND"),
+			strings.TrimPrefix(attacker.URL, "https://")+", MAP localhost "+adminLn.Addr().String()+", MAP * ~NOTFOUND"),
 		// Deliver Reporting API reports after 100 ms instead of a minute.
 		chromedp.Flag("short-reporting-delay", true),
 	}

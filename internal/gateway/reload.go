@@ -262,13 +262,17 @@ func (g *Gateway) retire(old *generation) {
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
+	var stopped <-chan struct{} // never, before Run
+	if g.ctx != nil {
+		stopped = g.ctx.Done()
+	}
 	g.wg.Go(func() {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-old.drained:
 		case <-t.C:
-		case <-g.ctx.Done():
+		case <-stopped:
 		}
 		old.pipe.closeIdle()
 		if err := old.close(); err != nil {

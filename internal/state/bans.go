@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/netip"
 	"time"
 
@@ -274,67 +273,19 @@ func (r *Redis) Bans(ctx context.Context, now time.Time) ([]ban.Entry, <-chan ba
 			list = append(list, rec.Entry)
 		}
 	}
-	sub := r.c.Subscribe(ctx, r.k("bans"))
-	msgs := sub.ChannelWithSubscriptions()
-	out := make(chan ban.Change, 256)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		send := func(c ban.Change) bool {
-			select {
-			case out <- c:
-				return true
-			case <-ctx.Done():
-				return false
-			}
+	out := follow(ctx, r, "bans", 256, localCh, func(ctx context.Context) ([]ban.Change, error) {
+		recs, err := r.remoteBans(ctx, time.Now())
+		changes := make([]ban.Change, len(recs))
+		for i, rec := range recs {
+			changes[i] = rec.change()
 		}
-		var retry <-chan time.Time
-		resync := func() bool {
-			recs, err := r.remoteBans(ctx, time.Now())
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
-					r.logger.Warn("state: bans could not be read again from Redis; retrying", "error", err)
-				}
-				retry = time.After(time.Second)
-				return true
-			}
-			retry = nil
-			for _, rec := range recs {
-				if !send(rec.change()) {
-					return false
-				}
-			}
-			return true
+		return changes, err
+	}, func(payload string) (ban.Change, bool) {
+		var rec banRecord
+		if json.Unmarshal([]byte(payload), &rec) != nil || !rec.Entry.Prefix.IsValid() {
+			return ban.Change{}, false
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case c, ok := <-localCh:
-				if !ok || !send(c) {
-					return
-				}
-			case <-retry:
-				if !resync() {
-					return
-				}
-			case m, ok := <-msgs:
-				if !ok {
-					return
-				}
-				switch m := m.(type) {
-				case *redis.Subscription:
-					if m.Kind == "subscribe" && !resync() {
-						return
-					}
-				case *redis.Message:
-					var rec banRecord
-					if json.Unmarshal([]byte(m.Payload), &rec) == nil && rec.Entry.Prefix.IsValid() && !send(rec.change()) {
-						return
-					}
-				}
-			}
-		}
-	}()
+		return rec.change(), true
+	})
 	return list, out, nil
 }

@@ -513,35 +513,50 @@ func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 		r.logger.Warn("state: revocations could not be read from Redis; the local ones are enforced", "error", err)
 	}
 	list = append(list, remote...)
-	sub := r.c.Subscribe(ctx, r.k("revocations"))
+	out := follow(ctx, r, "revocations", 64, localCh, func(ctx context.Context) ([]session.Revocation, error) {
+		return r.inForce(ctx, time.Now())
+	}, parseAnnouncement)
+	return list, out, nil
+}
+
+// follow returns the channel of a Redis-shared set's changes, open until
+// ctx is done: those of the local store (localCh), those announced on
+// the Redis channel named name (parse reads an announcement), and, each
+// time the subscription is confirmed (the first time and after every
+// reconnection), the whole set read again from Redis (read), so nothing
+// announced while this instance was cut off is missed. A read that
+// fails is tried again every second until it succeeds. A change waits
+// for the channel's reader rather than being dropped.
+func follow[T any](ctx context.Context, r *Redis, name string, size int, localCh <-chan T,
+	read func(context.Context) ([]T, error), parse func(payload string) (T, bool)) <-chan T {
+	sub := r.c.Subscribe(ctx, r.k(name))
 	msgs := sub.ChannelWithSubscriptions()
-	out := make(chan session.Revocation, 64)
+	out := make(chan T, size)
 	go func() {
 		defer close(out)
 		defer sub.Close()
-		send := func(rev session.Revocation) bool {
+		send := func(v T) bool {
 			select {
-			case out <- rev:
+			case out <- v:
 				return true
 			case <-ctx.Done():
 				return false
 			}
 		}
-		// retry is set while a read after a (re)subscription failed:
-		// it is tried again until it succeeds.
+		// retry is set while a read after a (re)subscription failed.
 		var retry <-chan time.Time
 		resync := func() bool {
-			revs, err := r.inForce(ctx, time.Now())
+			all, err := read(ctx)
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
-					r.logger.Warn("state: revocations could not be read again from Redis; retrying", "error", err)
+					r.logger.Warn("state: "+name+" could not be read again from Redis; retrying", "error", err)
 				}
 				retry = time.After(time.Second)
 				return true
 			}
 			retry = nil
-			for _, rev := range revs {
-				if !send(rev) {
+			for _, v := range all {
+				if !send(v) {
 					return false
 				}
 			}
@@ -551,8 +566,8 @@ func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 			select {
 			case <-ctx.Done():
 				return
-			case rev, ok := <-localCh:
-				if !ok || !send(rev) {
+			case v, ok := <-localCh:
+				if !ok || !send(v) {
 					return
 				}
 			case <-retry:
@@ -569,15 +584,14 @@ func (r *Redis) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 						return
 					}
 				case *redis.Message:
-					rev, ok := parseAnnouncement(m.Payload)
-					if ok && !send(rev) {
+					if v, ok := parse(m.Payload); ok && !send(v) {
 						return
 					}
 				}
 			}
 		}
 	}()
-	return list, out, nil
+	return out
 }
 
 // inForce reads the revocations in force at now from Redis.

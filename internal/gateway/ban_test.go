@@ -58,18 +58,10 @@ func TestGateway_BannedPeerRefusedBeforeTLS(t *testing.T) {
 	if _, err := h.gw.banner.Ban(context.Background(), netip.MustParsePrefix("127.0.0.2/32"), time.Hour, "test"); err != nil {
 		t.Fatal(err)
 	}
-	handshake := func(from string) error {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := tls.DialWithDialer(&d, "tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test"})
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}
-	if err := handshake("127.0.0.2"); err == nil {
+	if err := h.handshakeFrom("127.0.0.2"); err == nil {
 		t.Error("a banned peer completed a TLS handshake")
 	}
-	if err := handshake("127.0.0.1"); err != nil {
+	if err := h.handshakeFrom("127.0.0.1"); err != nil {
 		t.Errorf("another peer: %v", err)
 	}
 }
@@ -107,4 +99,15 @@ func TestGateway_IPRulesAndProbes(t *testing.T) {
 	if !strings.Contains(log, `"event.action":"authz_fail"`) || !strings.Contains(log, `"event.action":"malicious_probe"`) {
 		t.Errorf("missing authz_fail or malicious_probe events:\n%s", log)
 	}
+}
+
+// handshakeFrom opens a TLS connection to the gateway from a loopback
+// address of the test's choosing.
+func (h *harness) handshakeFrom(from string) error {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := tls.DialWithDialer(&d, "tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test"})
+	if err == nil {
+		c.Close()
+	}
+	return err
 }

@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -188,15 +186,7 @@ func TestAdmin_DashboardAndBanAPI(t *testing.T) {
 	if res.StatusCode/100 != 2 {
 		t.Fatalf("ban API: %d %s", res.StatusCode, b)
 	}
-	handshake := func(from string) error {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := tls.DialWithDialer(&d, "tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test"})
-		if err == nil {
-			c.Close()
-		}
-		return err
-	}
-	if handshake("127.0.0.2") == nil {
+	if h.handshakeFrom("127.0.0.2") == nil {
 		t.Error("a peer banned through the API completed a TLS handshake")
 	}
 	req, _ = http.NewRequest("DELETE", api+"?address=127.0.0.2", nil)
@@ -208,7 +198,7 @@ func TestAdmin_DashboardAndBanAPI(t *testing.T) {
 	if res.StatusCode/100 != 2 {
 		t.Fatalf("unban: %d", res.StatusCode)
 	}
-	if err := handshake("127.0.0.2"); err != nil {
+	if err := h.handshakeFrom("127.0.0.2"); err != nil {
 		t.Errorf("after the ban was lifted: %v", err)
 	}
 }

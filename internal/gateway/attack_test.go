@@ -1589,6 +1589,7 @@ func TestAttack_CSPReportFlood(t *testing.T) {
 		t.Errorf("report path with a dot segment: %d, want 400", code)
 	}
 	accepted, limited := 0, 0
+	began := time.Now()
 	for i := range 100 {
 		path := "/.well-known/rampart/csp-report"
 		if i%2 == 1 {
@@ -1603,8 +1604,11 @@ func TestAttack_CSPReportFlood(t *testing.T) {
 			t.Fatalf("report %d: status %d", i, code)
 		}
 	}
-	if accepted != 61 || limited != 39 {
-		t.Errorf("accepted %d, limited %d; want 61 (burst 60 + 1) and 39", accepted, limited)
+	// The limit refills one report a second: a slow run (the race
+	// detector) earns one more per second it took.
+	earned := int(time.Since(began) / time.Second)
+	if accepted < 61 || accepted > 61+earned || accepted+limited != 100 {
+		t.Errorf("accepted %d, limited %d; want 61 (burst 60 + 1, plus %d earned while sending) and the rest", accepted, limited, earned)
 	}
 	if n := strings.Count(h.errlog.String(), `"event.action":"csp_violation"`); n > 61 {
 		t.Errorf("%d violations logged for 61 accepted reports", n)

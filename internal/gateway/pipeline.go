@@ -345,6 +345,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 	around := func(h http.Handler) http.Handler {
 		h = httperr.Recover(d.logger, requestid.FromRequest)(h)
 		h = headers.Handler(h)
+		h = d.measure(h)
 		h = d.count(h)
 		h = access.Handler(h)
 		h = resolver.Handler(h)

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"io"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -324,6 +325,18 @@ func (w *statusWriter) Flush() {
 		w.status = http.StatusOK
 	}
 	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// ReadFrom keeps the sendfile path of the writer underneath for io.Copy
+// (large bodies are not copied through a buffer here).
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,10 +2,12 @@ package dashboard
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -352,5 +354,32 @@ func BenchmarkRecorder_Handler(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, req)
+	}
+}
+
+// readFromWriter is a ResponseWriter with its own ReadFrom, as net/http's
+// is (sendfile for a file body).
+type readFromWriter struct {
+	*httptest.ResponseRecorder
+	readFrom int
+}
+
+func (w *readFromWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.readFrom++
+	return io.Copy(w.ResponseRecorder, r)
+}
+
+// TestHandler_KeepsReadFrom: a body copied with io.Copy reaches the
+// ReadFrom of the writer underneath, so the counter costs no sendfile
+// path and no copy buffer.
+func TestHandler_KeepsReadFrom(t *testing.T) {
+	rec := NewRecorder(RecorderOptions{})
+	h := rec.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, struct{ io.Reader }{strings.NewReader("a large body")})
+	}))
+	w := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.readFrom != 1 || w.Body.String() != "a large body" {
+		t.Errorf("ReadFrom called %d times, body %q", w.readFrom, w.Body.String())
 	}
 }

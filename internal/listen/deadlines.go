@@ -21,8 +21,9 @@ func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http
 		// Always set the write deadline first: with http.Server's own
 		// WriteTimeout unset, the connection would otherwise keep the
 		// deadline left by the previous request.
-		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		w = &progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout, done: &done}
+		now := time.Now()
+		rc.SetWriteDeadline(now.Add(writeTimeout))
+		w = &progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout, done: &done, set: now}
 		if r.Body != nil && r.Body != http.NoBody {
 			rc.SetReadDeadline(time.Now().Add(readTimeout))
 			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, done: &done}
@@ -31,18 +32,30 @@ func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http
 	})
 }
 
-// progressWriter renews the write deadline before every write and flush.
+// progressWriter renews the write deadline before a write or flush once
+// an eighth of the timeout has passed since it was last set, so every
+// write starts with at least seven eighths of the timeout ahead of it.
+// Not renewing more often matters for HTTP/2, where each deadline is a
+// message to the connection's goroutine and a new timer: a small answer,
+// written within microseconds of the request, sets its deadline once.
 type progressWriter struct {
 	http.ResponseWriter
 	rc   *http.ResponseController
 	d    time.Duration
 	done *atomic.Bool
+	set  time.Time // when the deadline was last set (monotonic)
 }
 
 func (p *progressWriter) renew() {
-	if !p.done.Load() {
-		p.rc.SetWriteDeadline(time.Now().Add(p.d))
+	if p.done.Load() {
+		return
 	}
+	now := time.Now()
+	if now.Sub(p.set) < p.d/8 {
+		return
+	}
+	p.rc.SetWriteDeadline(now.Add(p.d))
+	p.set = now
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {

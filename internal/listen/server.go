@@ -54,8 +54,9 @@ type Options struct {
 	ReadTimeout time.Duration
 
 	// WriteTimeout bounds how long one write to the client may stall (YAML
-	// listen.write_timeout); the deadline is renewed before every write and
-	// flush, like nginx's send_timeout. Zero means 60s. It disconnects
+	// listen.write_timeout); the deadline is renewed before writes and
+	// flushes, like nginx's send_timeout (at most every eighth of the
+	// timeout, so each write has at least seven eighths of it). Zero means 60s. It disconnects
 	// clients that stop reading (slow-read attacks) without capping the
 	// total length of a response, so streaming responses, server-sent
 	// events and large downloads keep working. A hijacked connection
@@ -332,6 +333,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 // it writes from now on is the handler's response (see early.go).
 func dispatched(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		primeStack(r)
 		markDispatched(r)
 		h.ServeHTTP(w, r)
 	})

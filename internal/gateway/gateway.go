@@ -214,6 +214,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, pick func(*generation) http.Handler) {
 	gen := g.cur.Load()
 	gen.inflight.Add(1)
+	for gen.retired.Load() {
+		// A reload retired gen between the two lines above, and may
+		// have found it idle and released it: take the current one.
+		gen.release()
+		gen = g.cur.Load()
+		gen.inflight.Add(1)
+	}
 	defer gen.release()
 	pick(gen).ServeHTTP(w, r)
 }

@@ -213,12 +213,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reload replaces it meanwhile.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, pick func(*generation) http.Handler) {
 	gen := g.cur.Load()
+	if gen == nil {
+		// Closed: a connection that outlived the shutdown.
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	gen.inflight.Add(1)
 	for gen.retired.Load() {
 		// A reload retired gen between the two lines above, and may
 		// have found it idle and released it: take the current one.
 		gen.release()
-		gen = g.cur.Load()
+		if gen = g.cur.Load(); gen == nil {
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		gen.inflight.Add(1)
 	}
 	defer gen.release()

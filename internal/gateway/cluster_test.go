@@ -48,8 +48,8 @@ type cluster struct {
 	upstream string
 	n        int
 	// extra is more configuration for every instance started after it
-	// is set.
-	extra string
+	// is set; authExtra more keys of its auth: section.
+	extra, authExtra string
 }
 
 // The users of every cluster, with their passwords.
@@ -147,10 +147,10 @@ upstream: {url: %q}
 auth:
   users_file: %q
   session: {refresh_grace: 1ms}
-  redis: {url: %q, prefix: %q%s}
+%s  redis: {url: %q, prefix: %q%s}
   rules:
     - {prefix: /, require: authenticated}
-%s`, filepath.Join(c.dir, "state-"+in.name), c.cert, c.key, c.upstream, c.users, redisURL, c.prefix, onErr, c.extra)
+%s`, filepath.Join(c.dir, "state-"+in.name), c.cert, c.key, c.upstream, c.users, c.authExtra, redisURL, c.prefix, onErr, c.extra)
 	env := func(name string) (string, bool) {
 		if name == "RAMPART_SECRET_KEY" {
 			return c.secret, true

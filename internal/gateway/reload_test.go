@@ -20,6 +20,7 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/users"
 )
 
 // referrerPolicies are valid Referrer-Policy values: configuration n of a
@@ -305,4 +306,31 @@ func TestReloadHandler(t *testing.T) {
 	if code, body := post("POST", "application/json"); code != 422 || !strings.Contains(body, "referrer_policy") {
 		t.Errorf("refused reload: %d %s", code, body)
 	}
+}
+
+// TestReload_ReadsTheUsersFile: a user added to the users file can sign
+// in after a reload, without waiting for the file's own check (set here
+// to an hour, so only the reload can have read it).
+func TestReload_ReadsTheUsersFile(t *testing.T) {
+	c := newCluster(t)
+	c.authExtra = "  users_reload_interval: 1h\n"
+	in := c.start("redis://"+testenv.Redis(t), "")
+	const carolPassword = "correct horse battery staple 3"
+	if resp, _ := in.login("carol", carolPassword); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("carol before she is added: %d", resp.StatusCode)
+	}
+	hash, err := users.Hash(carolPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(c.users, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "  - name: carol\n    hash: '%s'\n    roles: []\n", hash)
+	f.Close()
+	if err := in.gw.ReloadConfig(context.Background(), in.src); err != nil {
+		t.Fatal(err)
+	}
+	in.mustLogin("carol", carolPassword)
 }

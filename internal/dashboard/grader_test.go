@@ -48,3 +48,19 @@ func TestGrader_RealCheckOnLoopback(t *testing.T) {
 		t.Errorf("the grade is not on the page")
 	}
 }
+
+// TestGrader_Retarget: after a reload renames the public listener, the
+// next audit is of the new name.
+func TestGrader_Retarget(t *testing.T) {
+	var audited []string
+	g := NewGrader(GraderOptions{Target: "https://old.example/", Run: func(_ context.Context, target string, _ check.Options) (*check.Report, error) {
+		audited = append(audited, target)
+		return &check.Report{Grade: "A", Score: 100}, nil
+	}})
+	g.Once(context.Background())
+	g.Retarget("https://new.example/", check.Options{})
+	g.Once(context.Background())
+	if len(audited) != 2 || audited[1] != "https://new.example/" || g.Grade().Target != "https://new.example/" {
+		t.Errorf("audited %v, grade of %q", audited, g.Grade().Target)
+	}
+}

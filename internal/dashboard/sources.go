@@ -122,12 +122,24 @@ func (g *Grader) Run(ctx context.Context) {
 	}
 }
 
+// Retarget points the next audits at target with o (a configuration
+// reload changed the public listener's names); the grade already kept
+// stays until the next audit replaces it.
+func (g *Grader) Retarget(target string, o check.Options) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.o.Target, g.o.Check = target, o
+}
+
 // Once runs one audit and keeps its grade.
 func (g *Grader) Once(ctx context.Context) {
+	g.mu.Lock()
+	target, o := g.o.Target, g.o.Check
+	g.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, g.o.Timeout)
 	defer cancel()
-	rep, err := g.o.Run(ctx, g.o.Target, g.o.Check)
-	res := Grade{Target: g.o.Target, Checked: g.o.Now()}
+	rep, err := g.o.Run(ctx, target, o)
+	res := Grade{Target: target, Checked: g.o.Now()}
 	if err != nil {
 		res.Err = safe.Clean(err.Error(), 512)
 	} else {

@@ -68,6 +68,11 @@ func (g *Gateway) leaves(ctx context.Context) []tlsconf.Leaf {
 // inService points the process-wide metrics at what gen built: its
 // routes and its body budgets.
 func (g *Gateway) inService(gen *generation) {
+	if g.grader != nil {
+		// The dashboard grades the public listener under the names
+		// of the configuration in force.
+		g.grader.Retarget(g.publicURL(gen.plan), g.checkOptions(gen.plan))
+	}
 	if route, err := metrics.RouteByPrefix(gen.plan.RoutePrefixes()); err == nil {
 		g.metrics.SetRoute(route)
 	} else {

@@ -171,6 +171,9 @@ auth:
 		t.Fatalf("instance %s: %v", in.name, err)
 	}
 	in.gw = gw
+	if err := gw.Listen(); err != nil {
+		t.Fatalf("instance %s: %v", in.name, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()

@@ -115,16 +115,23 @@ func (g *Gateway) openAdmin(plan *config.Plan) error {
 		return admin.CheckUpstream(g.Plan().Proxy.Upstream, 2*time.Second)(ctx)
 	})
 	adm.AddCheck("certificate", admin.CheckLeaves(g.leaves))
-	if pings := g.redisPings(); pings != nil {
-		adm.AddCheck("redis", func(ctx context.Context) error {
-			for _, p := range pings() {
-				if err := p(ctx); err != nil {
-					return err
-				}
+	// Every Redis client the configuration in force uses (the state
+	// store's, the shared rate-limit zones'); none, none to check.
+	adm.AddCheck("redis", func(ctx context.Context) error {
+		for _, v := range g.res.values() {
+			var err error
+			switch s := v.(type) {
+			case *state.Redis:
+				err = s.Ping(ctx)
+			case *redisstore.Store:
+				err = s.Ping(ctx)
 			}
-			return nil
-		})
-	}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 
 	g.grader = dashboard.NewGrader(dashboard.GraderOptions{Target: g.publicURL(plan), Check: g.checkOptions(plan)})
 	d, err := dashboard.New(dashboard.Options{
@@ -162,28 +169,6 @@ func (g *Gateway) gradeOnFirstView(next http.Handler) http.Handler {
 		})
 		next.ServeHTTP(w, r)
 	})
-}
-
-// redisPings returns, when any Redis is configured, the pings of the
-// Redis clients the current configuration uses (the state store's and
-// the shared rate-limit zones').
-func (g *Gateway) redisPings() func() []func(context.Context) error {
-	p := g.Plan()
-	if p.Auth.Redis == nil && p.BanRedis == nil && len(p.RateLimitBackends) == 0 {
-		return nil
-	}
-	return func() []func(context.Context) error {
-		var out []func(context.Context) error
-		for _, v := range g.res.values() {
-			switch s := v.(type) {
-			case *state.Redis:
-				out = append(out, s.Ping)
-			case *redisstore.Store:
-				out = append(out, s.Ping)
-			}
-		}
-		return out
-	}
 }
 
 // publicURL is the address of the public listener as clients name it,

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/rampart-dev/rampart/ban"
+	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
 // TestGateway_SecurityTxt: the file of security_txt: is served at its
@@ -201,4 +202,34 @@ func TestAdmin_DashboardAndBanAPI(t *testing.T) {
 	if err := h.handshakeFrom("127.0.0.2"); err != nil {
 		t.Errorf("after the ban was lifted: %v", err)
 	}
+}
+
+// TestAdmin_ReadyzFlipsWhenRedisIsCut: with Redis configured, /readyz
+// answers 503 naming redis once the link to it is cut, and 200 again
+// once it is back.
+func TestAdmin_ReadyzFlipsWhenRedisIsCut(t *testing.T) {
+	c := newCluster(t)
+	link := testenv.NewProxy(t, "127.0.0.1:6379")
+	in := c.start("redis://"+link.Addr+"/0", "")
+	ready := func() (int, string) {
+		resp, err := http.Get("http://" + in.gw.AdminAddr().String() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := ready(); code != 200 {
+		t.Fatalf("/readyz with Redis up: %d %s", code, body)
+	}
+	link.Down()
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "redis") {
+		t.Errorf("/readyz with Redis cut: %d %s", code, body)
+	}
+	link.Up()
+	within(t, 10*time.Second, "/readyz back to 200 with Redis back", func() bool {
+		code, _ := ready()
+		return code == 200
+	})
 }

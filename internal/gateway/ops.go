@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,7 +21,6 @@ import (
 	"github.com/rampart-dev/rampart/internal/state"
 	"github.com/rampart-dev/rampart/internal/tlsconf"
 	"github.com/rampart-dev/rampart/metrics"
-	"github.com/rampart-dev/rampart/ratelimit"
 	redisstore "github.com/rampart-dev/rampart/ratelimit/redis"
 	"github.com/rampart-dev/rampart/seclog"
 )
@@ -221,7 +221,7 @@ func (g *Gateway) dashboardBans() func() []dashboard.Ban {
 func (g *Gateway) dashboardZones() []dashboard.Zone {
 	p := g.Plan()
 	var out []dashboard.Zone
-	for _, name := range slices.Sorted(mapsKeys(p.RateLimit.Zones)) {
+	for _, name := range slices.Sorted(maps.Keys(p.RateLimit.Zones)) {
 		z := p.RateLimit.Zones[name]
 		burst := 0
 		for _, r := range p.RateLimit.Rules {
@@ -238,16 +238,6 @@ func (g *Gateway) dashboardZones() []dashboard.Zone {
 		out = append(out, dashboard.Zone{Name: name, Rate: z.Rate.String(), Burst: burst, Key: key})
 	}
 	return out
-}
-
-func mapsKeys(m map[string]ratelimit.Zone) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (g *Gateway) dashboardCerts() []dashboard.Cert {
@@ -271,5 +261,3 @@ func (g *Gateway) AdminAddr() net.Addr {
 	}
 	return g.admin.Addr()
 }
-
-var _ http.Handler = (*dashboard.Dashboard)(nil)

@@ -65,8 +65,9 @@ func (g *Gateway) leaves(ctx context.Context) []tlsconf.Leaf {
 	return nil
 }
 
-// inService points the process-wide metrics at what gen built: its
-// routes and its body budgets.
+// inService points what outlives a configuration at what gen built: the
+// metrics at its routes and body budgets, the dashboard's grader at its
+// public names.
 func (g *Gateway) inService(gen *generation) {
 	if g.grader != nil {
 		// The dashboard grades the public listener under the names

@@ -1,7 +1,6 @@
 package secheaders
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/internal/testenv/chromium"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -24,7 +24,6 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	chromium := testenv.LookPath(t, "chromium", "apt-get install chromium")
 
 	var logs testenv.Buffer
 	m := mustNew(t, Policy{CSP: CSP{
@@ -51,25 +50,11 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 	srv := httptest.NewTLSServer(m.Handler(mux))
 	defer srv.Close()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
+	actx := chromium.Allocator(t, 90*time.Second,
 		chromedp.Flag("ignore-certificate-errors", true),
 		// Deliver Reporting API reports after 100 ms instead of a minute.
 		chromedp.Flag("short-reporting-delay", true),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
+	)
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
 
@@ -90,10 +75,10 @@ func TestBrowser_NonceAndInjectedScript(t *testing.T) {
 	if injectedRan {
 		t.Error("the injected inline script ran despite the CSP")
 	}
-	// Wait (bounded by ctx) for the browser to deliver its report.
+	// Wait (bounded by the browser's deadline) for it to deliver its report.
 	for !strings.Contains(logs.String(), `"event.action":"csp_violation"`) {
 		select {
-		case <-ctx.Done():
+		case <-bctx.Done():
 			t.Fatalf("no violation report reached the collector; log:\n%s", logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}

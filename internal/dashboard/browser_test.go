@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/internal/testenv/chromium"
 )
 
 // The screenshots of the dashboard in docs/screenshots are written by this
@@ -51,7 +51,6 @@ func newBrowserSetup(t *testing.T) *browserSetup {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	chromium := testenv.LookPath(t, "chromium", "apt-get install chromium")
 	s := &browserSetup{}
 
 	d, _, _ := fixture(t)
@@ -97,27 +96,13 @@ func newBrowserSetup(t *testing.T) *browserSetup {
 	t.Cleanup(evil.Close)
 	s.evil = evil.URL
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
+	actx := chromium.Allocator(t, wholeTestDeadline,
 		chromedp.WindowSize(viewportW, viewportH),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("force-device-scale-factor", "1"),
 		// Only the loopback server: every name fails to resolve.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-	}
-	whole, cancel := context.WithTimeout(context.Background(), wholeTestDeadline)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(whole, opts...)
-	t.Cleanup(acancel)
+	)
 	s.actx = actx
 	return s
 }

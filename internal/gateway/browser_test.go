@@ -31,6 +31,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/internal/testenv/chromium"
 	"github.com/rampart-dev/rampart/users"
 )
 
@@ -73,8 +74,7 @@ func TestBrowser_Login(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	chromium := testenv.LookPath(t, "chromium", "apt-get install chromium")
-	s := newBrowserSite(t, chromium)
+	s := newBrowserSite(t)
 
 	t.Run("LoginPageIsAccessible", s.loginPageIsAccessible)
 	if !t.Run("SignInThroughTheLoginPage", s.signInThroughTheLoginPage) {
@@ -126,7 +126,7 @@ func (s *browserSite) dashboardShowsWhatHappened(t *testing.T) {
 	}
 }
 
-func newBrowserSite(t *testing.T, chromium string) *browserSite {
+func newBrowserSite(t *testing.T) *browserSite {
 	t.Helper()
 	s := &browserSite{sec: &testenv.Buffer{}}
 	dir := t.TempDir()
@@ -260,34 +260,21 @@ csrf:
 	t.Cleanup(attacker.Close)
 	s.attacker = "https://attacker.test"
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
+	actx := chromium.Allocator(t, browserWholeTestDeadline,
 		chromedp.WindowSize(screenshotWidth, screenshotHeight),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("force-device-scale-factor", "1"),
 		// The two sites are names on loopback, their port 443 mapped to
 		// the listeners' (so the pages, and the screenshots, show
-		// app.test whatever port the test got); every other name fails
-		// to resolve, so nothing leaves the machine.
+		// app.test whatever port the test got), and localhost is the
+		// admin listener; every other name fails to resolve, so nothing
+		// leaves the machine.
 		chromedp.Flag("host-resolver-rules", "MAP app.test "+httpsLn.Addr().String()+", MAP attacker.test "+
 			strings.TrimPrefix(attacker.URL, "https://")+", MAP localhost "+adminLn.Addr().String()+", MAP * ~NOTFOUND"),
 		// Deliver Reporting API reports after 100 ms instead of a minute.
 		chromedp.Flag("short-reporting-delay", true),
-	}
-	whole, wholeCancel := context.WithTimeout(context.Background(), browserWholeTestDeadline)
-	t.Cleanup(wholeCancel)
-	actx, acancel := chromedp.NewExecAllocator(whole, opts...)
-	t.Cleanup(acancel)
+	)
 	tab, tcancel := chromedp.NewContext(actx)
 	t.Cleanup(tcancel)
 	if err := chromedp.Do(tab); err != nil {

@@ -60,6 +60,21 @@ func (e *Embedded) Unban(ctx context.Context, p netip.Prefix) error {
 	return nil
 }
 
+// keepBan writes a record another instance made (read from Redis) into
+// the file, unless the file holds a later one of the prefix, without
+// announcing it: an instance restarted while Redis is down still
+// enforces the bans the others made.
+func (e *Embedded) keepBan(rec banRecord) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bBans)
+		var cur banRecord
+		if ok, err := getJSON(b, banKey(rec.Entry.Prefix), &cur); err != nil || ok && cur.At > rec.At {
+			return err
+		}
+		return putJSON(b, banKey(rec.Entry.Prefix), rec)
+	})
+}
+
 func (e *Embedded) putBan(rec banRecord) error {
 	return e.db.Update(func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bBans), banKey(rec.Entry.Prefix), rec)
@@ -261,6 +276,7 @@ func (r *Redis) Bans(ctx context.Context, now time.Time) ([]ban.Entry, <-chan ba
 	if err != nil {
 		r.logger.Warn("state: bans could not be read from Redis; the local ones are enforced", "error", err)
 	}
+	r.keepBans(remote)
 	latest := map[netip.Prefix]banRecord{}
 	for _, rec := range append(recs, remote...) {
 		if cur, ok := latest[rec.Entry.Prefix]; !ok || rec.At >= cur.At {
@@ -275,6 +291,7 @@ func (r *Redis) Bans(ctx context.Context, now time.Time) ([]ban.Entry, <-chan ba
 	}
 	out := follow(ctx, r, "bans", 256, localCh, func(ctx context.Context) ([]ban.Change, error) {
 		recs, err := r.remoteBans(ctx, time.Now())
+		r.keepBans(recs)
 		changes := make([]ban.Change, len(recs))
 		for i, rec := range recs {
 			changes[i] = rec.change()
@@ -285,7 +302,19 @@ func (r *Redis) Bans(ctx context.Context, now time.Time) ([]ban.Entry, <-chan ba
 		if json.Unmarshal([]byte(payload), &rec) != nil || !rec.Entry.Prefix.IsValid() {
 			return ban.Change{}, false
 		}
+		r.keepBans([]banRecord{rec})
 		return rec.change(), true
 	})
 	return list, out, nil
+}
+
+// keepBans writes records read from Redis into the local file (see
+// Embedded.keepBan).
+func (r *Redis) keepBans(recs []banRecord) {
+	for _, rec := range recs {
+		if err := r.local.keepBan(rec); err != nil {
+			r.logger.Warn("state: a ban from Redis could not be kept in the local file", "error", err)
+			return
+		}
+	}
 }

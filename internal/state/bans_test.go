@@ -167,3 +167,36 @@ func TestRedis_BansDuringOutage(t *testing.T) {
 	waitFor(t, "replay", func() bool { return b.Replay(ctx, time.Now()) == nil && !local.mark(bansPendingMark) })
 	waitFor(t, "B's ban reaches A", func() bool { return banned(ba, "198.51.100.20") })
 }
+
+// A ban another instance made is kept in this instance's file too: after
+// a restart while Redis is down, it is still enforced.
+func TestRedis_RemoteBanKeptLocally(t *testing.T) {
+	a := redisStore(t, "")
+	dir := t.TempDir()
+	local, err := OpenEmbedded(filepath.Join(dir, "rampart.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewRedis(RedisOptions{URL: "redis://127.0.0.1:6379/0", Prefix: a.p, Local: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, bb := banner(t, a, 3), banner(t, b, 3)
+	if _, err := ba.Ban(context.Background(), netip.MustParsePrefix("192.0.2.77/32"), time.Hour, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A's ban reaches B", func() bool { return banned(bb, "192.0.2.77") })
+	bb.Close()
+	b.Close()
+	local.Close()
+
+	// B restarts with its file alone (Redis out of reach).
+	reopened, err := OpenEmbedded(filepath.Join(dir, "rampart.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if !banned(banner(t, reopened, 3), "192.0.2.77") {
+		t.Error("after a restart without Redis, the ban another instance made is forgotten")
+	}
+}

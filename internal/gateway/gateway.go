@@ -175,7 +175,6 @@ func New(plan *config.Plan, o Options) (_ *Gateway, err error) {
 // ban.redis, or auth.redis) and starts the auto-ban, watching the
 // security log.
 func (g *Gateway) openBanner(plan *config.Plan) error {
-	os.MkdirAll(plan.StateDir, 0o700)
 	d := pipelineDeps{logger: g.logger, res: g.res, keys: &g.keys, sweep: &g.sweep}
 	store, err := d.openState(plan, plan.BanRedis)
 	if err != nil {

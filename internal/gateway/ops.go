@@ -172,13 +172,18 @@ func (g *Gateway) gradeOnFirstView(next http.Handler) http.Handler {
 	})
 }
 
+// firstHost is the name the dashboard audits the public listener under.
+func firstHost(plan *config.Plan) string {
+	if len(plan.Hosts) > 0 {
+		return plan.Hosts[0]
+	}
+	return "localhost"
+}
+
 // publicURL is the address of the public listener as clients name it,
 // which the dashboard's grader audits.
 func (g *Gateway) publicURL(plan *config.Plan) string {
-	host := "localhost"
-	if len(plan.Hosts) > 0 {
-		host = plan.Hosts[0]
-	}
+	host := firstHost(plan)
 	if g.port == 443 || g.port == 0 {
 		return "https://" + host + "/"
 	}
@@ -189,10 +194,7 @@ func (g *Gateway) publicURL(plan *config.Plan) string {
 // name, as `rampart check --resolve` would: the grade is of this
 // process, not of whatever DNS points at.
 func (g *Gateway) checkOptions(plan *config.Plan) check.Options {
-	host := "localhost"
-	if len(plan.Hosts) > 0 {
-		host = plan.Hosts[0]
-	}
+	host := firstHost(plan)
 	lo := netip.MustParseAddr("127.0.0.1")
 	o := check.Options{Resolve: []check.Resolve{{Host: host, Port: g.port, Addr: lo}}}
 	if g.http != nil {

@@ -94,9 +94,11 @@ func TestMaxRetryBans(t *testing.T) {
 	if _, ok := b.Banned(netip.MustParseAddr("203.0.113.10")); ok {
 		t.Fatal("the neighbour is banned")
 	}
-	if !strings.Contains(buf.String(), `"event.action":"ban_added"`) || !strings.Contains(buf.String(), `"prefix":"203.0.113.9/32"`) {
-		t.Fatalf("no ban event: %s", buf)
-	}
+	// The ban is in force before its event is written (enforcement
+	// first), so the event is waited for.
+	eventually(t, "ban event", func() bool {
+		return strings.Contains(buf.String(), `"event.action":"ban_added"`) && strings.Contains(buf.String(), `"prefix":"203.0.113.9/32"`)
+	})
 	if l := b.List(); len(l) != 1 || l[0].Offence != 1 || l[0].Manual {
 		t.Fatalf("List = %+v", l)
 	}

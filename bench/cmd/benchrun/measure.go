@@ -194,6 +194,7 @@ type row struct {
 	round   int
 	r       result
 	cpu     time.Duration // the target's CPU time during the measured run
+	sysCPU  time.Duration // of cpu, the time in the kernel
 	peakKiB int64         // the target's peak RSS during warm-up and run
 }
 
@@ -203,6 +204,14 @@ func (r row) cpuPer() (float64, bool) {
 		return 0, false
 	}
 	return float64(r.cpu.Microseconds()) / float64(r.r.Requests), true
+}
+
+// sysPer is the part of cpuPer spent in the kernel, in µs.
+func (r row) sysPer() (float64, bool) {
+	if r.r.Requests <= 0 {
+		return 0, false
+	}
+	return float64(r.sysCPU.Microseconds()) / float64(r.r.Requests), true
 }
 
 // measureOnce runs m against t: it resets the target's peak-memory mark,
@@ -220,7 +229,7 @@ func measureOnce(ctx context.Context, c config, m measurement, t *target, round 
 	if err != nil {
 		return row{}, fmt.Errorf("%s %s round %d: %v", t.name, m.name, round, err)
 	}
-	out := row{target: t.name, m: m, round: round, r: r, cpu: after.CPU - before.CPU, peakKiB: after.PeakKiB}
+	out := row{target: t.name, m: m, round: round, r: r, cpu: after.CPU - before.CPU, sysCPU: after.SysCPU - before.SysCPU, peakKiB: after.PeakKiB}
 	if resetErr != nil {
 		out.peakKiB = -1
 	}

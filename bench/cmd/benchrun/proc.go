@@ -16,6 +16,7 @@ type procStats struct {
 	RSSKiB  int64         // sum of VmRSS (shared pages counted once per process)
 	PeakKiB int64         // sum of VmHWM, each process's peak RSS
 	CPU     time.Duration // user + system time consumed so far
+	SysCPU  time.Duration // of CPU, the system (kernel) time
 	Procs   int
 }
 
@@ -47,7 +48,9 @@ func treeStats(pid int) procStats {
 		s.Procs++
 		s.RSSKiB += status["VmRSS"]
 		s.PeakKiB += status["VmHWM"]
-		s.CPU += cpuTime(p)
+		u, sys := cpuTime(p)
+		s.CPU += u + sys
+		s.SysCPU += sys
 	}
 	return s
 }
@@ -98,16 +101,18 @@ func ppid(pid int) int {
 	return n
 }
 
-// cpuTime is utime+stime. /proc reports them in USER_HZ ticks, which Linux
-// fixes at 100 per second for user space.
-func cpuTime(pid int) time.Duration {
+// cpuTime is utime and stime: the time in user space and in the kernel
+// (system calls, and the network stack's work charged to them). /proc
+// reports them in USER_HZ ticks, which Linux fixes at 100 per second for
+// user space.
+func cpuTime(pid int) (user, sys time.Duration) {
 	f := statFields(pid)
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * (time.Second / 100)
+	return time.Duration(u) * (time.Second / 100), time.Duration(s) * (time.Second / 100)
 }
 
 // resetPeak sets VmHWM of pid and its direct children back to their current

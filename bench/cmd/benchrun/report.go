@@ -80,7 +80,7 @@ func measurementTable(m measurement, about string, rows []row) table {
 	t := table{
 		title:  m.title,
 		about:  []string{about},
-		header: []string{"target", "round", m.rate, "p50", "p99", "p99.9", "max", "non-2xx/3xx", "failed", "CPU s", "CPU µs/" + m.per, "peak RSS MiB"},
+		header: []string{"target", "round", m.rate, "p50", "p99", "p99.9", "max", "non-2xx/3xx", "failed", "CPU s", "CPU µs/" + m.per, "kernel µs/" + m.per, "peak RSS MiB"},
 	}
 	for _, r := range rows {
 		if r.m.name != m.name {
@@ -90,6 +90,10 @@ func measurementTable(m measurement, about string, rows []row) table {
 		if v, ok := r.cpuPer(); ok {
 			cpuPer = fmt.Sprintf("%.0f", v)
 		}
+		sysPer := "-"
+		if v, ok := r.sysPer(); ok {
+			sysPer = fmt.Sprintf("%.0f", v)
+		}
 		peak := "-"
 		if r.peakKiB >= 0 {
 			peak = fmt.Sprintf("%.1f", mib(r.peakKiB))
@@ -98,7 +102,7 @@ func measurementTable(m measurement, about string, rows []row) table {
 			r.target, fmt.Sprint(r.round), fmt.Sprintf("%.0f", r.r.PerSec),
 			fmtLatency(r.r.P50), fmtLatency(r.r.P99), fmtLatency(r.r.P999), fmtLatency(r.r.Max),
 			fmt.Sprint(r.r.Non2xx3xx), fmt.Sprint(r.r.Failed),
-			fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPer, peak,
+			fmt.Sprintf("%.2f", r.cpu.Seconds()), cpuPer, sysPer, peak,
 		})
 	}
 	return t
@@ -159,7 +163,8 @@ func metricsFor(ms []measurement) []metric {
 		} else {
 			out = append(out, metric{m.title + " " + m.rate, m.name, true, rate, count})
 		}
-		out = append(out, metric{m.title + " CPU µs/" + m.per, m.name, false, row.cpuPer, count})
+		out = append(out, metric{m.title + " CPU µs/" + m.per, m.name, false, row.cpuPer, count},
+			metric{m.title + " kernel µs/" + m.per, m.name, false, row.sysPer, count})
 	}
 	return out
 }

@@ -40,7 +40,7 @@ func sampleRun(t *testing.T) ([]measurement, []string, []row, map[string]memStat
 					r.PerSec, r.Requests = 2000, 8000
 				}
 				rows = append(rows, row{target: name, m: m, round: round, r: r,
-					cpu: time.Duration(float64(r.Requests)*5e5/rate[name]) * time.Microsecond, peakKiB: int64(30+round) * 1024})
+					cpu: time.Duration(float64(r.Requests)*5e5/rate[name]) * time.Microsecond, sysCPU: time.Duration(float64(r.Requests)*2e5/rate[name]) * time.Microsecond, peakKiB: int64(30+round) * 1024})
 			}
 		}
 	}

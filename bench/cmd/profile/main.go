@@ -184,9 +184,10 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 		}
 	}
 	runtime.MemProfileRate = 64 << 10
-	before := cpuTime()
+	userBefore, sysBefore := cpuTime()
 	out, err := cmd.CombinedOutput()
-	used := cpuTime() - before
+	userAfter, sysAfter := cpuTime()
+	used, sys := userAfter-userBefore+sysAfter-sysBefore, sysAfter-sysBefore
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
 	}
@@ -195,7 +196,9 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 		return fmt.Errorf("%s: %v", cmd.Path, err)
 	}
 	if n := requests(string(out)); n > 0 {
-		fmt.Printf("gateway CPU: %.2f s for %d requests, %.1f µs per request\n", used.Seconds(), n, float64(used.Microseconds())/float64(n))
+		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+		fmt.Printf("gateway CPU: %.2f s for %d requests, %.1f µs per request (%.1f in user space, %.1f in the kernel)\n",
+			used.Seconds(), n, per(used), per(used-sys), per(sys))
 	}
 	if memOut != "" {
 		f, err := os.Create(memOut)
@@ -209,10 +212,10 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 }
 
 // cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
+func cpuTime() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 var (

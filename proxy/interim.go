@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -98,6 +100,19 @@ func (w *interimWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController (Flush, Hijack for upgrades) reach
 // the underlying writer.
 func (w *interimWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is how ReverseProxy takes the client's connection after an
+// upstream's 101 Switching Protocols (a WebSocket): it writes the 101
+// itself, never through WriteHeader, so the result is reported here, once
+// the connection is taken. A failed hijack is reported by handleError.
+func (w *interimWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.onResult != nil && !w.reported {
+		w.reported = true
+		w.onResult(w.req, Result{Status: http.StatusSwitchingProtocols, Duration: time.Since(w.start)})
+	}
+	return c, brw, err
+}
 
 // trailerFilter removes fingerprinting headers from a response's trailers.
 // The trailer values of a chunked or HTTP/2 response only exist once its

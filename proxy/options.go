@@ -267,8 +267,9 @@ type Options struct {
 	// forwards or refuses for its body, with how it ended (see Result):
 	// metrics count upstream errors and time the upstream this way. It
 	// runs in the request's goroutine before the response header is
-	// written, so it must be quick. Requests refused before that (CONNECT,
-	// a malformed Upgrade) are not reported.
+	// written, so it must be quick; an upgrade (WebSocket) is reported
+	// with status 101 when the client's connection is taken over. Requests
+	// refused before that (CONNECT, a malformed Upgrade) are not reported.
 	OnResult func(r *http.Request, res Result)
 }
 

@@ -58,7 +58,8 @@ func TestProxy_WebSocketEcho(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	p, _, _ := testProxy(t, up.URL, Options{})
+	var results resultLog
+	p, _, _ := testProxy(t, up.URL, Options{OnResult: results.add})
 	h := withContext(p, "rid-ws", netip.MustParseAddr("203.0.113.5"))
 	fe := front(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(&statusWriter{ResponseWriter: w}, r)
@@ -86,6 +87,11 @@ func TestProxy_WebSocketEcho(t *testing.T) {
 	}
 	if res.Header.Get("Server") != "" || res.Header.Get("X-Powered-By") != "" {
 		t.Errorf("fingerprint headers on 101: %v", res.Header)
+	}
+	// Reported (for metrics) when the connection was taken, before the
+	// 101 was written.
+	if got := results.all(); len(got) != 1 || got[0].Status != http.StatusSwitchingProtocols || got[0].Failed {
+		t.Errorf("OnResult got %+v, want one 101", got)
 	}
 	upHdr := <-gotReq
 	if got := upHdr.Get("X-Forwarded-For"); got != "203.0.113.5" {

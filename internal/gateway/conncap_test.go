@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -114,5 +115,64 @@ func TestConnCap_GatewayTrustedProxyExempt(t *testing.T) {
 			t.Fatalf("trusted proxy connection %d refused: %v", i+1, err)
 		}
 		defer c.Close()
+	}
+}
+
+// A reload raises the connection cap on the running listener, keeping the
+// connections already open: the client that was refused gets its next
+// connection in, and is refused again only over the new cap. A reload
+// that changes the listeners' timeouts is still refused as a whole.
+func TestConnCap_ReloadChangesTheCap(t *testing.T) {
+	h := start(t, upstream(t).URL, "listen: {max_conns_per_client: 2}\n")
+	cfg := &tls.Config{RootCAs: h.pool, ServerName: "app.test"}
+	var held []*tls.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	dial := func() error {
+		c, err := tls.Dial("tcp", h.httpsAddr, cfg)
+		if err == nil {
+			held = append(held, c)
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := dial(); err != nil {
+			t.Fatalf("connection %d of 2: %v", i+1, err)
+		}
+	}
+	if dial() == nil {
+		t.Fatal("third connection over a cap of 2")
+	}
+	h.rewrite("listen: {max_conns_per_client: 3, idle_timeout: 1m}\n")
+	if err := h.gw.ReloadConfig(context.Background(), h.src); err == nil || !strings.Contains(err.Error(), "listen (timeouts, max_header_bytes)") {
+		t.Fatalf("a timeout change: %v, want a refusal naming it", err)
+	}
+	if dial() == nil {
+		t.Fatal("a refused reload raised the cap")
+	}
+	h.rewrite("listen: {max_conns_per_client: 3}\n")
+	if err := h.gw.ReloadConfig(context.Background(), h.src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(); err != nil {
+		t.Fatalf("third connection after the cap was raised to 3: %v", err)
+	}
+	if dial() == nil {
+		t.Fatal("fourth connection over the raised cap of 3")
+	}
+	// The connections opened before the reload still serve requests.
+	c := held[0]
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("a connection from before the reload: status %d", resp.StatusCode)
 	}
 }

@@ -183,8 +183,11 @@ func restartOnly(old, next *config.Plan) []string {
 	}
 	a, b := old.Listen, next.Listen
 	a.Logger, b.Logger, a.SecurityLog, b.SecurityLog, a.Rejected, b.Rejected = nil, nil, nil, nil, nil, nil
+	// The connection cap and its exemptions are replaced on the running
+	// listeners (listen.Server.SetConnLimits).
+	a.MaxConnsPerClient, b.MaxConnsPerClient, a.TrustedProxies, b.TrustedProxies = 0, 0, nil, nil
 	if !reflect.DeepEqual(a, b) {
-		keys = append(keys, "listen (timeouts, max_header_bytes, max_conns_per_client) and trusted_proxies")
+		keys = append(keys, "listen (timeouts, max_header_bytes)")
 	}
 	return keys
 }
@@ -198,10 +201,12 @@ func restartOnly(old, next *config.Plan) []string {
 // zones whose settings did not change keep their states, the state store
 // (sessions, revocations, bans) and unchanged log files stay open.
 //
-// The listeners' addresses and settings are fixed while the process runs:
-// a change to them is applied only by a restart, and Reload says so in
-// its error (the rest of the new configuration is then not applied
-// either, so that what runs is always one whole configuration).
+// The listeners' addresses, timeouts and header limit are fixed while the
+// process runs: a change to them is applied only by a restart, and Reload
+// says so in its error (the rest of the new configuration is then not
+// applied either, so that what runs is always one whole configuration).
+// Their per-client connection cap and trusted proxies are replaced, for
+// the connections accepted from then on.
 func (g *Gateway) Reload(plan *config.Plan) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -244,6 +249,15 @@ func (g *Gateway) Reload(plan *config.Plan) error {
 	g.start(gen)
 	g.cur.Store(gen)
 	g.inService(gen)
+	for _, srv := range []*listen.Server{g.https, g.http} {
+		if srv == nil {
+			continue
+		}
+		// Validated with the plan: an error here is a bug.
+		if err := srv.SetConnLimits(plan.Listen.MaxConnsPerClient, plan.Listen.TrustedProxies); err != nil {
+			g.logger.Error("reload: connection limits", "err", err)
+		}
+	}
 	accessDone(true)
 	secDone(true)
 	g.retire(old)

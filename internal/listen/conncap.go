@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,23 +61,58 @@ const connCapLogInterval = 10 * time.Second
 // Memory is bounded: only clients holding an open connection are kept,
 // one small entry each.
 func LimitPerClient(ln net.Listener, max int, exempt func(netip.Addr) bool, log *seclog.Logger) net.Listener {
-	if max <= 0 {
-		max = DefaultMaxConnsPerClient
-	}
+	limits := new(atomic.Pointer[capLimits])
+	limits.Store(newCapLimits(max, exempt))
+	return newCapListener(ln, limits, log)
+}
+
+func newCapListener(ln net.Listener, limits *atomic.Pointer[capLimits], log *seclog.Logger) *capListener {
 	return &capListener{
 		Listener: ln,
-		max:      max,
-		exempt:   exempt,
+		limits:   limits,
 		log:      log,
 		sampler:  &seclog.Sampler{Burst: 1, Interval: connCapLogInterval, MaxKeys: 10000},
 		open:     make(map[netip.Addr]int),
 	}
 }
 
+// capLimits are a cap and the peers it does not count, replaced as a whole
+// (Server.SetConnLimits) while connections are accepted.
+type capLimits struct {
+	max    int
+	exempt func(netip.Addr) bool // nil: none
+}
+
+// newCapLimits applies the default to max <= 0.
+func newCapLimits(max int, exempt func(netip.Addr) bool) *capLimits {
+	if max <= 0 {
+		max = DefaultMaxConnsPerClient
+	}
+	return &capLimits{max: max, exempt: exempt}
+}
+
+// exemptPrefixes is the exempt function of trusted proxies' prefixes; nil
+// for none.
+func exemptPrefixes(prefixes []netip.Prefix) func(netip.Addr) bool {
+	if len(prefixes) == 0 {
+		return nil
+	}
+	prefixes = slices.Clone(prefixes)
+	return func(a netip.Addr) bool {
+		for _, p := range prefixes {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 type capListener struct {
 	net.Listener
-	max     int
-	exempt  func(netip.Addr) bool
+	// limits is read at each Accept; the Server that made the listener
+	// replaces it.
+	limits  *atomic.Pointer[capLimits]
 	log     *seclog.Logger
 	sampler *seclog.Sampler
 	// refuse is Options.Refuse, set by Server.limitConns; nil for a
@@ -105,14 +141,15 @@ func (l *capListener) Accept() (net.Conn, error) {
 			reset(c)
 			continue
 		}
-		if !ok || (l.exempt != nil && l.exempt(addr)) {
+		lim := l.limits.Load()
+		if !ok || (lim.exempt != nil && lim.exempt(addr)) {
 			return c, nil
 		}
 		key := clientip.Key(addr)
-		if l.acquire(key) {
+		if l.acquire(key, lim.max) {
 			return &capConn{Conn: c, l: l, key: key}, nil
 		}
-		l.logRefused(addr, key)
+		l.logRefused(addr, key, lim.max)
 		reset(c)
 	}
 }
@@ -126,10 +163,10 @@ func reset(c net.Conn) {
 	c.Close()
 }
 
-func (l *capListener) acquire(key netip.Addr) bool {
+func (l *capListener) acquire(key netip.Addr, max int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[key] >= l.max {
+	if l.open[key] >= max {
 		return false
 	}
 	l.open[key]++
@@ -153,7 +190,7 @@ func (l *capListener) clients() int {
 	return len(l.open)
 }
 
-func (l *capListener) logRefused(addr, key netip.Addr) {
+func (l *capListener) logRefused(addr, key netip.Addr, max int) {
 	ok, suppressed := l.sampler.Allow(key.String())
 	if !ok {
 		return
@@ -162,7 +199,7 @@ func (l *capListener) logRefused(addr, key netip.Addr) {
 		"connection refused: client holds the maximum number of connections",
 		slog.String("client_ip", addr.String()),
 		slog.String("listener", l.Addr().String()),
-		slog.Int("max_conns_per_client", l.max),
+		slog.Int("max_conns_per_client", max),
 		slog.Int("suppressed", suppressed),
 	)
 }

@@ -364,8 +364,85 @@ func TestOptions_MaxConnsPerClientValidated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.maxConns != DefaultMaxConnsPerClient {
-		t.Errorf("default cap %d, want %d", s.maxConns, DefaultMaxConnsPerClient)
+	if got := s.limits.Load().max; got != DefaultMaxConnsPerClient {
+		t.Errorf("default cap %d, want %d", got, DefaultMaxConnsPerClient)
+	}
+	for _, n := range []int{-1, MaxMaxConnsPerClient + 1} {
+		if err := s.SetConnLimits(n, nil); err == nil {
+			t.Errorf("SetConnLimits(%d) accepted", n)
+		}
+	}
+	if got := s.limits.Load().max; got != DefaultMaxConnsPerClient {
+		t.Errorf("a refused SetConnLimits changed the cap to %d", got)
+	}
+}
+
+// A running server's cap and trusted proxies change for the connections
+// accepted after SetConnLimits (a configuration reload): raising the cap
+// lets a client over the old one in, a new trusted proxy is no longer
+// counted, lowering the cap closes nothing but refuses the next.
+func TestConnCap_SetConnLimitsOnARunningListener(t *testing.T) {
+	s, err := NewServer(":0", okHandler(), nil, Options{MaxConnsPerClient: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newFakeListener(1024)
+	ln := s.limitConns(src).(*capListener)
+	var held []net.Conn
+	for range 2 {
+		held = append(held, acceptNext(t, ln, src, connFrom("198.51.100.7")))
+	}
+	if c := acceptNext(t, ln, src, connFrom("198.51.100.7")); c != nil {
+		t.Fatal("accepted over the cap of 2")
+	}
+	if err := s.SetConnLimits(3, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	c := acceptNext(t, ln, src, connFrom("198.51.100.7"))
+	if c == nil {
+		t.Fatal("the raised cap is not applied")
+	}
+	held = append(held, c)
+	if c := acceptNext(t, ln, src, connFrom("198.51.100.7")); c != nil {
+		t.Fatal("accepted over the raised cap of 3")
+	}
+	for i := range 5 {
+		c := acceptNext(t, ln, src, connFrom("10.0.0.5"))
+		if c == nil {
+			t.Fatalf("connection %d of the new trusted proxy refused", i+1)
+		}
+		held = append(held, c)
+	}
+	if err := s.SetConnLimits(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range held[:3] {
+		if c.(*capConn).Conn.(*fakeConn).closed.Load() != 0 {
+			t.Fatal("lowering the cap closed an open connection")
+		}
+	}
+	// The proxy's open connections were never counted; its new ones
+	// are, against the new cap.
+	if c := acceptNext(t, ln, src, connFrom("10.0.0.5")); c == nil {
+		t.Error("a proxy no longer trusted refused under the cap")
+	} else {
+		held = append(held, c)
+	}
+	if c := acceptNext(t, ln, src, connFrom("10.0.0.5")); c != nil {
+		t.Error("a proxy no longer trusted is still exempt")
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	if c := acceptNext(t, ln, src, connFrom("198.51.100.7")); c == nil {
+		t.Error("a client under the lowered cap refused")
+	} else {
+		c.Close()
+	}
+	if c := acceptNext(t, ln, src, connFrom("10.0.0.5")); c == nil {
+		t.Error("a client under the lowered cap refused")
+	} else {
+		c.Close()
 	}
 }
 

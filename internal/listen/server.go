@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-dev/rampart/field"
@@ -91,7 +92,8 @@ type Options struct {
 	// DefaultMaxConnsPerClient (256, see there why); at most
 	// MaxMaxConnsPerClient. Without it, one client within its request
 	// rate could hold thousands of idle or HTTP/2 connections and exhaust
-	// file descriptors and goroutines. See LimitPerClient.
+	// file descriptors and goroutines. See LimitPerClient; a running
+	// server's cap is changed by Server.SetConnLimits.
 	MaxConnsPerClient int
 
 	// TrustedProxies are peers not counted against MaxConnsPerClient (YAML
@@ -212,10 +214,10 @@ type Server struct {
 	Listener        net.Listener
 	ShutdownTimeout time.Duration
 
-	// The per-client connection cap Run applies; a Server not made by
-	// NewServer gets DefaultMaxConnsPerClient and no exemption.
-	maxConns    int
-	exempt      []netip.Prefix
+	// The per-client connection cap Run applies, shared with the
+	// listeners it wraps so that SetConnLimits reaches them; a Server not
+	// made by NewServer gets DefaultMaxConnsPerClient and no exemption.
+	limits      atomic.Pointer[capLimits]
 	securityLog *seclog.Logger
 	refuse      func(netip.Addr) bool
 	// state is shared by the connections Run wraps for early.go; nil for
@@ -253,21 +255,26 @@ func (s *Server) serve(ln net.Listener) error {
 // limitConns wraps ln in the server's per-client connection cap and its
 // Refuse hook.
 func (s *Server) limitConns(ln net.Listener) net.Listener {
-	var exempt func(netip.Addr) bool
-	if len(s.exempt) > 0 {
-		prefixes := s.exempt
-		exempt = func(a netip.Addr) bool {
-			for _, p := range prefixes {
-				if p.Contains(a) {
-					return true
-				}
-			}
-			return false
-		}
+	s.limits.CompareAndSwap(nil, newCapLimits(0, nil))
+	cl := newCapListener(ln, &s.limits, s.securityLog)
+	cl.refuse = s.refuse
+	return cl
+}
+
+// SetConnLimits replaces, on a running server or before Run, the
+// per-client connection cap and the peers it does not count
+// (Options.MaxConnsPerClient and TrustedProxies, validated the same way):
+// each connection accepted from then on is counted against the new
+// values. Open connections are not touched: lowering the cap closes none
+// (a client over it opens no more until it is under), and a connection
+// accepted from a peer that was exempt stays uncounted until it closes.
+func (s *Server) SetConnLimits(maxPerClient int, trusted []netip.Prefix) error {
+	o := Options{MaxConnsPerClient: maxPerClient, TrustedProxies: trusted}
+	if err := o.Validate().Err(); err != nil {
+		return err
 	}
-	ln = LimitPerClient(ln, s.maxConns, exempt, s.securityLog)
-	ln.(*capListener).refuse = s.refuse
-	return ln
+	s.limits.Store(newCapLimits(maxPerClient, exemptPrefixes(trusted)))
+	return nil
 }
 
 // NewServer returns a server for addr running h with o's timeouts. With a
@@ -325,8 +332,9 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			PingTimeout: 15 * time.Second,
 		},
 	}
-	return &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st,
-		maxConns: o.MaxConnsPerClient, exempt: o.TrustedProxies, securityLog: o.SecurityLog, refuse: o.Refuse}, nil
+	s := &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st, securityLog: o.SecurityLog, refuse: o.Refuse}
+	s.limits.Store(newCapLimits(o.MaxConnsPerClient, exemptPrefixes(o.TrustedProxies)))
+	return s, nil
 }
 
 // dispatched tells the connection that net/http called the handler: what

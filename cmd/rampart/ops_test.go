@@ -3,19 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/auth"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/gateway"
 	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/users"
 )
 
 // TestOpsCLI_EndToEnd: rampart reload and rampart ban talk to a running
@@ -96,6 +102,10 @@ func TestOpsCLI_EndToEnd(t *testing.T) {
 		t.Errorf("after rampart ban remove: %v", err)
 	}
 
+	if code, _, errs := cli("user", "revoke", "alice"); code != 1 || !strings.Contains(errs, "auth is not configured") {
+		t.Errorf("user revoke without auth: exit %d\n%s", code, errs)
+	}
+
 	cancel()
 	<-done
 	done <- nil
@@ -114,4 +124,97 @@ func adminListener(t testing.TB) net.Listener {
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// TestUserRevokeCLI_EndToEnd: rampart user revoke ends a signed-in user's
+// session at once through the running gateway's admin listener; a name
+// the users file does not hold is an error that changes nothing.
+func TestUserRevokeCLI_EndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool := testenv.WriteCert(t, dir, "app.test")
+	const password = "correct horse battery staple 9"
+	hash, err := users.Hash(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usersFile := filepath.Join(dir, "users.yaml")
+	os.WriteFile(usersFile, []byte("users:\n  - name: alice\n    hash: '"+hash+"'\n"), 0o600)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "private") }))
+	defer up.Close()
+	yaml := "hosts: [app.test]\nstate_dir: " + filepath.Join(dir, "state") + "\ntls: {cert_file: " + cert + ", key_file: " + key + "}\n" +
+		"upstream: {url: " + up.URL + "}\nauth:\n  users_file: " + usersFile + "\n  rules:\n    - {prefix: /, require: authenticated}\n"
+	secret := base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text()))
+	src := config.Source{Path: "rampart.yaml", Data: []byte(yaml), LookupEnv: func(k string) (string, bool) {
+		return secret, k == "RAMPART_SECRET_KEY"
+	}}
+	plan, fs := config.Load(src)
+	if plan == nil {
+		t.Fatal(fs.Error())
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	gw, err := gateway.New(plan, gateway.Options{AdminListener: adminListener(t), Logger: slog.New(slog.DiscardHandler),
+		Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "app.test"},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, ln.Addr().String())
+		}}}
+	do := func(method, path, body string, cookies ...*http.Cookie) *http.Response {
+		req, _ := http.NewRequest(method, "https://app.test"+path, strings.NewReader(body))
+		req.Header.Set("Accept", "application/json")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Origin", "https://app.test")
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	login := do("POST", auth.LoginPath, `{"username": "alice", "password": "`+password+`"}`)
+	var session *http.Cookie
+	for _, c := range login.Cookies() {
+		if c.Name == auth.SessionCookie {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("login: %d, no session cookie", login.StatusCode)
+	}
+	if code := do("GET", "/private", "", session).StatusCode; code != 200 {
+		t.Fatalf("signed in: %d", code)
+	}
+
+	var out, errb bytes.Buffer
+	admin := "http://" + gw.AdminAddr().String()
+	if code := run([]string{"user", "revoke", "--admin", admin, "mallory"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no user mallory") {
+		t.Errorf("revoke of an unknown user: exit %d\n%s", code, errb.String())
+	}
+	if code := do("GET", "/private", "", session).StatusCode; code != 200 {
+		t.Fatalf("a failed revoke ended the session: %d", code)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"user", "revoke", "--admin", admin, "alice"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "every session of alice is ended") {
+		t.Fatalf("user revoke: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if code := do("GET", "/private", "", session).StatusCode; code != http.StatusUnauthorized {
+		t.Errorf("the revoked session's cookie: %d, want 401", code)
+	}
 }

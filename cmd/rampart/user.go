@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/term"
 
+	"github.com/rampart-dev/rampart/internal/gateway"
 	"github.com/rampart-dev/rampart/users"
 )
 
@@ -24,6 +26,9 @@ Manages the accounts of a users file (YAML, mode 0600):
   enable NAME              allow them again
   list                     list the users, roles and states (never a hash or a secret)
   totp NAME [--replace]    give the user a TOTP secret and print its otpauth:// URI, once
+  revoke NAME              end every session of the user now, on every instance sharing the
+                           state store (asks the running rampart's admin listener, --admin;
+                           no --users); the user signs in again, or not if disabled
 
 The password is asked twice on the terminal, without echo. When standard
 input is not a terminal, it is its one line:
@@ -71,6 +76,8 @@ func userMain(args []string, in passwordInput, stdout, stderr io.Writer) int {
 	fs.Var(&roles, "role", "add: give the user `ROLE` (repeatable)")
 	issuer := fs.String("issuer", "rampart", "totp: the name authenticator apps show above the code")
 	replace := fs.Bool("replace", false, "totp: replace the user's TOTP secret (the old one stops working)")
+	admin := fs.String("admin", defaultAdminURL, "revoke: the admin listener's `URL`")
+	tokenFile := fs.String("token-file", "", "revoke: read the admin token from `FILE` (default: $RAMPART_ADMIN_TOKEN)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -80,16 +87,16 @@ func userMain(args []string, in passwordInput, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, pos := pos[0], pos[1:]
-	wantName := map[string]bool{"add": true, "passwd": true, "disable": true, "enable": true, "totp": true, "list": false}
+	wantName := map[string]bool{"add": true, "passwd": true, "disable": true, "enable": true, "totp": true, "list": false, "revoke": true}
 	needsName, known := wantName[cmd]
 	switch {
 	case cmd == "help":
 		fs.Usage()
 		return 0
 	case !known:
-		errorf(stderr, "the commands are: add, passwd, disable, enable, list, totp", "unknown user command %q", cmd)
+		errorf(stderr, "the commands are: add, passwd, disable, enable, list, totp, revoke", "unknown user command %q", cmd)
 		return 2
-	case *path == "":
+	case *path == "" && cmd != "revoke":
 		errorf(stderr, "rampart user "+cmd+" --users /etc/rampart/users.yaml ...", "--users FILE is required")
 		return 2
 	case needsName && len(pos) != 1, !needsName && len(pos) != 0:
@@ -112,6 +119,9 @@ func userMain(args []string, in passwordInput, stdout, stderr io.Writer) int {
 			errorf(stderr, "1 to 64 characters of A-Z a-z 0-9 . _ @ -, starting with a letter or a digit (an e-mail address works)", "%v", err)
 			return 2
 		}
+	}
+	if cmd == "revoke" {
+		return revokeUser(name, *admin, *tokenFile, stdout, stderr)
 	}
 	doc, err := users.ReadDoc(*path)
 	if err != nil {
@@ -413,4 +423,35 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// revokeUser asks the running rampart to end every session of name
+// (gateway.RevokePath).
+func revokeUser(name, admin, tokenFile string, stdout, stderr io.Writer) int {
+	c, err := newAdminClient(admin, tokenFile)
+	if err != nil {
+		errorf(stderr, "", "%v", err)
+		return 2
+	}
+	var res gateway.RevokeResult
+	err = c.do(http.MethodPost, gateway.RevokePath, gateway.RevokeRequest{User: name}, &res)
+	var ae *apiError
+	switch {
+	case err == nil && res.Revoked:
+		fmt.Fprintf(stdout, "every session of %s is ended; to keep them from signing in again: rampart user disable --users FILE %s\n", name, name)
+		return 0
+	case errors.As(err, &ae) && ae.status == http.StatusNotFound && strings.Contains(ae.msg, "users file"):
+		errorf(stderr, "the running rampart's users file has no such user; rampart user list --users FILE shows them", "no user %s: %s", name, ae.msg)
+		return 1
+	case errors.As(err, &ae) && ae.status == http.StatusNotFound:
+		errorf(stderr, "--admin names another server, or this rampart is older than the revoke API", "the admin listener at %s has no revoke API", c.base)
+		return 1
+	case errors.As(err, &ae) && (ae.status == http.StatusConflict || ae.status == http.StatusServiceUnavailable):
+		errorf(stderr, "", "%s", ae.msg)
+		return 1
+	case err != nil:
+		return c.fail(stderr, err)
+	}
+	errorf(stderr, "", "the admin listener's answer is not the revoke API's")
+	return 1
 }

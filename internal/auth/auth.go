@@ -213,6 +213,27 @@ func (g *Gate) usersChanged(names []string) {
 	}
 }
 
+// ErrUnknownUser is RevokeUser's error for a name the users file does not
+// hold.
+var ErrUnknownUser = errors.New("auth: no such user in the users file")
+
+// RevokeUser ends every session of the user name at once, here and,
+// through the state store, on every instance that shares it: an
+// operator's revocation (`rampart user revoke`). Each of the user's access
+// tokens is refused from the next request and no refresh family of theirs
+// is renewed; the user signs in again. The users file is not changed: a
+// user who must not sign in again is disabled there. by says who asked,
+// for the security event.
+func (g *Gate) RevokeUser(ctx context.Context, name, by string) error {
+	if _, ok := g.users.Lookup(name); !ok {
+		return ErrUnknownUser
+	}
+	err := g.sessions.LogoutUser(ctx, name)
+	g.sec.Event(ctx, nil, slog.LevelWarn, seclog.AuthnTokenRevoked, "sessions ended by an operator",
+		slog.String("user", name), slog.String("by", by), slog.Bool("stored", err == nil))
+	return err
+}
+
 // Sessions is the session manager, for the gateway's tests and tools.
 func (g *Gate) Sessions() *session.Manager { return g.sessions }
 

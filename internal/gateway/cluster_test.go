@@ -620,3 +620,72 @@ func TestCluster_LogoutDuringOtherInstancesOutageEnforcedAfterReconnect(t *testi
 	polls := within(t, 10*time.Second, "B refusing, after its link came back, a session ended during the outage", func() bool { return !b.accepts(s.access) })
 	t.Logf("B enforced the logout it missed %v after its link came back, at poll %d", time.Since(back), polls)
 }
+
+// revoke asks the instance's admin listener to end every session of user
+// (what `rampart user revoke` sends).
+func (in *instance) revoke(user, contentType string) (int, RevokeResult) {
+	in.t.Helper()
+	body, _ := json.Marshal(RevokeRequest{User: user})
+	resp, err := http.Post("http://"+in.gw.AdminAddr().String()+RevokePath, contentType, strings.NewReader(string(body)))
+	if err != nil {
+		in.t.Fatalf("instance %s: revoke: %v", in.name, err)
+	}
+	defer resp.Body.Close()
+	var res RevokeResult
+	json.NewDecoder(resp.Body).Decode(&res)
+	return resp.StatusCode, res
+}
+
+// An operator's revocation through A's admin listener ends every session
+// of the user, the ones begun on B included, access cookies and refresh
+// tokens, and no one else's; the user can sign in again. A form post
+// (the only cross-site request a browser sends without asking) and a name
+// the users file does not hold change nothing.
+func TestCluster_OperatorRevokeEndsTheUsersSessionsEverywhere(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.start("redis://127.0.0.1:6379/0", ""), c.start("redis://127.0.0.1:6379/0", "")
+	laptop := b.mustLogin("alice", alicePassword)
+	phone := b.mustLogin("alice", alicePassword)
+	other := b.mustLogin("bob", bobPassword)
+
+	if code, _ := a.revoke("alice", "application/x-www-form-urlencoded"); code != http.StatusUnsupportedMediaType {
+		t.Errorf("a form post to the revoke API: %d, want 415", code)
+	}
+	if code, res := a.revoke("mallory", "application/json"); code != http.StatusNotFound || res.Revoked {
+		t.Errorf("revoking a user the file does not hold: %d %+v, want 404", code, res)
+	}
+	if code, res := a.revoke("../alice", "application/json"); code != http.StatusBadRequest {
+		t.Errorf("revoking a malformed name: %d %+v, want 400", code, res)
+	}
+	if !b.accepts(laptop.access) {
+		t.Fatal("a refused revocation ended a session")
+	}
+
+	code, res := a.revoke("alice", "application/json")
+	revoked := time.Now()
+	if code != http.StatusOK || !res.Revoked || res.User != "alice" {
+		t.Fatalf("revoke alice on A: %d %+v", code, res)
+	}
+	if a.accepts(laptop.access) || a.accepts(phone.access) {
+		t.Error("A still accepts a session it revoked")
+	}
+	within(t, 5*time.Second, "B refusing the sessions revoked on A", func() bool {
+		return !b.accepts(laptop.access) && !b.accepts(phone.access)
+	})
+	if r, _ := b.refresh(phone.refresh); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("refresh on B of a revoked session: %d", r.StatusCode)
+	}
+	if !a.accepts(other.access) || !b.accepts(other.access) {
+		t.Error("revoking alice ended bob's session")
+	}
+	ev := a.events("authn_token_revoked")
+	if len(ev) == 0 || ev[len(ev)-1]["user.name"] != "alice" || ev[len(ev)-1]["by"] != "operator" {
+		t.Errorf("no authn_token_revoked event naming alice and the operator: %v", ev)
+	}
+	// Session times are whole seconds: a session begun in the second of
+	// the revocation is ended too (session.Manager.LogoutUser).
+	time.Sleep(time.Until(revoked.Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+	if s := b.mustLogin("alice", alicePassword); !b.accepts(s.access) {
+		t.Error("alice cannot sign in again after the revocation")
+	}
+}

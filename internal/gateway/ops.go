@@ -110,6 +110,7 @@ func (g *Gateway) openAdmin(plan *config.Plan) error {
 	if g.o.Source.Path != "" || g.o.Source.Data != nil {
 		adm.Handle(ReloadPath, g.ReloadHandler(g.o.Source))
 	}
+	adm.Handle(RevokePath, g.RevokeHandler())
 
 	// Readiness follows the configuration in force.
 	adm.AddCheck("upstream", func(ctx context.Context) error {

@@ -263,7 +263,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		// not a rejection by rampart.
 		next = d.rec.Application(next)
 	}
-	next, err = d.identity(plan, next)
+	next, gate, err := d.identity(plan, next)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +352,7 @@ func buildStages(plan *config.Plan, d pipelineDeps, next http.Handler) (*pipelin
 		return ids.Handler(h)
 	}
 	return &pipeline{https: h, rejected: around(http.HandlerFunc(rejectedPage)), around: around,
-		limiter: limiter, reports: reports}, nil
+		limiter: limiter, reports: reports, gate: gate}, nil
 }
 
 // count wraps h in the dashboard's response counter, when there is one.
@@ -372,6 +372,8 @@ type pipeline struct {
 	// What the next configuration takes over or this one releases.
 	limiter, reports *ratelimit.Limiter
 	proxy            *proxy.Proxy
+	// gate is the login stage; nil without auth.
+	gate *auth.Gate
 }
 
 // closeIdle closes the upstream connections kept alive for reuse, once
@@ -391,33 +393,33 @@ func (p *pipeline) closeIdle() {
 //	            token under csrf.token_prefixes, bound to the session
 //	auth        rampart's endpoints, the access rules, the identity
 //	            headers to the application
-func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handler, error) {
+func (d pipelineDeps) identity(plan *config.Plan, next http.Handler) (http.Handler, *auth.Gate, error) {
 	co := plan.CSRF
 	co.Log = d.sec
 	protect, err := csrf.New(co)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !plan.AuthEnabled {
-		return protect.Handler(next), nil
+		return protect.Handler(next), nil, nil
 	}
 	store, err := d.openState(plan, plan.Auth.Redis)
 	if err != nil {
 		if plan.Auth.Redis != nil && !strings.HasPrefix(err.Error(), "state_dir") {
 			err = fmt.Errorf("auth.redis: %w", err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	gate, err := auth.New(plan.Auth, auth.Deps{Store: store, CSRF: protect, Sec: d.sec, Logger: d.logger})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	*d.closers = append(*d.closers, gate)
 	if err := gate.WriteJWKS(); err != nil {
-		return nil, fmt.Errorf("auth.jwks_file: %w", err)
+		return nil, nil, fmt.Errorf("auth.jwks_file: %w", err)
 	}
 	*d.runners = append(*d.runners, gate.Run)
-	return gate.Identify(protect.Handler(gate.Handler(next))), nil
+	return gate.Identify(protect.Handler(gate.Handler(next))), gate, nil
 }
 
 // openState opens the state store: the embedded file in the state

@@ -49,8 +49,11 @@ const (
 	ActionRefused = "ban_refused"
 )
 
-// DefaultActions are the events counted when Options.Actions is empty.
-var DefaultActions = []string{
+// DefaultActions returns the events counted when Options.Actions is
+// empty. The slice is a copy: changing it changes no Banner.
+func DefaultActions() []string { return slices.Clone(defaultActions) }
+
+var defaultActions = []string{
 	seclog.AuthnLoginFail,
 	seclog.AuthnLoginFailMax,
 	seclog.MaliciousCSRF,
@@ -88,7 +91,7 @@ type Options struct {
 	// MaxBanTime caps a grown ban time. Zero: DefaultMaxBanTime (7 days).
 	MaxBanTime time.Duration
 	// Actions are the seclog event actions that count. Empty:
-	// DefaultActions.
+	// DefaultActions().
 	Actions []string
 	// Ignore are clients never banned automatically: trusted proxies
 	// (their address carries many clients), monitoring. Loopback
@@ -159,7 +162,7 @@ func (o Options) withDefaults() Options {
 		o.MaxBanTime = max(DefaultMaxBanTime, o.BanTime)
 	}
 	if len(o.Actions) == 0 {
-		o.Actions = DefaultActions
+		o.Actions = defaultActions
 	}
 	if o.Store == nil {
 		o.Store = NewMemoryStore()

@@ -3,6 +3,7 @@ package ban
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
@@ -13,13 +14,16 @@ import (
 	"github.com/rampart-dev/rampart/seclog"
 )
 
-// DefaultProbePaths are the paths Probe watches when ProbeOptions.Paths
-// is empty: secrets and repositories left in a web root, and the login
-// and configuration pages of software that is not there. Scanners ask for
-// them on every address they find; no visitor of an application that
-// does not serve them does. Each is a reqpath prefix: "/.git" covers
-// /.git/config and /.GIT/HEAD, not /.github.
-var DefaultProbePaths = []string{
+// DefaultProbePaths returns the paths Probe watches when
+// ProbeOptions.Paths is empty: secrets and repositories left in a web
+// root, and the login and configuration pages of software that is not
+// there. Scanners ask for them on every address they find; no visitor of
+// an application that does not serve them does. Each is a reqpath prefix:
+// "/.git" covers /.git/config and /.GIT/HEAD, not /.github. The slice is
+// a copy: changing it changes no Probe.
+func DefaultProbePaths() []string { return slices.Clone(defaultProbePaths) }
+
+var defaultProbePaths = []string{
 	"/.env", "/.env.local", "/.env.production", "/.env.bak",
 	"/.git", "/.svn", "/.hg",
 	"/.aws", "/.ssh", "/.docker",
@@ -29,10 +33,10 @@ var DefaultProbePaths = []string{
 }
 
 // ProbeOptions configure a Probe. The zero value watches
-// DefaultProbePaths and answers them 404 itself.
+// DefaultProbePaths() and answers them 404 itself.
 type ProbeOptions struct {
 	// Paths are the probe paths (reqpath prefixes). Empty:
-	// DefaultProbePaths. Remove the ones the application serves (a
+	// DefaultProbePaths(). Remove the ones the application serves (a
 	// WordPress site serves /wp-login.php).
 	Paths []string
 	// PassThrough sends probe requests on to the application after the
@@ -73,7 +77,7 @@ func NewProbe(o ProbeOptions) (*Probe, error) {
 	}
 	paths := o.Paths
 	if len(paths) == 0 {
-		paths = DefaultProbePaths
+		paths = defaultProbePaths
 	}
 	p := &Probe{passThrough: o.PassThrough, log: o.Log,
 		// A scanner asks for dozens of paths a second: the first 20 of

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // Parse never panics, and what it returns as a field is one line of valid
@@ -19,7 +21,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d problems", len(p.Problems))
 		}
 		for _, fl := range p.Fields {
-			if !isToken(fl.Name) || !utf8.ValidString(fl.Value) || strings.TrimSpace(fl.Value) != fl.Value ||
+			if !safe.Token(fl.Name) || len(fl.Name) > 64 || !utf8.ValidString(fl.Value) || strings.TrimSpace(fl.Value) != fl.Value ||
 				strings.ContainsAny(fl.Value, "\r\n\x00") || fl.Line < 1 {
 				t.Fatalf("bad field %+v", fl)
 			}

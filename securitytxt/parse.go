@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rampart-dev/rampart/safe"
 )
 
 // MaxParseBytes is how much of a file Parse reads; the rest is reported
@@ -130,7 +132,7 @@ func Parse(data []byte) *Parsed {
 			continue
 		}
 		name, value, ok := strings.Cut(t, ":")
-		if !ok || !isToken(name) {
+		if !ok || len(name) > 64 || !safe.Token(name) {
 			problem("line %d: not a field (Name: value) or a comment", n)
 			continue
 		}
@@ -147,18 +149,4 @@ func Parse(data []byte) *Parsed {
 		p.Problems = append(p.Problems, fmt.Sprintf("%d more problems", problems-maxProblems))
 	}
 	return p
-}
-
-// isToken reports whether s is a field name (an RFC 9110 token).
-func isToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/ban"
+	"github.com/rampart-dev/rampart/safe"
 )
 
 const banUsage = `usage: rampart ban <command> [flags] [ADDR]
@@ -179,7 +180,7 @@ func newAdminClient(admin, tokenFile string) (*adminClient, error) {
 			return nil, fmt.Errorf("--token-file %s is empty", tokenFile)
 		}
 	}
-	if token != "" && u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+	if token != "" && u.Scheme == "http" && !safe.Loopback(u.Hostname()) {
 		return nil, fmt.Errorf("--admin %s: the token would cross the network in clear; use https:// or a loopback address", admin)
 	}
 	return &adminClient{base: u, token: token, http: &http.Client{
@@ -187,14 +188,6 @@ func newAdminClient(admin, tokenFile string) (*adminClient, error) {
 		// The token goes to the admin listener, not wherever it redirects.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}, nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // apiError is an answer other than success from the admin listener.

@@ -38,6 +38,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -135,7 +136,7 @@ func (o Options) Validate() field.Errors {
 		errs.Errorf("Listen", `write host:port such as "127.0.0.1:9180", or "off"`, "%q is not a listen address", o.Listen)
 		return errs
 	}
-	if Loopback(host) {
+	if safe.Loopback(host) {
 		return errs
 	}
 	where := fmt.Sprintf("%q", o.Listen)
@@ -150,17 +151,6 @@ func (o Options) Validate() field.Errors {
 	errs.Warnf("Listen", "prefer 127.0.0.1, or allow only the monitoring hosts in the firewall",
 		"%s is reachable from the network; every request but /healthz needs the token", where)
 	return errs
-}
-
-// Loopback reports whether host (of a listen address) is a loopback one:
-// an address in 127.0.0.0/8 or ::1, or "localhost". "" (every interface)
-// is not.
-func Loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // Check is one readiness check: nil when ready.
@@ -392,8 +382,7 @@ func loopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(host, ".")
-	return Loopback(host)
+	return safe.Loopback(host)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -2,11 +2,10 @@ package requestid
 
 import (
 	"crypto/rand"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/safe"
 )
 
@@ -41,20 +40,31 @@ type Middleware struct {
 	header string
 }
 
-// New validates o and returns the middleware. Errors name the YAML key.
+// Validate reports what is wrong with o, by Go field name ("Header"). New
+// refuses o on any error.
+func (o Options) Validate() field.Errors {
+	var errs field.Errors
+	h := strings.TrimSpace(o.Header)
+	switch {
+	case h == "":
+	case !safe.Token(h):
+		errs.Errorf("Header", "use a header name such as "+DefaultHeader, "%q is not a valid HTTP header name", h)
+	case reserved[http.CanonicalHeaderKey(h)]:
+		errs.Errorf("Header", "use a header of its own such as "+DefaultHeader, "%s already means something", http.CanonicalHeaderKey(h))
+	}
+	return errs
+}
+
+// New validates o and returns the middleware.
 func New(o Options) (*Middleware, error) {
+	if err := o.Validate().Err(); err != nil {
+		return nil, err
+	}
 	h := strings.TrimSpace(o.Header)
 	if h == "" {
 		h = DefaultHeader
 	}
-	if !safe.Token(h) {
-		return nil, errors.New("request_id_header: must be a valid HTTP header name")
-	}
-	h = http.CanonicalHeaderKey(h)
-	if reserved[h] {
-		return nil, fmt.Errorf("request_id_header: %s already means something; hint: use a header of its own such as %s", h, DefaultHeader)
-	}
-	return &Middleware{trust: o.TrustIncoming, header: h}, nil
+	return &Middleware{trust: o.TrustIncoming, header: http.CanonicalHeaderKey(h)}, nil
 }
 
 // reserved are the headers that cannot carry the id: the middleware

@@ -95,7 +95,7 @@ func TestRequestID_CustomHeader(t *testing.T) {
 	if rec.Header().Get("X-Correlation-Id") != "abc" {
 		t.Fatalf("response header = %q", rec.Header().Get("X-Correlation-Id"))
 	}
-	if _, err := New(Options{Header: "bad header\r\n"}); err == nil || !strings.Contains(err.Error(), "request_id_header:") {
+	if _, err := New(Options{Header: "bad header\r\n"}); err == nil || !strings.Contains(err.Error(), "Header: ") {
 		t.Fatalf("New(bad header) error = %v", err)
 	}
 }
@@ -156,7 +156,7 @@ func BenchmarkHandler(b *testing.B) {
 // middleware rewrite a body's length or wipe every client's cookies.
 func TestNew_HeaderThatAlreadyMeansSomethingRefused(t *testing.T) {
 	for _, h := range []string{"Content-Length", "transfer-encoding", "Host", "Cookie", "Authorization", "Connection", "Set-Cookie"} {
-		if _, err := New(Options{Header: h}); err == nil || !strings.Contains(err.Error(), "request_id_header:") {
+		if _, err := New(Options{Header: h}); err == nil || !strings.Contains(err.Error(), "Header: ") {
 			t.Errorf("header %q: err = %v", h, err)
 		}
 	}

@@ -1727,3 +1727,18 @@ func TestAttack_EarlyRejectionsLoggedWithHeaders(t *testing.T) {
 		t.Errorf("reached the application: %q", reqs[0].head)
 	}
 }
+
+// A malformed HTTP/2 request is reset by Go's HTTP/2 server before any
+// handler runs, so it has no access-log line: it is a security event
+// instead, naming the kind of error (net/http does not say the client).
+func TestAttack_H2MalformedRequestResetIsLogged(t *testing.T) {
+	h := start(t, upstream(t).URL, "")
+	res := h.h2Exchange(h2Request("POST", "/", "app.test", "content-length", "1", "content-length", "44"), []byte("x"), true)
+	if !res.reset || res.status != "" {
+		t.Fatalf("two content-lengths: %+v, want a reset", res)
+	}
+	within(t, 5*time.Second, "the reset in the security log", func() bool {
+		log := h.errlog.String()
+		return strings.Contains(log, `"event.action":"input_validation_fail"`) && strings.Contains(log, `"h2_error":"stream_PROTOCOL_ERROR_duplicate_content_length"`)
+	})
+}

@@ -330,6 +330,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			WriteByteTimeout: o.WriteTimeout,
 			// Unanswered pings close the connection (Go's default, stated).
 			PingTimeout: 15 * time.Second,
+			CountError:  h2ProtocolErrors(o.SecurityLog, addr),
 		},
 	}
 	s := &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st, securityLog: o.SecurityLog, refuse: o.Refuse}
@@ -345,6 +346,27 @@ func dispatched(h http.Handler) http.Handler {
 		markDispatched(r)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// h2ProtocolErrors logs the HTTP/2 errors Go's server answers without
+// calling the handler: a malformed request's stream reset (a missing or
+// invalid pseudo-header, two content-lengths, a forbidden header), a
+// flow-control violation, a flood of resets. They are
+// input_validation_fail events, sampled per kind (5 every 10 s, the count
+// of the others with the next). net/http reports only the kind, not the
+// connection: the event has no client address, and so never feeds the
+// auto-ban.
+func h2ProtocolErrors(log *seclog.Logger, listener string) func(string) {
+	sampler := &seclog.Sampler{Burst: 5, Interval: 10 * time.Second, MaxKeys: 1000}
+	return func(kind string) {
+		ok, suppressed := sampler.Allow(kind)
+		if !ok {
+			return
+		}
+		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail,
+			"HTTP/2 request refused by Go's HTTP/2 server (stream or connection reset)",
+			slog.String("h2_error", kind), slog.String("listener", listener), slog.Int("suppressed", suppressed))
+	}
 }
 
 // plainRejection is the Rejected handler of a server configured without

@@ -209,3 +209,71 @@ func TestPickActivated_UnknownNameRefused(t *testing.T) {
 		t.Errorf("nothing passed: %v %v %v", h, p, err)
 	}
 }
+
+// SIGHUP makes a running `rampart serve` read its configuration file again:
+// a valid change is in force for the next request; an invalid one is
+// refused, named in the log with its file:line, and the running
+// configuration stays.
+func TestServe_SIGHUPReloadsTheConfiguration(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") }))
+	defer up.Close()
+	state := t.TempDir()
+	httpsAddr := freeAddr(t)
+	conf := filepath.Join(state, "rampart.yaml")
+	write := func(policy string) {
+		os.WriteFile(conf, []byte("tls: {insecure_dev_certificate: true}\nratelimit: {rules: []}\nheaders: {referrer_policy: "+policy+"}\n"), 0o600)
+	}
+	write("same-origin")
+	var stderr testenv.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"serve", "--config", conf, "--upstream", up.URL, "--host", "localhost", "--listen", httpsAddr,
+			"--http-listen", "off", "--state-dir", state, "--admin-listen", "127.0.0.1:0"}, io.Discard, &stderr)
+	}()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	policy := func() string {
+		req, _ := http.NewRequest("GET", "https://"+httpsAddr+"/", nil)
+		req.Host = "localhost"
+		resp, err := c.Do(req)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Referrer-Policy")
+	}
+	// Polls are bounded; nothing is timed.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for range 200 {
+			if cond() {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: never happened\n%s", what, stderr.String())
+	}
+	waitFor("rampart serving", func() bool { return policy() == "same-origin" })
+
+	write("origin")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor("the new Referrer-Policy after SIGHUP", func() bool { return policy() == "origin" })
+
+	write("nonsense")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor("the refusal in the log", func() bool {
+		return strings.Contains(stderr.String(), "configuration not reloaded") && strings.Contains(stderr.String(), "rampart.yaml:3")
+	})
+	if got := policy(); got != "origin" {
+		t.Errorf("after a refused reload: Referrer-Policy %q, want the running origin", got)
+	}
+
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("rampart did not stop after SIGTERM")
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/internal/testenv"
 	"github.com/rampart-dev/rampart/seclog"
 )
@@ -26,7 +27,7 @@ import (
 // scenario act on: those a client causes by attacking.
 var attackEvents = []string{
 	seclog.AuthnLoginFail, seclog.AuthnLoginFailMax, seclog.AuthnTokenReuse,
-	seclog.MaliciousCSRF, seclog.ExcessRateLimitExceeded,
+	seclog.MaliciousCSRF, seclog.ExcessRateLimitExceeded, ban.ActionProbe,
 }
 
 // framed is the address a hostile client tries to get banned instead of
@@ -66,6 +67,7 @@ var sample = []logLine{
 	{"2001:db8::7", seclog.AuthnTokenReuse, true},
 	{"203.0.113.8", seclog.MaliciousCSRF, true},
 	{"203.0.113.9", seclog.ExcessRateLimitExceeded, true},
+	{"2001:db8::9", ban.ActionProbe, true},
 	// Not attacks: a success, a session, a page the application refused.
 	{"203.0.113.10", seclog.AuthnLoginSuccess, false},
 	{"203.0.113.11", seclog.SessionCreated, false},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
@@ -267,6 +268,76 @@ func TestServe_SIGHUPReloadsTheConfiguration(t *testing.T) {
 		t.Errorf("after a refused reload: Referrer-Policy %q, want the running origin", got)
 	}
 
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("rampart did not stop after SIGTERM")
+	}
+}
+
+// The README's first local run, as a new user types it: the development
+// certificate switched on from the environment, issued for --host and
+// written under --state-dir/dev-cert, where a client that trusts that one
+// file (curl --cacert) verifies it for the name, and the request reaches
+// the application.
+func TestServe_READMELocalRunWithDevCertificate(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from "+r.URL.Path)
+	}))
+	defer up.Close()
+	t.Setenv("RAMPART_TLS_INSECURE_DEV_CERTIFICATE", "true")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	var stderr testenv.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"serve", "--listen", httpsAddr, "--http-listen", httpAddr, "--upstream", up.URL,
+			"--host", "app.test", "--state-dir", "./state", "--admin-listen", "127.0.0.1:0"}, io.Discard, &stderr)
+	}()
+	var pool *x509.CertPool
+	for range 200 {
+		if pem, err := os.ReadFile(filepath.Join(dir, "state", "dev-cert", "cert.pem")); err == nil {
+			pool = x509.NewCertPool()
+			if pool.AppendCertsFromPEM(pem) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pool == nil {
+		t.Fatalf("no ./state/dev-cert/cert.pem\n%s", stderr.String())
+	}
+	// curl --resolve app.test:PORT:127.0.0.1 --cacert ./state/dev-cert/cert.pem
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+		}}}
+	_, port, _ := net.SplitHostPort(httpsAddr)
+	var resp *http.Response
+	var err error
+	for range 100 {
+		if resp, err = c.Get("https://app.test:" + port + "/api/hello"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the README's curl: %v\n%s", err, stderr.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hello from /api/hello" {
+		t.Errorf("the README's curl: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(stderr.String(), "insecure_dev_certificate") {
+		t.Errorf("the development certificate is not reported as a weakness at start-up:\n%s", stderr.String())
+	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
 	case code := <-exit:

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // planFieldType resolves a plan pattern ("RateLimit.Zones[*].Rate") on the
@@ -183,4 +186,91 @@ func TestKeys_EveryHeadersKeyReachesAPolicyFieldAndBack(t *testing.T) {
 			t.Errorf("%s has no plan tag naming the Policy field it sets", key)
 		}
 	}
+}
+
+// Every key of the table, written in a file, is found again from the Plan
+// field it sets, at its own line: a library's finding on that field
+// (fieldFindings: yamlKeyOf, then the loader's index) names the line the
+// user wrote, whatever the key, list index or map entry.
+func TestKeys_EveryKeyFoundBackAtItsLine(t *testing.T) {
+	rows := 0
+	for _, m := range keyMappings() {
+		key, plan := concreteKey(m.yaml), concretePlan(m.plan)
+		doc, line := yamlAt(key)
+		var root yaml.Node
+		if err := yaml.Unmarshal([]byte(doc), &root); err != nil {
+			t.Fatalf("%s: the generated document does not parse: %v\n%s", m.yaml, err, doc)
+		}
+		l := &loader{file: "rampart.yaml", where: map[string]string{}, lines: map[int]string{}}
+		l.index(&root, "")
+		got := yamlKeyOf(plan)
+		if got != key {
+			t.Errorf("%s: the field %s is taken back to key %q, want %q", m.yaml, plan, got, key)
+			continue
+		}
+		if want := fmt.Sprintf("rampart.yaml:%d", line); l.nearest(got) != want {
+			t.Errorf("%s: a finding on %s is placed at %s, want %s\n%s", m.yaml, plan, l.nearest(got), want, doc)
+		}
+		rows++
+	}
+	if rows < 200 {
+		t.Errorf("only %d rows of the table checked", rows)
+	}
+}
+
+// concreteKey and concretePlan put list index 1 and map entry "entry" in
+// a pattern's [#] and * places, the same in both namings.
+func concreteKey(pattern string) string {
+	s := strings.ReplaceAll(pattern, "[#]", "[1]")
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		if p == "*" {
+			parts[i] = "entry"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func concretePlan(pattern string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(pattern, "[#]", "[1]"), "[*]", "[entry]")
+}
+
+// yamlAt writes a document that sets key (concrete: "a.b[1].c") after a
+// few unrelated lines, and returns it with the line of key's last part
+// (the list item's line for a key ending in an index).
+func yamlAt(key string) (string, int) {
+	var b strings.Builder
+	b.WriteString("# generated\nhosts: [example.com]\n\n")
+	line := 4
+	indent := ""
+	parts := strings.Split(key, ".")
+	for i, p := range parts {
+		name, idx := p, ""
+		if j := strings.IndexByte(p, '['); j >= 0 {
+			name, idx = p[:j], p[j:]
+		}
+		last := i == len(parts)-1
+		switch {
+		case idx == "" && last:
+			fmt.Fprintf(&b, "%s%s: x\n", indent, name)
+			return b.String(), line
+		case idx == "":
+			fmt.Fprintf(&b, "%s%s:\n", indent, name)
+			line++
+			indent += "  "
+		default:
+			// name[1]: a list whose second item is the one that counts.
+			fmt.Fprintf(&b, "%s%s:\n%s  - x\n", indent, name, indent)
+			line += 2
+			if last {
+				fmt.Fprintf(&b, "%s  - x\n", indent)
+				return b.String(), line
+			}
+			// The item is a mapping holding the rest of the key.
+			fmt.Fprintf(&b, "%s  -\n", indent)
+			line++
+			indent += "    "
+		}
+	}
+	return b.String(), line
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rampart-dev/rampart/internal/testenv"
 )
@@ -72,3 +76,55 @@ func findingLines(out string) []string {
 	}
 	return lines
 }
+
+// The warnings too: on a valid configuration that weakens defences,
+// `config check` and the start of `rampart serve` report the same
+// findings at the same file:line (serve logs them, then serves).
+func TestConfigCheckAndServeAgreeOnWarnings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rampart.yaml")
+	os.WriteFile(cfg, []byte("hosts: [localhost]\nstate_dir: "+filepath.Join(dir, "state")+"\n"+
+		"tls: {insecure_dev_certificate: true}\nupstream:\n  url: http://127.0.0.1:5000\n  insecure_no_redirect_rewrite: true\n"+
+		"listen:\n  read_header_timeout: 2m\nheaders:\n  referrer_policy: unsafe-url\n"), 0o600)
+	var checkOut, checkErr testenv.Buffer
+	if code := run([]string{"config", "check", "--config", cfg}, &checkOut, &checkErr); code != 0 {
+		t.Fatalf("config check: exit %d:\n%s%s", code, checkOut.String(), checkErr.String())
+	}
+	var check []string
+	for l := range strings.SplitSeq(checkOut.String(), "\n") {
+		if m := checkWarning.FindStringSubmatch(l); m != nil {
+			check = append(check, m[1]+" "+m[2])
+		}
+	}
+	if len(check) < 4 {
+		t.Fatalf("config check reported %d warnings, want 4:\n%s", len(check), checkOut.String())
+	}
+
+	var serveErr testenv.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--http-listen", "off", "--admin-listen", "127.0.0.1:0"}, io.Discard, &serveErr)
+	}()
+	for i := 0; !strings.Contains(serveErr.String(), `"rampart serving"`); i++ {
+		if i == 400 {
+			t.Fatalf("serve never started:\n%s", serveErr.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if code := <-exit; code != 0 {
+		t.Errorf("serve: exit %d\n%s", code, serveErr.String())
+	}
+	var serve []string
+	for l := range strings.SplitSeq(serveErr.String(), "\n") {
+		var rec struct{ Msg, Where, Key, Message string }
+		if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == "configuration warning" {
+			serve = append(serve, filepath.Base(rec.Where)+" "+rec.Key+": "+rec.Message)
+		}
+	}
+	if strings.Join(check, "\n") != strings.Join(serve, "\n") {
+		t.Errorf("config check and serve disagree on warnings:\ncheck:\n%s\nserve:\n%s", strings.Join(check, "\n"), strings.Join(serve, "\n"))
+	}
+}
+
+var checkWarning = regexp.MustCompile(`^\S*(rampart\.yaml:\d+): warning: (.*)$`)

@@ -688,4 +688,13 @@ func TestCluster_OperatorRevokeEndsTheUsersSessionsEverywhere(t *testing.T) {
 	if s := b.mustLogin("alice", alicePassword); !b.accepts(s.access) {
 		t.Error("alice cannot sign in again after the revocation")
 	}
+	// No token reaches a log: sign-ins, refreshes, refusals and the
+	// revocation are logged by user and session id only.
+	for _, in := range []*instance{a, b} {
+		for _, tok := range []*http.Cookie{laptop.access, laptop.refresh, phone.access, phone.refresh, other.access, other.refresh} {
+			if strings.Contains(in.sec.String(), tok.Value) || strings.Contains(in.diag.String(), tok.Value) {
+				t.Errorf("instance %s logged the value of %s", in.name, tok.Name)
+			}
+		}
+	}
 }

@@ -97,12 +97,40 @@ func TestAutoBan_FailedLoginsAcrossTwoInstances(t *testing.T) {
 		r.RemoteAddr = attacker + ":1"
 		ha.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	// Two wrong passwords on each instance.
-	for _, h := range []http.Handler{ha, hb, ha, hb} {
-		if c := login(h, attacker+":1", "wrong password "+rand.Text()); c == http.StatusSeeOther {
+	wrong := func(h http.Handler, client string) {
+		t.Helper()
+		if c := login(h, client+":1", "wrong password "+rand.Text()); c == http.StatusSeeOther {
 			t.Fatal("a wrong password signed in")
 		}
 	}
+	banned := func(b *ban.Banner, client string) bool {
+		_, ok := b.Banned(netip.MustParseAddr(client))
+		return ok
+	}
+	// Three wrong passwords, one short of MaxRetry.
+	for _, h := range []http.Handler{ha, hb, ha} {
+		wrong(h, attacker)
+	}
+	// A sentinel client reaches MaxRetry after them: once each instance
+	// has banned it, each has counted everything before, so the 10
+	// unauthenticated requests and the 3 failures have not banned the
+	// attacker.
+	sentinel := "192.0.2.77"
+	for _, h := range []http.Handler{ha, hb, ha, hb} {
+		wrong(h, sentinel)
+	}
+	for name, b := range map[string]*ban.Banner{"A": ba, "B": bb} {
+		for deadline := time.Now().Add(15 * time.Second); !banned(b, sentinel); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s never banned the sentinel", name)
+			}
+		}
+		if banned(b, attacker) {
+			t.Fatalf("instance %s banned the attacker below MaxRetry: the requests without credentials were counted", name)
+		}
+	}
+	// The fourth wrong password, on the other instance.
+	wrong(hb, attacker)
 	for name, b := range map[string]*ban.Banner{"A": ba, "B": bb} {
 		deadline := time.Now().Add(15 * time.Second)
 		for {

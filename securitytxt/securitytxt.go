@@ -1,9 +1,10 @@
 // Package securitytxt serves a security.txt file (RFC 9116): how to report
 // a vulnerability in the site, at /.well-known/security.txt.
 //
-// The file is built once, from Options, by New; Handler answers GET and
-// HEAD for /.well-known/security.txt with it, as text/plain; charset=utf-8,
-// and passes every other request to the next handler.
+// The file is built once, from Options, by New (or given whole and
+// OpenPGP-signed, Options.Signed); Handler answers GET and HEAD for
+// /.well-known/security.txt with it, as text/plain; charset=utf-8, and
+// passes every other request to the next handler.
 //
 // Expiry. RFC 9116 requires an Expires field, and a file past it is stale:
 // its contacts may no longer be read. New refuses Options whose Expires is
@@ -74,6 +75,18 @@ type Options struct {
 	// Hiring are https: pages of security jobs.
 	Hiring []string
 
+	// Signed, when not empty, is a whole security.txt file signed with
+	// OpenPGP as RFC 9116 section 2.3 recommends (gpg --clear-sign), served
+	// byte for byte instead of a file built from the fields above, which
+	// must then all be empty: a signature covers the exact text, so
+	// rampart cannot write it. It is checked as the fields would be (a
+	// Contact and one Expires, in the future; no line that is not a field
+	// or a comment; at most MaxParseBytes), and its Expires governs
+	// serving as Options.Expires does. The signature itself is not
+	// verified: readers check it with the key the file names
+	// (Encryption, or the one they know).
+	Signed []byte
+
 	// Logger receives the expiry record of a running File. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -112,6 +125,9 @@ func (o Options) Validate() field.Errors {
 }
 
 func (o Options) validate(now time.Time) field.Errors {
+	if len(o.Signed) > 0 {
+		return o.validateSigned(now)
+	}
 	var errs field.Errors
 	if len(o.Contact) == 0 {
 		errs.Errorf("Contact", "add a mailto:, https: or tel: address, e.g. mailto:security@example.com",
@@ -130,17 +146,67 @@ func (o Options) validate(now time.Time) field.Errors {
 				"is not a language tag (RFC 5646)")
 		}
 	}
+	validateExpires(&errs, "Expires", o.Expires, now)
+	return errs
+}
+
+// validateExpires checks an expiry: required, in the future, a warning
+// beyond MaxRecommendedLifetime.
+func validateExpires(errs *field.Errors, path string, expires, now time.Time) {
 	switch {
-	case o.Expires.IsZero():
-		errs.Errorf("Expires", "set a date less than a year ahead, e.g. "+now.AddDate(0, 6, 0).UTC().Format("2006-01-02T15:04:05Z"),
+	case expires.IsZero():
+		errs.Errorf(path, "set a date less than a year ahead, e.g. "+now.AddDate(0, 6, 0).UTC().Format("2006-01-02T15:04:05Z"),
 			"is required (RFC 9116): a security.txt file without an expiry may be trusted long after its contacts are gone")
-	case !o.Expires.After(now):
-		errs.Errorf("Expires", "renew the file: set a new date less than a year ahead",
-			"%s is past: a stale security.txt is not served", o.Expires.UTC().Format(time.RFC3339))
-	case o.Expires.Sub(now) > MaxRecommendedLifetime:
-		errs.Warnf("Expires", "set a date less than a year ahead, and renew the file when it comes",
-			"%s is more than a year ahead: RFC 9116 recommends less, so that a forgotten file expires", o.Expires.UTC().Format(time.RFC3339))
+	case !expires.After(now):
+		errs.Errorf(path, "renew the file: set a new date less than a year ahead",
+			"%s is past: a stale security.txt is not served", expires.UTC().Format(time.RFC3339))
+	case expires.Sub(now) > MaxRecommendedLifetime:
+		errs.Warnf(path, "set a date less than a year ahead, and renew the file when it comes",
+			"%s is more than a year ahead: RFC 9116 recommends less, so that a forgotten file expires", expires.UTC().Format(time.RFC3339))
 	}
+}
+
+// validateSigned checks Signed, and that no field is set beside it.
+func (o Options) validateSigned(now time.Time) field.Errors {
+	var errs field.Errors
+	for _, f := range o.uriFields() {
+		if len(f.values) > 0 {
+			errs.Errorf(f.path, "write every field in the signed file, and remove it here", "is set beside a signed file, which is served as it is")
+		}
+	}
+	if len(o.PreferredLanguages) > 0 {
+		errs.Errorf("PreferredLanguages", "write every field in the signed file, and remove it here", "is set beside a signed file, which is served as it is")
+	}
+	if !o.Expires.IsZero() {
+		errs.Errorf("Expires", "write Expires in the signed file, and remove it here", "is set beside a signed file, which is served as it is")
+	}
+	p := Parse(o.Signed)
+	const sign = "sign the file with gpg --clear-sign (RFC 9116 section 2.3), or give the fields instead of a file"
+	switch {
+	case len(o.Signed) > MaxParseBytes:
+		errs.Errorf("Signed", "keep it to its fields: real files are a few hundred bytes", "is longer than %d bytes", MaxParseBytes)
+		return errs
+	case !p.Signed:
+		errs.Errorf("Signed", sign, "is not an OpenPGP cleartext-signed message")
+		return errs
+	case len(p.Problems) > 0:
+		errs.Errorf("Signed", "fix the file and sign it again", "%s", strings.Join(p.Problems, "; "))
+	}
+	contacts := p.Values("Contact")
+	if len(contacts) == 0 {
+		errs.Errorf("Signed", "add a Contact line (mailto:, https: or tel:) and sign the file again", "has no Contact field (RFC 9116)")
+	}
+	for _, c := range contacts {
+		if msg, hint := checkURI(c, []string{"mailto", "https", "tel"}); msg != "" {
+			errs.Errorf("Signed", hint, "Contact %q %s", c, msg)
+		}
+	}
+	expires, err := p.Expires()
+	if err != nil {
+		errs.Errorf("Signed", "write one Expires line, e.g. Expires: "+now.AddDate(0, 6, 0).UTC().Format("2006-01-02T15:04:05Z")+", and sign the file again", "%v", err)
+		return errs
+	}
+	validateExpires(&errs, "Signed", expires, now)
 	return errs
 }
 
@@ -213,6 +279,10 @@ func newAt(o Options, now func() time.Time) (*File, error) {
 		return nil, err
 	}
 	f := &File{body: o.render(), expires: o.Expires, logger: o.Logger, now: now}
+	if len(o.Signed) > 0 {
+		f.body = append([]byte(nil), o.Signed...)
+		f.expires, _ = Parse(o.Signed).Expires() // validated
+	}
 	if f.logger == nil {
 		f.logger = slog.Default()
 	}

@@ -255,3 +255,60 @@ func TestNew_RefusesExpired(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// signedFile is a clear-signed file as gpg --clear-sign writes it (the
+// signature is not verified, so any armored block does).
+func signedFile(expires string) []byte {
+	return []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" +
+		"Contact: mailto:security@example.com\nExpires: " + expires + "\nPreferred-Languages: en\n" +
+		"-----BEGIN PGP SIGNATURE-----\n\niHUEARYKAB0WIQ==\n=abcd\n-----END PGP SIGNATURE-----\n")
+}
+
+// A signed file is served byte for byte, its own Expires governing it;
+// it is checked as the fields are, and nothing else may be set beside it.
+func TestNew_SignedFileServedAsItIs(t *testing.T) {
+	c := &clock{t: t0}
+	exp := t0.Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	f, err := newAt(Options{Signed: signedFile(exp)}, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.Handler(http.NotFoundHandler())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", Path, nil))
+	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), signedFile(exp)) {
+		t.Fatalf("signed file: %d\n%s", rec.Code, rec.Body)
+	}
+	if got := f.Expires().UTC().Format(time.RFC3339); got != exp {
+		t.Errorf("Expires() = %s, want the file's %s", got, exp)
+	}
+	c.set(t0.Add(31 * 24 * time.Hour))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", Path, nil))
+	if rec.Code != 404 {
+		t.Errorf("a signed file past its Expires: %d, want 404", rec.Code)
+	}
+
+	c.set(t0) // each case below is refused for its own fault, not for age
+	if _, err := newAt(Options{Signed: signedFile(exp)}, c.now); err != nil {
+		t.Fatalf("the control case: %v", err)
+	}
+
+	for name, o := range map[string]Options{
+		"unsigned":         {Signed: []byte("Contact: mailto:security@example.com\nExpires: " + exp + "\n")},
+		"expired":          {Signed: signedFile(t0.Add(-time.Hour).UTC().Format(time.RFC3339))},
+		"no expires":       {Signed: bytes.Replace(signedFile(exp), []byte("Expires: "+exp+"\n"), nil, 1)},
+		"no contact":       {Signed: bytes.Replace(signedFile(exp), []byte("Contact: mailto:security@example.com\n"), nil, 1)},
+		"http contact":     {Signed: bytes.Replace(signedFile(exp), []byte("mailto:security@example.com"), []byte("http://example.com/report"), 1)},
+		"stray line":       {Signed: bytes.Replace(signedFile(exp), []byte("Preferred-Languages: en\n"), []byte("not a field\n"), 1)},
+		"no signature":     {Signed: []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nContact: mailto:a@example.com\nExpires: " + exp + "\n")},
+		"fields beside":    {Signed: signedFile(exp), Contact: []string{"mailto:other@example.com"}},
+		"expires beside":   {Signed: signedFile(exp), Expires: t0.Add(time.Hour)},
+		"languages beside": {Signed: signedFile(exp), PreferredLanguages: []string{"fr"}},
+		"too long":         {Signed: append(signedFile(exp), bytes.Repeat([]byte("# padding\n"), MaxParseBytes/10)...)},
+	} {
+		if _, err := newAt(o, c.now); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -528,3 +528,42 @@ func TestLoad_SecurityTxtFindings(t *testing.T) {
 		})
 	}
 }
+
+// A signed security.txt is read from its file and served as it is; the
+// keys that would build a file must then be absent, and every fault is
+// named at the key that holds it.
+func TestLoad_SecurityTxtSignedFile(t *testing.T) {
+	dir := t.TempDir()
+	exp := time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	signed := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nContact: mailto:security@example.com\nExpires: " + exp +
+		"\n-----BEGIN PGP SIGNATURE-----\n\niHUEARYKAB0WIQ==\n-----END PGP SIGNATURE-----\n"
+	good := filepath.Join(dir, "security.txt")
+	os.WriteFile(good, []byte(signed), 0o644)
+	unsigned := filepath.Join(dir, "unsigned.txt")
+	os.WriteFile(unsigned, []byte("Contact: mailto:security@example.com\nExpires: "+exp+"\n"), 0o644)
+
+	p, fs, _ := load(t, minimal+"security_txt:\n  signed_file: "+good+"\n", nil, Flags{})
+	if p == nil || len(fs) != 0 {
+		t.Fatalf("findings:\n%s", fs.Error())
+	}
+	if !p.SecurityTxtEnabled || string(p.SecurityTxt.Signed) != signed {
+		t.Errorf("plan: %v %q", p.SecurityTxtEnabled, p.SecurityTxt.Signed)
+	}
+	for name, tc := range map[string]struct{ section, key, contains string }{
+		"unreadable":     {"  signed_file: " + filepath.Join(dir, "missing.txt"), "security_txt.signed_file", "cannot read"},
+		"not signed":     {"  signed_file: " + unsigned, "security_txt.signed_file", "not an OpenPGP cleartext-signed message"},
+		"contact beside": {"  signed_file: " + good + "\n  contact: [mailto:a@example.com]", "security_txt.contact", "beside a signed file"},
+		"expires beside": {"  signed_file: " + good + "\n  expires: " + exp, "security_txt.expires", "beside a signed file"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, fs, _ := load(t, minimal+"security_txt:\n"+tc.section+"\n", nil, Flags{})
+			found := false
+			for _, f := range fs {
+				found = found || f.Key == tc.key && f.Severity == Error && strings.Contains(f.Message, tc.contains) && strings.Contains(f.Where, "rampart.yaml:")
+			}
+			if !found || len(fs) != 1 {
+				t.Errorf("want one error at %s containing %q, got:\n%s", tc.key, tc.contains, fs.Error())
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"os"
 	"time"
 
 	"github.com/rampart-dev/rampart/securitytxt"
@@ -24,6 +26,10 @@ type SecurityTxt struct {
 	Canonical          []string `yaml:"canonical" plan:"SecurityTxt.Canonical"`
 	Policy             []string `yaml:"policy" plan:"SecurityTxt.Policy"`
 	Hiring             []string `yaml:"hiring" plan:"SecurityTxt.Hiring"`
+	// SignedFile is a whole file signed with gpg --clear-sign, served as
+	// it is instead of one built from the keys above (which are then not
+	// given). Read again at each reload.
+	SignedFile string `yaml:"signed_file" plan:"SecurityTxt.Signed"`
 }
 
 func (l *loader) compileSecurityTxt(f *File, p *Plan) {
@@ -34,6 +40,14 @@ func (l *loader) compileSecurityTxt(f *File, p *Plan) {
 	o := securitytxt.Options{
 		Contact: s.Contact, Encryption: s.Encryption, Acknowledgments: s.Acknowledgments,
 		PreferredLanguages: s.PreferredLanguages, Canonical: s.Canonical, Policy: s.Policy, Hiring: s.Hiring,
+	}
+	if s.SignedFile != "" {
+		data, err := os.ReadFile(s.SignedFile)
+		if err != nil {
+			l.errorf("security_txt.signed_file", "give the path of the file gpg --clear-sign wrote", "cannot read %q: %v", s.SignedFile, errors.Unwrap(err))
+			return
+		}
+		o.Signed = data
 	}
 	errs := o.Validate()
 	if s.Expires != "" {

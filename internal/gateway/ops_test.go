@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/rampart-dev/rampart/ban"
 	"github.com/rampart-dev/rampart/internal/testenv"
+	"github.com/rampart-dev/rampart/securitytxt"
 )
 
 // TestGateway_SecurityTxt: the file of security_txt: is served at its
@@ -30,6 +33,19 @@ func TestGateway_SecurityTxt(t *testing.T) {
 	}
 	if resp.Header.Get("Strict-Transport-Security") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("security.txt without the security headers: %v", resp.Header)
+	}
+
+	// A signed file is served byte for byte (and reads back as one).
+	signed := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nContact: mailto:security@app.test\nExpires: " + expires +
+		"\n-----BEGIN PGP SIGNATURE-----\n\niHUEARYKAB0WIQ==\n-----END PGP SIGNATURE-----\n"
+	path := filepath.Join(t.TempDir(), "security.txt")
+	os.WriteFile(path, []byte(signed), 0o644)
+	h = start(t, upstream(t).URL, "security_txt: {signed_file: "+path+"}\n")
+	if resp, body := h.get("/.well-known/security.txt", nil); resp.StatusCode != 200 || body != signed {
+		t.Errorf("signed file: %d\n%s", resp.StatusCode, body)
+	}
+	if p := securitytxt.Parse([]byte(signed)); !p.Signed || len(p.Problems) != 0 {
+		t.Errorf("the signed file reads as %+v", p)
 	}
 }
 

@@ -1,6 +1,7 @@
 package securitytxt
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,25 @@ func FuzzNew(f *testing.F) {
 		}
 		if len(p.Values("Expires")) != 1 || len(p.Fields) != 4 {
 			t.Fatalf("fields %+v", p.Fields)
+		}
+	})
+}
+
+// Whatever signed file New accepts is served as it is and reads back with
+// a Contact and one Expires in the future, and no problem.
+func FuzzNewSigned(f *testing.F) {
+	f.Add([]byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nContact: mailto:a@example.com\nExpires: 2026-09-01T00:00:00Z\n-----BEGIN PGP SIGNATURE-----\n\nx\n-----END PGP SIGNATURE-----\n"))
+	f.Add([]byte("Contact: mailto:a@example.com\nExpires: 2026-09-01T00:00:00Z\n"))
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := newAt(Options{Signed: data}, func() time.Time { return now })
+		if err != nil {
+			return
+		}
+		p := Parse(file.Body())
+		exp, err := p.Expires()
+		if !bytes.Equal(file.Body(), data) || !p.Signed || len(p.Problems) != 0 || len(p.Values("Contact")) == 0 || err != nil || !exp.After(now) {
+			t.Fatalf("accepted %q", data)
 		}
 	})
 }

@@ -117,27 +117,21 @@ func goldenReport(t *testing.T) report {
 func TestReportMarkdown_Golden(t *testing.T) {
 	var b bytes.Buffer
 	goldenReport(t).markdown(&b)
-	golden := filepath.Join("testdata", "BENCHMARKS.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != string(want) {
-		t.Errorf("markdown report differs from %s (go test -update to rewrite):\n%s", golden, b.String())
-	}
+	checkGolden(t, "BENCHMARKS.golden.md", b.String())
 }
 
 func TestReportText_Golden(t *testing.T) {
 	var b bytes.Buffer
 	goldenReport(t).text(&b)
-	golden := filepath.Join("testdata", "report.golden.txt")
+	checkGolden(t, "report.golden.txt", b.String())
+}
+
+// checkGolden compares got with testdata/name (rewritten by -update).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,8 +139,8 @@ func TestReportText_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.String() != string(want) {
-		t.Errorf("text report differs from %s (go test -update to rewrite):\n%s", golden, b.String())
+	if got != string(want) {
+		t.Errorf("report differs from %s (go test -update to rewrite):\n%s", golden, got)
 	}
 }
 

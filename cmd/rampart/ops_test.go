@@ -41,7 +41,7 @@ func TestOpsCLI_EndToEnd(t *testing.T) {
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	var sec testenv.Buffer
-	gw, err := gateway.New(plan, gateway.Options{AdminListener: adminListener(t), Logger: slog.New(slog.DiscardHandler),
+	gw, err := gateway.New(plan, gateway.Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler),
 		Stdout: io.Discard, Stderr: &sec, HTTPSListener: ln, Source: src})
 	if err != nil {
 		t.Fatal(err)
@@ -114,18 +114,6 @@ func TestOpsCLI_EndToEnd(t *testing.T) {
 	}
 }
 
-// adminListener is a loopback listener of the test's own for the admin
-// listener: tests run side by side, never on the default port.
-func adminListener(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
 // TestUserRevokeCLI_EndToEnd: rampart user revoke ends a signed-in user's
 // session at once through the running gateway's admin listener; a name
 // the users file does not hold is an error that changes nothing.
@@ -152,7 +140,7 @@ func TestUserRevokeCLI_EndToEnd(t *testing.T) {
 		t.Fatal(fs.Error())
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	gw, err := gateway.New(plan, gateway.Options{AdminListener: adminListener(t), Logger: slog.New(slog.DiscardHandler),
+	gw, err := gateway.New(plan, gateway.Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler),
 		Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: ln})
 	if err != nil {
 		t.Fatal(err)

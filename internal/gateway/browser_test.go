@@ -210,7 +210,7 @@ csrf:
 		t.Fatal(err)
 	}
 	errlog := &testenv.Buffer{}
-	adminLn := adminListener(t)
+	adminLn := testenv.Listener(t)
 	// The browser opens the admin listener as http://localhost (mapped
 	// below): it answers loopback names only.
 	s.admin = "http://localhost"

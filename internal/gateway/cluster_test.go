@@ -165,7 +165,7 @@ auth:
 	httpsLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	in.addr = httpsLn.Addr().String()
-	gw, err := New(plan, Options{AdminListener: adminListener(t), Logger: slog.New(slog.NewJSONHandler(in.diag, nil)), Stdout: io.Discard, Stderr: in.sec,
+	gw, err := New(plan, Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.NewJSONHandler(in.diag, nil)), Stdout: io.Discard, Stderr: in.sec,
 		HTTPSListener: httpsLn, HTTPListener: httpLn})
 	if err != nil {
 		t.Fatalf("instance %s: %v", in.name, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/demo"
+	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
 // The demo's zero configuration: development certificate cached in the
@@ -40,7 +41,7 @@ func TestDemo_ZeroConfig(t *testing.T) {
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	gw, err := New(plan, Options{AdminListener: adminListener(t), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard,
+	gw, err := New(plan, Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard, Stderr: io.Discard,
 		HTTPSListener: ln, HTTPListener: httpLn})
 	if err != nil {
 		t.Fatal(err)

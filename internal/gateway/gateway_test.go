@@ -64,7 +64,7 @@ func startFor(t *testing.T, host, upstreamURL, yaml string) *harness {
 	httpLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	h.httpsAddr, h.httpAddr = httpsLn.Addr().String(), httpLn.Addr().String()
 	h.access, h.errlog = &testenv.Buffer{}, &testenv.Buffer{}
-	gw, err := New(plan, Options{AdminListener: adminListener(t),
+	gw, err := New(plan, Options{AdminListener: testenv.Listener(t),
 		Logger: slog.New(slog.NewJSONHandler(h.errlog, nil)), Stdout: h.access, Stderr: h.errlog,
 		HTTPSListener: httpsLn, HTTPListener: httpLn,
 	})
@@ -223,16 +223,4 @@ func TestGateway_RedirectOnlyConfiguredHosts(t *testing.T) {
 			t.Errorf("foreign Host reflected: %q %q", loc, body)
 		}
 	}
-}
-
-// adminListener is a loopback listener of the test's own for the admin
-// listener: tests run side by side, never on the default port.
-func adminListener(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
 }

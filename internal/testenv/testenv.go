@@ -49,3 +49,16 @@ func Redis(t testing.TB) string {
 	c.Close()
 	return addr
 }
+
+// Listener is a loopback listener of the test's own, closed at its end:
+// for a server (the admin listener) that tests run side by side, never on
+// its default port.
+func Listener(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}

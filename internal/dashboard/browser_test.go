@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,8 +41,7 @@ type browserSetup struct {
 	loads   atomic.Int32 // loads of the page itself
 	actx    context.Context
 
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	console chromium.Console
 }
 
 func newBrowserSetup(t *testing.T) *browserSetup {
@@ -129,17 +127,7 @@ func (s *browserSetup) tab(t *testing.T, scheme string, script bool) context.Con
 	if err := chromedp.Do(tab, chromedp.EmulateViewport(viewportW, viewportH)); err != nil {
 		t.Fatal(err)
 	}
-	msgs := chromedp.Console(tab)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.console = append(s.console, m)
-			s.mu.Unlock()
-		}
-	}()
+	s.console.Record(tab)
 	ctx, scancel := context.WithTimeout(tab, stepTimeout)
 	t.Cleanup(scancel)
 	return ctx
@@ -158,10 +146,8 @@ func waitFor(ctx context.Context, cond func() bool) bool {
 }
 
 func (s *browserSetup) consoleCSP(path string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []string
-	for _, m := range s.console {
+	for _, m := range s.console.Messages() {
 		if strings.Contains(m.Text, "Content Security Policy") && strings.Contains(m.URL+m.Text, path) {
 			out = append(out, m.URL+": "+m.Text)
 		}
@@ -300,9 +286,7 @@ func TestBrowser_Dashboard(t *testing.T) {
 		if n := s.reports.Load(); n != 0 {
 			t.Errorf("%d CSP reports about the dashboard", n)
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, m := range s.console {
+		for _, m := range s.console.Messages() {
 			if strings.Contains(m.URL, "/csp-control") || strings.Contains(m.Text, "/csp-control") {
 				continue
 			}

@@ -61,8 +61,7 @@ type browserSite struct {
 	posted   atomic.Int32    // POSTs that reached the application
 	tab      context.Context
 
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	console chromium.Console
 }
 
 // TestBrowser_Login drives a real Chromium through login at the gateway as a
@@ -117,9 +116,7 @@ func (s *browserSite) dashboardShowsWhatHappened(t *testing.T) {
 	if bad := inlineCode(t, ctx); len(bad) > 0 {
 		t.Errorf("the dashboard has inline code: %v", bad)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.console {
+	for _, m := range s.console.Messages() {
 		if strings.Contains(m.URL, s.admin) || strings.Contains(m.Text, s.admin) {
 			t.Errorf("console message on the dashboard: %s %s %s: %s", m.Type, m.Source, m.URL, m.Text)
 		}
@@ -299,17 +296,7 @@ csrf:
 
 	// Every console message of the tab (console API, exceptions, the
 	// browser's own log where CSP violations go), for the CSP check.
-	msgs := chromedp.Console(tab)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.console = append(s.console, m)
-			s.mu.Unlock()
-		}
-	}()
+	s.console.Record(tab)
 	return s
 }
 
@@ -859,9 +846,7 @@ func (s *browserSite) noCSPViolationOnRampartPages(t *testing.T) {
 			t.Errorf("CSP violation reported outside the control page: %s", line)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.console {
+	for _, m := range s.console.Messages() {
 		if m.Source == "network" && strings.Contains(m.Text, "the server responded with a status of") {
 			// A failed login is answered 401, as it must be; the
 			// browser notes the status.
@@ -877,9 +862,7 @@ func (s *browserSite) noCSPViolationOnRampartPages(t *testing.T) {
 }
 
 func (s *browserSite) consoleMentions(path string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.console {
+	for _, m := range s.console.Messages() {
 		if strings.Contains(m.URL, path) && strings.Contains(m.Text, "Content Security Policy") {
 			return true
 		}

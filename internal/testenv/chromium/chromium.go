@@ -9,6 +9,8 @@ package chromium
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,4 +42,34 @@ func Allocator(t testing.TB, deadline time.Duration, extra ...chromedp.ExecAlloc
 	actx, acancel := chromedp.NewExecAllocator(whole, opts...)
 	t.Cleanup(acancel)
 	return actx
+}
+
+// Console records every console message of the tabs it is given: the
+// console API, exceptions, and the browser's own log, where CSP
+// violations go. Its zero value is ready; it is safe for concurrent use.
+type Console struct {
+	mu   sync.Mutex
+	msgs []chromedp.ConsoleMessage
+}
+
+// Record records tab's messages from now until the tab ends.
+func (c *Console) Record(tab context.Context) {
+	msgs := chromedp.Console(tab)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.msgs = append(c.msgs, m)
+			c.mu.Unlock()
+		}
+	}()
+}
+
+// Messages returns the messages recorded so far.
+func (c *Console) Messages() []chromedp.ConsoleMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.msgs)
 }

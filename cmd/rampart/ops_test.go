@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,24 +36,8 @@ func TestOpsCLI_EndToEnd(t *testing.T) {
 	base := "hosts: [app.test]\nstate_dir: " + filepath.Join(dir, "state") + "\ntls: {cert_file: " + cert + ", key_file: " + key + "}\nupstream: {url: http://127.0.0.1:1}\n"
 	os.WriteFile(path, []byte(base), 0o600)
 	src := config.Source{Path: path, LookupEnv: func(string) (string, bool) { return "", false }}
-	plan, fs := config.Load(src)
-	if plan == nil {
-		t.Fatal(fs.Error())
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	var sec testenv.Buffer
-	gw, err := gateway.New(plan, gateway.Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler),
-		Stdout: io.Discard, Stderr: &sec, HTTPSListener: ln, Source: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	gw, ln, stop := runGateway(t, src)
+	defer stop()
 	admin := "http://" + gw.AdminAddr().String()
 
 	cli := func(args ...string) (int, string, string) {
@@ -106,9 +91,7 @@ func TestOpsCLI_EndToEnd(t *testing.T) {
 		t.Errorf("user revoke without auth: exit %d\n%s", code, errs)
 	}
 
-	cancel()
-	<-done
-	done <- nil
+	stop()
 	if code, _, errs := cli("reload"); code != 1 || !strings.Contains(errs, "cannot reach the admin listener") {
 		t.Errorf("admin listener down: exit %d\n%s", code, errs)
 	}
@@ -135,23 +118,8 @@ func TestUserRevokeCLI_EndToEnd(t *testing.T) {
 	src := config.Source{Path: "rampart.yaml", Data: []byte(yaml), LookupEnv: func(k string) (string, bool) {
 		return secret, k == "RAMPART_SECRET_KEY"
 	}}
-	plan, fs := config.Load(src)
-	if plan == nil {
-		t.Fatal(fs.Error())
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	gw, err := gateway.New(plan, gateway.Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler),
-		Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	gw, ln, stop := runGateway(t, src)
+	defer stop()
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "app.test"},
@@ -205,4 +173,28 @@ func TestUserRevokeCLI_EndToEnd(t *testing.T) {
 	if code := do("GET", "/private", "", session).StatusCode; code != http.StatusUnauthorized {
 		t.Errorf("the revoked session's cookie: %d, want 401", code)
 	}
+}
+
+// runGateway runs the gateway of src on loopback listeners of its own
+// (HTTPS and admin) until stop, which may be called more than once.
+func runGateway(t *testing.T, src config.Source) (gw *gateway.Gateway, https net.Listener, stop func()) {
+	t.Helper()
+	plan, fs := config.Load(src)
+	if plan == nil {
+		t.Fatal(fs.Error())
+	}
+	https = testenv.Listener(t)
+	gw, err := gateway.New(plan, gateway.Options{AdminListener: testenv.Listener(t), Logger: slog.New(slog.DiscardHandler),
+		Stdout: io.Discard, Stderr: io.Discard, HTTPSListener: https, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	var once sync.Once
+	return gw, https, func() { once.Do(func() { cancel(); <-done }) }
 }

@@ -112,9 +112,7 @@ func TestConfigCheckAndServeAgreeOnWarnings(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	if code := <-exit; code != 0 {
-		t.Errorf("serve: exit %d\n%s", code, serveErr.String())
-	}
+	awaitExit(t, exit, &serveErr)
 	var serve []string
 	for l := range strings.SplitSeq(serveErr.String(), "\n") {
 		var rec struct{ Msg, Where, Key, Message string }

@@ -84,14 +84,7 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 	if body := <-got; body != "done" {
 		t.Errorf("in-flight request cut by shutdown: %q", body)
 	}
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit %d\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("rampart did not stop after SIGTERM")
-	}
+	awaitExit(t, exit, &stderr)
 	if !strings.Contains(stderr.String(), "rampart stopped") {
 		t.Errorf("no stop record:\n%s", stderr.String())
 	}
@@ -189,9 +182,7 @@ func TestServe_SocketActivation(t *testing.T) {
 		t.Errorf("no activation record:\n%s", stderr.String())
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	if code := <-exit; code != 0 {
-		t.Errorf("exit %d\n%s", code, stderr.String())
-	}
+	awaitExit(t, exit, &stderr)
 }
 
 // A socket under another name is refused, and closed.
@@ -269,14 +260,7 @@ func TestServe_SIGHUPReloadsTheConfiguration(t *testing.T) {
 	}
 
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit %d\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("rampart did not stop after SIGTERM")
-	}
+	awaitExit(t, exit, &stderr)
 }
 
 // The README's first local run, as a new user types it: the development
@@ -339,10 +323,17 @@ func TestServe_READMELocalRunWithDevCertificate(t *testing.T) {
 		t.Errorf("the development certificate is not reported as a weakness at start-up:\n%s", stderr.String())
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	awaitExit(t, exit, &stderr)
+}
+
+// awaitExit waits for an in-process `rampart serve` sent SIGTERM to end,
+// and checks it ended well; the wait is bounded, not measured.
+func awaitExit(t *testing.T, exit <-chan int, log *testenv.Buffer) {
+	t.Helper()
 	select {
 	case code := <-exit:
 		if code != 0 {
-			t.Errorf("exit %d\n%s", code, stderr.String())
+			t.Errorf("exit %d\n%s", code, log.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("rampart did not stop after SIGTERM")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -47,6 +48,20 @@ type Options struct {
 	// NoCompress keeps rotated files uncompressed. Default false: rotated
 	// files are gzip-compressed (in the background, after rotation).
 	NoCompress bool
+
+	// BufferSize, when positive, gathers lines in a buffer of this many
+	// bytes and writes them out together (see Buffered): when the buffer
+	// is full, FlushInterval after a line entered it, and on Rotate and
+	// Close. Default 0: every line is written as it comes. At most
+	// MaxBufferSize. A process killed outright (SIGKILL, the OOM killer)
+	// loses what the buffer held: keep it for streams that are not the
+	// audit trail (the access log, not the security log).
+	BufferSize int
+
+	// FlushInterval is the longest a line waits in the buffer. Zero means
+	// DefaultFlushInterval (100 ms); at most MaxFlushInterval (10 s).
+	// Without BufferSize it has no effect.
+	FlushInterval time.Duration
 }
 
 // Defaults for Options.
@@ -74,6 +89,21 @@ func (o Options) Validate() field.Errors {
 	}
 	if o.MaxAgeDays < 0 {
 		errs.Errorf("MaxAgeDays", "0 keeps rotated files by count only", "must not be negative")
+	}
+	switch {
+	case o.BufferSize < 0:
+		errs.Errorf("BufferSize", "0 writes every line at once", "must not be negative")
+	case o.BufferSize > MaxBufferSize:
+		errs.Errorf("BufferSize", "64k is plenty: one write per few hundred lines", "must be at most %d bytes (1 MiB)", MaxBufferSize)
+	}
+	switch {
+	case o.FlushInterval < 0:
+		errs.Errorf("FlushInterval", "omit it for the default of "+DefaultFlushInterval.String(), "must not be negative")
+	case o.FlushInterval > MaxFlushInterval:
+		errs.Errorf("FlushInterval", "omit it for the default of "+DefaultFlushInterval.String(),
+			"%s is over the limit of %s: a process killed outright would take that much of the log with it", o.FlushInterval, MaxFlushInterval)
+	case o.FlushInterval > 0 && o.BufferSize == 0:
+		errs.Warnf("FlushInterval", "set a buffer size too, or remove it", "has no effect without a buffer")
 	}
 	if o.Stdout() {
 		return errs
@@ -113,7 +143,8 @@ func (o Options) withDefaults() (size, backups int) {
 
 // Open validates o and opens its writer: standard output (Close does
 // nothing) or a lumberjack.Logger, safe for concurrent writes, that also
-// has Rotate() error for a SIGHUP handler. The file is created (and its
+// has Rotate() error for a SIGHUP handler; behind a Buffered when
+// o.BufferSize is set. The file is created (and its
 // directory) now, so a path that cannot be written fails at startup rather
 // than on the first request.
 func Open(o Options) (io.WriteCloser, error) {
@@ -121,7 +152,7 @@ func Open(o Options) (io.WriteCloser, error) {
 		return nil, err
 	}
 	if o.Stdout() {
-		return nopCloser{os.Stdout}, nil
+		return o.buffer(nopCloser{os.Stdout}), nil
 	}
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Path, err)
@@ -136,13 +167,20 @@ func Open(o Options) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("%s: %w", o.Path, err)
 	}
 	size, backups := o.withDefaults()
-	return &lumberjack.Logger{
+	return o.buffer(&lumberjack.Logger{
 		Filename:   o.Path,
 		MaxSize:    size,
 		MaxBackups: backups,
 		MaxAge:     o.MaxAgeDays,
 		Compress:   !o.NoCompress,
-	}, nil
+	}), nil
+}
+
+func (o Options) buffer(w io.WriteCloser) io.WriteCloser {
+	if o.BufferSize <= 0 {
+		return w
+	}
+	return NewBuffered(w, o.BufferSize, o.FlushInterval)
 }
 
 type nopCloser struct{ io.Writer }

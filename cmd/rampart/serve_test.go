@@ -339,3 +339,51 @@ func awaitExit(t *testing.T, exit <-chan int, log *testenv.Buffer) {
 		t.Fatal("rampart did not stop after SIGTERM")
 	}
 }
+
+// A file access log is buffered by default; what the buffer holds when
+// SIGTERM comes is written out before rampart exits.
+func TestServe_BufferedAccessLogWrittenAtShutdown(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") }))
+	defer up.Close()
+	state := t.TempDir()
+	accessLog := filepath.Join(state, "logs", "access.log")
+	os.WriteFile(filepath.Join(state, "rampart.yaml"), []byte("tls: {insecure_dev_certificate: true}\nlog:\n  access: {path: "+accessLog+", flush: 10s}\n"), 0o600)
+	ln := testenv.Listener(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	var stderr testenv.Buffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"serve", "--config", filepath.Join(state, "rampart.yaml"), "--upstream", up.URL,
+			"--host", "localhost", "--listen", addr, "--http-listen", "off", "--state-dir", state, "--admin-listen", "off"}, io.Discard, &stderr)
+	}()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	served := false
+	for range 100 {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/written-at-shutdown", nil)
+		req.Host = "localhost"
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			served = resp.StatusCode == http.StatusOK
+			break
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		default:
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !served {
+		t.Fatalf("no answer\n%s", stderr.String())
+	}
+	if b, _ := os.ReadFile(accessLog); len(b) != 0 {
+		t.Errorf("the line reached the file before the buffer was flushed: %q", b)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	awaitExit(t, exit, &stderr)
+	b, err := os.ReadFile(accessLog)
+	if err != nil || !strings.Contains(string(b), `"path":"/written-at-shutdown"`) {
+		t.Errorf("access log after shutdown (%v):\n%s", err, b)
+	}
+}

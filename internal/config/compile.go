@@ -25,6 +25,9 @@ const (
 	defaultHTTP       = ":80"
 	defaultStateDir   = "/var/lib/rampart"
 	defaultSecretName = "RAMPART_SECRET_KEY"
+	// defaultAccessLogBuffer is log.access.buffer when the access log is
+	// a file: a few hundred lines per write.
+	defaultAccessLogBuffer = 64 << 10
 )
 
 // compile turns the YAML values into the libraries' Options and has each
@@ -377,6 +380,16 @@ func (l *loader) compileLogs(f *File, p *Plan) {
 		l.errorf("log.level", "use debug, info, warn or error", "%q is not a level", f.Log.Level)
 	}
 	p.AccessFile = logFile(f.Log.Access.LogFile)
+	// The access log is buffered by default when it is a file; standard
+	// output, read line by line by journald or a container runtime, gets
+	// every line at once unless a buffer is asked for.
+	switch acc := f.Log.Access; {
+	case acc.Buffer.Set:
+		p.AccessFile.BufferSize = int(min(acc.Buffer.N, logfile.MaxBufferSize+1))
+	case !p.AccessFile.Stdout():
+		p.AccessFile.BufferSize = defaultAccessLogBuffer
+	}
+	p.AccessFile.FlushInterval = f.Log.Access.Flush.D
 	p.SecurityLog = logFile(f.Log.Security.LogFile)
 	l.fieldFindings("AccessFile", p.AccessFile.Validate())
 	l.fieldFindings("SecurityLog", p.SecurityLog.Validate())

@@ -567,3 +567,46 @@ func TestLoad_SecurityTxtSignedFile(t *testing.T) {
 		})
 	}
 }
+
+// The access log is buffered by default when it is a file, and not on
+// standard output; log.access.buffer and flush set it either way, within
+// bounds that name the key and its line.
+func TestLoad_AccessLogBuffer(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "access.log")
+	for _, c := range []struct {
+		name, log string
+		size      int
+		flush     time.Duration
+	}{
+		{"FileDefault", "{path: " + file + "}", 64 << 10, 0},
+		{"StdoutDefault", "{path: '-'}", 0, 0},
+		{"FileUnbuffered", "{path: " + file + ", buffer: 0}", 0, 0},
+		{"StdoutBuffered", "{buffer: 16k, flush: 1s}", 16 << 10, time.Second},
+		{"FileSet", "{path: " + file + ", buffer: 1m, flush: 10s}", 1 << 20, 10 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, fs, _ := load(t, minimal+"log:\n  access: "+c.log+"\n", nil, Flags{})
+			if p == nil || len(fs) != 0 {
+				t.Fatalf("findings:\n%v", fs)
+			}
+			if p.AccessFile.BufferSize != c.size || p.AccessFile.FlushInterval != c.flush {
+				t.Errorf("buffer %d, flush %v; want %d, %v", p.AccessFile.BufferSize, p.AccessFile.FlushInterval, c.size, c.flush)
+			}
+			if p.SecurityLog.BufferSize != 0 {
+				t.Errorf("the security log is buffered: %d", p.SecurityLog.BufferSize)
+			}
+		})
+	}
+	for _, c := range []struct{ log, want string }{
+		{"{path: " + file + ", buffer: 2m}", "rampart.yaml:6: error: log.access.buffer: must be at most 1048576 bytes"},
+		{"{path: " + file + ",\n    flush: 1m}", "rampart.yaml:7: error: log.access.flush: 1m0s is over the limit of 10s"},
+	} {
+		p, fs, _ := load(t, minimal+"log:\n  access: "+c.log+"\n", nil, Flags{})
+		if p != nil || !strings.Contains(fs.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.log, fs.Error(), c.want)
+		}
+	}
+	if _, fs, _ := load(t, minimal+"log:\n  access: {flush: 1s}\n", nil, Flags{}); len(fs) != 1 || !strings.Contains(fs[0].String(), "rampart.yaml:6: warning: log.access.flush: has no effect without a buffer") {
+		t.Errorf("flush without a buffer on stdout: %v", fs)
+	}
+}

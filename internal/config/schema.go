@@ -298,6 +298,14 @@ type AccessLogFile struct {
 	// KeepQueryParams are query parameter names logged in clear; every
 	// other value is replaced by REDACTED. Default none.
 	KeepQueryParams []string `yaml:"keep_query_params" plan:"AccessLog.KeepQueryParams"`
+	// Buffer gathers lines and writes them out together, as nginx's
+	// access_log buffer=: one write per buffer rather than one per
+	// request. Default 64k when the log is a file, 0 (every line at once)
+	// on standard output; at most 1m.
+	Buffer ByteSize `yaml:"buffer" plan:"AccessFile.BufferSize"`
+	// Flush is the longest a line waits in the buffer (nginx's flush=).
+	// Default 100ms; at most 10s.
+	Flush Duration `yaml:"flush" plan:"AccessFile.FlushInterval"`
 }
 
 // SecurityLogFile is the security log's stream.

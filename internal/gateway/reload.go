@@ -458,11 +458,17 @@ func (s *swapWriter) replace(o logfile.Options) (done func(ok bool), err error) 
 	}
 	var f io.WriteCloser
 	var w io.Writer = s.std
-	if !o.Stdout() {
+	switch {
+	case !o.Stdout():
 		if f, err = logfile.Open(o); err != nil {
 			return nil, err
 		}
 		w = f
+	case o.BufferSize > 0:
+		// The standard stream behind a buffer that Close flushes but
+		// must not close.
+		b := logfile.NewBuffered(struct{ io.Writer }{s.std}, o.BufferSize, o.FlushInterval)
+		w, f = b, b
 	}
 	oldW, oldO, oldF, oldSet := s.w, s.o, s.f, s.set
 	s.w, s.o, s.f, s.set = w, o, f, true

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -60,6 +62,8 @@ func main() {
 	streams := flag.Int("streams", 10, "h2: concurrent streams per connection")
 	cpuOut := flag.String("cpu", "", "CPU profile output file")
 	memOut := flag.String("allocs", "", "allocation profile output file")
+	var settings envFlag
+	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
 	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
 	flag.Parse()
 	if *serveUpstream != "" {
@@ -75,13 +79,30 @@ func main() {
 		}))
 		return
 	}
-	if err := run(*proto, *duration, *conns, *streams, *cpuOut, *memOut); err != nil {
+	if err := run(*proto, *duration, *conns, *streams, *cpuOut, *memOut, settings); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOut string) error {
+// envFlag gathers -env settings.
+type envFlag map[string]string
+
+func (e *envFlag) String() string { return fmt.Sprint(map[string]string(*e)) }
+
+func (e *envFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || !strings.HasPrefix(k, "RAMPART_") {
+		return fmt.Errorf("want RAMPART_NAME=value, got %q", s)
+	}
+	if *e == nil {
+		*e = envFlag{}
+	}
+	(*e)[k] = v
+	return nil
+}
+
+func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOut string, settings envFlag) error {
 	dir, err := os.MkdirTemp("", "rampart-profile-")
 	if err != nil {
 		return err
@@ -127,6 +148,7 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 		"RAMPART_TLS_KEY_FILE":    pair.KeyFile,
 		"RAMPART_LOG_ACCESS_PATH": filepath.Join(dir, "access.log"),
 	}
+	maps.Copy(env, settings)
 	plan, fs := config.Load(config.Source{Path: cfg, Flags: config.Flags{Upstream: &upURL, StateDir: &state,
 		Listen: &listen, HTTPListen: &httpListen, Hosts: []string{"localhost"}},
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})

@@ -58,6 +58,7 @@ type config struct {
 	out                         string
 	rampartFlags                stringList
 	rampartConfig               string
+	nginxLogBuffer              string // nginx's access_log buffer=, "" for none (the seed's)
 	dir                         string // the run's temporary directory
 }
 
@@ -85,6 +86,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 1, "measure each target this many times, alternating targets")
 	flag.StringVar(&c.out, "out", "", "also write the report as markdown to this `file` (e.g. BENCHMARKS.md)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (configurations, logs, the tools' raw reports)")
+	flag.StringVar(&c.nginxLogBuffer, "nginx-log-buffer", "", "give nginx's access log a buffer of this nginx `size` (64k) written out at the latest after 100ms, as rampart's default for a log file; default: none, each line written as it comes, as the seed's nginx")
 	flag.StringVar(&c.rampartConfig, "rampart-config", "", "rampart configuration file (default: one equivalent to the seed, see bench/README.md)")
 	flag.Var(&c.rampartFlags, "rampart-flag", "extra argument for `rampart serve` (repeatable)")
 	var bf baselineFlags
@@ -277,6 +279,7 @@ func run(ctx context.Context, c config, command string) error {
 		fmt.Sprintf("load: HTTPS to %s on loopback, path %s; upstream: Go net/http on loopback, %d-byte HTML page; %s warm-up before each %s measured run; rounds: %d, targets alternating",
 			c.host, c.path, len(page), c.warmup, c.duration, c.rounds),
 		"the load generator, the upstream and the target share the machine's CPUs",
+		accessLogs(c),
 	}
 	for _, m := range c.measures {
 		rep.tables = append(rep.tables, measurementTable(m, m.about(c), rows))
@@ -554,4 +557,18 @@ func probe(ctx context.Context, t *target, roots *x509.CertPool, h2 bool) error 
 		return t.check(resp)
 	}
 	return nil
+}
+
+// accessLogs says how each target writes its access log, a system call per
+// request or per buffer.
+func accessLogs(c config) string {
+	nginx := "nginx each line as it comes (the seed's access_log)"
+	if c.nginxLogBuffer != "" {
+		nginx = fmt.Sprintf("nginx through a %s buffer, flushed after %s (-nginx-log-buffer)", c.nginxLogBuffer, nginxLogFlush(c.nginxLogBuffer))
+	}
+	rampart := "rampart through its default 64 KiB buffer, flushed after 100 ms"
+	if c.rampartConfig != "" {
+		rampart = "rampart as " + filepath.Base(c.rampartConfig) + " says"
+	}
+	return "access logs to files: " + rampart + "; " + nginx + "; Caddy each line as it comes; stdlib none"
 }

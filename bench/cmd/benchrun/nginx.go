@@ -43,6 +43,15 @@ func renderNginx(p seednginx.Params) ([]byte, error) {
 	return []byte(strings.Replace(string(conf), http, http+directive, 1)), nil
 }
 
+// nginxLogFlush is the flush= that goes with a -nginx-log-buffer: rampart's
+// default flush interval for a buffered access log.
+func nginxLogFlush(buffer string) string {
+	if buffer == "" {
+		return ""
+	}
+	return "100ms"
+}
+
 func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile string) (*target, error) {
 	prefix := filepath.Join(dir, "nginx")
 	if err := os.Mkdir(prefix, 0o755); err != nil {
@@ -69,6 +78,10 @@ func startNginx(ctx context.Context, c config, dir, upstream, certFile, keyFile 
 		UpstreamKeepalive: 64,
 		// A packaged nginx logs every request, as rampart does.
 		AccessLog: true,
+		// -nginx-log-buffer: what rampart does by default with a log
+		// file, to compare like with like on that point too.
+		AccessLogBuffer: c.nginxLogBuffer,
+		AccessLogFlush:  nginxLogFlush(c.nginxLogBuffer),
 	})
 	if err != nil {
 		return nil, err

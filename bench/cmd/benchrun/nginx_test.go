@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -97,5 +98,48 @@ func TestStartNginx_ManyRequestsOnOneHTTP2Connection(t *testing.T) {
 	}
 	if n := dials.Load(); n != 1 {
 		t.Errorf("2500 requests took %d connections, want 1: nginx closes connections after a number of requests (logs: %s)", n, filepath.Join(dir, "nginx"))
+	}
+}
+
+// -nginx-log-buffer renders access_log with buffer= and flush=, which
+// nginx accepts; the line reaches the file within the flush interval.
+func TestStartNginx_BufferedAccessLog(t *testing.T) {
+	nginx := testenv.LookPath(t, "nginx", "apt-get install nginx")
+	dir := t.TempDir()
+	pair, err := testcert.Write(dir, time.Hour, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, stopUpstream, err := startUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopUpstream()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := config{nginx: nginx, host: "localhost", path: "/", nginxLogBuffer: "64k"}
+	tg, err := startNginx(ctx, c, dir, upstream, pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.stop()
+	conf, _ := os.ReadFile(filepath.Join(dir, "nginx", "nginx.conf"))
+	if !strings.Contains(string(conf), "access.log combined buffer=64k flush=100ms;") {
+		t.Fatalf("no buffered access_log in:\n%s", conf)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Roots, ServerName: "localhost"}}, Timeout: 10 * time.Second}
+	u, _ := url.Parse(tg.url)
+	resp, err := client.Get("https://127.0.0.1:" + u.Port() + "/buffered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(dir, "nginx", "access.log")); strings.Contains(string(b), "GET /buffered ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached nginx's access log")
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -62,7 +63,21 @@ type Params struct {
 	// Prefix/access.log, as a packaged nginx does. The default (false)
 	// turns the access log off.
 	AccessLog bool
+
+	// AccessLogBuffer, with AccessLog, gathers lines in a buffer of this
+	// nginx size ("64k") written out at the latest AccessLogFlush (an nginx
+	// time, "100ms"; required with it) after a line enters it: access_log's
+	// buffer= and flush=. The default writes each line as it comes, as
+	// the seed does.
+	AccessLogBuffer, AccessLogFlush string
 }
+
+// nginxSize and nginxTime are the forms AccessLogBuffer and AccessLogFlush
+// take: nothing else can reach the directive.
+var (
+	nginxSize = regexp.MustCompile(`^[1-9][0-9]{0,6}[km]?$`)
+	nginxTime = regexp.MustCompile(`^[1-9][0-9]{0,5}(ms|s|m)$`)
+)
 
 // upstreamName is the upstream block used when UpstreamKeepalive > 0.
 const upstreamName = "seed_app"
@@ -124,9 +139,12 @@ func Render(p Params) ([]byte, error) {
 	// seed relied on without writing them.
 	fmt.Fprintf(&b, "    sendfile on;\n    tcp_nopush on;\n    types_hash_max_size 2048;\n")
 	fmt.Fprintf(&b, "    default_type application/octet-stream;\n")
-	if p.AccessLog {
+	switch {
+	case p.AccessLog && p.AccessLogBuffer != "":
+		fmt.Fprintf(&b, "    access_log %s/access.log combined buffer=%s flush=%s;\n", p.Prefix, p.AccessLogBuffer, p.AccessLogFlush)
+	case p.AccessLog:
 		fmt.Fprintf(&b, "    access_log %s/access.log;\n", p.Prefix)
-	} else {
+	default:
 		fmt.Fprintf(&b, "    access_log off;\n")
 	}
 	for _, d := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
@@ -162,6 +180,15 @@ func (p Params) validate() error {
 	}
 	if p.UpstreamKeepalive < 0 {
 		errs = append(errs, errors.New("UpstreamKeepalive: must be >= 0"))
+	}
+	switch {
+	case p.AccessLogBuffer == "" && p.AccessLogFlush == "":
+	case !p.AccessLog:
+		errs = append(errs, errors.New("AccessLogBuffer: needs AccessLog"))
+	case !nginxSize.MatchString(p.AccessLogBuffer):
+		errs = append(errs, fmt.Errorf("AccessLogBuffer: %q is not an nginx size such as 64k", p.AccessLogBuffer))
+	case !nginxTime.MatchString(p.AccessLogFlush):
+		errs = append(errs, fmt.Errorf("AccessLogFlush: %q is not an nginx time such as 100ms", p.AccessLogFlush))
 	}
 	// Values are pasted into nginx syntax: anything that could end a
 	// directive, open a block, start a comment or expand a variable would

@@ -110,6 +110,12 @@ func TestRender_DirectiveInjection(t *testing.T) {
 		"quote in prefix":          func(p *nginx.Params) { p.Prefix = `/tmp/"x` },
 		"relative prefix":          func(p *nginx.Params) { p.Prefix = "tmp" },
 		"negative keepalive":       func(p *nginx.Params) { p.UpstreamKeepalive = -1 },
+		"directive in buffer": func(p *nginx.Params) {
+			p.AccessLog, p.AccessLogBuffer, p.AccessLogFlush = true, "64k; return 200", "1s"
+		},
+		"directive in flush":   func(p *nginx.Params) { p.AccessLog, p.AccessLogBuffer, p.AccessLogFlush = true, "64k", "1s if=$x" },
+		"buffer without flush": func(p *nginx.Params) { p.AccessLog, p.AccessLogBuffer = true, "64k" },
+		"buffer without log":   func(p *nginx.Params) { p.AccessLog, p.AccessLogBuffer, p.AccessLogFlush = false, "64k", "1s" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := goldenParams()

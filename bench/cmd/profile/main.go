@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -64,6 +65,7 @@ func main() {
 	memOut := flag.String("allocs", "", "allocation profile output file")
 	var settings envFlag
 	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
+	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production), nethttp (a bare net/http.Server with TLS, HTTP/1.1), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go)")
 	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
 	flag.Parse()
 	if *serveUpstream != "" {
@@ -79,7 +81,7 @@ func main() {
 		}))
 		return
 	}
-	if err := run(*proto, *duration, *conns, *streams, *cpuOut, *memOut, settings); err != nil {
+	if err := run(*proto, *server, *duration, *conns, *streams, *cpuOut, *memOut, settings); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
@@ -102,7 +104,7 @@ func (e *envFlag) Set(s string) error {
 	return nil
 }
 
-func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOut string, settings envFlag) error {
+func run(proto, server string, duration time.Duration, conns, streams int, cpuOut, memOut string, settings envFlag) error {
 	dir, err := os.MkdirTemp("", "rampart-profile-")
 	if err != nil {
 		return err
@@ -171,6 +173,38 @@ func run(proto string, duration time.Duration, conns, streams int, cpuOut, memOu
 	defer gcfloor.Start(gcfloor.DefaultFloor)()
 
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	switch server {
+	case "rampart":
+	case "nethttp", "loop":
+		// The same handler behind another server, on a listener of its
+		// own: the gateway's keeps serving, unused.
+		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+		if err != nil {
+			return err
+		}
+		sln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer sln.Close()
+		tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+		host, h := "localhost:"+port, gw.Handler()
+		if server == "loop" {
+			go serveLoop(sln, tcfg, h, host)
+		} else {
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Host = host
+				h.ServeHTTP(w, r)
+			})}
+			go srv.Serve(tls.NewListener(sln, tcfg))
+		}
+		_, port, _ = net.SplitHostPort(sln.Addr().String())
+	default:
+		return fmt.Errorf("-server %q: rampart, nethttp or loop", server)
+	}
+	if server != "rampart" && proto != "h1" {
+		return fmt.Errorf("-server %s serves HTTP/1.1 only", server)
+	}
 	url := "https://localhost:" + port + "/"
 	secs := strconv.Itoa(int(duration / time.Second))
 	var cmd *exec.Cmd

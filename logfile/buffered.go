@@ -77,12 +77,7 @@ func (b *Buffered) Write(p []byte) (int, error) {
 			b.timer.Reset(b.interval)
 		}
 	}
-	err := b.err
-	b.err = nil
-	if err != nil {
-		return len(p), err
-	}
-	return len(p), nil
+	return len(p), b.takeErr()
 }
 
 func (b *Buffered) tick() {
@@ -102,14 +97,19 @@ func (b *Buffered) flushLocked() {
 	b.buf = b.buf[:0]
 }
 
+// takeErr returns the last failed write's error, once.
+func (b *Buffered) takeErr() error {
+	err := b.err
+	b.err = nil
+	return err
+}
+
 // Flush writes out what the buffer holds now.
 func (b *Buffered) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushLocked()
-	err := b.err
-	b.err = nil
-	return err
+	return b.takeErr()
 }
 
 // Rotate flushes the buffer into the current file, then rotates the
@@ -118,8 +118,7 @@ func (b *Buffered) Rotate() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushLocked()
-	err := b.err
-	b.err = nil
+	err := b.takeErr()
 	if r, ok := b.w.(interface{ Rotate() error }); ok {
 		if rerr := r.Rotate(); rerr != nil {
 			return rerr
@@ -139,8 +138,7 @@ func (b *Buffered) Close() error {
 	b.closed = true
 	b.timer.Stop()
 	b.flushLocked()
-	err := b.err
-	b.err = nil
+	err := b.takeErr()
 	if c, ok := b.w.(io.Closer); ok {
 		if cerr := c.Close(); cerr != nil && err == nil {
 			err = cerr

@@ -53,18 +53,10 @@ func TestServe_SIGTERMDrainsInFlightRequests(t *testing.T) {
 	go func() { exit <- run(args, io.Discard, &stderr) }()
 
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	var err error
-	for range 100 {
-		var resp *http.Response
-		if resp, err = c.Get("https://" + httpsAddr + "/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("rampart never answered: %v\n%s", err, stderr.String())
-	}
+	getWhileStarting(t, c, func() *http.Request {
+		req, _ := http.NewRequest("GET", "https://"+httpsAddr+"/", nil)
+		return req
+	}, exit, &stderr).Body.Close()
 	// The dev certificate is for localhost: the Host must be a configured one.
 	got := make(chan string, 1)
 	go func() {
@@ -158,23 +150,13 @@ func TestServe_SocketActivation(t *testing.T) {
 			"--host", "localhost", "--listen", busy.Addr().String(), "--http-listen", "off", "--state-dir", state, "--admin-listen", "127.0.0.1:0"}, io.Discard, &stderr)
 	}()
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	var body []byte
-	for range 100 {
+	resp := getWhileStarting(t, c, func() *http.Request {
 		req, _ := http.NewRequest("GET", "https://"+activated.Addr().String()+"/", nil)
 		req.Host = "localhost"
-		resp, err := c.Do(req)
-		if err == nil {
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			break
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-		default:
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return req
+	}, exit, &stderr)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if string(body) != "app" {
 		t.Errorf("activated socket answered %q\n%s", body, stderr.String())
 	}
@@ -326,6 +308,28 @@ func TestServe_READMELocalRunWithDevCertificate(t *testing.T) {
 	awaitExit(t, exit, &stderr)
 }
 
+// getWhileStarting sends the request newReq makes until an in-process
+// `rampart serve` answers it, and fails the test if serve exits first; the
+// attempts are bounded, not timed. The caller closes the body.
+func getWhileStarting(t *testing.T, c *http.Client, newReq func() *http.Request, exit <-chan int, log *testenv.Buffer) *http.Response {
+	t.Helper()
+	var err error
+	for range 100 {
+		var resp *http.Response
+		if resp, err = c.Do(newReq()); err == nil {
+			return resp
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d:\n%s", code, log.String())
+		default:
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("rampart never answered: %v\n%s", err, log.String())
+	return nil
+}
+
 // awaitExit waits for an in-process `rampart serve` sent SIGTERM to end,
 // and checks it ended well; the wait is bounded, not measured.
 func awaitExit(t *testing.T, exit <-chan int, log *testenv.Buffer) {
@@ -358,24 +362,14 @@ func TestServe_BufferedAccessLogWrittenAtShutdown(t *testing.T) {
 			"--host", "localhost", "--listen", addr, "--http-listen", "off", "--state-dir", state, "--admin-listen", "off"}, io.Discard, &stderr)
 	}()
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	served := false
-	for range 100 {
+	resp := getWhileStarting(t, c, func() *http.Request {
 		req, _ := http.NewRequest("GET", "https://"+addr+"/written-at-shutdown", nil)
 		req.Host = "localhost"
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
-			served = resp.StatusCode == http.StatusOK
-			break
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-		default:
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if !served {
-		t.Fatalf("no answer\n%s", stderr.String())
+		return req
+	}, exit, &stderr)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", resp.StatusCode, stderr.String())
 	}
 	if b, _ := os.ReadFile(accessLog); len(b) != 0 {
 		t.Errorf("the line reached the file before the buffer was flushed: %q", b)

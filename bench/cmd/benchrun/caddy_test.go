@@ -10,9 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
@@ -82,23 +80,8 @@ func TestRenderCaddyfile_Adapts(t *testing.T) {
 // Caddy's access log and autosaved configuration land in the run's directory.
 func TestStartCaddy_ServesSeedSetup(t *testing.T) {
 	caddy := testenv.LookPath(t, "caddy", caddyInstall)
-	dir := t.TempDir()
-	pair, err := testcert.Write(dir, time.Hour, "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream, stopUpstream, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopUpstream()
+	tg, dir, pair := startTarget(t, startCaddy, config{caddy: caddy, host: "localhost", path: "/"})
 	ctx := context.Background()
-	c := config{caddy: caddy, host: "localhost", path: "/"}
-	tg, err := startCaddy(ctx, c, dir, upstream, pair.CertFile, pair.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.stop()
 	if err := sanityCheck(ctx, tg, pair.Roots, true); err != nil {
 		t.Fatal(err)
 	}

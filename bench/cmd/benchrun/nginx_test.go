@@ -16,7 +16,6 @@ import (
 	"time"
 
 	seednginx "github.com/rampart-dev/rampart/examples/seed/nginx"
-	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
@@ -51,24 +50,9 @@ func TestRenderNginx_NoRequestLimitPerConnection(t *testing.T) {
 // HTTP/2 must all travel on one connection.
 func TestStartNginx_ManyRequestsOnOneHTTP2Connection(t *testing.T) {
 	nginx := testenv.LookPath(t, "nginx", "apt-get install nginx")
-	dir := t.TempDir()
-	pair, err := testcert.Write(dir, time.Hour, "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream, stopUpstream, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopUpstream()
+	tg, dir, pair := startTarget(t, startNginx, config{nginx: nginx, host: "localhost", path: "/"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := config{nginx: nginx, host: "localhost", path: "/"}
-	tg, err := startNginx(ctx, c, dir, upstream, pair.CertFile, pair.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.stop()
 	u, err := url.Parse(tg.url)
 	if err != nil {
 		t.Fatal(err)
@@ -105,24 +89,7 @@ func TestStartNginx_ManyRequestsOnOneHTTP2Connection(t *testing.T) {
 // nginx accepts; the line reaches the file within the flush interval.
 func TestStartNginx_BufferedAccessLog(t *testing.T) {
 	nginx := testenv.LookPath(t, "nginx", "apt-get install nginx")
-	dir := t.TempDir()
-	pair, err := testcert.Write(dir, time.Hour, "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream, stopUpstream, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopUpstream()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := config{nginx: nginx, host: "localhost", path: "/", nginxLogBuffer: "64k"}
-	tg, err := startNginx(ctx, c, dir, upstream, pair.CertFile, pair.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.stop()
+	tg, dir, pair := startTarget(t, startNginx, config{nginx: nginx, host: "localhost", path: "/", nginxLogBuffer: "64k"})
 	conf, _ := os.ReadFile(filepath.Join(dir, "nginx", "nginx.conf"))
 	if !strings.Contains(string(conf), "access.log combined buffer=64k flush=100ms;") {
 		t.Fatalf("no buffered access_log in:\n%s", conf)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,5 +238,18 @@ func TestBuffered_Validation(t *testing.T) {
 	}
 	if w := (Options{BufferSize: MaxBufferSize, FlushInterval: MaxFlushInterval}).Validate(); len(w) != 0 {
 		t.Errorf("the bounds themselves: %q", w)
+	}
+}
+
+// The cost of one access-log line through the buffer, the stream beneath
+// a discarding writer: what a request pays instead of a write(2).
+func BenchmarkBuffered_Write(b *testing.B) {
+	line := []byte(strings.Repeat("x", 299) + "\n")
+	w := NewBuffered(io.Discard, 64<<10, time.Second)
+	defer w.Close()
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Write(line)
 	}
 }

@@ -285,6 +285,9 @@ func run(ctx context.Context, c config, command string) error {
 		rep.tables = append(rep.tables, measurementTable(m, m.about(c), rows))
 	}
 	rep.tables = append(rep.tables, memoryTable(names, mem), ratioTable(c.measures, names, rows, mem, c.rounds))
+	if t, ok := roundRatioTable(c.measures, names, rows, c.rounds); ok {
+		rep.tables = append(rep.tables, t)
+	}
 	rep.notes = warnings(c, rows)
 	rep.text(os.Stdout)
 	if c.out != "" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -243,6 +244,77 @@ func ratioTable(ms []measurement, targets []string, rows []row, mem map[string]m
 		return mib(m.peakKiB), ok && m.peakKiB > 0
 	}, func(v float64) string { return fmt.Sprintf("%.1f", v) })
 	return t
+}
+
+// roundRatioTable gives, for every measured line, rampart's figure over
+// nginx's and Caddy's within each round, and the median of those rounds.
+// Targets alternate within a round, so a change in the machine's load
+// hits both figures of a round alike, and the median is not one lucky
+// round, as a best-of ratio can be. ok is false when there is nothing to
+// compare: one round, or no rampart, or neither nginx nor Caddy.
+func roundRatioTable(ms []measurement, targets []string, rows []row, rounds int) (t table, ok bool) {
+	var vs []string
+	if rounds > 1 && slices.Contains(targets, "rampart") {
+		for _, other := range []string{"nginx", "caddy"} {
+			if slices.Contains(targets, other) {
+				vs = append(vs, other)
+			}
+		}
+	}
+	if len(vs) == 0 {
+		return table{}, false
+	}
+	t = table{
+		title: "Ratios round by round",
+		about: []string{"rampart's figure over the other target's in the same round, round after round, and their median: within a round each measurement runs on the targets one after the other, seconds apart, so a change in the machine's load from one round to the next moves both figures of a ratio alike, and the median is not one lucky round, as a best-of ratio above can be"},
+	}
+	t.header = []string{"measurement", "better"}
+	for _, other := range vs {
+		t.header = append(t.header, "rampart/"+other+" by round", "median")
+	}
+	value := func(mt metric, target string, round int) (float64, bool) {
+		for _, r := range rows {
+			if r.target == target && r.m.name == mt.m && r.round == round {
+				return mt.value(r)
+			}
+		}
+		return 0, false
+	}
+	for _, mt := range metricsFor(ms) {
+		line := []string{mt.label, map[bool]string{true: "higher", false: "lower"}[mt.higher]}
+		for _, other := range vs {
+			var ratios []float64
+			var each []string
+			for round := 1; round <= rounds; round++ {
+				a, okA := value(mt, "rampart", round)
+				b, okB := value(mt, other, round)
+				if !okA || !okB || b == 0 {
+					each = append(each, "-")
+					continue
+				}
+				ratios = append(ratios, a/b)
+				each = append(each, fmt.Sprintf("%.2f", a/b))
+			}
+			med := "-"
+			if len(ratios) > 0 {
+				med = fmt.Sprintf("%.2f", median(ratios))
+			}
+			line = append(line, strings.Join(each, ", "), med)
+		}
+		t.rows = append(t.rows, line)
+	}
+	return t, true
+}
+
+// median of vs, which it sorts; the mean of the middle two for an even
+// count.
+func median(vs []float64) float64 {
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
 }
 
 // machine describes where the run happened.

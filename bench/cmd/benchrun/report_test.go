@@ -95,6 +95,55 @@ func TestRatioTable_OnlyAvailableRatios(t *testing.T) {
 	}
 }
 
+// Each round's ratio is taken within the round, and the median is not
+// the best round: rampart's rate rising round after round while nginx's
+// holds gives 0.50, 0.60, 0.80, median 0.60, where the best-of ratio is
+// 0.80.
+func TestRoundRatioTable_MedianOfRounds(t *testing.T) {
+	ms := mustMeasures(t, "h1")
+	rampart, nginx := []float64{10000, 12000, 16000}, []float64{20000, 20000, 20000}
+	var rows []row
+	for i := range 3 {
+		for name, rate := range map[string]float64{"rampart": rampart[i], "nginx": nginx[i]} {
+			rows = append(rows, row{target: name, m: ms[0], round: i + 1, r: result{Requests: int64(rate * 4), PerSec: rate},
+				cpu: time.Duration(rate*4*50) * time.Microsecond})
+		}
+	}
+	// nginx has no figure in round 2 of one line: that round is left out
+	// of the line's median, which is then the mean of the other two.
+	rows = append(rows[:2], rows[4:]...)
+	rows = append(rows, row{target: "rampart", m: ms[0], round: 2, r: result{Requests: 48000, PerSec: 12000}},
+		row{target: "nginx", m: ms[0], round: 2, r: result{Requests: 80000, PerSec: 20000}})
+	tb, ok := roundRatioTable(ms, []string{"rampart", "nginx"}, rows, 3)
+	if !ok {
+		t.Fatal("no table")
+	}
+	if want := "measurement,better,rampart/nginx by round,median"; strings.Join(tb.header, ",") != want {
+		t.Fatalf("header %q", tb.header)
+	}
+	lines := make(map[string][]string)
+	for _, r := range tb.rows {
+		lines[r[0]] = r[1:]
+	}
+	if got := strings.Join(lines["HTTPS/1.1 throughput req/s"], " | "); got != "higher | 0.50, 0.60, 0.80 | 0.60" {
+		t.Errorf("rate: %s", got)
+	}
+	if got := strings.Join(lines["HTTPS/1.1 throughput CPU µs/req"], " | "); got != "lower | 1.00, -, 1.00 | 1.00" {
+		t.Errorf("CPU: %s", got)
+	}
+	if best := ratioTable(ms, []string{"rampart", "nginx"}, rows, nil, 3).rows[0]; best[len(best)-1] != "0.80" {
+		t.Errorf("best-of ratio %q, want 0.80", best)
+	}
+	for _, c := range []struct {
+		targets []string
+		rounds  int
+	}{{[]string{"rampart", "nginx"}, 1}, {[]string{"nginx", "caddy"}, 3}, {[]string{"rampart", "stdlib"}, 3}} {
+		if _, ok := roundRatioTable(ms, c.targets, rows, c.rounds); ok {
+			t.Errorf("%v, %d rounds: a table with nothing to compare", c.targets, c.rounds)
+		}
+	}
+}
+
 func goldenReport(t *testing.T) report {
 	ms, targets, rows, mem := sampleRun(t)
 	c := config{duration: 4 * time.Second, warmup: time.Second, load: wrkArgs{Threads: 2, Connections: 64},
@@ -110,6 +159,9 @@ func goldenReport(t *testing.T) report {
 		rep.tables = append(rep.tables, measurementTable(m, m.about(c), rows))
 	}
 	rep.tables = append(rep.tables, memoryTable(targets, mem), ratioTable(ms, targets, rows, mem, 2))
+	if tb, ok := roundRatioTable(ms, targets, rows, 2); ok {
+		rep.tables = append(rep.tables, tb)
+	}
 	rep.notes = []string{"warning: caddy, HTTP/2 throughput, round 1: 3 of 4000 requests failed (first: EOF)"}
 	return rep
 }

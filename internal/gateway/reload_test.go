@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -333,4 +334,77 @@ func TestReload_ReadsTheUsersFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.mustLogin("carol", carolPassword)
+}
+
+// The access log's buffer follows its file: a reload that moves the log
+// writes what the buffer held into the old file first, and the reopen of
+// SIGHUP (Reopen), which rotates the file in place, writes it out into the
+// file being rotated. With a flush interval of 10 s, nothing else writes
+// the lines out during the test. Requests go one after the other on one
+// HTTP/1.1 connection: the server reads the second only once the first
+// one's handler, and so its log line, is done.
+func TestReload_BufferedAccessLogFollowsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first.log"), filepath.Join(dir, "second.log")
+	logTo := func(path string) string {
+		return "log:\n  access: {path: " + path + ", flush: 10s, compress: false}\n"
+	}
+	// contains reads the file and, with rotated, its rotated copies
+	// (second-<time>.log).
+	contains := func(path, what string, rotated bool) bool {
+		files := []string{path}
+		if rotated {
+			more, _ := filepath.Glob(strings.TrimSuffix(path, ".log") + "-*.log")
+			files = append(files, more...)
+		}
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), what) {
+				return true
+			}
+		}
+		return false
+	}
+	h := start(t, upstream(t).URL, logTo(first))
+	inTurn := func(paths ...string) {
+		t.Helper()
+		c, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for _, p := range paths {
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: app.test\r\n\r\n", p)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: status %d", p, resp.StatusCode)
+			}
+		}
+	}
+	inTurn("/before-the-reload", "/next")
+	if contains(first, "/before-the-reload", false) {
+		t.Fatal("the line reached the file before any flush: the log is not buffered")
+	}
+	h.rewrite(logTo(second))
+	if err := h.gw.ReloadConfig(context.Background(), h.src); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(first, "/before-the-reload", false) {
+		t.Errorf("the reload moved the log without writing out the old buffer")
+	}
+	inTurn("/after-the-reload", "/next")
+	if contains(second, "/after-the-reload", true) {
+		t.Fatal("the line reached the new file before any flush")
+	}
+	if err := h.gw.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if !contains(second, "/after-the-reload", true) || contains(first, "/after-the-reload", false) {
+		t.Errorf("after Reopen: the line is not in the new log alone")
+	}
 }

@@ -191,6 +191,20 @@ func best(mt metric, target string, rows []row) (float64, bool) {
 	return v, found
 }
 
+// comparedWith is the targets rampart's figures are divided by: nginx
+// and Caddy, those of them that ran, and none without rampart.
+func comparedWith(targets []string) []string {
+	var vs []string
+	if slices.Contains(targets, "rampart") {
+		for _, other := range []string{"nginx", "caddy"} {
+			if slices.Contains(targets, other) {
+				vs = append(vs, other)
+			}
+		}
+	}
+	return vs
+}
+
 // ratioTable compares every target on each metric, best of the rounds,
 // with rampart/nginx and rampart/caddy where those targets ran.
 func ratioTable(ms []measurement, targets []string, rows []row, mem map[string]memStats, rounds int) table {
@@ -199,22 +213,9 @@ func ratioTable(ms []measurement, targets []string, rows []row, mem map[string]m
 		about: []string{fmt.Sprintf("each figure is the target's best of %d round(s), each line on its own: the highest rate, the lowest latency, CPU time and memory; a ratio above 1 is rampart ahead on a higher-is-better line, behind on a lower-is-better one", rounds)},
 	}
 	t.header = append([]string{"measurement", "better"}, targets...)
-	var vs []string
-	has := func(name string) bool {
-		for _, n := range targets {
-			if n == name {
-				return true
-			}
-		}
-		return false
-	}
-	if has("rampart") {
-		for _, other := range []string{"nginx", "caddy"} {
-			if has(other) {
-				vs = append(vs, other)
-				t.header = append(t.header, "rampart/"+other)
-			}
-		}
+	vs := comparedWith(targets)
+	for _, other := range vs {
+		t.header = append(t.header, "rampart/"+other)
 	}
 	addLine := func(label string, higher bool, value func(string) (float64, bool), format func(float64) string) {
 		line := []string{label, map[bool]string{true: "higher", false: "lower"}[higher]}
@@ -253,15 +254,8 @@ func ratioTable(ms []measurement, targets []string, rows []row, mem map[string]m
 // round, as a best-of ratio can be. ok is false when there is nothing to
 // compare: one round, or no rampart, or neither nginx nor Caddy.
 func roundRatioTable(ms []measurement, targets []string, rows []row, rounds int) (t table, ok bool) {
-	var vs []string
-	if rounds > 1 && slices.Contains(targets, "rampart") {
-		for _, other := range []string{"nginx", "caddy"} {
-			if slices.Contains(targets, other) {
-				vs = append(vs, other)
-			}
-		}
-	}
-	if len(vs) == 0 {
+	vs := comparedWith(targets)
+	if rounds < 2 || len(vs) == 0 {
 		return table{}, false
 	}
 	t = table{

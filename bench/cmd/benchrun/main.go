@@ -447,6 +447,13 @@ ratelimit:
 # has no per-client connection cap, so neither does the benchmark.
 listen:
   max_conns_per_client: 100000
+# The access log to a file beside nginx's, with rampart's default for a
+# file (a 64 KiB buffer). Rotated files are not compressed here: nginx's
+# logrotate would compress them in another process, outside the figures.
+log:
+  access:
+    path: access.log
+    compress: false
 `
 
 func port(addr string) string {

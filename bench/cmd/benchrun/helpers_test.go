@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,4 +36,26 @@ func startTarget(t *testing.T, start startFunc, c config) (tg *target, dir strin
 	}
 	t.Cleanup(tg.stop)
 	return tg, dir, pair
+}
+
+// requestLogged sends GET url (trusting pair's certificate for localhost)
+// and waits, up to 10 s, for logPath to hold want: the request's line in a
+// target's access log, written out by its buffer within its flush interval.
+func requestLogged(t *testing.T, pair testcert.Pair, url, logPath, want string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Roots, ServerName: "localhost"}}, Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the request never reached %s (want %q); it holds:\n%s", logPath, want, b)
+		}
+	}
 }

@@ -94,19 +94,6 @@ func TestStartNginx_BufferedAccessLog(t *testing.T) {
 	if !strings.Contains(string(conf), "access.log combined buffer=64k flush=100ms;") {
 		t.Fatalf("no buffered access_log in:\n%s", conf)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Roots, ServerName: "localhost"}}, Timeout: 10 * time.Second}
 	u, _ := url.Parse(tg.url)
-	resp, err := client.Get("https://127.0.0.1:" + u.Port() + "/buffered")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if b, _ := os.ReadFile(filepath.Join(dir, "nginx", "access.log")); strings.Contains(string(b), "GET /buffered ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached nginx's access log")
-		}
-	}
+	requestLogged(t, pair, "https://127.0.0.1:"+u.Port()+"/buffered", filepath.Join(dir, "nginx", "access.log"), "GET /buffered ")
 }

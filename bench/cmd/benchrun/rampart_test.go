@@ -1,13 +1,10 @@
 package main
 
 import (
-	"crypto/tls"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // rampart's access log goes to a file beside nginx's, through the buffer
@@ -15,21 +12,7 @@ import (
 // output (the process's log, unbuffered).
 func TestStartRampart_AccessLogToABufferedFile(t *testing.T) {
 	tg, dir, pair := startTarget(t, startRampart, config{host: "localhost", path: "/"})
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Roots, ServerName: "localhost"}}, Timeout: 10 * time.Second}
-	resp, err := client.Get(tg.url + "buffered")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if b, _ := os.ReadFile(filepath.Join(dir, "access.log")); strings.Contains(string(b), `"GET /buffered`) || strings.Contains(string(b), `"/buffered"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
-			t.Fatalf("the request never reached rampart's access log file; it holds:\n%s", b)
-		}
-	}
+	requestLogged(t, pair, tg.url+"buffered", filepath.Join(dir, "access.log"), `"path":"/buffered"`)
 	if b, _ := os.ReadFile(filepath.Join(dir, "rampart.log")); strings.Contains(string(b), "/buffered") {
 		t.Errorf("the access line went to rampart's standard output too:\n%s", b)
 	}

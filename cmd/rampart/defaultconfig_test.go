@@ -53,14 +53,7 @@ func TestDemo_IgnoresRampartYAMLInTheWorkingDirectory(t *testing.T) {
 		t.Fatalf("the demo never answered: %v\n%s", err, stderr.String())
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("exit %d:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the demo did not stop after SIGTERM")
-	}
+	awaitExit(t, exit, &stderr)
 	if strings.Contains(stderr.String(), "rampart.yaml") {
 		t.Errorf("the demo mentions rampart.yaml:\n%s", stderr.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,16 +18,31 @@ func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		var done atomic.Bool
-		defer done.Store(true)
-		// Always set the write deadline first: with http.Server's own
-		// WriteTimeout unset, the connection would otherwise keep the
-		// deadline left by the previous request.
 		now := time.Now()
-		rc.SetWriteDeadline(now.Add(writeTimeout))
-		w = &progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout, done: &done, set: now}
-		if r.Body != nil && r.Body != http.NoBody {
-			rc.SetReadDeadline(time.Now().Add(readTimeout))
-			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, done: &done}
+		pw := &progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout, done: &done, set: now}
+		body := r.Body != nil && r.Body != http.NoBody
+		if r.ProtoMajor == 2 {
+			// An HTTP/2 stream's deadlines are set only if it is still
+			// being served after half the shorter timeout (see lazy).
+			pw.lazy = &lazy{}
+			if body {
+				pw.lazy.readDue = now.Add(readTimeout)
+			}
+			pw.lazy.timer = time.AfterFunc(min(readTimeout, writeTimeout)/2, pw.arm)
+			defer pw.finish()
+		} else {
+			// Always set the write deadline first: with http.Server's own
+			// WriteTimeout unset, the connection would otherwise keep the
+			// deadline left by the previous request.
+			defer done.Store(true)
+			rc.SetWriteDeadline(now.Add(writeTimeout))
+			if body {
+				rc.SetReadDeadline(now.Add(readTimeout))
+			}
+		}
+		w = pw
+		if body {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, done: &done, w: pw}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -35,18 +51,47 @@ func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http
 // progressWriter renews the write deadline before a write or flush once
 // an eighth of the timeout has passed since it was last set, so every
 // write starts with at least seven eighths of the timeout ahead of it.
-// Not renewing more often matters for HTTP/2, where each deadline is a
-// message to the connection's goroutine and a new timer: a small answer,
-// written within microseconds of the request, sets its deadline once.
 type progressWriter struct {
 	http.ResponseWriter
 	rc   *http.ResponseController
 	d    time.Duration
 	done *atomic.Bool
-	set  time.Time // when the deadline was last set (monotonic)
+	lazy *lazy     // HTTP/2 only
+	set  time.Time // when the deadline was last set; lazy and not armed: when the last write began
+}
+
+// lazy holds an HTTP/2 stream's deadlines until they are needed.
+//
+// Over HTTP/2 each deadline set or lifted is a message to the connection's
+// goroutine, which starts or stops a timer for the stream, and every
+// request has a body to Go's HTTP/2 server, even a GET: a write deadline,
+// a read deadline and the read deadline's lifting were three messages per
+// request, about as much CPU as the rest of the listener's work. So a
+// stream starts with neither deadline. Until its timer fires, half the
+// shorter timeout after the request began, a write only notes when it
+// began (progressWriter.set) and a body read to its end only forgets its
+// due time. If the handler is still running then, arm sends the deadlines
+// the stream would have had: the write's start plus WriteTimeout, the
+// request's start plus ReadTimeout for a body not yet read. From there on
+// they are renewed and lifted as for HTTP/1. A write or body that stalls
+// from the start is cut at the same moment as with deadlines set up front;
+// an answer written within the first half never sends one.
+type lazy struct {
+	timer   *time.Timer
+	mu      sync.Mutex // guards what follows, and done's change
+	armed   bool
+	readDue time.Time // zero: no body, or read to its end
 }
 
 func (p *progressWriter) renew() {
+	if l := p.lazy; l != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.armed {
+			p.set = time.Now()
+			return
+		}
+	}
 	if p.done.Load() {
 		return
 	}
@@ -56,6 +101,42 @@ func (p *progressWriter) renew() {
 	}
 	p.rc.SetWriteDeadline(now.Add(p.d))
 	p.set = now
+}
+
+// arm sets an HTTP/2 stream's deadlines, on its timer's goroutine, unless
+// the handler has returned.
+func (p *progressWriter) arm() {
+	l := p.lazy
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p.done.Load() || l.armed {
+		return
+	}
+	l.armed = true
+	p.rc.SetWriteDeadline(p.set.Add(p.d))
+	if !l.readDue.IsZero() {
+		p.rc.SetReadDeadline(l.readDue)
+	}
+}
+
+// liftRead is deadlineBody.lift for an HTTP/2 stream.
+func (p *progressWriter) liftRead() {
+	l := p.lazy
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !p.done.Load() && l.armed && !l.readDue.IsZero() {
+		p.rc.SetReadDeadline(time.Time{})
+	}
+	l.readDue = time.Time{}
+}
+
+// finish ends an HTTP/2 stream's handler: no deadline is set after it.
+func (p *progressWriter) finish() {
+	l := p.lazy
+	l.mu.Lock()
+	p.done.Store(true)
+	l.mu.Unlock()
+	l.timer.Stop()
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
@@ -102,13 +183,19 @@ type deadlineBody struct {
 	io.ReadCloser
 	rc     *http.ResponseController
 	done   *atomic.Bool
+	w      *progressWriter // its lazy deadlines, over HTTP/2
 	lifted atomic.Bool
 }
 
 func (b *deadlineBody) lift() {
-	if !b.done.Load() && b.lifted.CompareAndSwap(false, true) {
-		b.rc.SetReadDeadline(time.Time{})
+	if b.done.Load() || !b.lifted.CompareAndSwap(false, true) {
+		return
 	}
+	if b.w != nil && b.w.lazy != nil {
+		b.w.liftRead()
+		return
+	}
+	b.rc.SetReadDeadline(time.Time{})
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +66,7 @@ func main() {
 	streams := flag.Int("streams", 10, "h2: concurrent streams per connection")
 	cpuOut := flag.String("cpu", "", "CPU profile output file")
 	memOut := flag.String("allocs", "", "allocation profile output file")
+	traceOut := flag.String("trace", "", "execution trace output file (go tool trace): where goroutines block, wake and are scheduled")
 	var settings envFlag
 	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
 	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go)")
@@ -84,7 +86,7 @@ func main() {
 		}))
 		return
 	}
-	if err := run(*proto, *server, *handler, *duration, *conns, *streams, *cpuOut, *memOut, settings); err != nil {
+	if err := run(*proto, *server, *handler, *duration, *conns, *streams, *cpuOut, *memOut, *traceOut, settings); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
@@ -107,7 +109,7 @@ func (e *envFlag) Set(s string) error {
 	return nil
 }
 
-func run(proto, server, handler string, duration time.Duration, conns, streams int, cpuOut, memOut string, settings envFlag) error {
+func run(proto, server, handler string, duration time.Duration, conns, streams int, cpuOut, memOut, traceOut string, settings envFlag) error {
 	dir, err := os.MkdirTemp("", "rampart-profile-")
 	if err != nil {
 		return err
@@ -252,6 +254,16 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 			return err
 		}
 	}
+	if traceOut != "" {
+		f, err := os.Create(traceOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	if memOut != "" {
 		// Finer sampling for the allocation profile; it costs about 2% of
 		// the CPU, so only when that profile is asked for.
@@ -263,6 +275,9 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	used, sys := userAfter-userBefore+sysAfter-sysBefore, sysAfter-sysBefore
 	if cpuOut != "" {
 		pprof.StopCPUProfile()
+	}
+	if traceOut != "" {
+		trace.Stop()
 	}
 	os.Stdout.Write(out)
 	if err != nil {

@@ -66,7 +66,8 @@ type progressWriter struct {
 // goroutine, which starts or stops a timer for the stream, and every
 // request has a body to Go's HTTP/2 server, even a GET: a write deadline,
 // a read deadline and the read deadline's lifting were three messages per
-// request, about as much CPU as the rest of the listener's work. So a
+// request, most of what the listener cost per request over HTTP/2
+// (bench/README.md, "On a quieter day"). So a
 // stream starts with neither deadline. Until its timer fires, half the
 // shorter timeout after the request began, a write only notes when it
 // began (progressWriter.set) and a body read to its end only forgets its

@@ -69,8 +69,8 @@ func main() {
 	traceOut := flag.String("trace", "", "execution trace output file (go tool trace): where goroutines block, wake and are scheduled")
 	var settings envFlag
 	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
-	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go)")
-	handler := flag.String("handler", "gateway", "what serves the requests: gateway (every stage and the proxy, as in production), proxy (the proxy package alone, with the plan's options), headers (the proxy inside the secheaders middleware); proxy and headers need -server nethttp or loop")
+	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go), lane (plain HTTP/1.1 GETs answered as net/http answers them, with a writer of its own: a measuring aid, see lane.go)")
+	handler := flag.String("handler", "gateway", "what serves the requests: gateway (every stage and the proxy, as in production), proxy (the proxy package alone, with the plan's options), headers (the proxy inside the secheaders middleware); proxy and headers need -server nethttp, loop or lane")
 	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
 	flag.Parse()
 	if *serveUpstream != "" {
@@ -185,9 +185,9 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	switch server {
 	case "rampart":
 		if handler != "gateway" {
-			return fmt.Errorf("-handler %s needs -server nethttp or loop: rampart's listener serves the whole gateway", handler)
+			return fmt.Errorf("-handler %s needs -server nethttp, loop or lane: rampart's listener serves the whole gateway", handler)
 		}
-	case "nethttp", "loop":
+	case "nethttp", "loop", "lane":
 		// The same handler behind another server, on a listener of its
 		// own: the gateway's keeps serving, unused.
 		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
@@ -204,9 +204,12 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 			tcfg.NextProtos = []string{"h2", "http/1.1"}
 		}
 		host := "localhost:" + port
-		if server == "loop" {
+		switch server {
+		case "loop":
 			go serveLoop(sln, tcfg, h, host)
-		} else {
+		case "lane":
+			go serveLane(sln, tcfg, h, host)
+		default:
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				r.Host = host
 				h.ServeHTTP(w, r)
@@ -215,10 +218,10 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		}
 		_, port, _ = net.SplitHostPort(sln.Addr().String())
 	default:
-		return fmt.Errorf("-server %q: rampart, nethttp or loop", server)
+		return fmt.Errorf("-server %q: rampart, nethttp, loop or lane", server)
 	}
-	if server == "loop" && proto != "h1" {
-		return fmt.Errorf("-server loop serves HTTP/1.1 only")
+	if (server == "loop" || server == "lane") && proto != "h1" {
+		return fmt.Errorf("-server %s serves HTTP/1.1 only", server)
 	}
 	url := "https://localhost:" + port + "/"
 	secs := strconv.Itoa(int(duration / time.Second))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -20,11 +22,12 @@ import (
 // serveLane is -server lane: the serving side of a fast lane for plain
 // HTTP/1.1 requests, to measure what a server of rampart's own would keep
 // of the loop's gain (see loop.go) once it writes responses as net/http
-// does. It is a measuring aid, not a server: it answers HTTP/1.1 GET and
-// HEAD requests without a body and closes the connection on anything else
-// (the planned lane would hand that connection to net/http); it has no
-// shutdown and no HTTP/2. What it does, it does as net/http does, which
-// lane_test.go checks against net/http itself:
+// does. It answers plain requests itself (see plain) and hands anything
+// else, with the rest of its connection, to a net/http server, the bytes
+// it had read replayed first (see peekRequest and handover). It is a
+// measuring aid, not a server: no shutdown, none of net/http's timeouts
+// but the header and idle ones, no HTTP/2. What it does, it does as
+// net/http does, which lane_test.go checks against net/http itself:
 //
 //   - the response held in a 2 KiB buffer, then sent with a Content-Length
 //     when the handler is done within it, else chunked, with trailers;
@@ -38,6 +41,10 @@ import (
 //
 // host replaces each request's Host, as for -server loop.
 func serveLane(ln net.Listener, cfg *tls.Config, h http.Handler, host string) {
+	handover := newHandover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Host = host
+		h.ServeHTTP(w, r)
+	}))
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -45,29 +52,104 @@ func serveLane(ln net.Listener, cfg *tls.Config, h http.Handler, host string) {
 		}
 		go func() {
 			tc := tls.Server(c, cfg)
-			defer tc.Close()
 			tc.SetDeadline(time.Now().Add(10 * time.Second))
 			if tc.Handshake() != nil {
+				tc.Close()
 				return
 			}
 			st := tc.ConnectionState()
-			serveLaneConn(tc, &st, h, host)
+			if !serveLaneConn(tc, &st, h, host, handover.take) {
+				tc.Close()
+			}
 		}()
 	}
 }
+
+// handover is a net/http server fed the connections the lane hands over.
+type handover struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	srv    *http.Server
+	taken  atomic.Int64 // connections handed over
+}
+
+func newHandover(h http.Handler) *handover {
+	ho := &handover{conns: make(chan net.Conn), closed: make(chan struct{}), srv: &http.Server{Handler: h}}
+	go ho.srv.Serve(ho)
+	return ho
+}
+
+// take passes c to net/http, or closes it once the server is closed.
+func (ho *handover) take(c net.Conn) {
+	ho.taken.Add(1)
+	select {
+	case ho.conns <- c:
+	case <-ho.closed:
+		c.Close()
+	}
+}
+
+// Accept, Close and Addr make handover the net.Listener its server serves.
+func (ho *handover) Accept() (net.Conn, error) {
+	select {
+	case c := <-ho.conns:
+		return c, nil
+	case <-ho.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (ho *handover) Close() error {
+	ho.once.Do(func() { close(ho.closed) })
+	return nil
+}
+
+func (ho *handover) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// replayConn gives net/http a connection's bytes the lane had read but
+// not consumed, then the connection's.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// replayTLSConn is a replayConn that net/http serves as TLS (from Go
+// 1.27, any connection with a ConnectionState method).
+type replayTLSConn struct {
+	*replayConn
+	state tls.ConnectionState
+}
+
+func (c *replayTLSConn) ConnectionState() tls.ConnectionState { return c.state }
 
 // laneConn is a connection the lane serves.
 type laneConn struct {
 	c  net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+	// hr and hb parse a request head the lane has peeked at, without
+	// consuming it.
+	hr *bufio.Reader
+	hb bytes.Reader
 }
 
-// serveLaneConn serves c's requests until one is not plain or the
-// connection ends. tlsState is the requests' TLS field; host, when not
+// serveLaneConn serves c's requests until one is not plain, which it hands
+// to net/http with the rest of the connection (handedOver is then true), or
+// the connection ends. tlsState is the requests' TLS field; host, when not
 // empty, replaces their Host.
-func serveLaneConn(c net.Conn, tlsState *tls.ConnectionState, h http.Handler, host string) {
+func serveLaneConn(c net.Conn, tlsState *tls.ConnectionState, h http.Handler, host string, handOver func(net.Conn)) (handedOver bool) {
 	lc := &laneConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}
+	lc.hr = bufio.NewReaderSize(&lc.hb, 4096)
 	w := &laneWriter{lc: lc, h: make(http.Header, 32)}
 	base := context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr())
 	remote := c.RemoteAddr().String()
@@ -77,10 +159,19 @@ func serveLaneConn(c net.Conn, tlsState *tls.ConnectionState, h http.Handler, ho
 			return
 		}
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		req, err := http.ReadRequest(lc.br)
-		if err != nil || !plain(req) {
-			return
+		req, n := lc.peekRequest()
+		if req == nil {
+			c.SetReadDeadline(time.Time{})
+			buffered, _ := lc.br.Peek(lc.br.Buffered())
+			rc := &replayConn{Conn: c, pending: bytes.Clone(buffered)}
+			if tlsState != nil {
+				handOver(&replayTLSConn{replayConn: rc, state: *tlsState})
+			} else {
+				handOver(rc)
+			}
+			return true
 		}
+		lc.br.Discard(n)
 		c.SetReadDeadline(time.Time{})
 		req.RemoteAddr, req.TLS = remote, tlsState
 		if host != "" {
@@ -101,10 +192,58 @@ func serveLaneConn(c net.Conn, tlsState *tls.ConnectionState, h http.Handler, ho
 	}
 }
 
-// plain reports whether the lane answers r: HTTP/1.1, GET or HEAD, no
-// body, no Expect or Upgrade, every header field one net/http accepts.
+// peekRequest parses the request at the start of the connection's buffer
+// without consuming it: the request and its head's length, or nil when it
+// is not plain, its head does not fit in the buffer, it does not parse, or
+// the connection ended first. net/http is then to read it.
+func (lc *laneConn) peekRequest() (*http.Request, int) {
+	var head []byte
+	for n := 1; ; {
+		if _, err := lc.br.Peek(n); err != nil { // waits for n bytes
+			return nil, 0
+		}
+		b, _ := lc.br.Peek(lc.br.Buffered())
+		if i := headEnd(b); i >= 0 {
+			head = b[:i]
+			break
+		}
+		if n = len(b) + 1; n > lc.br.Size() {
+			return nil, 0
+		}
+	}
+	lc.hb.Reset(head)
+	lc.hr.Reset(&lc.hb)
+	req, err := http.ReadRequest(lc.hr)
+	if err != nil || !plain(req) {
+		return nil, 0
+	}
+	return req, len(head)
+}
+
+// headEnd is the length of the request head at the start of b, through
+// the empty line that ends it ("\n\n" or "\n\r\n"), or -1.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// plain reports whether the lane answers r: HTTP/1.1, GET or HEAD, an
+// origin-form target, no body, no Expect or Upgrade, every header field
+// one net/http accepts.
 func plain(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor != 1 || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+		!strings.HasPrefix(r.RequestURI, "/") ||
 		r.ContentLength != 0 || len(r.TransferEncoding) > 0 || r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
 		return false
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
 // laneHandlers are the responses the lane must write as net/http does.
@@ -149,8 +152,9 @@ func exchange(t *testing.T, addr, method, extra string) laneResult {
 	return res
 }
 
-// serveBoth serves h behind net/http and behind the lane, on loopback.
-func serveBoth(t *testing.T, h http.Handler) (std, lane string) {
+// serveBoth serves h behind net/http and behind the lane, on loopback; ho
+// is the lane's hand-over to net/http.
+func serveBoth(t *testing.T, h http.Handler) (std, lane string, ho *handover) {
 	t.Helper()
 	sln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -164,6 +168,8 @@ func serveBoth(t *testing.T, h http.Handler) (std, lane string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lln.Close() })
+	ho = newHandover(h)
+	t.Cleanup(func() { ho.srv.Close() })
 	go func() {
 		for {
 			c, err := lln.Accept()
@@ -171,25 +177,29 @@ func serveBoth(t *testing.T, h http.Handler) (std, lane string) {
 				return
 			}
 			go func() {
-				defer c.Close()
-				serveLaneConn(c, nil, h, "")
+				if !serveLaneConn(c, nil, h, "", ho.take) {
+					c.Close()
+				}
 			}()
 		}
 	}()
-	return sln.Addr().String(), lln.Addr().String()
+	return sln.Addr().String(), lln.Addr().String(), ho
 }
 
 // The lane's responses are net/http's, field for field, for every handler,
 // GET and HEAD, kept alive or closed.
 func TestLane_AnswersAsNetHTTP(t *testing.T) {
 	for name, h := range laneHandlers {
-		std, lane := serveBoth(t, h)
+		std, lane, ho := serveBoth(t, h)
 		for _, method := range []string{"GET", "HEAD"} {
 			for _, extra := range []string{"", "Connection: close\r\n"} {
 				t.Run(fmt.Sprintf("%s %s %q", name, method, extra), func(t *testing.T) {
 					want, got := exchange(t, std, method, extra), exchange(t, lane, method, extra)
 					if !reflect.DeepEqual(got, want) {
 						t.Errorf("lane:\n%+v\nnet/http:\n%+v", got.short(), want.short())
+					}
+					if n := ho.taken.Load(); n != 0 {
+						t.Fatalf("%d plain connections handed to net/http: the lane answered nothing", n)
 					}
 				})
 			}
@@ -220,7 +230,7 @@ func TestLane_ClientGoneCancels(t *testing.T) {
 		case <-time.After(10 * time.Second): // guard only
 		}
 	})
-	_, lane := serveBoth(t, h)
+	_, lane, _ := serveBoth(t, h)
 	c, err := net.Dial("tcp", lane)
 	if err != nil {
 		t.Fatal(err)
@@ -232,5 +242,127 @@ func TestLane_ClientGoneCancels(t *testing.T) {
 	case <-cancelled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request's context outlived its client")
+	}
+}
+
+// rawAnswers sends raw to addr on one connection and reads up to n
+// answers (fewer if the connection ends), each as status, header (Date
+// aside) and body.
+func rawAnswers(t *testing.T, addr, raw string, n int) []string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, raw)
+	br := bufio.NewReader(c)
+	var out []string
+	for i := 0; i < n; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Header.Del("Date")
+		out = append(out, fmt.Sprintf("%d %v %q", resp.StatusCode, resp.Header, b))
+		if resp.Close {
+			break
+		}
+	}
+	return out
+}
+
+// What the lane does not answer itself it hands to net/http with the
+// bytes it had read: the answers are net/http's, whatever came before on
+// the connection.
+func TestLane_HandsTheRestToNetHTTP(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s body=%q err=%v", r.Method, r.Proto, r.URL, b, err)
+	})
+	std, lane, ho := serveBoth(t, h)
+	get := "GET /a HTTP/1.1\r\nHost: lane.test\r\n\r\n"
+	for name, raw := range map[string]string{
+		"a body":                "POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 4\r\n\r\nbody" + get,
+		"a chunked body":        "POST /p HTTP/1.1\r\nHost: lane.test\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n" + get,
+		"after plain requests":  get + get + "POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 4\r\n\r\nbody" + get,
+		"expect 100-continue":   "POST /p HTTP/1.1\r\nHost: lane.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody" + get,
+		"HTTP/1.0":              "GET /old HTTP/1.0\r\nHost: lane.test\r\n\r\n",
+		"a zero Content-Length": "GET /z HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 0\r\n\r\n" + get,
+		"an absolute target":    "GET http://lane.test/abs HTTP/1.1\r\nHost: lane.test\r\n\r\n" + get,
+		"two Host fields":       "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n" + get,
+		"a malformed request":   "GET / HTTP/1.1\r\nHost lane.test\r\n\r\n",
+		"a bad field value":     "GET / HTTP/1.1\r\nHost: lane.test\r\nX-A: a\x00b\r\n\r\n",
+		"an upgrade":            "GET /ws HTTP/1.1\r\nHost: lane.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"a head too large":      "GET / HTTP/1.1\r\nHost: lane.test\r\nX-Big: " + strings.Repeat("x", 5000) + "\r\n\r\n" + get,
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := strings.Count(raw, " HTTP/1.") // one answer per request, or fewer if closed
+			before := ho.taken.Load()
+			want, got := rawAnswers(t, std, raw, n), rawAnswers(t, lane, raw, n)
+			if ho.taken.Load() == before {
+				t.Error("the lane answered a request it should have handed to net/http")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("lane:\n%q\nnet/http:\n%q", got, want)
+			}
+		})
+	}
+}
+
+// Lines ending in LF alone are a plain request to net/http's parser, and
+// to the lane.
+func TestLane_LinesEndingInLF(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.URL) })
+	std, lane, ho := serveBoth(t, h)
+	raw := "GET /lf HTTP/1.1\nHost: lane.test\n\nGET /crlf HTTP/1.1\r\nHost: lane.test\r\n\r\n"
+	want, got := rawAnswers(t, std, raw, 2), rawAnswers(t, lane, raw, 2)
+	if !reflect.DeepEqual(got, want) || len(got) != 2 {
+		t.Errorf("lane:\n%q\nnet/http:\n%q", got, want)
+	}
+	if n := ho.taken.Load(); n != 0 {
+		t.Errorf("%d connections handed over", n)
+	}
+}
+
+// A connection handed over in the middle is still TLS to net/http: the
+// request it answers has its TLS state.
+func TestLane_HandOverKeepsTLS(t *testing.T) {
+	pair, err := testcert.Write(t.TempDir(), time.Hour, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s tls=%v", r.Method, r.TLS != nil && r.TLS.HandshakeComplete)
+	})
+	go serveLane(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}, h, "localhost")
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nPOST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx")
+	br := bufio.NewReader(c)
+	for _, want := range []string{"GET tls=true", "POST tls=true"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != want {
+			t.Errorf("got %q, want %q", b, want)
+		}
 	}
 }

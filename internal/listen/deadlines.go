@@ -42,7 +42,7 @@ func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http
 		}
 		w = pw
 		if body {
-			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, done: &done, w: pw}
+			r.Body = &deadlineBody{ReadCloser: r.Body, w: pw}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -182,21 +182,19 @@ func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter 
 // reading it, so lifted is atomic.
 type deadlineBody struct {
 	io.ReadCloser
-	rc     *http.ResponseController
-	done   *atomic.Bool
-	w      *progressWriter // its lazy deadlines, over HTTP/2
+	w      *progressWriter // the response's: its controller, done and (HTTP/2) lazy deadlines
 	lifted atomic.Bool
 }
 
 func (b *deadlineBody) lift() {
-	if b.done.Load() || !b.lifted.CompareAndSwap(false, true) {
+	if b.w.done.Load() || !b.lifted.CompareAndSwap(false, true) {
 		return
 	}
-	if b.w != nil && b.w.lazy != nil {
+	if b.w.lazy != nil {
 		b.w.liftRead()
 		return
 	}
-	b.rc.SetReadDeadline(time.Time{})
+	b.w.rc.SetReadDeadline(time.Time{})
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {

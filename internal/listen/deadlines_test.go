@@ -18,7 +18,7 @@ import (
 func TestDeadlineBody_ConcurrentReadAndClose(t *testing.T) {
 	var done atomic.Bool
 	rc := http.NewResponseController(httptest.NewRecorder())
-	b := &deadlineBody{ReadCloser: io.NopCloser(strings.NewReader("")), rc: rc, done: &done}
+	b := &deadlineBody{ReadCloser: io.NopCloser(strings.NewReader("")), w: &progressWriter{rc: rc, done: &done}}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); b.Read(make([]byte, 1)) }()

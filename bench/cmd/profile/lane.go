@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,7 +332,7 @@ type laneWriter struct {
 	written    int64
 	buf        []byte
 	trailers   []string
-	date       [32]byte
+	scratch    [32]byte // the Date and Content-Length values, formatted
 	closeAfter bool
 	done       bool
 	err        error
@@ -469,7 +470,7 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	if !bodyAllowed {
 		skip |= skipCL
 	}
-	closeHeader := hasToken(h.Get("Connection"), "close")
+	closeHeader := httpguts.HeaderValuesContainsToken(h["Connection"], "close")
 	if closeHeader {
 		w.closeAfter = true
 	}
@@ -481,7 +482,7 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	writeFields(bw, h, skip, w.trailers)
 	if _, ok := h["Date"]; !ok {
 		bw.WriteString("Date: ")
-		bw.Write(time.Now().UTC().AppendFormat(w.date[:0], http.TimeFormat))
+		bw.Write(time.Now().UTC().AppendFormat(w.scratch[:0], http.TimeFormat))
 		bw.WriteString("\r\n")
 	}
 	if sniffed != "" {
@@ -489,7 +490,7 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	}
 	if autoLength {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(w.date[:0], w.written, 10))
+		bw.Write(strconv.AppendInt(w.scratch[:0], w.written, 10))
 		bw.WriteString("\r\n")
 	}
 	if w.chunked {
@@ -516,15 +517,6 @@ const (
 	skipConnection
 )
 
-func hasToken(v, token string) bool {
-	for _, t := range strings.Split(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(t), token) {
-			return true
-		}
-	}
-	return false
-}
-
 func writeStatus(bw *bufio.Writer, code int) {
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(code))
@@ -546,7 +538,7 @@ func writeFields(bw *bufio.Writer, h http.Header, skip skipSet, trailers []strin
 			k == "Connection" && skip&skipConnection != 0:
 			continue
 		}
-		if !httpguts.ValidHeaderFieldName(k) || strings.HasPrefix(k, http.TrailerPrefix) || containsKey(trailers, k) {
+		if !httpguts.ValidHeaderFieldName(k) || strings.HasPrefix(k, http.TrailerPrefix) || slices.Contains(trailers, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -595,7 +587,7 @@ func (w *laneWriter) finish() bool {
 		bw.WriteString("0\r\n")
 		for k, vv := range w.h {
 			name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
-			if !prefixed && !containsKey(w.trailers, k) {
+			if !prefixed && !slices.Contains(w.trailers, k) {
 				continue
 			}
 			for _, v := range vv {
@@ -609,13 +601,4 @@ func (w *laneWriter) finish() bool {
 		return false // a short body: the connection cannot be reused
 	}
 	return w.err == nil
-}
-
-func containsKey(keys []string, k string) bool {
-	for _, t := range keys {
-		if t == k {
-			return true
-		}
-	}
-	return false
 }

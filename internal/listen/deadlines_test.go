@@ -41,19 +41,14 @@ func newDeadlineRecorder() *deadlineRecorder {
 	return &deadlineRecorder{ResponseRecorder: httptest.NewRecorder(), setW: make(chan struct{}, 10), setR: make(chan struct{}, 10)}
 }
 
-func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
-	d.mu.Lock()
-	d.write = append(d.write, t)
-	d.mu.Unlock()
-	d.setW <- struct{}{}
-	return nil
-}
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error { return d.record(&d.write, d.setW, t) }
+func (d *deadlineRecorder) SetReadDeadline(t time.Time) error  { return d.record(&d.read, d.setR, t) }
 
-func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
+func (d *deadlineRecorder) record(list *[]time.Time, set chan struct{}, t time.Time) error {
 	d.mu.Lock()
-	d.read = append(d.read, t)
+	*list = append(*list, t)
 	d.mu.Unlock()
-	d.setR <- struct{}{}
+	set <- struct{}{}
 	return nil
 }
 

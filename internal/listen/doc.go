@@ -2,4 +2,9 @@
 // that defeat slow clients, the plain-HTTP listener that redirects
 // configured hosts to HTTPS (and answers ACME HTTP-01 challenges), and a
 // graceful run/shutdown helper.
+//
+// The HTTPS server is net/http's, with one exception: on a connection that
+// negotiated HTTP/1.1, plain requests (GET and HEAD without a body) are
+// answered by the lane (lane.go), which hands the connection to net/http
+// at the first request that is not plain.
 package listen

@@ -83,6 +83,12 @@ type earlyConn struct {
 	// done: a rejection was written; net/http's own answer is dropped.
 	done atomic.Bool
 
+	// lane is the lane serving the connection, while it does (lane.go).
+	lane atomic.Pointer[laneConn]
+	// replay is what the lane read and left to net/http: Read returns it
+	// first. Only net/http's connection goroutine touches it.
+	replay []byte
+
 	// line is the start of the request being read, for the log. Only
 	// net/http's connection goroutine touches it: it reads request heads,
 	// runs the handshake, calls ConnState and writes its own answers
@@ -110,6 +116,10 @@ func (c *earlyTLSConn) HandshakeContext(ctx context.Context) error {
 	if err == nil {
 		if c.tc.ConnectionState().NegotiatedProtocol == "h2" {
 			c.h2.Store(true)
+			return nil
+		}
+		if l := c.s.lane; l != nil {
+			return l.serve(ctx, c.earlyConn, c.tc)
 		}
 		return nil
 	}
@@ -141,6 +151,14 @@ func looksLikeHTTP(h []byte) bool {
 const maxLine = 512
 
 func (c *earlyConn) Read(p []byte) (int, error) {
+	if len(c.replay) > 0 {
+		n := copy(p, c.replay)
+		c.replay = c.replay[n:]
+		if !c.dispatched.Load() {
+			c.keepLine(p[:n])
+		}
+		return n, nil
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.h2.Load() && !c.dispatched.Load() {
 		c.keepLine(p[:n])
@@ -170,6 +188,17 @@ func (c *earlyConn) Write(p []byte) (int, error) {
 	// net/http read a request and answers it without a handler.
 	c.reject(c.Conn, c.s.tls, parseCanned(p))
 	return len(p), nil
+}
+
+// Close closes the connection, or, while the lane serves a request on it,
+// has the lane close it once the response is written: net/http's
+// Shutdown closes a connection it counts as new (as it counts the lane's)
+// once it is 5 s old, as if idle.
+func (c *earlyConn) Close() error {
+	if lc := c.lane.Load(); lc != nil && lc.closeLater() {
+		return nil
+	}
+	return c.Conn.Close()
 }
 
 // CloseWrite is passed through so that net/http can half-close the
@@ -328,6 +357,9 @@ type serverState struct {
 	rejected     http.Handler
 	tls          bool
 	writeTimeout time.Duration
+	// lane serves plain HTTP/1.1 requests over TLS (lane.go); nil: net/http
+	// serves all.
+	lane *lane
 }
 
 // earlyListener wraps each accepted connection in an earlyConn, TLS ones

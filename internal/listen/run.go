@@ -60,8 +60,15 @@ func Run(ctx context.Context, servers ...*Server) error {
 			}
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
 			defer cancel()
+			l := s.lane()
+			if l != nil {
+				l.beginShutdown()
+			}
 			if err := s.HTTP.Shutdown(sctx); err != nil {
 				s.HTTP.Close()
+			}
+			if l != nil {
+				l.wait(sctx)
 			}
 		}()
 	}

@@ -333,6 +333,10 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			CountError:  h2ProtocolErrors(o.SecurityLog, addr),
 		},
 	}
+	if tlsConfig != nil && wrapTLS {
+		st.lane = newLane(srv.Handler, o)
+		srv.RegisterOnShutdown(st.lane.beginShutdown)
+	}
 	s := &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st, securityLog: o.SecurityLog, refuse: o.Refuse}
 	s.limits.Store(newCapLimits(o.MaxConnsPerClient, exemptPrefixes(o.TrustedProxies)))
 	return s, nil
@@ -382,6 +386,9 @@ func plainRejection(w http.ResponseWriter, r *http.Request) {
 type errorLogHandler struct{ slog.Handler }
 
 func (e errorLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, errLaneDone.Error()) {
+		return nil // not an error: a connection the lane served ended
+	}
 	if strings.Contains(r.Message, "TLS handshake error") || strings.Contains(r.Message, "connection reset by peer") {
 		if !e.Handler.Enabled(ctx, slog.LevelDebug) {
 			return nil
@@ -390,4 +397,12 @@ func (e errorLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	r.Message = strings.TrimSuffix(r.Message, "\n")
 	return e.Handler.Handle(ctx, r)
+}
+
+// lane is the server's lane (lane.go), or nil.
+func (s *Server) lane() *lane {
+	if s.state == nil {
+		return nil
+	}
+	return s.state.lane
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/gateway"
 	"github.com/rampart-dev/rampart/internal/gcfloor"
+	"github.com/rampart-dev/rampart/internal/listen"
 	"github.com/rampart-dev/rampart/internal/testcert"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/secheaders"
@@ -69,8 +70,8 @@ func main() {
 	traceOut := flag.String("trace", "", "execution trace output file (go tool trace): where goroutines block, wake and are scheduled")
 	var settings envFlag
 	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
-	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go), lane (plain HTTP/1.1 GETs answered as net/http answers them, with a writer of its own: a measuring aid, see lane.go)")
-	handler := flag.String("handler", "gateway", "what serves the requests: gateway (every stage and the proxy, as in production), proxy (the proxy package alone, with the plan's options), headers (the proxy inside the secheaders middleware); proxy and headers need -server nethttp, loop or lane")
+	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production; with -handler proxy or headers, a listener of the same kind around them), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go)")
+	handler := flag.String("handler", "gateway", "what serves the requests: gateway (every stage and the proxy, as in production), proxy (the proxy package alone, with the plan's options), headers (the proxy inside the secheaders middleware)")
 	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
 	flag.Parse()
 	if *serveUpstream != "" {
@@ -149,7 +150,7 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		return err
 	}
 	upURL, state := "http://"+upAddr, filepath.Join(dir, "state")
-	listen, httpListen := "127.0.0.1:0", "off"
+	listenAddr, httpListen := "127.0.0.1:0", "off"
 	env := map[string]string{
 		"RAMPART_TLS_CERT_FILE":   pair.CertFile,
 		"RAMPART_TLS_KEY_FILE":    pair.KeyFile,
@@ -157,7 +158,7 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	}
 	maps.Copy(env, settings)
 	plan, fs := config.Load(config.Source{Path: cfg, Flags: config.Flags{Upstream: &upURL, StateDir: &state,
-		Listen: &listen, HTTPListen: &httpListen, Hosts: []string{"localhost"}},
+		Listen: &listenAddr, HTTPListen: &httpListen, Hosts: []string{"localhost"}},
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	if plan == nil {
 		return fmt.Errorf("configuration: %v", fs.Error())
@@ -182,12 +183,9 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	if err != nil {
 		return err
 	}
-	switch server {
-	case "rampart":
-		if handler != "gateway" {
-			return fmt.Errorf("-handler %s needs -server nethttp, loop or lane: rampart's listener serves the whole gateway", handler)
-		}
-	case "nethttp", "loop", "lane":
+	switch {
+	case server == "rampart" && handler == "gateway":
+	case server == "rampart", server == "nethttp", server == "loop":
 		// The same handler behind another server, on a listener of its
 		// own: the gateway's keeps serving, unused.
 		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
@@ -200,15 +198,27 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		}
 		defer sln.Close()
 		tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
-		if server == "nethttp" && proto == "h2" {
+		if server != "loop" && proto == "h2" {
 			tcfg.NextProtos = []string{"h2", "http/1.1"}
 		}
 		host := "localhost:" + port
 		switch server {
 		case "loop":
 			go serveLoop(sln, tcfg, h, host)
-		case "lane":
-			go serveLane(sln, tcfg, h, host)
+		case "rampart":
+			// rampart's listener, with its defaults, around h alone.
+			s, err := listen.NewServer(sln.Addr().String(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Host = host
+				h.ServeHTTP(w, r)
+			}), tcfg, listen.Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return err
+			}
+			s.Listener = sln
+			lctx, stop := context.WithCancel(context.Background())
+			stopped := make(chan error, 1)
+			go func() { stopped <- listen.Run(lctx, s) }()
+			defer func() { stop(); <-stopped }()
 		default:
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				r.Host = host
@@ -218,9 +228,9 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		}
 		_, port, _ = net.SplitHostPort(sln.Addr().String())
 	default:
-		return fmt.Errorf("-server %q: rampart, nethttp, loop or lane", server)
+		return fmt.Errorf("-server %q: rampart, nethttp or loop", server)
 	}
-	if (server == "loop" || server == "lane") && proto != "h1" {
+	if server == "loop" && proto != "h1" {
 		return fmt.Errorf("-server %s serves HTTP/1.1 only", server)
 	}
 	url := "https://localhost:" + port + "/"

@@ -1,19 +1,20 @@
-package main
+package listen
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/rampart-dev/rampart/internal/testcert"
 )
 
 // laneHandlers are the responses the lane must write as net/http does.
@@ -105,10 +106,66 @@ type laneResult struct {
 	Second  string // the next request's answer on the same connection
 }
 
-// dialLane connects to addr for the test, bounded to 10 s.
-func dialLane(t *testing.T, addr string) net.Conn {
+// laneServers serves h twice through NewServer and Run, with TLS: with
+// the lane and without it, net/http alone. It returns their addresses,
+// the first's lane and a client configuration for both.
+func laneServers(t *testing.T, h http.Handler) (std, withLane string, l *lane, client *tls.Config) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	cert := newTestCert(t, false)
+	std, _, client, _ = serveTLSWith(t, h, Options{}, false, cert)
+	withLane, l, _, _ = serveTLSWith(t, h, Options{}, true, cert)
+	return std, withLane, l, client
+}
+
+// serveTLS serves h through NewServer and Run on loopback, with TLS
+// offering HTTP/2 and HTTP/1.1, with the lane or without it. It returns
+// the address, the lane, a client configuration for HTTP/1.1 and a
+// function that stops the server and returns Run's result.
+func serveTLS(t *testing.T, h http.Handler, o Options, withLane bool) (string, *lane, *tls.Config, func() error) {
+	t.Helper()
+	return serveTLSWith(t, h, o, withLane, newTestCert(t, false))
+}
+
+func serveTLSWith(t *testing.T, h http.Handler, o Options, withLane bool, cert testCert) (string, *lane, *tls.Config, func() error) {
+	t.Helper()
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert.tls}, NextProtos: []string{"h2", "http/1.1"}}
+	client := &tls.Config{RootCAs: rootsOf(cert), ServerName: "localhost", NextProtos: []string{"http/1.1"}}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := NewServer("127.0.0.1:0", h, cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.lane()
+	if l == nil {
+		t.Fatal("a TLS server has no lane")
+	}
+	if !withLane {
+		s.state.lane = nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Listener = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, s) }()
+	var once sync.Once
+	var result error
+	stop := func() error {
+		once.Do(func() { cancel(); result = <-done })
+		return result
+	}
+	t.Cleanup(func() { stop() })
+	return ln.Addr().String(), l, client, stop
+}
+
+// dialLane connects to addr over TLS for the test, bounded to 10 s.
+func dialLane(t *testing.T, addr string, client *tls.Config) net.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +174,11 @@ func dialLane(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// exchange sends two requests on one connection to addr and reads the
+// laneExchange sends two requests on one connection to addr and reads the
 // answers.
-func exchange(t *testing.T, addr, method, extra string) laneResult {
+func laneExchange(t *testing.T, addr string, client *tls.Config, method, extra string) laneResult {
 	t.Helper()
-	c := dialLane(t, addr)
+	c := dialLane(t, addr, client)
 	req := method + " / HTTP/1.1\r\nHost: lane.test\r\n" + extra + "\r\n"
 	fmt.Fprint(c, req+"GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
 	br := bufio.NewReader(c)
@@ -157,53 +214,19 @@ func exchange(t *testing.T, addr, method, extra string) laneResult {
 	return res
 }
 
-// serveBoth serves h behind net/http and behind the lane, on loopback; ho
-// is the lane's hand-over to net/http.
-func serveBoth(t *testing.T, h http.Handler) (std, lane string, ho *handover) {
-	t.Helper()
-	sln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(sln)
-	t.Cleanup(func() { srv.Close() })
-	lln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lln.Close() })
-	ho = newHandover(h)
-	t.Cleanup(func() { ho.srv.Close() })
-	go func() {
-		for {
-			c, err := lln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				if !serveLaneConn(c, nil, h, "", ho.take) {
-					c.Close()
-				}
-			}()
-		}
-	}()
-	return sln.Addr().String(), lln.Addr().String(), ho
-}
-
 // The lane's responses are net/http's, field for field, for every handler,
 // GET and HEAD, kept alive or closed.
 func TestLane_AnswersAsNetHTTP(t *testing.T) {
 	for name, h := range laneHandlers {
-		std, lane, ho := serveBoth(t, h)
+		std, lane, l, client := laneServers(t, h)
 		for _, method := range []string{"GET", "HEAD"} {
 			for _, extra := range []string{"", "Connection: close\r\n"} {
 				t.Run(fmt.Sprintf("%s %s %q", name, method, extra), func(t *testing.T) {
-					want, got := exchange(t, std, method, extra), exchange(t, lane, method, extra)
+					want, got := laneExchange(t, std, client, method, extra), laneExchange(t, lane, client, method, extra)
 					if !reflect.DeepEqual(got, want) {
 						t.Errorf("lane:\n%+v\nnet/http:\n%+v", got.short(), want.short())
 					}
-					if n := ho.taken.Load(); n != 0 {
+					if n := l.handOvers.Load(); n != 0 {
 						t.Fatalf("%d plain connections handed to net/http: the lane answered nothing", n)
 					}
 				})
@@ -235,11 +258,8 @@ func TestLane_ClientGoneCancels(t *testing.T) {
 		case <-time.After(10 * time.Second): // guard only
 		}
 	})
-	_, lane, _ := serveBoth(t, h)
-	c, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, lane, _, client := laneServers(t, h)
+	c := dialLane(t, lane, client)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
 	time.Sleep(100 * time.Millisecond) // past the watch's start
 	c.Close()
@@ -253,9 +273,9 @@ func TestLane_ClientGoneCancels(t *testing.T) {
 // rawAnswers sends raw to addr on one connection and reads up to n
 // answers (fewer if the connection ends), each as status, header (Date
 // aside) and body.
-func rawAnswers(t *testing.T, addr, raw string, n int) []string {
+func rawAnswers(t *testing.T, addr string, client *tls.Config, raw string, n int) []string {
 	t.Helper()
-	c := dialLane(t, addr)
+	c := dialLane(t, addr, client)
 	io.WriteString(c, raw)
 	br := bufio.NewReader(c)
 	var out []string
@@ -282,7 +302,7 @@ func TestLane_HandsTheRestToNetHTTP(t *testing.T) {
 		b, err := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %s %s body=%q err=%v", r.Method, r.Proto, r.URL, b, err)
 	})
-	std, lane, ho := serveBoth(t, h)
+	std, lane, l, client := laneServers(t, h)
 	get := "GET /a HTTP/1.1\r\nHost: lane.test\r\n\r\n"
 	for name, raw := range map[string]string{
 		"a body":                "POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 4\r\n\r\nbody" + get,
@@ -300,9 +320,9 @@ func TestLane_HandsTheRestToNetHTTP(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			n := strings.Count(raw, " HTTP/1.") // one answer per request, or fewer if closed
-			before := ho.taken.Load()
-			want, got := rawAnswers(t, std, raw, n), rawAnswers(t, lane, raw, n)
-			if ho.taken.Load() == before {
+			before := l.handOvers.Load()
+			want, got := rawAnswers(t, std, client, raw, n), rawAnswers(t, lane, client, raw, n)
+			if l.handOvers.Load() == before {
 				t.Error("the lane answered a request it should have handed to net/http")
 			}
 			if !reflect.DeepEqual(got, want) {
@@ -316,43 +336,25 @@ func TestLane_HandsTheRestToNetHTTP(t *testing.T) {
 // to the lane.
 func TestLane_LinesEndingInLF(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.URL) })
-	std, lane, ho := serveBoth(t, h)
+	std, lane, l, client := laneServers(t, h)
 	raw := "GET /lf HTTP/1.1\nHost: lane.test\n\nGET /crlf HTTP/1.1\r\nHost: lane.test\r\n\r\n"
-	want, got := rawAnswers(t, std, raw, 2), rawAnswers(t, lane, raw, 2)
+	want, got := rawAnswers(t, std, client, raw, 2), rawAnswers(t, lane, client, raw, 2)
 	if !reflect.DeepEqual(got, want) || len(got) != 2 {
 		t.Errorf("lane:\n%q\nnet/http:\n%q", got, want)
 	}
-	if n := ho.taken.Load(); n != 0 {
+	if n := l.handOvers.Load(); n != 0 {
 		t.Errorf("%d connections handed over", n)
 	}
 }
 
 // A connection handed over in the middle is still TLS to net/http: the
-// request it answers has its TLS state.
+// request it answers has its TLS state, as the lane's requests do.
 func TestLane_HandOverKeepsTLS(t *testing.T) {
-	pair, err := testcert.Write(t.TempDir(), time.Hour, "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s tls=%v", r.Method, r.TLS != nil && r.TLS.HandshakeComplete)
 	})
-	go serveLane(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}, h, "localhost")
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, lane, l, client := laneServers(t, h)
+	c := dialLane(t, lane, client)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nPOST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx")
 	br := bufio.NewReader(c)
 	for _, want := range []string{"GET tls=true", "POST tls=true"} {
@@ -364,5 +366,8 @@ func TestLane_HandOverKeepsTLS(t *testing.T) {
 		if string(b) != want {
 			t.Errorf("got %q, want %q", b, want)
 		}
+	}
+	if l.handOvers.Load() != 1 {
+		t.Errorf("%d hand-overs, want 1", l.handOvers.Load())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package listen
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -20,188 +21,264 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// serveLane is -server lane: the serving side of a fast lane for plain
-// HTTP/1.1 requests, to measure what a server of rampart's own would keep
-// of the loop's gain (see loop.go) once it writes responses as net/http
-// does. It answers plain requests itself (see plain) and hands anything
-// else, with the rest of its connection, to a net/http server, the bytes
-// it had read replayed first (see peekRequest and handover). It is a
-// measuring aid, not a server: no shutdown, none of net/http's timeouts
-// but the header and idle ones, no HTTP/2. What it does, it does as
-// net/http does, which lane_test.go checks against net/http itself:
+// The lane: plain HTTP/1.1 requests answered without net/http's server.
 //
-//   - the response held in a 2 KiB buffer, then sent with a Content-Length
-//     when the handler is done within it, else chunked, with trailers;
-//   - HEAD, 1xx, 204 and 304 without a body; the Content-Type sniffed when
-//     the handler set none; Date added; header names net/http would not
-//     write skipped, CR and LF in values sent as spaces;
-//   - Flush, and the deadlines through http.ResponseController;
-//   - a client that leaves cancels the request's context, watched only once
-//     the request has lasted 50 ms, where net/http starts a goroutine for
-//     every request.
+// net/http's HTTP/1 server costs about 13 µs of CPU a request on top of
+// the least a server can do (bench/README.md, "On a quieter day"): a
+// goroutine started per request to notice a client leaving, a fresh
+// header map per response grown by the security headers, cloned and
+// sorted when written. Most requests a gateway sees need none of what
+// that buys. So on a TLS connection that negotiated HTTP/1.1, the lane
+// serves the connection's requests itself while they are plain (see
+// plain: GET or HEAD, HTTP/1.1, an origin-form target, no body, no
+// Expect or Upgrade, valid fields, a head within 4 KiB). At the first
+// request that is not, it hands the connection to net/http at that
+// request's start, the bytes it had read replayed first (earlyConn.Read),
+// and net/http serves the rest of the connection as it serves any: its
+// parser's refusals (431, 400, 501, early.go's pages), bodies,
+// 100-continue, upgrades.
 //
-// host replaces each request's Host, as for -server loop.
-func serveLane(ln net.Listener, cfg *tls.Config, h http.Handler, host string) {
-	handover := newHandover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Host = host
-		h.ServeHTTP(w, r)
-	}))
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			tc := tls.Server(c, cfg)
-			tc.SetDeadline(time.Now().Add(10 * time.Second))
-			if tc.Handshake() != nil {
-				tc.Close()
-				return
-			}
-			st := tc.ConnectionState()
-			if !serveLaneConn(tc, &st, h, host, handover.take) {
-				tc.Close()
-			}
-		}()
-	}
+// It runs inside the TLS handshake call net/http makes on its own
+// connection goroutine (earlyTLSConn.HandshakeContext), after the
+// handshake: net/http keeps its accept loop, its handshake timeout and
+// errors, the plain-HTTP-on-the-TLS-port page, the connection's context
+// (ServerContextKey, LocalAddrContextKey, ConnContext) and its panic
+// handling (a handler's panic unwinds through the lane into net/http's
+// recover, which logs it and closes the connection). What net/http
+// cannot see there is what the lane does itself:
+//
+//   - the timeouts: ReadHeaderTimeout for a request's head (from the
+//     connection's start for the first one), IdleTimeout between
+//     requests; a head that stalls ends the connection, it is not handed
+//     over for a second ReadHeaderTimeout;
+//   - the response, written as net/http writes it (laneWriter;
+//     lane_test.go checks it against net/http itself);
+//   - a client leaving: it cancels the request's context, watched only
+//     once the request has lasted 50 ms (goneWatch);
+//   - graceful shutdown: net/http counts the connection as new all along
+//     and closes it as idle after 5 s, so Close is deferred while a
+//     request is served (earlyConn.Close), shutdown closes the lane's idle
+//     connections and ends the others after their response, and Run
+//     waits for them (lane.wait).
+//
+// HTTP/2 and plain-HTTP listeners are net/http's alone.
+
+// lane is what a server's lane connections share.
+type lane struct {
+	h                 http.Handler
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	shuttingDown      atomic.Bool
+
+	handOvers atomic.Int64 // connections handed to net/http, for the tests
+
+	mu      sync.Mutex
+	conns   map[*laneConn]struct{}
+	drained chan struct{} // closed once shutting down with no connection left
 }
 
-// handover is a net/http server fed the connections the lane hands over.
-type handover struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-	srv    *http.Server
-	taken  atomic.Int64 // connections handed over
+func newLane(h http.Handler, o Options) *lane {
+	return &lane{h: h, readHeaderTimeout: o.ReadHeaderTimeout, idleTimeout: o.IdleTimeout,
+		conns: make(map[*laneConn]struct{}), drained: make(chan struct{})}
 }
 
-func newHandover(h http.Handler) *handover {
-	ho := &handover{conns: make(chan net.Conn), closed: make(chan struct{}), srv: &http.Server{Handler: h}}
-	go ho.srv.Serve(ho)
-	return ho
-}
+// errLaneDone ends a connection the lane served: net/http then closes it
+// and logs the error as a failed handshake, which errorLogHandler drops.
+var errLaneDone = errors.New("listen: HTTP/1.1 connection ended by the lane")
 
-// take passes c to net/http, or closes it once the server is closed.
-func (ho *handover) take(c net.Conn) {
-	ho.taken.Add(1)
-	select {
-	case ho.conns <- c:
-	case <-ho.closed:
-		c.Close()
-	}
-}
-
-// Accept, Close and Addr make handover the net.Listener its server serves.
-func (ho *handover) Accept() (net.Conn, error) {
-	select {
-	case c := <-ho.conns:
-		return c, nil
-	case <-ho.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (ho *handover) Close() error {
-	ho.once.Do(func() { close(ho.closed) })
-	return nil
-}
-
-func (ho *handover) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-
-// replayConn gives net/http a connection's bytes the lane had read but
-// not consumed, then the connection's.
-type replayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// replayTLSConn is a replayConn that net/http serves as TLS (from Go
-// 1.27, any connection with a ConnectionState method).
-type replayTLSConn struct {
-	*replayConn
-	state tls.ConnectionState
-}
-
-func (c *replayTLSConn) ConnectionState() tls.ConnectionState { return c.state }
+// A laneConn's states. Close (earlyConn.Close) closes an idle connection
+// at once and one serving a request once the response is written.
+const (
+	laneIdle       int32 = iota // waiting for a request
+	laneBusy                    // serving one
+	laneCloseAfter              // serving one; to be closed after it
+	laneClosed
+)
 
 // laneConn is a connection the lane serves.
 type laneConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
-	// hr and hb parse a request head the lane has peeked at, without
-	// consuming it.
-	hr *bufio.Reader
-	hb bytes.Reader
+	l     *lane
+	c     net.Conn // the *tls.Conn
+	tls   *tls.ConnectionState
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	state atomic.Int32
 }
 
-// serveLaneConn serves c's requests until one is not plain, which it hands
-// to net/http with the rest of the connection (handedOver is then true), or
-// the connection ends. tlsState is the requests' TLS field; host, when not
-// empty, replaces their Host.
-func serveLaneConn(c net.Conn, tlsState *tls.ConnectionState, h http.Handler, host string, handOver func(net.Conn)) (handedOver bool) {
-	lc := &laneConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}
-	lc.hr = bufio.NewReaderSize(&lc.hb, 4096)
-	w := &laneWriter{lc: lc, h: make(http.Header, 32)}
-	base := context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr())
-	remote := c.RemoteAddr().String()
-	for {
-		c.SetReadDeadline(time.Now().Add(120 * time.Second))
-		if _, err := lc.br.Peek(1); err != nil {
-			return
+// serve serves ec's requests while they are plain. It returns nil when it
+// hands the connection to net/http (the bytes it had read left in
+// ec.replay), else errLaneDone for net/http to close it.
+func (l *lane) serve(ctx context.Context, ec *earlyConn, tc *tls.Conn) error {
+	lc := &laneConn{l: l, c: tc}
+	l.mu.Lock()
+	if l.shuttingDown.Load() {
+		l.mu.Unlock()
+		return nil // net/http ends it
+	}
+	l.conns[lc] = struct{}{}
+	l.mu.Unlock()
+	ec.lane.Store(lc)
+	defer func() {
+		ec.lane.Store(nil)
+		l.mu.Lock()
+		delete(l.conns, lc)
+		if l.shuttingDown.Load() && len(l.conns) == 0 {
+			close(l.drained)
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		req, n := lc.peekRequest()
+		l.mu.Unlock()
+	}()
+	st := tc.ConnectionState()
+	lc.tls = &st
+	lc.br = bufio.NewReaderSize(tc, laneHeadMax)
+	lc.bw = bufio.NewWriterSize(tc, 4<<10)
+	if lc.serveRequests(ctx) {
+		buffered, _ := lc.br.Peek(lc.br.Buffered())
+		ec.replay = bytes.Clone(buffered)
+		l.handOvers.Add(1)
+		return nil
+	}
+	return errLaneDone
+}
+
+// laneHeadMax is the largest request head the lane answers; a larger one
+// goes to net/http, which applies MaxHeaderBytes (at least 4 KiB).
+const laneHeadMax = 4 << 10
+
+// serveRequests serves the connection's plain requests; true when it
+// stopped at one that is not, for net/http to serve.
+func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
+	l := lc.l
+	w := &laneWriter{lc: lc, h: make(http.Header, 16)}
+	remote := lc.c.RemoteAddr().String()
+	wait := l.readHeaderTimeout // the first request has no idle time
+	for {
+		lc.c.SetReadDeadline(time.Now().Add(wait))
+		if _, err := lc.br.Peek(1); err != nil {
+			return false
+		}
+		wait = l.idleTimeout
+		lc.c.SetReadDeadline(time.Now().Add(l.readHeaderTimeout))
+		req, n, err := lc.peekRequest()
+		if err != nil {
+			// A stalled or broken head ends the connection, as in
+			// net/http; one cut short by the client's EOF is net/http's
+			// to answer (400).
+			return errors.Is(err, io.EOF) && lc.br.Buffered() > 0
+		}
 		if req == nil {
-			c.SetReadDeadline(time.Time{})
-			buffered, _ := lc.br.Peek(lc.br.Buffered())
-			rc := &replayConn{Conn: c, pending: bytes.Clone(buffered)}
-			if tlsState != nil {
-				handOver(&replayTLSConn{replayConn: rc, state: *tlsState})
-			} else {
-				handOver(rc)
-			}
 			return true
 		}
 		lc.br.Discard(n)
-		c.SetReadDeadline(time.Time{})
-		req.RemoteAddr, req.TLS = remote, tlsState
-		if host != "" {
-			req.Host = host
-		}
-		ctx, cancel := context.WithCancel(base)
-		req = req.WithContext(ctx)
-		gone := &goneWatch{lc: lc, cancel: cancel}
-		gone.timer = time.AfterFunc(50*time.Millisecond, gone.start)
-		w.reset(req)
-		ok := serveOne(h, w, req)
-		ok = w.finish() && ok
-		gone.stop()
-		cancel()
-		if !ok || w.closeAfter {
-			return
+		lc.c.SetReadDeadline(time.Time{})
+		req.RemoteAddr, req.TLS = remote, lc.tls
+		if !lc.serveOne(ctx, w, req) || l.shuttingDown.Load() {
+			return false
 		}
 	}
 }
 
+// serveOne runs the handler for req; false when the connection cannot
+// serve another request. A panic unwinds through it to net/http.
+func (lc *laneConn) serveOne(base context.Context, w *laneWriter, req *http.Request) (keep bool) {
+	if !lc.state.CompareAndSwap(laneIdle, laneBusy) {
+		return false // closed while the head was read
+	}
+	ctx, cancel := context.WithCancel(base)
+	req = req.WithContext(ctx)
+	gone := &goneWatch{lc: lc, cancel: cancel}
+	gone.timer = time.AfterFunc(goneAfter, gone.start)
+	defer func() {
+		gone.stop()
+		cancel()
+		if !lc.state.CompareAndSwap(laneBusy, laneIdle) {
+			// Close was called while the request was served.
+			lc.state.Store(laneClosed)
+			keep = false
+		}
+	}()
+	w.reset(req)
+	lc.l.h.ServeHTTP(w, req)
+	return w.finish() && !w.closeAfter
+}
+
+// closeLater is Close's question: true when the connection is serving a
+// request, which is then to end after its response; false when it is to
+// be closed now.
+func (lc *laneConn) closeLater() bool {
+	for {
+		switch s := lc.state.Load(); s {
+		case laneCloseAfter:
+			return true
+		case laneBusy:
+			if lc.state.CompareAndSwap(laneBusy, laneCloseAfter) {
+				return true
+			}
+		default:
+			if lc.state.CompareAndSwap(s, laneClosed) {
+				return false
+			}
+		}
+	}
+}
+
+// beginShutdown stops keep-alive on the lane's connections: the idle ones
+// are closed now, the others after their response. Idempotent.
+func (l *lane) beginShutdown() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shuttingDown.Swap(true) {
+		return
+	}
+	for lc := range l.conns {
+		if !lc.closeLater() {
+			lc.c.Close()
+		}
+	}
+	if len(l.conns) == 0 {
+		close(l.drained)
+	}
+}
+
+// wait waits, after beginShutdown, for the lane's connections to end, or
+// for ctx; then it closes those left.
+func (l *lane) wait(ctx context.Context) error {
+	select {
+	case <-l.drained:
+		return nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	for lc := range l.conns {
+		lc.state.Store(laneClosed)
+		lc.c.Close()
+	}
+	l.mu.Unlock()
+	return ctx.Err()
+}
+
+// headParsers parse a request head the lane has peeked at, without
+// consuming it.
+var headParsers = sync.Pool{New: func() any {
+	p := &headParser{}
+	p.br = bufio.NewReaderSize(&p.r, laneHeadMax)
+	return p
+}}
+
+type headParser struct {
+	r  bytes.Reader
+	br *bufio.Reader
+}
+
 // peekRequest parses the request at the start of the connection's buffer
-// without consuming it: the request and its head's length, or nil when it
-// is not plain, its head does not fit in the buffer, it does not parse, or
-// the connection ended first. net/http is then to read it.
-func (lc *laneConn) peekRequest() (*http.Request, int) {
+// without consuming it: the request and its head's length, or a nil
+// request when it is not plain, its head does not fit in the buffer or it
+// does not parse: net/http is then to read it. An error is the
+// connection's.
+func (lc *laneConn) peekRequest() (*http.Request, int, error) {
 	var head []byte
 	for n := 1; ; {
 		if _, err := lc.br.Peek(n); err != nil { // waits for n bytes
-			return nil, 0
+			return nil, 0, err
 		}
 		b, _ := lc.br.Peek(lc.br.Buffered())
 		if i := headEnd(b); i >= 0 {
@@ -209,16 +286,19 @@ func (lc *laneConn) peekRequest() (*http.Request, int) {
 			break
 		}
 		if n = len(b) + 1; n > lc.br.Size() {
-			return nil, 0
+			return nil, 0, nil
 		}
 	}
-	lc.hb.Reset(head)
-	lc.hr.Reset(&lc.hb)
-	req, err := http.ReadRequest(lc.hr)
+	p := headParsers.Get().(*headParser)
+	p.r.Reset(head)
+	p.br.Reset(&p.r)
+	req, err := http.ReadRequest(p.br)
+	p.r.Reset(nil) // the pool keeps no connection's buffer
+	headParsers.Put(p)
 	if err != nil || !plain(req) {
-		return nil, 0
+		return nil, 0, nil
 	}
-	return req, len(head)
+	return req, len(head), nil
 }
 
 // headEnd is the length of the request head at the start of b, through
@@ -265,19 +345,12 @@ func plain(r *http.Request) bool {
 	return true
 }
 
-// serveOne runs the handler; a panic ends the connection, as in net/http.
-func serveOne(h http.Handler, w *laneWriter, r *http.Request) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	h.ServeHTTP(w, r)
-	return true
-}
+// goneAfter is how long a request lasts before the lane watches for its
+// client leaving. Most are answered sooner, and start no goroutine.
+const goneAfter = 50 * time.Millisecond
 
 // goneWatch cancels the request's context when the client leaves, reading
-// the connection in the background only once the request has lasted.
+// the connection in the background once the request has lasted goneAfter.
 type goneWatch struct {
 	lc      *laneConn
 	cancel  func()
@@ -471,7 +544,7 @@ func (w *laneWriter) commit(done bool, first []byte) {
 		skip |= skipCL
 	}
 	closeHeader := httpguts.HeaderValuesContainsToken(h["Connection"], "close")
-	if closeHeader {
+	if closeHeader || w.lc.l.shuttingDown.Load() {
 		w.closeAfter = true
 	}
 	if w.closeAfter && !closeHeader {

@@ -15,27 +15,42 @@ import (
 )
 
 // A head trickled byte by byte is cut when ReadHeaderTimeout expires,
-// counted from its first byte, and the connection is not handed to
-// net/http, which would give the client a second ReadHeaderTimeout.
+// and the connection is not handed to net/http, which would give the
+// client a second ReadHeaderTimeout: on a new connection, where the time
+// counts from the handshake, and on one kept alive, where it counts from
+// the head's first bytes.
 func TestLane_SlowHeadCutNotHandedOver(t *testing.T) {
-	addr, l, client, _ := serveTLS(t, okHandler(), Options{ReadHeaderTimeout: 300 * time.Millisecond}, true)
-	c := dialLane(t, addr, client)
-	head := "GET / HTTP/1.1\r\nHost: lane.test\r\nX-Slow: " + strings.Repeat("x", 200) + "\r\n\r\n"
-	sent := 0
-	for ; sent < len(head); sent++ {
-		if _, err := io.WriteString(c, head[sent:sent+1]); err != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // 5 s for the whole head
-		if sent%10 == 0 && serverClosed(c) {
-			break
-		}
-	}
-	if sent == len(head) {
-		t.Fatal("the whole trickled head was taken: no header timeout")
-	}
-	if n := l.handOvers.Load(); n != 0 {
-		t.Fatalf("the stalled connection was handed to net/http (%d)", n)
+	for _, after := range []int{0, 1} {
+		t.Run(fmt.Sprintf("after %d requests", after), func(t *testing.T) {
+			addr, l, client, _ := serveTLS(t, okHandler(), Options{ReadHeaderTimeout: 300 * time.Millisecond}, true)
+			c := dialLane(t, addr, client)
+			br := bufio.NewReader(c)
+			for range after {
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+			}
+			head := "GET / HTTP/1.1\r\nHost: lane.test\r\nX-Slow: " + strings.Repeat("x", 200) + "\r\n\r\n"
+			sent := 0
+			for ; sent < len(head); sent++ {
+				if _, err := io.WriteString(c, head[sent:sent+1]); err != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // 5 s for the whole head
+				if sent%10 == 0 && serverClosed(c) {
+					break
+				}
+			}
+			if sent == len(head) {
+				t.Fatal("the whole trickled head was taken: no header timeout")
+			}
+			if n := l.handOvers.Load(); n != 0 {
+				t.Fatalf("the stalled connection was handed to net/http (%d)", n)
+			}
+		})
 	}
 }
 

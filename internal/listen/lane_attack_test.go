@@ -246,3 +246,83 @@ func TestLane_ShutdownClosesIdleConnections(t *testing.T) {
 		t.Fatal("the idle connection is still open")
 	}
 }
+
+// A client that stops reading a large response is dropped once a write
+// stalls past WriteTimeout (slow read), on the lane as with net/http.
+func TestLane_SlowReadDisconnected(t *testing.T) {
+	writeErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64<<10)
+		for range 1000 { // 64 MB, far beyond socket buffers
+			if _, err := w.Write(buf); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- nil
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{WriteTimeout: 100 * time.Millisecond}, true)
+	c := dialLane(t, addr, client)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	// Never read.
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Fatal("64 MB written to a client that reads nothing")
+		}
+	case <-time.After(15 * time.Second): // guard only
+		t.Fatal("write to a non-reading client still blocked")
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("served by net/http (%d hand-overs), not the lane", n)
+	}
+}
+
+// A streamed response reaches the client as each part is flushed, and
+// may last longer than WriteTimeout as long as each write is prompt; its
+// request's context is not cancelled meanwhile.
+func TestLane_StreamingFlushesAndOutlivesWriteTimeout(t *testing.T) {
+	const parts = 4
+	received := make(chan int)
+	ctxErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		defer func() { ctxErr <- err }()
+		rc := http.NewResponseController(w)
+		for i := range parts {
+			fmt.Fprintf(w, "part %d\n", i)
+			if err = rc.Flush(); err != nil {
+				return
+			}
+			select {
+			case <-received: // the client read this part: it was flushed
+			case <-time.After(10 * time.Second): // guard only
+				err = fmt.Errorf("part %d never reached the client", i)
+				return
+			}
+			time.Sleep(400 * time.Millisecond)
+		}
+		err = r.Context().Err()
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{WriteTimeout: time.Second}, true)
+	c := dialLane(t, addr, client)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	n := 0
+	for ; n < parts && sc.Scan(); n++ {
+		received <- n
+	}
+	if n != parts {
+		t.Fatalf("got %d parts, want %d: %v", n, parts, sc.Err())
+	}
+	if err := <-ctxErr; err != nil {
+		t.Fatalf("the stream was cut: %v", err)
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("served by net/http (%d hand-overs), not the lane", n)
+	}
+}

@@ -156,6 +156,11 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 		if _, err := lc.br.Peek(1); err != nil {
 			return false
 		}
+		// From its first byte, a request is in flight, as net/http's
+		// StateActive: Close now waits for its answer.
+		if !lc.state.CompareAndSwap(laneIdle, laneBusy) {
+			return false // closed while idle
+		}
 		wait = l.idleTimeout
 		lc.c.SetReadDeadline(time.Now().Add(l.readHeaderTimeout))
 		req, n, err := lc.peekRequest()
@@ -163,10 +168,10 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 			// A stalled or broken head ends the connection, as in
 			// net/http; one cut short by the client's EOF is net/http's
 			// to answer (400).
-			return errors.Is(err, io.EOF) && lc.br.Buffered() > 0
+			return errors.Is(err, io.EOF) && lc.br.Buffered() > 0 && lc.idle()
 		}
 		if req == nil {
-			return true
+			return lc.idle()
 		}
 		lc.br.Discard(n)
 		lc.c.SetReadDeadline(time.Time{})
@@ -177,12 +182,19 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 	}
 }
 
+// idle ends the request in flight: false when Close was called meanwhile,
+// and the connection is to be closed, not served further or handed over.
+func (lc *laneConn) idle() bool {
+	if lc.state.CompareAndSwap(laneBusy, laneIdle) {
+		return true
+	}
+	lc.state.Store(laneClosed)
+	return false
+}
+
 // serveOne runs the handler for req; false when the connection cannot
 // serve another request. A panic unwinds through it to net/http.
 func (lc *laneConn) serveOne(base context.Context, w *laneWriter, req *http.Request) (keep bool) {
-	if !lc.state.CompareAndSwap(laneIdle, laneBusy) {
-		return false // closed while the head was read
-	}
 	ctx, cancel := context.WithCancel(base)
 	req = req.WithContext(ctx)
 	gone := &goneWatch{lc: lc, cancel: cancel}
@@ -190,9 +202,7 @@ func (lc *laneConn) serveOne(base context.Context, w *laneWriter, req *http.Requ
 	defer func() {
 		gone.stop()
 		cancel()
-		if !lc.state.CompareAndSwap(laneBusy, laneIdle) {
-			// Close was called while the request was served.
-			lc.state.Store(laneClosed)
+		if !lc.idle() {
 			keep = false
 		}
 	}()
@@ -224,18 +234,24 @@ func (lc *laneConn) closeLater() bool {
 // beginShutdown stops keep-alive on the lane's connections: the idle ones
 // are closed now, the others after their response. Idempotent.
 func (l *lane) beginShutdown() {
+	var idle []net.Conn
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.shuttingDown.Swap(true) {
+		l.mu.Unlock()
 		return
 	}
 	for lc := range l.conns {
 		if !lc.closeLater() {
-			lc.c.Close()
+			idle = append(idle, lc.c)
 		}
 	}
 	if len(l.conns) == 0 {
 		close(l.drained)
+	}
+	l.mu.Unlock()
+	// Outside the lock: closing a TLS connection writes its close_notify.
+	for _, c := range idle {
+		c.Close()
 	}
 }
 
@@ -247,12 +263,16 @@ func (l *lane) wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	var left []net.Conn
 	l.mu.Lock()
 	for lc := range l.conns {
 		lc.state.Store(laneClosed)
-		lc.c.Close()
+		left = append(left, lc.c)
 	}
 	l.mu.Unlock()
+	for _, c := range left {
+		c.Close()
+	}
 	return ctx.Err()
 }
 

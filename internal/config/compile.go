@@ -201,6 +201,7 @@ func (l *loader) compileListen(f *File, p *Plan) {
 	o.IdleTimeout, o.ShutdownTimeout = in.IdleTimeout.D, in.ShutdownTimeout.D
 	o.MaxHeaderBytes = int(min(in.MaxHeaderBytes.N, 1<<31-1))
 	o.MaxConnsPerClient = in.MaxConnsPerClient
+	o.NoLane = in.HTTP1Lane != nil && !*in.HTTP1Lane
 	l.fieldFindings("Listen", o.Validate())
 }
 

@@ -477,6 +477,29 @@ func TestLoad_MaxConnsPerClientSet(t *testing.T) {
 	}
 }
 
+// The lane is on unless listen.http1_lane is false, from the file or the
+// environment.
+func TestLoad_HTTP1Lane(t *testing.T) {
+	for _, tc := range []struct {
+		yaml   string
+		env    map[string]string
+		noLane bool
+	}{
+		{minimal, nil, false},
+		{minimal + "listen: {http1_lane: true}\n", nil, false},
+		{minimal + "listen: {http1_lane: false}\n", nil, true},
+		{minimal, map[string]string{"RAMPART_LISTEN_HTTP1_LANE": "false"}, true},
+	} {
+		p, fs, _ := load(t, tc.yaml, tc.env, Flags{})
+		if p == nil {
+			t.Fatal(fs.Error())
+		}
+		if p.Listen.NoLane != tc.noLane {
+			t.Errorf("%q %v: NoLane %v, want %v", tc.yaml, tc.env, p.Listen.NoLane, tc.noLane)
+		}
+	}
+}
+
 func TestLoad_SecurityTxt(t *testing.T) {
 	exp := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
 	p, fs, _ := load(t, minimal+`

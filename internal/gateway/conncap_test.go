@@ -153,7 +153,7 @@ func TestConnCap_ReloadChangesTheCap(t *testing.T) {
 		t.Fatal("third connection over a cap of 2")
 	}
 	h.rewrite("listen: {max_conns_per_client: 3, idle_timeout: 1m}\n")
-	if err := h.gw.ReloadConfig(context.Background(), h.src); err == nil || !strings.Contains(err.Error(), "listen (timeouts, max_header_bytes)") {
+	if err := h.gw.ReloadConfig(context.Background(), h.src); err == nil || !strings.Contains(err.Error(), "listen (timeouts, max_header_bytes") {
 		t.Fatalf("a timeout change: %v, want a refusal naming it", err)
 	}
 	if dial() == nil {

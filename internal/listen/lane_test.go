@@ -371,3 +371,20 @@ func TestLane_HandOverKeepsTLS(t *testing.T) {
 		t.Errorf("%d hand-overs, want 1", l.handOvers.Load())
 	}
 }
+
+// Options.NoLane leaves every request to net/http's server.
+func TestLane_NoLane(t *testing.T) {
+	s, err := NewServer("127.0.0.1:0", okHandler(), &tls.Config{}, Options{NoLane: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.lane() != nil {
+		t.Fatal("NoLane: the server has a lane")
+	}
+	if s, _ = NewServer("127.0.0.1:0", okHandler(), &tls.Config{}, Options{}); s.lane() == nil {
+		t.Fatal("a TLS server without NoLane has no lane")
+	}
+	if s, _ = NewServer("127.0.0.1:0", okHandler(), nil, Options{}); s.lane() != nil {
+		t.Fatal("a plain-HTTP server has a lane")
+	}
+}

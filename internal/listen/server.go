@@ -117,6 +117,12 @@ type Options struct {
 	// The auto-ban's ban.Banner.RefuseConn is one. Nil refuses none.
 	Refuse func(netip.Addr) bool
 
+	// NoLane leaves every HTTP/1.1 request to net/http's server (YAML
+	// listen.http1_lane: false). By default the lane (lane.go) answers the
+	// plain ones over TLS, at about a fifth less CPU per request; this is
+	// the way back should a client need net/http's own answers.
+	NoLane bool
+
 	// Rejected answers the requests the server refuses before its
 	// handler: those net/http's parser refuses, headers over
 	// MaxHeaderBytes, and those strictFraming refuses (see early.go). It
@@ -333,7 +339,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			CountError:  h2ProtocolErrors(o.SecurityLog, addr),
 		},
 	}
-	if tlsConfig != nil && wrapTLS {
+	if tlsConfig != nil && wrapTLS && !o.NoLane {
 		st.lane = newLane(srv.Handler, o)
 		srv.RegisterOnShutdown(st.lane.beginShutdown)
 	}

@@ -62,18 +62,32 @@ type browserSite struct {
 	tab      context.Context
 
 	console chromium.Console
+	// proto is the protocol the browser is to use with the site ("h2" or
+	// "http/1.1"); protocols records each of its responses' URL and
+	// protocol, as the browser reports them.
+	proto     string
+	protocols documentResponses
 }
 
 // TestBrowser_Login drives a real Chromium through login at the gateway as a
 // person would, and checks what only a browser can tell: the cookies as it
 // stored them, SameSite and the origin check against a cross-site form, the
 // cross-site link that must still land on the page, logout with the old
-// cookie put back by hand, the pages' CSP and accessibility.
+// cookie put back by hand, the pages' CSP and accessibility. It does so
+// twice: over HTTP/2, which Go's server serves, and over HTTP/1.1, where
+// the lane answers the browser's GETs and hands its connections to Go's
+// server at their first POST (internal/listen/lane.go).
 func TestBrowser_Login(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	s := newBrowserSite(t)
+	for _, proto := range []string{"h2", "http/1.1"} {
+		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) { browserLogin(t, proto) })
+	}
+}
+
+func browserLogin(t *testing.T, proto string) {
+	s := newBrowserSite(t, proto)
 
 	t.Run("LoginPageIsAccessible", s.loginPageIsAccessible)
 	if !t.Run("SignInThroughTheLoginPage", s.signInThroughTheLoginPage) {
@@ -87,6 +101,21 @@ func TestBrowser_Login(t *testing.T) {
 	t.Run("LogoutRefusesTheOldCookie", s.logoutRefusesTheOldCookie)
 	t.Run("NoCSPViolationOnRampartPages", s.noCSPViolationOnRampartPages)
 	t.Run("DashboardShowsWhatHappened", s.dashboardShowsWhatHappened)
+	t.Run("ServedOverTheProtocolAsked", s.servedOver)
+}
+
+// servedOver checks that every response of the application's site came
+// over the protocol the test asked for.
+func (s *browserSite) servedOver(t *testing.T) {
+	got := s.protocols.list()
+	if len(got) == 0 {
+		t.Fatal("no response of the site was seen")
+	}
+	for _, p := range got {
+		if !strings.HasSuffix(p, " "+s.proto) {
+			t.Errorf("response %s, want protocol %s", p, s.proto)
+		}
+	}
 }
 
 // The security dashboard on the admin listener, after the session above:
@@ -123,9 +152,9 @@ func (s *browserSite) dashboardShowsWhatHappened(t *testing.T) {
 	}
 }
 
-func newBrowserSite(t *testing.T) *browserSite {
+func newBrowserSite(t *testing.T, proto string) *browserSite {
 	t.Helper()
-	s := &browserSite{sec: &testenv.Buffer{}}
+	s := &browserSite{sec: &testenv.Buffer{}, proto: proto}
 	dir := t.TempDir()
 
 	// The application: the signed-in user, a form handler that records
@@ -257,7 +286,11 @@ csrf:
 	t.Cleanup(attacker.Close)
 	s.attacker = "https://attacker.test"
 
-	actx := chromium.Allocator(t, browserWholeTestDeadline,
+	opts := []chromedp.ExecAllocatorOption{}
+	if proto == "http/1.1" {
+		opts = append(opts, chromedp.Flag("disable-http2", true))
+	}
+	actx := chromium.Allocator(t, browserWholeTestDeadline, append(opts,
 		chromedp.WindowSize(screenshotWidth, screenshotHeight),
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("hide-scrollbars", true),
@@ -271,7 +304,7 @@ csrf:
 			strings.TrimPrefix(attacker.URL, "https://")+", MAP localhost "+adminLn.Addr().String()+", MAP * ~NOTFOUND"),
 		// Deliver Reporting API reports after 100 ms instead of a minute.
 		chromedp.Flag("short-reporting-delay", true),
-	)
+	)...)
 	tab, tcancel := chromedp.NewContext(actx)
 	t.Cleanup(tcancel)
 	if err := chromedp.Do(tab); err != nil {
@@ -297,6 +330,17 @@ csrf:
 	// Every console message of the tab (console API, exceptions, the
 	// browser's own log where CSP violations go), for the CSP check.
 	s.console.Record(tab)
+	// Every response of the site, with its protocol.
+	go func() {
+		for ev, err := range chromedp.Events(tab, network.ResponseReceived) {
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(ev.Response.URL, s.base+"/") {
+				s.protocols.add(ev.Response.URL + " " + ev.Response.Protocol)
+			}
+		}
+	}()
 	return s
 }
 

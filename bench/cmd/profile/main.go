@@ -70,7 +70,7 @@ func main() {
 	traceOut := flag.String("trace", "", "execution trace output file (go tool trace): where goroutines block, wake and are scheduled")
 	var settings envFlag
 	flag.Var(&settings, "env", "a configuration setting as an environment `VARIABLE=value` (RAMPART_LOG_ACCESS_BUFFER=0), repeatable: to profile two settings against each other")
-	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production; with -handler proxy or headers, a listener of the same kind around them), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go)")
+	server := flag.String("server", "rampart", "the server around the gateway's handler: rampart (its own listener, as in production; with -handler proxy or headers, a listener of the same kind around them), nethttp (a bare net/http.Server with TLS, HTTP/1.1 and HTTP/2), loop (the least an HTTP/1.1 server can do: a measuring aid, see loop.go), h2loop (the least an HTTP/2 server can do: a measuring aid, see h2loop.go)")
 	handler := flag.String("handler", "gateway", "what serves the requests: gateway (every stage and the proxy, as in production), proxy (the proxy package alone, with the plan's options), headers (the proxy inside the secheaders middleware)")
 	serveUpstream := flag.String("serve-upstream", "", "internal: serve the upstream on this `address` (a child process)")
 	flag.Parse()
@@ -185,7 +185,7 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	}
 	switch {
 	case server == "rampart" && handler == "gateway":
-	case server == "rampart", server == "nethttp", server == "loop":
+	case server == "rampart", server == "nethttp", server == "loop", server == "h2loop":
 		// The same handler behind another server, on a listener of its
 		// own: the gateway's keeps serving, unused.
 		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
@@ -198,13 +198,17 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		}
 		defer sln.Close()
 		tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
-		if server != "loop" && proto == "h2" {
+		if server == "h2loop" {
+			tcfg.NextProtos = []string{"h2"}
+		} else if server != "loop" && proto == "h2" {
 			tcfg.NextProtos = []string{"h2", "http/1.1"}
 		}
 		host := "localhost:" + port
 		switch server {
 		case "loop":
 			go serveLoop(sln, tcfg, h, host)
+		case "h2loop":
+			go serveH2Loop(sln, tcfg, h, host)
 		case "rampart":
 			// rampart's listener, with its defaults, around h alone.
 			s, err := listen.NewServer(sln.Addr().String(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -228,7 +232,10 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 		}
 		_, port, _ = net.SplitHostPort(sln.Addr().String())
 	default:
-		return fmt.Errorf("-server %q: rampart, nethttp or loop", server)
+		return fmt.Errorf("-server %q: rampart, nethttp, loop or h2loop", server)
+	}
+	if server == "h2loop" && proto != "h2" {
+		return fmt.Errorf("-server h2loop serves HTTP/2 only")
 	}
 	if server == "loop" && proto != "h1" {
 		return fmt.Errorf("-server %s serves HTTP/1.1 only", server)

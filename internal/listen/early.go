@@ -75,9 +75,6 @@ type earlyConn struct {
 	// h2 is set once the connection negotiated HTTP/2: net/http answers
 	// within its framing, nothing here applies.
 	h2 atomic.Bool
-	// active: net/http read request bytes (http.StateActive) and has not
-	// finished the response yet (http.StateIdle).
-	active atomic.Bool
 	// dispatched: a handler was called for the request being served.
 	dispatched atomic.Bool
 	// done: a rejection was written; net/http's own answer is dropped.
@@ -179,7 +176,10 @@ func (c *earlyConn) keepLine(p []byte) {
 }
 
 func (c *earlyConn) Write(p []byte) (int, error) {
-	if c.dispatched.Load() || c.h2.Load() || !c.active.Load() || !bytes.HasPrefix(p, []byte("HTTP/1.")) {
+	// Not "while net/http counts the connection active": a request
+	// pipelined behind another is parsed from bytes already buffered, and
+	// net/http reports no StateActive for it, yet may refuse it.
+	if c.dispatched.Load() || c.h2.Load() || !bytes.HasPrefix(p, []byte("HTTP/1.")) {
 		if c.done.Load() {
 			return len(p), nil
 		}
@@ -216,9 +216,7 @@ func (c *earlyConn) state(s http.ConnState) {
 	switch s {
 	case http.StateActive:
 		c.dispatched.Store(false)
-		c.active.Store(true)
 	case http.StateIdle:
-		c.active.Store(false)
 		c.dispatched.Store(false)
 		c.line = c.line[:0]
 	}

@@ -3,6 +3,7 @@ package listen
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -126,6 +127,33 @@ func TestEarlyRejections_AnsweredByRejected(t *testing.T) {
 			if req.Method != tc.method || req.RemoteAddr == "" || (req.TLS != nil) != tls {
 				t.Errorf("tls=%v %s: made-up request: method %q, peer %q, TLS %v", tls, tc.name, req.Method, req.RemoteAddr, req.TLS != nil)
 			}
+		}
+	}
+}
+
+// A malformed request pipelined behind a good one, in the same packet, is
+// answered by Rejected too. net/http parses it from bytes it had already
+// read, and reports no StateActive for it. The lane and net/http alone
+// are both tried, over TLS, and net/http over plain HTTP.
+func TestEarlyRejections_PipelinedBehindAGoodRequest(t *testing.T) {
+	cfg, client := dualCertConfig(t)
+	client.NextProtos = []string{"http/1.1"}
+	for _, tc := range []struct {
+		name     string
+		cfg      *tls.Config
+		client   *tls.Config
+		withLane bool
+	}{{"plain", nil, nil, false}, {"tls", cfg, client, false}, {"tls with the lane", cfg, client, true}} {
+		var rs rejections
+		o := Options{Rejected: rs.handler(), NoLane: !tc.withLane}
+		addr, _ := startServer(t, okHandler(), tc.cfg, o)
+		resps := exchange(t, addr, tc.client, "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-Nul: a\x00b\r\n\r\n")
+		if len(resps) != 2 || resps[0].StatusCode != 200 || resps[1].StatusCode != 400 || resps[1].Header.Get("X-Rejected-By") != "pipeline" {
+			var got []string
+			for _, r := range resps {
+				got = append(got, fmt.Sprint(r.StatusCode, " ", r.Header.Get("X-Rejected-By")))
+			}
+			t.Errorf("%s: answers %q, want 200 then 400 from Rejected", tc.name, got)
 		}
 	}
 }

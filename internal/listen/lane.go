@@ -148,7 +148,7 @@ const laneHeadMax = 4 << 10
 // stopped at one that is not, for net/http to serve.
 func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 	l := lc.l
-	w := &laneWriter{lc: lc, h: make(http.Header, 16)}
+	w := newLaneWriter(lc)
 	remote := lc.c.RemoteAddr().String()
 	wait := l.readHeaderTimeout // the first request has no idle time
 	for {
@@ -412,28 +412,64 @@ func (g *goneWatch) stop() {
 // within it is sent with a Content-Length.
 const bufferBeforeChunking = 2048
 
-// laneWriter is the lane's http.ResponseWriter.
+// laneWriter is the lane's http.ResponseWriter. Its body goes the way
+// net/http's does: into a buffer of bufferBeforeChunking bytes (bb), whose
+// flushes are laneBody's writes, the first of which commits the header;
+// each is a chunk when the response is chunked.
 type laneWriter struct {
-	lc         *laneConn
-	req        *http.Request
-	h          http.Header
-	status     int
-	committed  bool
-	chunked    bool
-	noBody     bool  // HEAD, 204, 304
-	declared   int64 // the handler's Content-Length, -1 without
-	written    int64
-	buf        []byte
-	trailers   []string
-	scratch    [32]byte // the Date and Content-Length values, formatted
-	closeAfter bool
-	done       bool
-	err        error
+	lc          *laneConn
+	req         *http.Request
+	h           http.Header
+	bb          *bufio.Writer
+	status      int
+	committed   bool
+	chunked     bool
+	noBody      bool  // HEAD, 204, 304
+	declared    int64 // the handler's Content-Length, -1 without
+	written     int64
+	trailers    []string
+	scratch     [32]byte // the Date and Content-Length values, formatted
+	closeAfter  bool
+	handlerDone bool // bb's last flush: the body is what it holds
+	done        bool
+	err         error
+}
+
+func newLaneWriter(lc *laneConn) *laneWriter {
+	w := &laneWriter{lc: lc, h: make(http.Header, 16)}
+	w.bb = bufio.NewWriterSize(laneBody{w}, bufferBeforeChunking)
+	return w
 }
 
 func (w *laneWriter) reset(r *http.Request) {
 	clear(w.h)
-	*w = laneWriter{lc: w.lc, h: w.h, buf: w.buf[:0], req: r, declared: -1, closeAfter: r.Close}
+	*w = laneWriter{lc: w.lc, h: w.h, bb: w.bb, req: r, declared: -1, closeAfter: r.Close}
+	w.bb.Reset(laneBody{w})
+}
+
+// laneBody is where the body buffer flushes: net/http's chunkWriter.
+type laneBody struct{ w *laneWriter }
+
+func (b laneBody) Write(p []byte) (int, error) {
+	w := b.w
+	if !w.committed {
+		w.commit(w.handlerDone, p)
+	}
+	if w.noBody || len(p) == 0 {
+		return len(p), w.err
+	}
+	bw := w.lc.bw
+	if w.chunked {
+		bw.Write(strconv.AppendInt(w.scratch[:0], int64(len(p)), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		_, err := bw.WriteString("\r\n")
+		w.setErr(err)
+		return len(p), w.err
+	}
+	_, err := bw.Write(p)
+	w.setErr(err)
+	return len(p), w.err
 }
 
 func (w *laneWriter) Header() http.Header { return w.h }
@@ -486,40 +522,16 @@ func (w *laneWriter) Write(p []byte) (int, error) {
 		return 0, http.ErrContentLength
 	}
 	w.written += int64(len(p))
-	if !w.committed {
-		if len(w.buf)+len(p) <= bufferBeforeChunking {
-			w.buf = append(w.buf, p...)
-			return len(p), nil
-		}
-		// As net/http's buffer overflowing: what it held, or else this
-		// write, is what the Content-Type is sniffed from.
-		w.commit(false, p)
-	}
-	if !w.noBody {
-		w.body(p)
-	}
-	return len(p), w.err
-}
-
-func (w *laneWriter) body(p []byte) {
-	if len(p) == 0 {
-		return
-	}
-	bw := w.lc.bw
-	if w.chunked {
-		bw.WriteString(strconv.FormatInt(int64(len(p)), 16))
-		bw.WriteString("\r\n")
-		bw.Write(p)
-		_, err := bw.WriteString("\r\n")
+	if _, err := w.bb.Write(p); err != nil {
 		w.setErr(err)
-		return
+		return 0, err
 	}
-	_, err := bw.Write(p)
-	w.setErr(err)
+	return len(p), nil
 }
 
-// commit writes the status line and header; done says the handler has
-// returned, so that a buffered body gets a Content-Length.
+// commit writes the status line and header. first is the body's first
+// part, which the Content-Type is sniffed from; done says the handler has
+// returned and first is the whole body, which then gets a Content-Length.
 func (w *laneWriter) commit(done bool, first []byte) {
 	w.committed = true
 	h := w.h
@@ -540,17 +552,13 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	te := h.Get("Transfer-Encoding")
 	isHEAD := w.req.Method == http.MethodHead
 	bodyAllowed := w.status != http.StatusNoContent && w.status != http.StatusNotModified && w.status >= 200
-	sample := w.buf
-	if len(sample) == 0 {
-		sample = first
-	}
 	var sniffed string
-	if _, haveType := h["Content-Type"]; !haveType && bodyAllowed && te == "" && h.Get("Content-Encoding") == "" && len(sample) > 0 {
-		sniffed = http.DetectContentType(sample)
+	if _, haveType := h["Content-Type"]; !haveType && bodyAllowed && te == "" && h.Get("Content-Encoding") == "" && len(first) > 0 {
+		sniffed = http.DetectContentType(first)
 	}
-	autoLength := done && !trailers && te == "" && bodyAllowed && w.declared < 0 && (!isHEAD || w.written > 0)
+	autoLength := done && !trailers && te == "" && bodyAllowed && w.declared < 0 && (!isHEAD || len(first) > 0)
 	if autoLength {
-		w.declared = w.written
+		w.declared = int64(len(first))
 	}
 	var skip skipSet
 	switch {
@@ -583,7 +591,7 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	}
 	if autoLength {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(w.scratch[:0], w.written, 10))
+		bw.Write(strconv.AppendInt(w.scratch[:0], w.declared, 10))
 		bw.WriteString("\r\n")
 	}
 	if w.chunked {
@@ -594,11 +602,6 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	}
 	_, err := bw.WriteString("\r\n")
 	w.setErr(err)
-	if !w.noBody {
-		buf := w.buf
-		w.buf = w.buf[:0]
-		w.body(buf)
-	}
 }
 
 // skipSet names header fields commit leaves out of the handler's.
@@ -655,6 +658,7 @@ func (w *laneWriter) FlushError() error {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.setErr(w.bb.Flush())
 	if !w.committed {
 		w.commit(false, nil)
 	}
@@ -671,6 +675,8 @@ func (w *laneWriter) finish() bool {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.handlerDone = true
+	w.setErr(w.bb.Flush())
 	if !w.committed {
 		w.commit(true, nil)
 	}

@@ -121,12 +121,12 @@ func laneServers(t *testing.T, h http.Handler) (std, withLane string, l *lane, c
 // offering HTTP/2 and HTTP/1.1, with the lane or without it. It returns
 // the address, the lane, a client configuration for HTTP/1.1 and a
 // function that stops the server and returns Run's result.
-func serveTLS(t *testing.T, h http.Handler, o Options, withLane bool) (string, *lane, *tls.Config, func() error) {
+func serveTLS(t testing.TB, h http.Handler, o Options, withLane bool) (string, *lane, *tls.Config, func() error) {
 	t.Helper()
 	return serveTLSWith(t, h, o, withLane, newTestCert(t, false))
 }
 
-func serveTLSWith(t *testing.T, h http.Handler, o Options, withLane bool, cert testCert) (string, *lane, *tls.Config, func() error) {
+func serveTLSWith(t testing.TB, h http.Handler, o Options, withLane bool, cert testCert) (string, *lane, *tls.Config, func() error) {
 	t.Helper()
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert.tls}, NextProtos: []string{"h2", "http/1.1"}}
 	client := &tls.Config{RootCAs: rootsOf(cert), ServerName: "localhost", NextProtos: []string{"http/1.1"}}

@@ -151,9 +151,15 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 	w := newLaneWriter(lc)
 	remote := lc.c.RemoteAddr().String()
 	wait := l.readHeaderTimeout // the first request has no idle time
-	for {
+	for first := true; ; first = false {
 		lc.c.SetReadDeadline(time.Now().Add(wait))
-		if _, err := lc.br.Peek(1); err != nil {
+		// Between requests, as net/http: wait for 4 bytes, and end the
+		// connection without an answer if they do not come.
+		need := 1
+		if !first {
+			need = 4
+		}
+		if _, err := lc.br.Peek(need); err != nil {
 			return false
 		}
 		// From its first byte, a request is in flight, as net/http's
@@ -168,7 +174,10 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 			// A stalled or broken head ends the connection, as in
 			// net/http; one cut short by the client's EOF is net/http's
 			// to answer (400).
-			return errors.Is(err, io.EOF) && lc.br.Buffered() > 0 && lc.idle()
+			if !errors.Is(err, io.EOF) {
+				return false
+			}
+			return lc.idle()
 		}
 		if req == nil {
 			return lc.idle()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,8 +21,10 @@ import (
 // answers, requests it hands over, and every mix of them on one
 // connection, pipelined. A difference in where one request ends and the
 // next begins (request smuggling between the two servers), in a refusal,
-// or in what the handler sees shows here. The cases are tricky requests
-// written by hand and random mixes of them.
+// or in what the handler sees shows here, and so does any difference in
+// how a response is written. The cases are tricky requests written by
+// hand, a GET and a HEAD for each of laneHandlers' responses, and random
+// pipelined mixes of them.
 func TestLane_SameBytesAsNetHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of TLS exchanges")
@@ -66,10 +69,18 @@ func FuzzLane_SameBytesAsNetHTTP(f *testing.F) {
 }
 
 // laneDiffCases are requests written to probe where two HTTP/1.1 servers
-// could disagree.
+// could disagree: in reading requests, and (under /w/) in writing the
+// responses of laneHandlers.
 func laneDiffCases() []string {
 	get := "GET /a HTTP/1.1\r\nHost: lane.test\r\n\r\n"
-	return []string{
+	var writers []string
+	for name := range laneHandlers {
+		for _, m := range []string{"GET", "HEAD"} {
+			writers = append(writers, m+" /w/"+url.PathEscape(name)+" HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		}
+	}
+	slices.Sort(writers)
+	return append(writers, []string{
 		get,
 		"HEAD /h HTTP/1.1\r\nHost: lane.test\r\n\r\n",
 		"GET /lf HTTP/1.1\nHost: lane.test\n\n",
@@ -140,7 +151,7 @@ func laneDiffCases() []string {
 		"GET /partial HTTP/1.1\r\nHost: lane",
 		"GET /nohead HTTP/1.1\r\nHost: lane.test\r\n",
 		"garbage\r\n\r\n",
-	}
+	}...)
 }
 
 // laneDiff is a pair of servers, net/http alone and with the lane, with
@@ -152,6 +163,10 @@ type laneDiff struct {
 
 func newLaneDiff(t testing.TB) *laneDiff {
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := laneHandlers[strings.TrimPrefix(r.URL.Path, "/w/")]; ok {
+			h(w, r)
+			return
+		}
 		body, err := io.ReadAll(r.Body)
 		keys := make([]string, 0, len(r.Header))
 		for k := range r.Header {

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -102,6 +103,12 @@ func startServer(t testing.TB, h http.Handler, cfg *tls.Config, o Options) (stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runServer(t, s)
+}
+
+// runServer runs s with Run on a loopback listener, as startServer does.
+func runServer(t testing.TB, s *Server) (string, func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -110,14 +117,10 @@ func startServer(t testing.TB, h http.Handler, cfg *tls.Config, o Options) (stri
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, s) }()
-	stopped := false
+	var once sync.Once
 	var result error
 	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			result = <-done
-		}
+		once.Do(func() { cancel(); result = <-done })
 		return result
 	}
 	t.Cleanup(func() { stop() })

@@ -2,7 +2,6 @@ package listen
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -144,22 +142,8 @@ func serveTLSWith(t testing.TB, h http.Handler, o Options, withLane bool, cert t
 	if !withLane {
 		s.state.lane = nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Listener = ln
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, s) }()
-	var once sync.Once
-	var result error
-	stop := func() error {
-		once.Do(func() { cancel(); result = <-done })
-		return result
-	}
-	t.Cleanup(func() { stop() })
-	return ln.Addr().String(), l, client, stop
+	addr, stop := runServer(t, s)
+	return addr, l, client, stop
 }
 
 // dialLane connects to addr over TLS for the test, bounded to 10 s.

@@ -176,34 +176,51 @@ func TestStreaming_OutlivesWriteTimeout(t *testing.T) {
 }
 
 // TestSlowRead_Disconnected: a client that stops reading a large response
-// is dropped once a write stalls longer than WriteTimeout.
+// is dropped once a write stalls longer than WriteTimeout: over plain
+// HTTP, which net/http serves, and over TLS, where the lane does.
 func TestSlowRead_Disconnected(t *testing.T) {
-	writeErr := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := make([]byte, 64<<10)
-		for i := 0; i < 1000; i++ { // 64 MB, far beyond socket buffers
-			if _, err := w.Write(buf); err != nil {
-				writeErr <- err
-				return
+	for _, overTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", overTLS), func(t *testing.T) {
+			writeErr := make(chan error, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				buf := make([]byte, 64<<10)
+				for range 1000 { // 64 MB, far beyond socket buffers
+					if _, err := w.Write(buf); err != nil {
+						writeErr <- err
+						return
+					}
+				}
+				writeErr <- nil
+			})
+			o := Options{WriteTimeout: 100 * time.Millisecond}
+			var c net.Conn
+			if overTLS {
+				addr, l, client, _ := serveTLS(t, h, o, true)
+				c = dialLane(t, addr, client)
+				defer func() {
+					if n := l.handOvers.Load(); n != 0 {
+						t.Errorf("served by net/http (%d hand-overs), not the lane", n)
+					}
+				}()
+			} else {
+				addr, _ := startServer(t, h, nil, o)
+				var err error
+				if c, err = net.Dial("tcp", addr); err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
 			}
-		}
-		writeErr <- nil
-	})
-	addr, _ := startServer(t, h, nil, Options{WriteTimeout: 100 * time.Millisecond})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	// Never read.
-	select {
-	case err := <-writeErr:
-		if err == nil {
-			t.Fatal("64 MB written to a client that reads nothing")
-		}
-	case <-time.After(15 * time.Second): // guard only
-		t.Fatal("write to a non-reading client still blocked")
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			// Never read.
+			select {
+			case err := <-writeErr:
+				if err == nil {
+					t.Fatal("64 MB written to a client that reads nothing")
+				}
+			case <-time.After(15 * time.Second): // guard only
+				t.Fatal("write to a non-reading client still blocked")
+			}
+		})
 	}
 }
 

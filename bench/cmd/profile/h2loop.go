@@ -24,7 +24,8 @@ import (
 // as loop.go does for HTTP/1.1. It is a measuring aid, not a server. It
 // reads frames with golang.org/x/net/http2's Framer and decodes and encodes
 // header blocks with its hpack package (the code net/http's server uses),
-// runs each request in a goroutine of its own, as net/http does, and
+// runs each request in a goroutine of its own, as net/http does (its stack
+// grown once at the start, as rampart's listener has it), and
 // writes each response, whole, from that goroutine: its HEADERS and DATA
 // frames go into the connection's buffer under a lock, and the last of the
 // responses waiting for the lock flushes the buffer, so that the answers
@@ -40,13 +41,7 @@ import (
 //
 // host replaces each request's Host, as for -server loop.
 func serveH2Loop(ln net.Listener, cfg *tls.Config, h http.Handler, host string) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go serveH2LoopConn(tls.Server(c, cfg), h, host)
-	}
+	serveEach(ln, cfg, func(c *tls.Conn) { serveH2LoopConn(c, h, host) })
 }
 
 // h2LoopConn is one connection's writing side.

@@ -24,12 +24,18 @@ import (
 // host replaces each request's Host, so that the gateway's host check sees
 // its own listener's port.
 func serveLoop(ln net.Listener, cfg *tls.Config, h http.Handler, host string) {
+	serveEach(ln, cfg, func(c *tls.Conn) { serveLoopConn(c, h, host) })
+}
+
+// serveEach serves each connection ln accepts, over TLS, in a goroutine of
+// its own, until ln is closed.
+func serveEach(ln net.Listener, cfg *tls.Config, serve func(*tls.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		go serveLoopConn(tls.Server(c, cfg), h, host)
+		go serve(tls.Server(c, cfg))
 	}
 }
 

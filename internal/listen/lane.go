@@ -49,10 +49,10 @@ import (
 //
 //   - the timeouts: ReadHeaderTimeout for a request's head (from the
 //     connection's start for the first one), IdleTimeout between
-//     requests; a head that stalls ends the connection, it is not handed
+//     requests, which ends when 4 bytes of the next have come, as in
+//     net/http; a head that stalls ends the connection, it is not handed
 //     over for a second ReadHeaderTimeout;
-//   - the response, written as net/http writes it (laneWriter;
-//     lane_test.go checks it against net/http itself);
+//   - the response, written as net/http writes it (laneWriter);
 //   - a client leaving: it cancels the request's context, watched only
 //     once the request has lasted 50 ms (goneWatch);
 //   - graceful shutdown: net/http counts the connection as new all along
@@ -60,6 +60,9 @@ import (
 //     request is served (earlyConn.Close), shutdown closes the lane's idle
 //     connections and ends the others after their response, and Run
 //     waits for them (lane.wait).
+//
+// lane_diff_test.go sends the same bytes to a server with the lane and to
+// one without and compares what comes back, byte for byte.
 //
 // HTTP/2 and plain-HTTP listeners are net/http's alone.
 

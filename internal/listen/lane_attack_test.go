@@ -278,3 +278,37 @@ func TestLane_StreamingFlushesAndOutlivesWriteTimeout(t *testing.T) {
 		t.Fatalf("served by net/http (%d hand-overs), not the lane", n)
 	}
 }
+
+// A write a handler leaves behind, made after it returned while the next
+// request on the connection is being served, goes nowhere: it does not
+// reach the next response.
+func TestLane_LateWriteDoesNotReachTheNextResponse(t *testing.T) {
+	var kept http.ResponseWriter
+	lateErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/first":
+			kept = w
+			io.WriteString(w, "first")
+		case "/second":
+			// The first handler's writer, written while this one runs.
+			_, err := io.WriteString(kept, "LEAKED")
+			if err == nil {
+				err = http.NewResponseController(kept).Flush()
+			}
+			lateErr <- err
+			io.WriteString(w, "second")
+		}
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{}, true)
+	got := rawAnswers(t, addr, client, "GET /first HTTP/1.1\r\nHost: lane.test\r\n\r\nGET /second HTTP/1.1\r\nHost: lane.test\r\n\r\n", 2)
+	if len(got) != 2 || !strings.HasSuffix(got[0], `"first"`) || !strings.HasSuffix(got[1], `"second"`) {
+		t.Fatalf("answers %q", got)
+	}
+	if err := <-lateErr; err == nil {
+		t.Fatal("a write after the handler returned succeeded")
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("%d hand-overs", n)
+	}
+}

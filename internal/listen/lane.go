@@ -487,7 +487,14 @@ func (b laneBody) Write(p []byte) (int, error) {
 	return len(p), w.err
 }
 
-func (w *laneWriter) Header() http.Header { return w.h }
+// Header is the response's header map; once the response is done, a map
+// of its own, since the response's is the next one's (newLaneWriter).
+func (w *laneWriter) Header() http.Header {
+	if w.done {
+		return http.Header{}
+	}
+	return w.h
+}
 
 func (w *laneWriter) WriteHeader(code int) {
 	if w.status != 0 || w.done {

@@ -100,14 +100,17 @@ const (
 
 // laneConn is a connection the lane serves.
 type laneConn struct {
-	l     *lane
-	c     net.Conn // the *tls.Conn
-	tls   *tls.ConnectionState
-	br    *bufio.Reader
-	bw    *bufio.Writer
-	h     http.Header   // the responses' header map, reused
-	bb    *bufio.Writer // the responses' body buffer (laneWriter.bb), reused
-	state atomic.Int32
+	l   *lane
+	c   net.Conn // the *tls.Conn
+	tls *tls.ConnectionState
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	h   http.Header   // the responses' header map, reused
+	bb  *bufio.Writer // the responses' body buffer (laneWriter.bb), reused
+	// fields holds the header fields of the response being written, from
+	// the moment its status is (laneWriter.snapshot) to its commit.
+	fields bytes.Buffer
+	state  atomic.Int32
 }
 
 // serve serves ec's requests while they are plain. It returns nil when it
@@ -432,22 +435,27 @@ const bufferBeforeChunking = 2048
 // flushes are laneBody's writes, the first of which commits the header;
 // each is a chunk when the response is chunked.
 type laneWriter struct {
-	lc          *laneConn
-	req         *http.Request
-	h           http.Header
-	bb          *bufio.Writer
-	status      int
-	committed   bool
-	chunked     bool
-	noBody      bool  // HEAD, 204, 304
-	declared    int64 // the handler's Content-Length, -1 without
-	written     int64
-	trailers    []string
-	scratch     [32]byte // the Date and Content-Length values, formatted
-	closeAfter  bool
-	handlerDone bool // bb's last flush: the body is what it holds
-	done        bool
-	err         error
+	lc        *laneConn
+	req       *http.Request
+	h         http.Header
+	bb        *bufio.Writer
+	status    int
+	committed bool
+	chunked   bool
+	noBody    bool  // HEAD, 204, 304
+	declared  int64 // the handler's Content-Length, -1 without
+	written   int64
+	trailers  []string
+	scratch   [32]byte // the Date and Content-Length values, formatted
+	// What snapshot noted of the header when the final status was
+	// written; its fields are in the connection's fields buffer.
+	hasTrailers, hasType, hasDate, hasEncoding, closeHeader bool
+	te                                                      string
+	connection                                              []string
+	closeAfter                                              bool
+	handlerDone                                             bool // bb's last flush: the body is what it holds
+	done                                                    bool
+	err                                                     error
 }
 
 // newLaneWriter is the writer of r's response. Each response has its own,
@@ -519,6 +527,7 @@ func (w *laneWriter) WriteHeader(code int) {
 			delete(w.h, "Content-Length")
 		}
 	}
+	w.snapshot()
 }
 
 func (w *laneWriter) setErr(err error) {
@@ -556,54 +565,33 @@ func (w *laneWriter) Write(p []byte) (int, error) {
 // returned and first is the whole body, which then gets a Content-Length.
 func (w *laneWriter) commit(done bool, first []byte) {
 	w.committed = true
-	h := w.h
-	trailers := false
-	for _, v := range h["Trailer"] {
-		trailers = true
-		for _, k := range strings.Split(v, ",") {
-			if k = http.CanonicalHeaderKey(textproto.TrimString(k)); k != "" {
-				w.trailers = append(w.trailers, k)
-			}
-		}
-	}
-	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			trailers = true
-		}
-	}
-	te := h.Get("Transfer-Encoding")
 	isHEAD := w.req.Method == http.MethodHead
 	bodyAllowed := w.status != http.StatusNoContent && w.status != http.StatusNotModified && w.status >= 200
 	var sniffed string
-	if _, haveType := h["Content-Type"]; !haveType && bodyAllowed && te == "" && h.Get("Content-Encoding") == "" && len(first) > 0 {
+	if !w.hasType && bodyAllowed && w.te == "" && !w.hasEncoding && len(first) > 0 {
 		sniffed = http.DetectContentType(first)
 	}
-	autoLength := done && !trailers && te == "" && bodyAllowed && w.declared < 0 && (!isHEAD || len(first) > 0)
+	autoLength := done && !w.hasTrailers && w.te == "" && bodyAllowed && w.declared < 0 && (!isHEAD || len(first) > 0)
 	if autoLength {
 		w.declared = int64(len(first))
 	}
-	var skip skipSet
-	switch {
-	case isHEAD || !bodyAllowed, w.declared >= 0:
-		skip |= skipTE
-	default:
+	if !isHEAD && bodyAllowed && w.declared < 0 {
 		w.chunked = true
-		skip |= skipTE | skipCL
 	}
-	if !bodyAllowed {
-		skip |= skipCL
-	}
-	closeHeader := httpguts.HeaderValuesContainsToken(h["Connection"], "close")
-	if closeHeader || w.lc.l.shuttingDown.Load() {
+	if w.closeHeader || w.lc.l.shuttingDown.Load() {
 		w.closeAfter = true
-	}
-	if w.closeAfter && !closeHeader {
-		skip |= skipConnection
 	}
 	bw := w.lc.bw
 	writeStatus(bw, w.status)
-	writeFields(bw, h, skip, w.trailers)
-	if _, ok := h["Date"]; !ok {
+	bw.Write(w.lc.fields.Bytes())
+	if w.closeAfter && !w.closeHeader {
+		bw.WriteString("Connection: close\r\n")
+	} else {
+		for _, v := range w.connection {
+			writeField(bw, "Connection", v)
+		}
+	}
+	if !w.hasDate {
 		bw.WriteString("Date: ")
 		bw.Write(time.Now().UTC().AppendFormat(w.scratch[:0], http.TimeFormat))
 		bw.WriteString("\r\n")
@@ -619,11 +607,42 @@ func (w *laneWriter) commit(done bool, first []byte) {
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	if skip&skipConnection != 0 {
-		bw.WriteString("Connection: close\r\n")
-	}
 	_, err := bw.WriteString("\r\n")
 	w.setErr(err)
+}
+
+// snapshot takes down the header as it is when the final status is
+// written: net/http sends that header, whatever the handler changes in
+// its map afterwards (trailers aside), and so does the lane. Where net/http
+// clones the map, the lane writes its fields out now, to be sent at
+// commit, and notes what commit needs to know of them.
+func (w *laneWriter) snapshot() {
+	h := w.h
+	for _, v := range h["Trailer"] {
+		w.hasTrailers = true
+		for _, k := range strings.Split(v, ",") {
+			if k = http.CanonicalHeaderKey(textproto.TrimString(k)); k != "" {
+				w.trailers = append(w.trailers, k)
+			}
+		}
+	}
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			w.hasTrailers = true
+		}
+	}
+	w.te = h.Get("Transfer-Encoding")
+	_, w.hasType = h["Content-Type"]
+	_, w.hasDate = h["Date"]
+	w.hasEncoding = h.Get("Content-Encoding") != ""
+	w.connection = slices.Clone(h["Connection"])
+	w.closeHeader = httpguts.HeaderValuesContainsToken(w.connection, "close")
+	skip := skipTE | skipConnection
+	if w.status == http.StatusNoContent || w.status == http.StatusNotModified || w.status < 200 {
+		skip |= skipCL
+	}
+	w.lc.fields.Reset()
+	writeFields(&w.lc.fields, h, skip, w.trailers)
 }
 
 // skipSet names header fields commit leaves out of the handler's.
@@ -649,7 +668,7 @@ var fieldCleaner = strings.NewReplacer("\n", " ", "\r", " ")
 // writeFields writes h's fields but those skip names, as net/http does:
 // no field whose name is not a token, CR and LF in values as spaces, no
 // trailer, declared or prefixed.
-func writeFields(bw *bufio.Writer, h http.Header, skip skipSet, trailers []string) {
+func writeFields(bw stringWriter, h http.Header, skip skipSet, trailers []string) {
 	for k, vv := range h {
 		switch {
 		case k == "Transfer-Encoding" && skip&skipTE != 0, k == "Content-Length" && skip&skipCL != 0,
@@ -660,15 +679,26 @@ func writeFields(bw *bufio.Writer, h http.Header, skip skipSet, trailers []strin
 			continue
 		}
 		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n") {
-				v = fieldCleaner.Replace(v)
-			}
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(textproto.TrimString(v))
-			bw.WriteString("\r\n")
+			writeField(bw, k, v)
 		}
 	}
+}
+
+// writeField writes one field as net/http does: CR and LF in the value as
+// spaces, its ends trimmed.
+func writeField(bw stringWriter, k, v string) {
+	if strings.ContainsAny(v, "\r\n") {
+		v = fieldCleaner.Replace(v)
+	}
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(textproto.TrimString(v))
+	bw.WriteString("\r\n")
+}
+
+// stringWriter is a *bufio.Writer or a *bytes.Buffer.
+type stringWriter interface {
+	WriteString(string) (int, error)
 }
 
 func (w *laneWriter) Flush() { w.FlushError() }

@@ -84,6 +84,19 @@ var laneHandlers = map[string]http.HandlerFunc{
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write([]byte{0x1f, 0x8b, 0, 0})
 	},
+	"101 without an upgrade": func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		io.WriteString(w, "not allowed")
+	},
+	"two statuses": func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		w.WriteHeader(http.StatusTeapot)
+		io.WriteString(w, "first status wins")
+	},
+	"header after write": func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "body")
+		w.Header().Set("X-Late", "ignored")
+	},
 	"date kept": func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
 		io.WriteString(w, "dated")
@@ -174,7 +187,7 @@ func laneExchange(t *testing.T, addr string, client *tls.Config, method, extra s
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.StatusCode >= 200 {
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
 		res.Interim = append(res.Interim, resp.StatusCode)

@@ -186,16 +186,21 @@ func newLaneDiff(t testing.TB) *laneDiff {
 	return &laneDiff{std: std, lane: lane, client: client}
 }
 
-// compare sends raw to both servers, then closes its writing side, and
-// returns what differs in what came back, or "".
+// compare sends raw to both servers and returns what differs in what came
+// back, or "". A server may close the connection before it has read all of
+// raw (after a refusal): the client's write then fails, or the close
+// resets the connection, which can take with it what was sent before.
+// Which of the two happens depends on timing, not on the server, so such
+// an exchange is not compared.
 func (d *laneDiff) compare(raw string) string {
 	var std, lane string
+	var stdOK, laneOK bool
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); std = d.transcript(d.std, raw) }()
-	go func() { defer wg.Done(); lane = d.transcript(d.lane, raw) }()
+	go func() { defer wg.Done(); std, stdOK = d.transcript(d.std, raw) }()
+	go func() { defer wg.Done(); lane, laneOK = d.transcript(d.lane, raw) }()
 	wg.Wait()
-	if std == lane {
+	if std == lane || !stdOK || !laneOK {
 		return ""
 	}
 	return fmt.Sprintf("net/http:\n%s\nlane:\n%s", std, lane)
@@ -219,23 +224,32 @@ func sortFields(s string) string {
 }
 
 // transcript is everything addr sends back for raw, until it closes the
-// connection, Date lines removed and fields sorted.
-func (d *laneDiff) transcript(addr, raw string) string {
+// connection, Date lines removed and fields sorted; false when the
+// exchange was cut (see compare).
+func (d *laneDiff) transcript(addr, raw string) (string, bool) {
 	c, err := tls.Dial("tcp", addr, d.client)
 	if err != nil {
-		return "dial: " + err.Error()
+		return "dial: " + err.Error(), true
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second)) // guard only
-	if _, err := io.WriteString(c, raw); err != nil {
-		return "write: " + err.Error()
-	}
-	c.CloseWrite()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(c, raw)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		wrote <- err
+	}()
 	var b bytes.Buffer
-	_, err = io.Copy(&b, c)
+	_, rerr := io.Copy(&b, c)
+	werr := <-wrote
 	out := sortFields(dateLine.ReplaceAllString(b.String(), ""))
-	if err != nil && !strings.Contains(err.Error(), "connection reset") {
-		out += "\n[" + err.Error() + "]"
+	if werr != nil || (rerr != nil && strings.Contains(rerr.Error(), "connection reset")) {
+		return out, false
 	}
-	return out
+	if rerr != nil {
+		out += "\n[" + rerr.Error() + "]"
+	}
+	return out, true
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/testenv"
 )
 
 // laneHandlers are the responses the lane must write as net/http does.
@@ -151,7 +153,7 @@ func serveTLSWith(t testing.TB, h http.Handler, o Options, withLane bool, cert t
 	l := s.lane()
 	if l == nil {
 		if !wrapTLS {
-			t.Skip("the lane needs Go 1.27 (early_tls.go); go.mod's toolchain is go1.27.3")
+			testenv.Missing(t, "Go 1.27, which the lane needs (early_tls.go)", "GOTOOLCHAIN=go1.27.3, as go.mod says")
 		}
 		t.Fatal("a TLS server has no lane")
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -435,27 +436,32 @@ const bufferBeforeChunking = 2048
 // flushes are laneBody's writes, the first of which commits the header;
 // each is a chunk when the response is chunked.
 type laneWriter struct {
-	lc        *laneConn
-	req       *http.Request
-	h         http.Header
-	bb        *bufio.Writer
-	status    int
-	committed bool
-	chunked   bool
-	noBody    bool  // HEAD, 204, 304
-	declared  int64 // the handler's Content-Length, -1 without
-	written   int64
-	trailers  []string
-	scratch   [32]byte // the Date and Content-Length values, formatted
+	lc          *laneConn
+	req         *http.Request
+	h           http.Header
+	bb          *bufio.Writer
+	status      int
+	committed   bool
+	chunked     bool
+	noBody      bool  // HEAD, 204, 304
+	declared    int64 // the handler's Content-Length, -1 without
+	written     int64
+	scratch     [32]byte // the Date and Content-Length values, formatted
+	closeAfter  bool
+	handlerDone bool // bb's last flush: the body is what it holds
+	done        bool
+	err         error
+
 	// What snapshot noted of the header when the final status was
 	// written; its fields are in the connection's fields buffer.
-	hasTrailers, hasType, hasDate, hasEncoding, closeHeader bool
-	te                                                      string
-	connection                                              []string
-	closeAfter                                              bool
-	handlerDone                                             bool // bb's last flush: the body is what it holds
-	done                                                    bool
-	err                                                     error
+	trailers    []string // the names Trailer declares
+	hasTrailers bool     // Trailer, or a field named with http.TrailerPrefix
+	hasType     bool     // Content-Type
+	hasDate     bool
+	hasEncoding bool     // Content-Encoding
+	closeHeader bool     // Connection: close
+	te          string   // Transfer-Encoding
+	connection  []string // Connection's values
 }
 
 // newLaneWriter is the writer of r's response. Each response has its own,
@@ -507,6 +513,9 @@ func (w *laneWriter) Header() http.Header {
 func (w *laneWriter) WriteHeader(code int) {
 	if w.status != 0 || w.done {
 		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		bw := w.lc.bw
@@ -668,6 +677,9 @@ var fieldCleaner = strings.NewReplacer("\n", " ", "\r", " ")
 // writeFields writes h's fields but those skip names, as net/http does:
 // no field whose name is not a token, CR and LF in values as spaces, no
 // trailer, declared or prefixed.
+//
+// Unlike net/http, it does not sort them: their order carries no meaning,
+// and sorting them cost 2.9 µs a request (bench/compare.sh, 8 pairs).
 func writeFields(bw stringWriter, h http.Header, skip skipSet, trailers []string) {
 	for k, vv := range h {
 		switch {

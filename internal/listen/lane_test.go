@@ -99,6 +99,10 @@ var laneHandlers = map[string]http.HandlerFunc{
 		io.WriteString(w, "body")
 		w.Header().Set("X-Late", "ignored")
 	},
+	"invalid status": func(w http.ResponseWriter, r *http.Request) {
+		defer func() { recover(); io.WriteString(w, "recovered") }()
+		w.WriteHeader(1000)
+	},
 	"date kept": func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
 		io.WriteString(w, "dated")

@@ -65,6 +65,8 @@ var laneHandlers = map[string]http.HandlerFunc{
 	},
 	"newlines in a value": func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["X-A"] = []string{"a\r\nX-Injected: b", " padded\t"}
+		w.Header()["X-Lf"] = []string{strings.Repeat("long ", 40) + "\nX-Injected-Lf: c"}
+		w.Header()["X-Cr"] = []string{strings.Repeat("long ", 40) + "\rX-Injected-Cr: d"}
 		io.WriteString(w, "ok")
 	},
 	"bad name": func(w http.ResponseWriter, r *http.Request) {

@@ -313,3 +313,126 @@ func TestLane_LateWriteDoesNotReachTheNextResponse(t *testing.T) {
 		t.Fatalf("%d hand-overs", n)
 	}
 }
+
+// The lane leaves the head's read deadline on the connection while the
+// handler runs; the client watch lifts it. A client that leaves after
+// ReadHeaderTimeout has passed still cancels its request's context.
+func TestLane_ClientGoneCancelsAfterHeadTimeout(t *testing.T) {
+	const headTimeout = 200 * time.Millisecond
+	cancelled := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(10 * time.Second): // guard only
+		}
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{ReadHeaderTimeout: headTimeout}, true)
+	c := dialLane(t, addr, client)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	time.Sleep(2 * headTimeout)
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request's context outlived its client")
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("%d hand-overs", n)
+	}
+}
+
+// The lane renews a connection's write deadline at most once every
+// WriteTimeout/8, not for every request: a client that reads one answer,
+// then stops reading on the next request of the same connection, is cut
+// off all the same.
+func TestLane_SlowReadOnKeptAliveConnection(t *testing.T) {
+	writeErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		buf := make([]byte, 64<<10)
+		for range 1000 { // 64 MB, far beyond socket buffers
+			if _, err := w.Write(buf); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+		writeErr <- nil
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{WriteTimeout: 200 * time.Millisecond}, true)
+	c := dialLane(t, addr, client)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET /small HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	if res, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, res.Body)
+	}
+	io.WriteString(c, "GET /large HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	// Never read.
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Fatal("64 MB written to a client that reads nothing")
+		}
+	case <-time.After(15 * time.Second): // guard only
+		t.Fatal("write to a non-reading client still blocked")
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("%d hand-overs", n)
+	}
+}
+
+// A handler's own write deadline (http.ResponseController) holds for its
+// request: a deadline already past fails its writes. It does not outlive
+// the request: the next request on the connection, after that deadline,
+// is answered whole.
+func TestLane_HandlerWriteDeadlineHoldsForItsRequestOnly(t *testing.T) {
+	writeErr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/short":
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+			io.WriteString(w, "short")
+		case "/past":
+			http.NewResponseController(w).SetWriteDeadline(time.Unix(1, 0))
+			_, err := w.Write(make([]byte, 64<<10)) // beyond the body buffer: written now
+			writeErr <- err
+		default:
+			io.WriteString(w, strings.Repeat("x", 64<<10))
+		}
+	})
+	addr, l, client, _ := serveTLS(t, h, Options{}, true)
+
+	c := dialLane(t, addr, client)
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/short", "/next"} {
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d, %d bytes, %v", path, res.StatusCode, len(b), err)
+		}
+		time.Sleep(100 * time.Millisecond) // past /short's deadline
+	}
+
+	c2 := dialLane(t, addr, client)
+	io.WriteString(c2, "GET /past HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	select {
+	case err := <-writeErr:
+		if err == nil {
+			t.Error("a write went out past the handler's own deadline")
+		}
+	case <-time.After(10 * time.Second): // guard only
+		t.Fatal("no write")
+	}
+	if n := l.handOvers.Load(); n != 0 {
+		t.Fatalf("%d hand-overs", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,4 +396,28 @@ func TestLane_NoLane(t *testing.T) {
 	if s, _ = NewServer("127.0.0.1:0", okHandler(), nil, Options{}); s.lane() != nil {
 		t.Fatal("a plain-HTTP server has a lane")
 	}
+}
+
+// TestHTTPDate checks the Date value shared within a second: it is the
+// second's, changes with the second, and is the format net/http sends.
+func TestHTTPDate(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, now := range []time.Time{t0, t0.Add(999 * time.Millisecond), t0.Add(time.Second), t0.Add(-time.Hour).In(time.FixedZone("X", 3600)), t0} {
+		if got, want := string(httpDate(now)), now.UTC().Format(http.TimeFormat); got != want {
+			t.Errorf("httpDate(%v) = %q, want %q", now, got, want)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 1000 {
+				now := t0.Add(time.Duration(i*1000+j) * time.Millisecond)
+				if got, want := string(httpDate(now)), now.UTC().Format(http.TimeFormat); got != want {
+					t.Errorf("httpDate(%v) = %q, want %q", now, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -340,7 +340,9 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 		},
 	}
 	if tlsConfig != nil && wrapTLS && !o.NoLane {
-		st.lane = newLane(srv.Handler, o)
+		// The lane sets its requests' write deadlines itself (it has no
+		// request body to bound): withDeadlines is net/http's alone.
+		st.lane = newLane(dispatched(strictFraming(h, rejected)), o)
 		srv.RegisterOnShutdown(st.lane.beginShutdown)
 	}
 	s := &Server{HTTP: srv, ShutdownTimeout: o.ShutdownTimeout, state: st, securityLog: o.SecurityLog, refuse: o.Refuse}

@@ -52,7 +52,9 @@ import (
 //     connection's start for the first one), IdleTimeout between
 //     requests, which ends when 4 bytes of the next have come, as in
 //     net/http; a head that stalls ends the connection, it is not handed
-//     over for a second ReadHeaderTimeout;
+//     over for a second ReadHeaderTimeout; WriteTimeout for each write
+//     (renewWrite: the deadline kept per connection, moved when an
+//     eighth of it has passed, where withDeadlines sets it per request);
 //   - the response, written as net/http writes it (laneWriter);
 //   - a client leaving: it cancels the request's context, watched only
 //     once the request has lasted 50 ms (goneWatch);

@@ -347,7 +347,8 @@ type headParser struct {
 // without consuming it: the request and its head's length, or a nil
 // request when it is not plain, its head does not fit in the buffer or it
 // does not parse: net/http is then to read it. An error is the
-// connection's.
+// connection's. The head is parsed by parseSimpleHead when it can,
+// otherwise by http.ReadRequest.
 func (lc *laneConn) peekRequest() (*http.Request, int, error) {
 	var head []byte
 	for n := 1; ; {
@@ -363,13 +364,20 @@ func (lc *laneConn) peekRequest() (*http.Request, int, error) {
 			return nil, 0, nil
 		}
 	}
-	p := headParsers.Get().(*headParser)
-	p.r.Reset(head)
-	p.br.Reset(&p.r)
-	req, err := http.ReadRequest(p.br)
-	p.r.Reset(nil) // the pool keeps no connection's buffer
-	headParsers.Put(p)
-	if err != nil || !plain(req) {
+	req, ok := parseSimpleHead(head)
+	if !ok {
+		p := headParsers.Get().(*headParser)
+		p.r.Reset(head)
+		p.br.Reset(&p.r)
+		var err error
+		req, err = http.ReadRequest(p.br)
+		p.r.Reset(nil) // the pool keeps no connection's buffer
+		headParsers.Put(p)
+		if err != nil {
+			return nil, 0, nil
+		}
+	}
+	if !plain(req) {
 		return nil, 0, nil
 	}
 	return req, len(head), nil

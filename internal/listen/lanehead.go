@@ -51,6 +51,8 @@ func parseSimpleHead(head []byte) (*http.Request, bool) {
 	h := make(http.Header, n)
 	slab := make([]string, n) // each name's first value, as textproto does
 	var key [64]byte
+	var host string
+	hosts := 0
 	for s != "\r\n" {
 		eol := strings.Index(s, "\r\n")
 		line := s[:eol]
@@ -93,6 +95,12 @@ func parseSimpleHead(head []byte) (*http.Request, bool) {
 		switch k {
 		case "Content-Length", "Transfer-Encoding":
 			return nil, false
+		case "Host": // ReadRequest moves it to Request.Host
+			if hosts++; hosts > 1 {
+				return nil, false
+			}
+			host = v
+			continue
 		}
 		if vv := h[k]; vv != nil {
 			h[k] = append(vv, v)
@@ -102,14 +110,12 @@ func parseSimpleHead(head []byte) (*http.Request, bool) {
 			h[k] = vv
 		}
 	}
-	host := h["Host"]
-	if len(host) > 1 {
-		return nil, false
-	}
-	delete(h, "Host") // ReadRequest moves it to Request.Host
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return nil, false
+	u := simpleURL(target)
+	if u == nil {
+		var err error
+		if u, err = url.ParseRequestURI(target); err != nil {
+			return nil, false
+		}
 	}
 	// fixPragmaCacheControl.
 	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
@@ -125,11 +131,37 @@ func parseSimpleHead(head []byte) (*http.Request, bool) {
 		ProtoMinor: 1,
 		Header:     h,
 		Body:       http.NoBody,
-		Host:       strings.Join(host, ""),
+		Host:       host,
 		Close:      httpguts.HeaderValuesContainsToken(h["Connection"], "close"),
 		RequestURI: target,
 	}, true
 }
+
+// simpleURL is url.ParseRequestURI(target) for an origin-form target
+// whose path is made of bytes the URL package neither unescapes nor escapes (letters,
+// digits and -._~$&+,/:;=@), with at most one '?' followed by a query of
+// those bytes; nil for any other target, to be parsed by
+// url.ParseRequestURI.
+func simpleURL(target string) *url.URL {
+	if !strings.HasPrefix(target, "/") {
+		return nil
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(target); i++ {
+		if !pathByte[target[i]] && (target[i] != '?' || i != len(path)) {
+			return nil
+		}
+	}
+	return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+}
+
+// pathByte says which bytes simpleURL takes as they are.
+var pathByte = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~$&+,/:;=@") {
+		t[c] = true
+	}
+	return t
+}()
 
 // tokenByte says which bytes a field name may hold (httpguts.IsTokenRune).
 var tokenByte = func() (t [256]bool) {

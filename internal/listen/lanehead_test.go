@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -189,6 +190,43 @@ func benchmarkParseHead(b *testing.B, head []byte) {
 			r.Reset(head)
 			br.Reset(&r)
 			http.ReadRequest(br)
+		}
+	})
+}
+
+// simpleURL gives what url.ParseRequestURI gives, or nil.
+func TestSimpleURL(t *testing.T) {
+	for _, target := range []string{
+		"/", "/a/b.c", "/a?", "/a?b=1&c=2", "/a?b?c", "/a??", "/?", "/a/%41", "/a b", "/a#b",
+		"/a!b", "/a*b", "/(x)", "/'", "/a;b,c:d@e$f+g=h~i_j", "//x", "/a/../b", "/?q=%zz",
+	} {
+		want, err := url.ParseRequestURI(target)
+		got := simpleURL(target)
+		switch {
+		case got == nil:
+		case err != nil:
+			t.Errorf("%q: %+v, where ParseRequestURI refuses it: %v", target, got, err)
+		case !reflect.DeepEqual(got, want):
+			t.Errorf("%q: %+v, want %+v", target, got, want)
+		}
+	}
+}
+
+func FuzzSimpleURL(f *testing.F) {
+	for _, s := range []string{"/", "/a?b", "/a?", "/a??", "/x/y;z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		got := simpleURL(target)
+		if got == nil {
+			return
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatalf("%q: %+v, where ParseRequestURI refuses it: %v", target, got, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %+v, want %+v", target, got, want)
 		}
 	})
 }

@@ -115,6 +115,7 @@ type laneConn struct {
 	// the moment its status is (laneWriter.snapshot) to its commit.
 	fields bytes.Buffer
 	state  atomic.Int32
+	gone   goneWatch
 	// wset is when the write deadline was last set WriteTimeout ahead
 	// (renewWrite); zero when it is to be set at the next write. wcustom
 	// says a handler set a deadline of its own (laneWriter.SetWriteDeadline),
@@ -128,6 +129,7 @@ type laneConn struct {
 // ec.replay), else errLaneDone for net/http to close it.
 func (l *lane) serve(ctx context.Context, ec *earlyConn, tc *tls.Conn) error {
 	lc := &laneConn{l: l, c: tc}
+	lc.gone.lc = lc
 	l.mu.Lock()
 	if l.shuttingDown.Load() {
 		l.mu.Unlock()
@@ -231,8 +233,8 @@ func (lc *laneConn) idle() bool {
 func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(base)
 	req = req.WithContext(ctx)
-	gone := &goneWatch{lc: lc, cancel: cancel}
-	gone.timer = time.AfterFunc(goneAfter, gone.start)
+	gone := &lc.gone
+	gone.begin(cancel)
 	defer func() {
 		gone.stop()
 		cancel()
@@ -433,30 +435,48 @@ const goneAfter = 50 * time.Millisecond
 
 // goneWatch cancels the request's context when the client leaves, reading
 // the connection in the background once the request has lasted goneAfter.
+// A connection has one, and one timer, for all its requests.
 type goneWatch struct {
 	lc      *laneConn
-	cancel  func()
 	timer   *time.Timer
 	mu      sync.Mutex
+	cancel  func() // the request's
 	stopped bool
-	done    chan struct{}
+	done    chan struct{} // the watch's end, once it started
 }
 
+// begin starts the wait for the request whose context cancel cancels.
+func (g *goneWatch) begin(cancel func()) {
+	g.mu.Lock()
+	g.cancel, g.stopped, g.done = cancel, false, nil
+	g.mu.Unlock()
+	if g.timer == nil {
+		g.timer = time.AfterFunc(goneAfter, g.start)
+	} else {
+		g.timer.Reset(goneAfter)
+	}
+}
+
+// start starts the watch, on the timer's goroutine. A start for the
+// previous request that comes late (its timer fired as it ended) starts
+// the watch early for this one, which is harmless; started once, it is
+// not started again.
 func (g *goneWatch) start() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.stopped {
+	if g.stopped || g.done != nil {
 		return
 	}
 	g.done = make(chan struct{})
+	done, cancel := g.done, g.cancel
 	// The head's deadline is still on the connection (serveRequests
 	// leaves it). Lifted here, under mu: stop's own deadline, which ends
 	// the read, comes after it.
 	g.lc.c.SetReadDeadline(time.Time{})
 	go func() {
-		defer close(g.done)
+		defer close(done)
 		if _, err := g.lc.br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			g.cancel()
+			cancel()
 		}
 	}()
 }

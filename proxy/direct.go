@@ -22,7 +22,8 @@ import (
 // Upgrade, a body already buffered or none, no FlushInterval) is written
 // to a pooled connection and its response read back in the request's own
 // goroutine, with net/http's response parser (http.ReadResponse, the one
-// Transport uses) and without copying the request. What httputil's
+// Transport uses; simpleResponse parses the simplest heads the same way,
+// faster) and without copying the request. What httputil's
 // ReverseProxy and Transport do for such a request is done here the same
 // way, and the shared parts are the same code: hop-by-hop headers removed
 // both ways (and those the Connection header names), the client's
@@ -164,7 +165,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 	}
 	c.budget = maxResponseHeaderBytes
 	for n := 0; ; n++ {
-		res, err := http.ReadResponse(c.br, r)
+		res, err := readResponse(c.br, r)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/rampart-dev/rampart/internal/httphead"
+)
+
+// readResponse reads the upstream's response to r from br: the simple
+// ones parsed by simpleResponse, any other by http.ReadResponse.
+func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	if res := simpleResponse(br, r); res != nil {
+		return res, nil
+	}
+	return http.ReadResponse(br, r)
+}
+
+// simpleResponse parses the response at the start of br the way
+// http.ReadResponse does, when its head is buffered whole with its first
+// bytes and it is of the kind most upstreams send, in two thirds of
+// ReadResponse's time with 6 allocations where it makes 10
+// (BenchmarkReadResponse): HTTP/1.1, a status from 200 to 599 but 204 and
+// 304, CRLF lines, simple fields (httphead), one Content-Length of
+// digits, no Transfer-Encoding, the answer to a request other than HEAD.
+// Otherwise it returns nil, having consumed nothing, and the response is
+// ReadResponse's to parse or refuse; so is any error reading the first
+// bytes. FuzzSimpleResponse checks that both give the same response and
+// body.
+func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := br.Peek(1); err != nil { // waits for the first bytes
+		return nil
+	}
+	b, _ := br.Peek(br.Buffered())
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 || !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {
+		return nil
+	}
+	s := string(b[:end+4])
+	eol := strings.Index(s, "\r\n")
+	if eol < len("HTTP/1.1 200 ") || s[len("HTTP/1.1 200")] != ' ' {
+		return nil
+	}
+	status := s[len("HTTP/1.1 "):eol]
+	for i := 0; i < len(status); i++ {
+		if c := status[i]; (c < ' ' && c != '\t') || c >= 0x7f {
+			return nil
+		}
+	}
+	code := 0
+	for _, c := range []byte(status[:3]) {
+		if c < '0' || c > '9' {
+			return nil
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || code > 599 || code == http.StatusNoContent || code == http.StatusNotModified {
+		return nil
+	}
+
+	fields, n, ok := httphead.Start(s[eol+2:])
+	if !ok {
+		return nil
+	}
+	h := make(http.Header, n)
+	length := int64(-1)
+	for {
+		k, v, done, ok := fields.Next()
+		if !ok {
+			return nil
+		}
+		if done {
+			break
+		}
+		switch k {
+		case "Transfer-Encoding":
+			return nil
+		case "Content-Length":
+			if length >= 0 || len(v) == 0 || len(v) > 18 {
+				return nil
+			}
+			l, err := strconv.ParseUint(v, 10, 63)
+			if err != nil || strings.TrimLeft(v, "0123456789") != "" {
+				return nil
+			}
+			length = int64(l)
+		}
+		fields.Add(h, n, k, v)
+	}
+	if length < 0 {
+		return nil
+	}
+	httphead.FixPragma(h)
+	closing := httpguts.HeaderValuesContainsToken(h["Connection"], "close")
+	if closing {
+		delete(h, "Connection") // as ReadResponse does
+	}
+	br.Discard(len(s))
+	var body io.ReadCloser = http.NoBody
+	if length > 0 {
+		body = &fixedBody{r: br, n: length}
+	}
+	return &http.Response{
+		Status:        status,
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          body,
+		ContentLength: length,
+		Close:         closing,
+		Request:       r,
+	}
+}
+
+// fixedBody is a body of a declared length read from the connection's
+// reader, as net/http's for a response with a Content-Length: io.EOF
+// with the last bytes, io.ErrUnexpectedEOF when the connection ends
+// before them. Close does not read what is left: the proxy closes a
+// connection whose body it did not read to its end.
+type fixedBody struct {
+	r      *bufio.Reader
+	n      int64 // bytes left
+	closed bool
+}
+
+func (b *fixedBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.n == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	switch {
+	case err == io.EOF && b.n > 0:
+		err = io.ErrUnexpectedEOF
+	case err == nil && b.n == 0:
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *fixedBody) Close() error {
+	b.closed = true
+	return nil
+}

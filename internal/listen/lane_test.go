@@ -260,18 +260,29 @@ func (r laneResult) short() laneResult {
 // context, as net/http's background read does.
 func TestLane_ClientGoneCancels(t *testing.T) {
 	cancelled := make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, lane, _, client := laneServers(t, waitForCancel(cancelled))
+	c := dialLane(t, lane, client)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // past the watch's start
+	c.Close()
+	wantCancelled(t, cancelled)
+}
+
+// waitForCancel is a handler that waits for its request's context to
+// end, and then closes cancelled.
+func waitForCancel(cancelled chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			close(cancelled)
 		case <-time.After(10 * time.Second): // guard only
 		}
 	})
-	_, lane, _, client := laneServers(t, h)
-	c := dialLane(t, lane, client)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lane.test\r\n\r\n")
-	time.Sleep(100 * time.Millisecond) // past the watch's start
-	c.Close()
+}
+
+// wantCancelled waits for waitForCancel's request to be cancelled.
+func wantCancelled(t *testing.T, cancelled <-chan struct{}) {
+	t.Helper()
 	select {
 	case <-cancelled:
 	case <-time.After(10 * time.Second):

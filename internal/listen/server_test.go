@@ -182,16 +182,7 @@ func TestSlowRead_Disconnected(t *testing.T) {
 	for _, overTLS := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", overTLS), func(t *testing.T) {
 			writeErr := make(chan error, 1)
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				buf := make([]byte, 64<<10)
-				for range 1000 { // 64 MB, far beyond socket buffers
-					if _, err := w.Write(buf); err != nil {
-						writeErr <- err
-						return
-					}
-				}
-				writeErr <- nil
-			})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { write64MB(w, writeErr) })
 			o := Options{WriteTimeout: 100 * time.Millisecond}
 			var c net.Conn
 			if overTLS {
@@ -212,15 +203,35 @@ func TestSlowRead_Disconnected(t *testing.T) {
 			}
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			// Never read.
-			select {
-			case err := <-writeErr:
-				if err == nil {
-					t.Fatal("64 MB written to a client that reads nothing")
-				}
-			case <-time.After(15 * time.Second): // guard only
-				t.Fatal("write to a non-reading client still blocked")
-			}
+			wantWriteFailed(t, writeErr)
 		})
+	}
+}
+
+// write64MB writes 64 MB to w, far beyond socket buffers, and sends the
+// first write error, or nil, on errc.
+func write64MB(w http.ResponseWriter, errc chan<- error) {
+	buf := make([]byte, 64<<10)
+	for range 1000 {
+		if _, err := w.Write(buf); err != nil {
+			errc <- err
+			return
+		}
+	}
+	errc <- nil
+}
+
+// wantWriteFailed waits for write64MB, writing to a client that reads
+// nothing, to fail.
+func wantWriteFailed(t *testing.T, errc <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("64 MB written to a client that reads nothing")
+		}
+	case <-time.After(15 * time.Second): // guard only
+		t.Fatal("write to a non-reading client still blocked")
 	}
 }
 

@@ -128,6 +128,7 @@ type Metrics struct {
 	bansActive atomic.Pointer[func() int]
 	bodyUse    atomic.Pointer[func() (memory, disk int64)]
 	certs      atomic.Pointer[func() []Certificate]
+	laneConns  atomic.Pointer[func() (ended, handedOver int64)]
 }
 
 // New validates o and registers the collectors.
@@ -275,6 +276,17 @@ func (m *Metrics) SetBodyBufferUse(f func() (memory, disk int64)) {
 		return
 	}
 	m.bodyUse.Store(&f)
+}
+
+// SetHTTP1LaneConnections sets the function
+// rampart_http1_lane_connections_total reads at each scrape: the HTTPS
+// listener's LaneConnections (internal/listen). Nil removes the metric.
+func (m *Metrics) SetHTTP1LaneConnections(f func() (ended, handedOver int64)) {
+	if f == nil {
+		m.laneConns.Store(nil)
+		return
+	}
+	m.laneConns.Store(&f)
 }
 
 // SetCertificates sets the function the certificate expiry gauge reads at
@@ -622,6 +634,9 @@ var (
 		"Temporary-file space held by request bodies being buffered (of limits.body_temp_budget).", nil, nil)
 	certDesc = prometheus.NewDesc("rampart_tls_certificate_expiry_timestamp_seconds",
 		"Expiry (NotAfter, Unix seconds) of the certificate in service for each configured host name.", []string{"name"}, nil)
+	laneDesc = prometheus.NewDesc("rampart_http1_lane_connections_total",
+		"HTTPS/1.1 connections served by rampart's own HTTP/1.1 server (listen.http1_lane), counted as they end, by outcome: ended (served to their end) or handed_over (given to Go's server at a request with a body, an upgrade, Expect, HTTP/1.0 or a head Go's parser is to refuse).",
+		[]string{"outcome"}, nil)
 )
 
 func (c funcCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -629,6 +644,7 @@ func (c funcCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- bodyMemDesc
 	ch <- bodyDiskDesc
 	ch <- certDesc
+	ch <- laneDesc
 }
 
 func (c funcCollector) Collect(ch chan<- prometheus.Metric) {
@@ -640,6 +656,11 @@ func (c funcCollector) Collect(ch chan<- prometheus.Metric) {
 		mem, disk := (*f)()
 		ch <- prometheus.MustNewConstMetric(bodyMemDesc, prometheus.GaugeValue, float64(mem))
 		ch <- prometheus.MustNewConstMetric(bodyDiskDesc, prometheus.GaugeValue, float64(disk))
+	}
+	if f := m.laneConns.Load(); f != nil {
+		ended, handedOver := (*f)()
+		ch <- prometheus.MustNewConstMetric(laneDesc, prometheus.CounterValue, float64(ended), "ended")
+		ch <- prometheus.MustNewConstMetric(laneDesc, prometheus.CounterValue, float64(handedOver), "handed_over")
 	}
 	if f := m.certs.Load(); f != nil {
 		// One series per name: the earliest expiry wins when a name is

@@ -143,6 +143,7 @@ func TestScrape_NamesTypesAndLabels(t *testing.T) {
 	m.BanAdded()
 	m.SetBansActive(func() int { return 4 })
 	m.SetBodyBufferUse(func() (int64, int64) { return 1024, 4096 })
+	m.SetHTTP1LaneConnections(func() (int64, int64) { return 7, 2 })
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	m.SetCertificates(func() []metrics.Certificate {
 		return []metrics.Certificate{{Name: "example.com", NotAfter: exp}}
@@ -163,6 +164,7 @@ func TestScrape_NamesTypesAndLabels(t *testing.T) {
 		"rampart_body_buffer_memory_bytes":                     dto.MetricType_GAUGE,
 		"rampart_body_buffer_disk_bytes":                       dto.MetricType_GAUGE,
 		"rampart_tls_certificate_expiry_timestamp_seconds":     dto.MetricType_GAUGE,
+		"rampart_http1_lane_connections_total":                 dto.MetricType_COUNTER,
 		"rampart_config_reloads_total":                         dto.MetricType_COUNTER,
 		"rampart_config_last_reload_success_timestamp_seconds": dto.MetricType_GAUGE,
 		"rampart_build_info":                                   dto.MetricType_GAUGE,
@@ -223,6 +225,10 @@ func TestScrape_NamesTypesAndLabels(t *testing.T) {
 	}
 	if gauge("rampart_body_buffer_memory_bytes", nil) != 1024 || gauge("rampart_body_buffer_disk_bytes", nil) != 4096 {
 		t.Error("body buffers")
+	}
+	if counter("rampart_http1_lane_connections_total", map[string]string{"outcome": "ended"}) != 7 ||
+		counter("rampart_http1_lane_connections_total", map[string]string{"outcome": "handed_over"}) != 2 {
+		t.Error("lane connections")
 	}
 	if got := gauge("rampart_tls_certificate_expiry_timestamp_seconds", map[string]string{"name": "example.com"}); got != float64(exp.Unix()) {
 		t.Errorf("certificate expiry %v", got)

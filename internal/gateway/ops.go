@@ -102,6 +102,7 @@ func (g *Gateway) openAdmin(plan *config.Plan) error {
 	}
 	g.admin = adm
 	adm.Handle("GET /metrics", g.metrics.HTTPHandler())
+	g.metrics.SetHTTP1LaneConnections(g.https.LaneConnections)
 	if g.banner != nil {
 		b := g.banner
 		g.metrics.SetBansActive(func() int { return b.Stats().Active })

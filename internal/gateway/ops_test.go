@@ -147,6 +147,9 @@ func TestAdmin_MetricsScrapedAndParsed(t *testing.T) {
 	if _, ok := fams["rampart_http_request_duration_seconds"]; !ok {
 		t.Error("no request duration histogram")
 	}
+	if n := len(fams["rampart_http1_lane_connections_total"].GetMetric()); n != 2 {
+		t.Errorf("rampart_http1_lane_connections_total: %d series, want ended and handed_over", n)
+	}
 	for _, leak := range []string{"secret-raw-path-x", "203.0.113.99", "/.env"} {
 		if strings.Contains(body, leak) {
 			t.Errorf("a label carries %q", leak)

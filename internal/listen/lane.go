@@ -77,7 +77,8 @@ type lane struct {
 	writeTimeout      time.Duration
 	shuttingDown      atomic.Bool
 
-	handOvers atomic.Int64 // connections handed to net/http, for the tests
+	handOvers atomic.Int64 // connections handed to net/http (Server.LaneConnections)
+	ended     atomic.Int64 // connections served to their end
 
 	mu      sync.Mutex
 	conns   map[*laneConn]struct{}
@@ -159,6 +160,7 @@ func (l *lane) serve(ctx context.Context, ec *earlyConn, tc *tls.Conn) error {
 		l.handOvers.Add(1)
 		return nil
 	}
+	l.ended.Add(1)
 	return errLaneDone
 }
 

@@ -432,3 +432,33 @@ func TestHTTPDate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// LaneConnections counts, as they end, the connections the lane served to
+// their end and those it handed to net/http; a server without the lane
+// counts none.
+func TestServer_LaneConnections(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	addr, l, client, _ := serveTLS(t, h, Options{}, true)
+	s := &Server{state: &serverState{lane: l}}
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: lane.test\r\nConnection: close\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+	} {
+		if got := rawAnswers(t, addr, client, raw, 1); len(got) != 1 || !strings.HasPrefix(got[0], "200 ") {
+			t.Fatalf("%q: %q", raw, got)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; { // guard only
+		ended, handedOver := s.LaneConnections()
+		if ended == 1 && handedOver == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ended, %d handed over; want 1 and 1", ended, handedOver)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ended, handedOver := (&Server{}).LaneConnections(); ended != 0 || handedOver != 0 {
+		t.Errorf("without the lane: %d, %d", ended, handedOver)
+	}
+}

@@ -407,6 +407,20 @@ func (e errorLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	return e.Handler.Handle(ctx, r)
 }
 
+// LaneConnections counts the HTTPS/1.1 connections the lane (lane.go)
+// has served since the server started: those it served to their end, and
+// those it handed to net/http's server at a request that was not plain
+// (a body, an upgrade, Expect, HTTP/1.0, a head net/http's parser is to
+// refuse). A connection counts when it ends or is handed over. Both are
+// zero without the lane.
+func (s *Server) LaneConnections() (ended, handedOver int64) {
+	l := s.lane()
+	if l == nil {
+		return 0, 0
+	}
+	return l.ended.Load(), l.handOvers.Load()
+}
+
 // lane is the server's lane (lane.go), or nil.
 func (s *Server) lane() *lane {
 	if s.state == nil {

@@ -13,7 +13,9 @@ import (
 // withDeadlines applies the body-read and per-write timeouts described on
 // Options.ReadTimeout and Options.WriteTimeout, through
 // http.ResponseController so it works for HTTP/1 connections and HTTP/2
-// streams alike.
+// streams alike, for the requests net/http's servers serve. The lane's
+// requests have no body, and the lane renews their write deadline itself
+// (laneConn.renewWrite).
 func withDeadlines(h http.Handler, readTimeout, writeTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)

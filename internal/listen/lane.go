@@ -191,11 +191,6 @@ func (lc *laneConn) serveRequests(ctx context.Context) (handOver bool) {
 			return false // closed while idle
 		}
 		wait = l.idleTimeout
-		// A head already read whole needs no deadline of its own: most
-		// do, and each deadline set costs a timer's update.
-		if b, _ := lc.br.Peek(lc.br.Buffered()); headEnd(b) < 0 {
-			lc.c.SetReadDeadline(time.Now().Add(l.readHeaderTimeout))
-		}
 		req, n, err := lc.peekRequest()
 		if err != nil {
 			// A stalled or broken head ends the connection, as in
@@ -355,7 +350,7 @@ type headParser struct {
 // otherwise by http.ReadRequest.
 func (lc *laneConn) peekRequest() (*http.Request, int, error) {
 	var head []byte
-	for n := 1; ; {
+	for n, bounded := 1, false; ; {
 		if _, err := lc.br.Peek(n); err != nil { // waits for n bytes
 			return nil, 0, err
 		}
@@ -366,6 +361,13 @@ func (lc *laneConn) peekRequest() (*http.Request, int, error) {
 		}
 		if n = len(b) + 1; n > lc.br.Size() {
 			return nil, 0, nil
+		}
+		// The rest of the head is to come, within ReadHeaderTimeout. A
+		// head read whole, as most are, sets no deadline of its own:
+		// each costs a timer's update.
+		if !bounded {
+			lc.c.SetReadDeadline(time.Now().Add(lc.l.readHeaderTimeout))
+			bounded = true
 		}
 	}
 	req, ok := parseSimpleHead(head)

@@ -51,10 +51,8 @@ func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
 		return nil
 	}
 	status := s[len("HTTP/1.1 "):eol]
-	for i := 0; i < len(status); i++ {
-		if c := status[i]; (c < ' ' && c != '\t') || c >= 0x7f {
-			return nil
-		}
+	if !httphead.Text(status) {
+		return nil
 	}
 	code := 0
 	for _, c := range []byte(status[:3]) {
@@ -85,16 +83,15 @@ func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
 		case "Transfer-Encoding":
 			return nil
 		case "Content-Length":
-			if length >= 0 || len(v) == 0 || len(v) > 18 {
-				return nil
-			}
+			// As net/http parses it; a second one, or one it would
+			// refuse, is its to judge.
 			l, err := strconv.ParseUint(v, 10, 63)
-			if err != nil || strings.TrimLeft(v, "0123456789") != "" {
+			if length >= 0 || err != nil {
 				return nil
 			}
 			length = int64(l)
 		}
-		fields.Add(h, n, k, v)
+		fields.Add(h, k, v)
 	}
 	if length < 0 {
 		return nil

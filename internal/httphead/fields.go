@@ -17,6 +17,7 @@ import (
 // empty line that ends them, every line ending in CRLF.
 type Fields struct {
 	s    string
+	n    int // the lines, the empty one aside
 	slab []string
 	key  [maxName]byte
 }
@@ -31,7 +32,7 @@ func Start(s string) (Fields, int, bool) {
 	if n < 0 || !strings.HasSuffix(s, "\r\n\r\n") && s != "\r\n" {
 		return Fields{}, 0, false
 	}
-	return Fields{s: s}, n, true
+	return Fields{s: s, n: n}, n, true
 }
 
 // Next parses the next field as net/textproto.ReadMIMEHeader would: its
@@ -67,10 +68,8 @@ func (f *Fields) Next() (name, value string, done, ok bool) {
 		upper = c == '-'
 	}
 	v := line[colon+1:]
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c >= 0x7f {
-			return "", "", false, false
-		}
+	if !Text(v) {
+		return "", "", false, false
 	}
 	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
 		v = v[1:]
@@ -85,15 +84,26 @@ func (f *Fields) Next() (name, value string, done, ok bool) {
 	return name, v, false, true
 }
 
+// Text reports whether s is printable ASCII and tabs only: what Next
+// takes in a value (net/http takes more, and is left what is more).
+func Text(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // Add adds value to h under name as textproto does: a name's first value
-// in a slice of a slab allocated once for the message's n fields.
-func (f *Fields) Add(h http.Header, n int, name, value string) {
+// in a slice of a slab allocated once for the message's fields.
+func (f *Fields) Add(h http.Header, name, value string) {
 	if vv := h[name]; vv != nil {
 		h[name] = append(vv, value)
 		return
 	}
 	if f.slab == nil {
-		f.slab = make([]string, n)
+		f.slab = make([]string, f.n)
 	}
 	var vv []string
 	vv, f.slab = f.slab[:1:1], f.slab[1:]

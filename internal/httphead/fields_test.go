@@ -22,7 +22,7 @@ func TestFields(t *testing.T) {
 		if done {
 			break
 		}
-		f.Add(h, n, k, v)
+		f.Add(h, k, v)
 	}
 	FixPragma(h)
 	want := http.Header{"Host": {"a"}, "X-Pad": {"v"}, "Set-Cookie": {"1", "2"}, "X-Empty": {""},

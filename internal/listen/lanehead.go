@@ -16,10 +16,10 @@ import (
 // an origin-form target of printable ASCII, HTTP/1.1, fields as httphead
 // parses them (CRLF lines, token names, values of printable ASCII and
 // tabs, no folding), at most one Host, no Content-Length or
-// Transfer-Encoding. For anything else it
-// returns false, and the caller parses the head with http.ReadRequest:
-// it never refuses a head, and what it returns is what ReadRequest would
-// (FuzzParseSimpleHead compares them). head ends with the empty line.
+// Transfer-Encoding. For anything else it returns false, and the caller
+// parses the head with http.ReadRequest: it never refuses a head, and
+// what it returns is what ReadRequest would (FuzzParseSimpleHead compares
+// them). head ends with the empty line.
 //
 // Where ReadRequest copies each value, it copies the head once and the
 // values are parts of that copy.
@@ -72,7 +72,7 @@ func parseSimpleHead(head []byte) (*http.Request, bool) {
 			host = v
 			continue
 		}
-		fields.Add(h, n, k, v)
+		fields.Add(h, k, v)
 	}
 	u := simpleURL(target)
 	if u == nil {

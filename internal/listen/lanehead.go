@@ -11,7 +11,7 @@ import (
 )
 
 // parseSimpleHead parses the head of a request the way http.ReadRequest
-// does, for the heads most requests have, in a quarter (wrk's head) to a
+// does, for the heads most requests have, in a third (wrk's head) to a
 // half (a browser's) of its time (BenchmarkParseHead): "GET" or "HEAD",
 // an origin-form target of printable ASCII, HTTP/1.1, fields as httphead
 // parses them (CRLF lines, token names, values of printable ASCII and

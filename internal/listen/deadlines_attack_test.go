@@ -135,7 +135,7 @@ func TestH2SlowBody_Disconnected(t *testing.T) {
 
 // h2Dial opens an HTTP/2 connection to addr with the client preface and
 // settings; the connection is closed with the test.
-func h2Dial(t *testing.T, addr string, client *tls.Config, settings ...http2.Setting) *h2Conn {
+func h2Dial(t *testing.T, addr string, client *tls.Config, settings ...http2.Setting) *h2Client {
 	t.Helper()
 	client = client.Clone()
 	client.NextProtos = []string{"h2"}
@@ -145,19 +145,19 @@ func h2Dial(t *testing.T, addr string, client *tls.Config, settings ...http2.Set
 	}
 	t.Cleanup(func() { c.Close() })
 	io.WriteString(c, http2.ClientPreface)
-	fr := &h2Conn{Framer: http2.NewFramer(c, c)}
+	fr := &h2Client{Framer: http2.NewFramer(c, c)}
 	fr.WriteSettings(settings...)
 	return fr
 }
 
-// h2Conn is a client's framer; frames are written under wmu, by the test
+// h2Client is a client's framer; frames are written under wmu, by the test
 // and by h2ReadAll's acknowledgements.
-type h2Conn struct {
+type h2Client struct {
 	*http2.Framer
 	wmu sync.Mutex
 }
 
-func (c *h2Conn) write(f func(*http2.Framer) error) error {
+func (c *h2Client) write(f func(*http2.Framer) error) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return f(c.Framer)
@@ -166,7 +166,7 @@ func (c *h2Conn) write(f func(*http2.Framer) error) error {
 // h2Request sends a request's HEADERS on stream id: a GET when end is
 // true, else a POST whose body follows; extra are more header names and
 // values.
-func h2Request(t *testing.T, fr *h2Conn, id uint32, end bool, extra ...string) {
+func h2Request(t *testing.T, fr *h2Client, id uint32, end bool, extra ...string) {
 	t.Helper()
 	method := "POST"
 	if end {
@@ -188,7 +188,7 @@ func h2Request(t *testing.T, fr *h2Conn, id uint32, end bool, extra ...string) {
 // h2ReadAll reads the server's frames until the connection ends,
 // acknowledging settings and pings and granting no flow-control window;
 // each frame also goes to seen, when not nil.
-func h2ReadAll(fr *h2Conn, seen func(http2.Frame)) {
+func h2ReadAll(fr *h2Client, seen func(http2.Frame)) {
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/rampart-dev/rampart/safe"
 )
 
@@ -75,6 +77,8 @@ type earlyConn struct {
 	// h2 is set once the connection negotiated HTTP/2: net/http answers
 	// within its framing, nothing here applies.
 	h2 atomic.Bool
+	// h2c is rampart's HTTP/2 connection on it, while it serves.
+	h2c atomic.Pointer[h2Conn]
 	// dispatched: a handler was called for the request being served.
 	dispatched atomic.Bool
 	// done: a rejection was written; net/http's own answer is dropped.
@@ -111,8 +115,12 @@ func (c *earlyTLSConn) ConnectionState() tls.ConnectionState { return c.tc.Conne
 func (c *earlyTLSConn) HandshakeContext(ctx context.Context) error {
 	err := c.tc.HandshakeContext(ctx)
 	if err == nil {
-		if c.tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if cs := c.tc.ConnectionState(); cs.NegotiatedProtocol == "h2" {
 			c.h2.Store(true)
+			if s := c.s.h2; s != nil {
+				s.serveConn(ctx, c.tc, &cs, c)
+				return errLaneDone
+			}
 			return nil
 		}
 		if l := c.s.lane; l != nil {
@@ -194,8 +202,15 @@ func (c *earlyConn) Write(p []byte) (int, error) {
 // has the lane close it once the response is written: net/http's
 // Shutdown closes a connection it counts as new (as it counts the lane's)
 // once it is 5 s old, as if idle.
+//
+// An HTTP/2 connection rampart serves is sent GOAWAY instead, and closes
+// once its streams are done (h2Server.wait closes it at the deadline).
 func (c *earlyConn) Close() error {
 	if lc := c.lane.Load(); lc != nil && lc.closeLater() {
+		return nil
+	}
+	if hc := c.h2c.Load(); hc != nil {
+		hc.goAway(http2.ErrCodeNo, false)
 		return nil
 	}
 	return c.Conn.Close()
@@ -358,6 +373,8 @@ type serverState struct {
 	// lane serves plain HTTP/1.1 requests over TLS (lane.go); nil: net/http
 	// serves all.
 	lane *lane
+	// h2 serves HTTP/2 (h2.go); nil: net/http does.
+	h2 *h2Server
 }
 
 // earlyListener wraps each accepted connection in an earlyConn, TLS ones

@@ -731,6 +731,7 @@ func (w *laneWriter) snapshot() {
 type dateOfSecond struct {
 	sec   int64
 	value []byte
+	text  string // value, for HTTP/2's header encoder
 }
 
 var lastDate atomic.Pointer[dateOfSecond]
@@ -738,14 +739,17 @@ var lastDate atomic.Pointer[dateOfSecond]
 // httpDate is now's Date value, formatted once a second and shared, as
 // nginx keeps its ngx_cached_http_time: formatting it for every response
 // took 145 ns. The value is never modified once stored.
-func httpDate(now time.Time) []byte {
+func httpDate(now time.Time) []byte { return dateOf(now).value }
+
+func dateOf(now time.Time) *dateOfSecond {
 	sec := now.Unix()
 	if d := lastDate.Load(); d != nil && d.sec == sec {
-		return d.value
+		return d
 	}
-	d := &dateOfSecond{sec: sec, value: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	v := now.UTC().AppendFormat(nil, http.TimeFormat)
+	d := &dateOfSecond{sec: sec, value: v, text: string(v)}
 	lastDate.Store(d)
-	return d.value
+	return d
 }
 
 // skipSet names header fields commit leaves out of the handler's.

@@ -70,6 +70,9 @@ func Run(ctx context.Context, servers ...*Server) error {
 			if l != nil {
 				l.wait(sctx)
 			}
+			if h := s.h2(); h != nil {
+				h.wait(sctx)
+			}
 		}()
 	}
 	sd.Wait()

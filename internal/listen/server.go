@@ -123,6 +123,12 @@ type Options struct {
 	// the way back should a client need net/http's own answers.
 	NoLane bool
 
+	// GoHTTP2 leaves HTTP/2 to net/http's server (YAML
+	// listen.http2_server: go). By default rampart's own HTTP/2 server
+	// (h2.go) serves it; this is the way back should a client need
+	// net/http's.
+	GoHTTP2 bool
+
 	// Rejected answers the requests the server refuses before its
 	// handler: those net/http's parser refuses, headers over
 	// MaxHeaderBytes, and those strictFraming refuses (see early.go). It
@@ -339,6 +345,18 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 			CountError:  h2ProtocolErrors(o.SecurityLog, addr),
 		},
 	}
+	if tlsConfig != nil && !o.GoHTTP2 {
+		// rampart's HTTP/2 server sets its streams' deadlines itself, as
+		// the lane does: withDeadlines is net/http's alone.
+		h2 := newH2Server(dispatched(strictFraming(h, rejected)), rejected, o, h2Events(o.SecurityLog, addr))
+		h2.logf = srv.ErrorLog.Printf
+		if wrapTLS {
+			st.h2 = h2 // served from the handshake (early.go)
+		} else {
+			srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){"h2": h2.serveTLS}
+		}
+		srv.RegisterOnShutdown(h2.beginShutdown)
+	}
 	if tlsConfig != nil && wrapTLS && !o.NoLane {
 		// The lane sets its requests' write deadlines itself (it has no
 		// request body to bound): withDeadlines is net/http's alone.
@@ -378,6 +396,24 @@ func h2ProtocolErrors(log *seclog.Logger, listener string) func(string) {
 		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail,
 			"HTTP/2 request refused by Go's HTTP/2 server (stream or connection reset)",
 			slog.String("h2_error", kind), slog.String("listener", listener), slog.Int("suppressed", suppressed))
+	}
+}
+
+// h2Events logs the HTTP/2 protocol errors rampart's HTTP/2 server
+// answers without calling the handler (see h2.go) as input_validation_fail
+// events with the client's address, sampled per kind (5 every 10 s, the
+// count of the others with the next).
+func h2Events(log *seclog.Logger, listener string) func(client, kind string) {
+	sampler := &seclog.Sampler{Burst: 5, Interval: 10 * time.Second, MaxKeys: 1000}
+	return func(client, kind string) {
+		ok, suppressed := sampler.Allow(kind)
+		if !ok {
+			return
+		}
+		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail,
+			"HTTP/2 protocol error (stream or connection reset, or request refused)",
+			slog.String("h2_error", kind), slog.String("source.ip", client), slog.String("listener", listener),
+			slog.Int("suppressed", suppressed))
 	}
 }
 
@@ -422,6 +458,13 @@ func (s *Server) LaneConnections() (ended, handedOver int64) {
 }
 
 // lane is the server's lane (lane.go), or nil.
+func (s *Server) h2() *h2Server {
+	if s.state == nil {
+		return nil
+	}
+	return s.state.h2
+}
+
 func (s *Server) lane() *lane {
 	if s.state == nil {
 		return nil

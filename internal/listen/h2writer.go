@@ -1,0 +1,595 @@
+package listen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Body is an HTTP/2 request's body: what DATA frames brought, read by
+// the handler. Its fields are guarded by the connection's mu.
+type h2Body struct {
+	st            *h2Stream
+	cond          sync.Cond // L is the connection's mu
+	buf           []byte
+	off           int
+	err           error // io.EOF at the end
+	declared      int64 // Content-Length, -1 if none
+	received      int64
+	closed        bool
+	needsContinue bool
+	trailer       []hpack.HeaderField // the declared trailers received
+}
+
+// fail ends the body with err. The connection's mu is held.
+func (b *h2Body) fail(err error) {
+	if b.err == nil || b.err == io.EOF {
+		b.err = err
+	}
+	b.cond.Broadcast()
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	st := b.st
+	hc := st.hc
+	hc.mu.Lock()
+	if b.needsContinue {
+		b.needsContinue = false
+		if !st.closed && !b.closed {
+			hc.write(func() error {
+				if st.rstSent {
+					return nil
+				}
+				hc.hbuf.Reset()
+				hc.applyTableSize()
+				hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "100"})
+				return hc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: hc.hbuf.Bytes(), EndHeaders: true})
+			}, true)
+		}
+	}
+	for len(b.buf) == b.off && b.err == nil && !b.closed {
+		b.cond.Wait()
+	}
+	if b.closed {
+		hc.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if len(b.buf) > b.off {
+		n := copy(p, b.buf[b.off:])
+		b.off += n
+		if b.off == len(b.buf) {
+			b.buf, b.off = b.buf[:0], 0
+		}
+		hc.giveBack(st, int64(n))
+		hc.mu.Unlock()
+		return n, nil
+	}
+	err := b.err
+	if err == io.EOF {
+		req := st.reqTrailer
+		for _, f := range b.trailer {
+			req[f.Name] = append(req[f.Name], f.Value)
+		}
+		b.trailer = nil
+	}
+	hc.mu.Unlock()
+	return 0, err
+}
+
+// Close drops what the handler has not read; the client's window for it
+// is given back to the connection.
+func (b *h2Body) Close() error {
+	hc := b.st.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if unread := int64(len(b.buf) - b.off); unread > 0 {
+		hc.giveBack(nil, unread)
+	}
+	b.buf, b.off = nil, 0
+	b.cond.Broadcast()
+	return nil
+}
+
+// h2Writer is an HTTP/2 request's http.ResponseWriter, used by the
+// handler's goroutine alone. It answers as net/http's server does.
+type h2Writer struct {
+	st  *h2Stream
+	req *http.Request
+
+	header      http.Header // the handler's
+	snap        http.Header // header as it was at WriteHeader
+	status      int
+	wroteHeader bool // WriteHeader called, explicitly or not
+	sentHeader  bool // the HEADERS frame is written or on its way
+	done        bool // the handler returned
+	buf         []byte
+	sentCL      int64 // the Content-Length the handler set, if any
+	wrote       int64
+	trailers    []string
+	err         error
+}
+
+func (w *h2Writer) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header, 16)
+	}
+	return w.header
+}
+
+func (w *h2Writer) WriteHeader(code int) {
+	if !w.done {
+		w.writeHeader(code)
+	}
+}
+
+func (w *h2Writer) writeHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code >= 100 && code <= 199 {
+		if code == http.StatusSwitchingProtocols {
+			return // not in HTTP/2 (RFC 9113, 8.6)
+		}
+		w.writeInformational(code)
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if len(w.header) > 0 {
+		// A shallow copy: later Set, Add and Del calls do not reach the
+		// response; the values themselves are not copied.
+		w.snap = maps.Clone(w.header)
+	}
+}
+
+func (w *h2Writer) writeInformational(code int) {
+	st, hc := w.st, w.st.hc
+	h := w.header
+	hc.write(func() error {
+		if st.rstSent || st.gone.Load() {
+			return nil
+		}
+		hc.hbuf.Reset()
+		hc.applyTableSize()
+		hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(code)})
+		hc.encodeFields(h, nil)
+		return hc.writeBlock(st.id, false)
+	}, true)
+}
+
+func (w *h2Writer) Write(p []byte) (int, error) {
+	if err := w.checkWrite(len(p)); err != nil {
+		return 0, err
+	}
+	// As the bufio.Writer of net/http's server: a write that does not fit
+	// what is left of the chunk fills it and sends it, and one that finds
+	// the chunk empty goes as it is.
+	nn := 0
+	for len(p) > h2ChunkSize-len(w.buf) && w.err == nil {
+		var n int
+		if len(w.buf) == 0 {
+			n, w.err = w.chunk(p)
+		} else {
+			n = copy(w.buf[len(w.buf):h2ChunkSize], p)
+			w.buf = w.buf[:h2ChunkSize]
+			w.err = w.flushBuf()
+		}
+		nn += n
+		p = p[n:]
+	}
+	if w.err != nil {
+		return nn, w.err
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, 0, h2ChunkSize)
+	}
+	w.buf = append(w.buf, p...)
+	return nn + len(p), nil
+}
+
+func (w *h2Writer) WriteString(s string) (int, error) {
+	if len(s) > h2ChunkSize-len(w.buf) {
+		return w.Write([]byte(s))
+	}
+	if err := w.checkWrite(len(s)); err != nil {
+		return 0, err
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, 0, h2ChunkSize)
+	}
+	w.buf = append(w.buf, s...)
+	return len(s), nil
+}
+
+// checkWrite does what net/http's server checks before a write of n bytes.
+func (w *h2Writer) checkWrite(n int) error {
+	if w.done {
+		return errH2LateWrite
+	}
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return http.ErrBodyNotAllowed
+	}
+	w.wrote += int64(n)
+	if w.sentCL != 0 && w.wrote > w.sentCL {
+		return errors.New("http2: handler wrote more than declared Content-Length")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return nil
+}
+
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status <= 199 || status == http.StatusNoContent || status == http.StatusNotModified)
+}
+
+func (w *h2Writer) flushBuf() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.chunk(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *h2Writer) Flush() { w.FlushError() }
+
+func (w *h2Writer) FlushError() error {
+	if w.done {
+		return errH2LateWrite
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.buf) > 0 {
+		w.err = w.flushBuf()
+	} else {
+		_, w.err = w.chunk(nil)
+	}
+	return w.err
+}
+
+// EnableFullDuplex: HTTP/2 streams always are.
+func (w *h2Writer) EnableFullDuplex() error { return nil }
+
+func (w *h2Writer) SetReadDeadline(t time.Time) error {
+	st := w.st
+	hc := st.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if st.readTimer != nil {
+		st.readTimer.Stop()
+		st.readTimer = nil
+	}
+	if st.closed || st.body == nil || t.IsZero() {
+		return nil
+	}
+	st.readTimer = time.AfterFunc(time.Until(t), st.onReadTimeout)
+	return nil
+}
+
+func (w *h2Writer) SetWriteDeadline(t time.Time) error {
+	st := w.st
+	hc := st.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if st.writeTimer != nil {
+		st.writeTimer.Stop()
+		st.writeTimer = nil
+	}
+	if st.closed || t.IsZero() {
+		return nil
+	}
+	st.writeTimer = time.AfterFunc(time.Until(t), st.onWriteTimeout)
+	return nil
+}
+
+// finish ends the response when the handler returns.
+func (w *h2Writer) finish() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.err != nil {
+		return
+	}
+	if len(w.buf) > 0 {
+		w.err = w.flushBuf()
+	} else {
+		_, w.err = w.chunk(nil)
+	}
+}
+
+// chunk sends p: the header block first if not yet sent, then p as DATA
+// frames, then, once the handler is done, the trailers. It is net/http's
+// writeChunk.
+func (w *h2Writer) chunk(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK)
+	}
+	if w.done {
+		w.promoteTrailers()
+	}
+	st, hc := w.st, w.st.hc
+	head := w.req.Method == http.MethodHead
+	var hdr func() error
+	if !w.sentHeader {
+		w.sentHeader = true
+		h := w.snap
+		var clen, ctype string
+		if clen = h.Get("Content-Length"); clen != "" {
+			if cl, err := strconv.ParseUint(clen, 10, 63); err == nil {
+				w.sentCL = int64(cl)
+			} else {
+				clen = ""
+			}
+		}
+		if clen == "" && w.done && bodyAllowed(w.status) && (len(p) > 0 || !head) {
+			clen = strconv.Itoa(len(p))
+		}
+		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && bodyAllowed(w.status) && len(p) > 0 {
+			ctype = http.DetectContentType(p)
+		}
+		for _, v := range h["Trailer"] {
+			for k := range strings.SplitSeq(v, ",") {
+				w.declareTrailer(strings.TrimSpace(k))
+			}
+		}
+		if v, ok := h["Connection"]; ok && len(v) > 0 && v[0] == "close" {
+			hc.goAway(http2.ErrCodeNo, false)
+		}
+		status := w.status
+		end := w.done && len(w.trailers) == 0 && len(p) == 0 || head
+		hdr = func() error {
+			hc.hbuf.Reset()
+			hc.applyTableSize()
+			hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText(status)})
+			hc.encodeFields(h, nil)
+			if ctype != "" {
+				hc.enc.WriteField(hpack.HeaderField{Name: "content-type", Value: ctype})
+			}
+			if clen != "" {
+				hc.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: clen})
+			}
+			if _, ok := h["Date"]; !ok {
+				hc.enc.WriteField(hpack.HeaderField{Name: "date", Value: dateOf(time.Now()).text})
+			}
+			return hc.writeBlock(st.id, end)
+		}
+		if end {
+			return 0, w.send(hdr)
+		}
+	}
+	if head {
+		return len(p), nil
+	}
+	if len(p) == 0 && !w.done {
+		if hdr != nil {
+			return 0, w.send(hdr)
+		}
+		return 0, nil
+	}
+	trailers := w.nonEmptyTrailers()
+	end := w.done && !trailers
+	if len(p) > 0 || end {
+		if err := w.data(hdr, p, end); err != nil {
+			return 0, err
+		}
+	} else if hdr != nil {
+		if err := w.send(hdr); err != nil {
+			return 0, err
+		}
+	}
+	if w.done && trailers {
+		h, keys := w.header, w.trailers
+		err := w.send(func() error {
+			hc.hbuf.Reset()
+			hc.applyTableSize()
+			hc.encodeFields(h, keys)
+			return hc.writeBlock(st.id, true)
+		})
+		return len(p), err
+	}
+	return len(p), nil
+}
+
+// send writes a header block (fn) on the connection and flushes.
+func (w *h2Writer) send(fn func() error) error {
+	st, hc := w.st, w.st.hc
+	var gone bool
+	err := hc.write(func() error {
+		if st.rstSent || st.gone.Load() {
+			gone = true
+			return nil
+		}
+		return fn()
+	}, true)
+	if err != nil {
+		return err
+	}
+	if gone {
+		return errH2StreamClosed
+	}
+	return nil
+}
+
+// data writes p as DATA frames within the client's windows, after the
+// header block hdr if it is not nil, ending the stream if end.
+func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
+	st, hc := w.st, w.st.hc
+	for {
+		n, err := hc.takeWindow(st, len(p), hdr == nil)
+		if err != nil {
+			return err
+		}
+		if n == 0 && len(p) > 0 {
+			// No window yet: the header block goes alone.
+			if err := w.send(hdr); err != nil {
+				return err
+			}
+			hdr = nil
+			continue
+		}
+		frame, last := p[:n], n == len(p)
+		var gone bool
+		err = hc.write(func() error {
+			if st.rstSent || st.gone.Load() {
+				gone = true
+				return nil
+			}
+			if hdr != nil {
+				if err := hdr(); err != nil {
+					return err
+				}
+			}
+			return hc.fr.WriteData(st.id, end && last, frame)
+		}, true)
+		if err != nil {
+			return err
+		}
+		if gone {
+			return errH2StreamClosed
+		}
+		hdr = nil
+		p = p[n:]
+		if last {
+			return nil
+		}
+	}
+}
+
+func (w *h2Writer) declareTrailer(k string) {
+	k = http.CanonicalHeaderKey(k)
+	if k == "" || !httpguts.ValidTrailerHeader(k) {
+		return
+	}
+	if !slices.Contains(w.trailers, k) {
+		w.trailers = append(w.trailers, k)
+	}
+}
+
+// promoteTrailers makes the handler's "Trailer:"-prefixed fields trailers.
+func (w *h2Writer) promoteTrailers() {
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			w.declareTrailer(name)
+			w.header[http.CanonicalHeaderKey(name)] = vv
+		}
+	}
+	if len(w.trailers) > 1 {
+		slices.Sort(w.trailers)
+	}
+}
+
+func (w *h2Writer) nonEmptyTrailers() bool {
+	for _, k := range w.trailers {
+		if _, ok := w.header[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// statusText is the :status value of code.
+func statusText(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 404:
+		return "404"
+	}
+	return strconv.Itoa(code)
+}
+
+// applyTableSize applies the client's SETTINGS_HEADER_TABLE_SIZE at the
+// start of a header block. hc.wmu is held.
+func (hc *h2Conn) applyTableSize() {
+	if hc.tblSet {
+		hc.enc.SetMaxDynamicTableSize(min(hc.tblSize, 4096))
+		hc.tblSet = false
+	}
+}
+
+// encodeFields encodes h's fields (only keys, if not nil) into hc.hbuf,
+// leaving out the connection-specific ones HTTP/2 forbids (RFC 9113,
+// 8.2.2), Content-Length (the caller adds its own), and names and values
+// that are not valid. hc.wmu is held.
+func (hc *h2Conn) encodeFields(h http.Header, keys []string) {
+	if keys != nil {
+		for _, k := range keys {
+			hc.encodeField(k, h[k])
+		}
+		return
+	}
+	for k, vv := range h {
+		hc.encodeField(k, vv)
+	}
+}
+
+func (hc *h2Conn) encodeField(k string, vv []string) {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Content-Length":
+		return
+	}
+	name, ok := h2CommonLower[k]
+	if !ok {
+		// Checked before lowering: strings.ToLower maps some non-ASCII
+		// letters to ASCII ones. "Trailer:" keys are not tokens.
+		if !httpguts.ValidHeaderFieldName(k) {
+			return
+		}
+		name = strings.ToLower(k)
+	}
+	for _, v := range vv {
+		if httpguts.ValidHeaderFieldValue(v) {
+			hc.enc.WriteField(hpack.HeaderField{Name: name, Value: v})
+		}
+	}
+}
+
+// writeBlock writes hc.hbuf as a HEADERS frame and as many CONTINUATION
+// frames as the client's frame size asks. hc.wmu is held.
+func (hc *h2Conn) writeBlock(id uint32, end bool) error {
+	block := hc.hbuf.Bytes()
+	max := hc.wMaxFrame
+	first := true
+	for {
+		frag := block
+		if len(frag) > max {
+			frag = frag[:max]
+		}
+		block = block[len(frag):]
+		last := len(block) == 0
+		var err error
+		if first {
+			err = hc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: last})
+		} else {
+			err = hc.fr.WriteContinuation(id, last, frag)
+		}
+		if err != nil || last {
+			return err
+		}
+		first = false
+	}
+}

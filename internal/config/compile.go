@@ -202,6 +202,13 @@ func (l *loader) compileListen(f *File, p *Plan) {
 	o.MaxHeaderBytes = int(min(in.MaxHeaderBytes.N, 1<<31-1))
 	o.MaxConnsPerClient = in.MaxConnsPerClient
 	o.NoLane = in.HTTP1Lane != nil && !*in.HTTP1Lane
+	switch in.HTTP2Server {
+	case "", "rampart":
+	case "go":
+		o.GoHTTP2 = true
+	default:
+		l.errorf("listen.http2_server", `write "rampart" (the default) or "go"`, "%q is not an HTTP/2 server", in.HTTP2Server)
+	}
 	l.fieldFindings("Listen", o.Validate())
 }
 

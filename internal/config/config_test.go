@@ -500,6 +500,33 @@ func TestLoad_HTTP1Lane(t *testing.T) {
 	}
 }
 
+// rampart's HTTP/2 server answers unless listen.http2_server is "go";
+// any other value is an error naming the key.
+func TestLoad_HTTP2Server(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		env  map[string]string
+		goH2 bool
+	}{
+		{minimal, nil, false},
+		{minimal + "listen: {http2_server: rampart}\n", nil, false},
+		{minimal + "listen: {http2_server: go}\n", nil, true},
+		{minimal, map[string]string{"RAMPART_LISTEN_HTTP2_SERVER": "go"}, true},
+	} {
+		p, fs, _ := load(t, tc.yaml, tc.env, Flags{})
+		if p == nil {
+			t.Fatal(fs.Error())
+		}
+		if p.Listen.GoHTTP2 != tc.goH2 {
+			t.Errorf("%q %v: GoHTTP2 %v, want %v", tc.yaml, tc.env, p.Listen.GoHTTP2, tc.goH2)
+		}
+	}
+	p, fs, _ := load(t, minimal+"listen: {http2_server: nginx}\n", nil, Flags{})
+	if p != nil || !strings.Contains(fs.Error(), "listen.http2_server") || !strings.Contains(fs.Error(), `"go"`) {
+		t.Errorf("a bad value must be an error naming the key and the fix: %v", fs.Error())
+	}
+}
+
 func TestLoad_SecurityTxt(t *testing.T) {
 	exp := time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second)
 	p, fs, _ := load(t, minimal+`

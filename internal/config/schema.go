@@ -146,6 +146,10 @@ type Listen struct {
 	// with Go's net/http server; false leaves them all to net/http, at
 	// about a fifth more CPU per request. Default true.
 	HTTP1Lane *bool `yaml:"http1_lane" plan:"Listen.NoLane"`
+	// HTTP2Server is the server that answers HTTP/2: "rampart" (rampart's
+	// own, the default) or "go" (Go's net/http HTTP/2 server, at more CPU
+	// per request).
+	HTTP2Server string `yaml:"http2_server" plan:"Listen.GoHTTP2"`
 }
 
 // TLS selects where certificates come from. With cert_file and key_file

@@ -187,7 +187,7 @@ func restartOnly(old, next *config.Plan) []string {
 	// listeners (listen.Server.SetConnLimits).
 	a.MaxConnsPerClient, b.MaxConnsPerClient, a.TrustedProxies, b.TrustedProxies = 0, 0, nil, nil
 	if !reflect.DeepEqual(a, b) {
-		keys = append(keys, "listen (timeouts, max_header_bytes, http1_lane)")
+		keys = append(keys, "listen (timeouts, max_header_bytes, http1_lane, http2_server)")
 	}
 	return keys
 }

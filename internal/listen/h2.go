@@ -244,9 +244,11 @@ type h2Conn struct {
 func (s *h2Server) serveConn(base context.Context, nc net.Conn, tlsState *tls.ConnectionState, ec *earlyTLSConn) {
 	defer nc.Close()
 	hc := &h2Conn{
-		srv:          s,
-		nc:           nc,
-		base:         base,
+		srv: s,
+		nc:  nc,
+		// The streams' contexts end with them (closeStream): none
+		// is registered with a parent that outlives the request.
+		base:         context.WithoutCancel(base),
 		remote:       nc.RemoteAddr().String(),
 		tls:          tlsState,
 		logf:         s.logf,
@@ -942,6 +944,7 @@ func (hc *h2Conn) runHandler(w *h2Writer, req *http.Request, h http.Handler) {
 				hc.logf("http2: panic serving %v: %v", hc.remote, e)
 			}
 			w.done = true
+			w.release()
 			hc.mu.Lock()
 			hc.closeStream(st, errH2StreamClosed)
 			hc.mu.Unlock()

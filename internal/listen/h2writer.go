@@ -118,7 +118,8 @@ type h2Writer struct {
 	sentHeader  bool // the HEADERS frame is written or on its way
 	done        bool // the handler returned
 	buf         []byte
-	sentCL      int64 // the Content-Length the handler set, if any
+	bufp        *[]byte // buf's pooled slice
+	sentCL      int64   // the Content-Length the handler set, if any
 	wrote       int64
 	trailers    []string
 	err         error
@@ -154,9 +155,10 @@ func (w *h2Writer) writeHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	if len(w.header) > 0 {
-		// A shallow copy: later Set, Add and Del calls do not reach the
-		// response; the values themselves are not copied.
-		w.snap = maps.Clone(w.header)
+		// A shallow copy, into a pooled map: later Set, Add and Del calls
+		// do not reach the response; the values themselves are not copied.
+		w.snap = h2Snaps.Get().(http.Header)
+		maps.Copy(w.snap, w.header)
 	}
 }
 
@@ -199,7 +201,7 @@ func (w *h2Writer) Write(p []byte) (int, error) {
 		return nn, w.err
 	}
 	if w.buf == nil {
-		w.buf = make([]byte, 0, h2ChunkSize)
+		w.getBuf()
 	}
 	w.buf = append(w.buf, p...)
 	return nn + len(p), nil
@@ -213,7 +215,7 @@ func (w *h2Writer) WriteString(s string) (int, error) {
 		return 0, err
 	}
 	if w.buf == nil {
-		w.buf = make([]byte, 0, h2ChunkSize)
+		w.getBuf()
 	}
 	w.buf = append(w.buf, s...)
 	return len(s), nil
@@ -311,13 +313,42 @@ func (w *h2Writer) finish() {
 		return
 	}
 	w.done = true
-	if w.err != nil {
-		return
+	if w.err == nil {
+		if len(w.buf) > 0 {
+			w.err = w.flushBuf()
+		} else {
+			_, w.err = w.chunk(nil)
+		}
 	}
-	if len(w.buf) > 0 {
-		w.err = w.flushBuf()
-	} else {
-		_, w.err = w.chunk(nil)
+	w.release()
+}
+
+// A response's chunk buffer and header snapshot are pooled: the handler
+// never sees either, and both are done with when the response is.
+var (
+	h2Chunks = sync.Pool{New: func() any { b := make([]byte, 0, h2ChunkSize); return &b }}
+	h2Snaps  = sync.Pool{New: func() any { return make(http.Header, 16) }}
+)
+
+func (w *h2Writer) getBuf() {
+	w.bufp = h2Chunks.Get().(*[]byte)
+	w.buf = (*w.bufp)[:0]
+}
+
+// release returns the pooled buffer and snapshot, once the response is
+// done (written, or abandoned after a panic).
+func (w *h2Writer) release() {
+	if w.bufp != nil {
+		*w.bufp = w.buf[:0]
+		h2Chunks.Put(w.bufp)
+		w.bufp, w.buf = nil, nil
+	}
+	if w.snap != nil {
+		if len(w.snap) <= 64 {
+			clear(w.snap)
+			h2Snaps.Put(w.snap)
+		}
+		w.snap = nil
 	}
 }
 

@@ -600,7 +600,7 @@ func (hc *h2Conn) onData(f *http2.DataFrame) error {
 		return streamErr(id, http2.ErrCodeProtocol, "body_over_content_length")
 	}
 	b.received += int64(len(data))
-	if b.closed {
+	if b.closed || b.broken() {
 		// The handler closed the body: what it will not read goes back
 		// to the connection; the stream's window is not reopened.
 		hc.giveBack(nil, n)
@@ -994,13 +994,7 @@ func (hc *h2Conn) closeStream(st *h2Stream, err error) {
 	}
 	delete(hc.streams, st.id)
 	if b := st.body; b != nil {
-		if unread := int64(len(b.buf) - b.off); unread > 0 {
-			b.buf, b.off = nil, 0
-			hc.giveBack(nil, unread)
-		}
-		if b.err == nil {
-			b.fail(st.closeErr)
-		}
+		b.fail(st.closeErr) // also gives back what was not read
 	}
 	if st.readTimer != nil {
 		st.readTimer.Stop()

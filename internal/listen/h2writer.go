@@ -32,13 +32,23 @@ type h2Body struct {
 	trailer       []hpack.HeaderField // the declared trailers received
 }
 
-// fail ends the body with err. The connection's mu is held.
+// fail ends the body with err: what is buffered and what comes later is
+// dropped, its window given back to the connection. The connection's mu
+// is held.
 func (b *h2Body) fail(err error) {
 	if b.err == nil || b.err == io.EOF {
 		b.err = err
 	}
+	if unread := int64(len(b.buf) - b.off); unread > 0 {
+		b.st.hc.giveBack(nil, unread)
+	}
+	b.buf, b.off = nil, 0
 	b.cond.Broadcast()
 }
+
+// broken reports whether the body ended with an error. The connection's
+// mu is held.
+func (b *h2Body) broken() bool { return b.err != nil && b.err != io.EOF }
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	st := b.st
@@ -64,6 +74,12 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	if b.closed {
 		hc.mu.Unlock()
 		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.broken() {
+		// A read deadline or a reset: what is buffered is not read.
+		err := b.err
+		hc.mu.Unlock()
+		return 0, err
 	}
 	if len(b.buf) > b.off {
 		n := copy(p, b.buf[b.off:])
@@ -484,6 +500,8 @@ func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
 		}
 		frame, last := p[:n], n == len(p)
 		var gone bool
+		// Only the last frame asks for a flush: the connection's buffer
+		// writes itself out as it fills.
 		err = hc.write(func() error {
 			if st.rstSent || st.gone.Load() {
 				gone = true
@@ -495,7 +513,7 @@ func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
 				}
 			}
 			return hc.fr.WriteData(st.id, end && last, frame)
-		}, true)
+		}, last)
 		if err != nil {
 			return err
 		}

@@ -60,7 +60,9 @@ import (
 //   - more than h2MaxEmptyData empty DATA frames on a connection
 //     (CVE-2019-9518) are answered with GOAWAY ENHANCE_YOUR_CALM;
 //   - the header list is capped (MaxHeaderBytes, answered 431), and the
-//     Framer cuts CONTINUATION floods (CVE-2024-27316);
+//     Framer cuts CONTINUATION floods (CVE-2024-27316); those it lets
+//     through (empty fragments, HPACK table size updates) are cut by
+//     h2FrameReader, which caps a frame with its CONTINUATION frames;
 //   - a request body is read within ReadTimeout and a write, or a wait for
 //     the client's flow-control window, within WriteTimeout; the preface
 //     within ReadHeaderTimeout; an idle connection is closed after
@@ -201,6 +203,7 @@ type h2Conn struct {
 	logf   func(string, ...any)
 	br     *bufio.Reader
 	fr     *http2.Framer // read on the connection's goroutine; written under wmu
+	frr    h2FrameReader // what fr reads from
 
 	// The writing side. Frames go into bw under wmu; a writer flushes
 	// unless another is waiting for wmu, which then flushes for both.
@@ -266,7 +269,8 @@ func (s *h2Server) serveConn(base context.Context, nc net.Conn, tlsState *tls.Co
 		hc.client = host
 	}
 	hc.sendCond.L = &hc.mu
-	hc.fr = http2.NewFramer(hc.bw, hc.br)
+	hc.frr = h2FrameReader{r: hc.br, max: 2*int(s.maxHeaderList) + 32<<10}
+	hc.fr = http2.NewFramer(hc.bw, &hc.frr)
 	hc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	hc.fr.MaxHeaderListSize = s.maxHeaderList
 	hc.fr.SetMaxReadFrameSize(16 << 10)
@@ -326,6 +330,7 @@ func (hc *h2Conn) serve() error {
 
 	first := true
 	for {
+		hc.frr.n = 0
 		f, err := hc.fr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
@@ -337,6 +342,11 @@ func (hc *h2Conn) serve() error {
 			if errors.As(err, &ce) {
 				hc.srv.report(hc.client, "conn_"+http2.ErrCode(ce).String()+"_frame")
 				hc.goAway(http2.ErrCode(ce), true)
+				return err
+			}
+			if errors.Is(err, errH2BlockFlood) {
+				hc.srv.report(hc.client, "conn_ENHANCE_YOUR_CALM_continuation_flood")
+				hc.goAway(http2.ErrCodeEnhanceYourCalm, true)
 				return err
 			}
 			if errors.Is(err, http2.ErrFrameTooLarge) {
@@ -386,6 +396,29 @@ func (hc *h2Conn) serve() error {
 			return errH2ConnClosed
 		}
 	}
+}
+
+// h2FrameReader is what the connection's Framer reads: it fails a frame
+// (a header block with its CONTINUATION frames) of more than max bytes.
+// The Framer's own check counts what the fragments decode to, so it lets
+// through CONTINUATION frames that are empty or hold only HPACK table
+// size updates, without end (CVE-2024-27316's kin). n is reset before
+// each frame.
+type h2FrameReader struct {
+	r      io.Reader
+	n, max int
+}
+
+var errH2BlockFlood = errors.New("listen: HTTP/2 header block over twice MaxHeaderBytes and 32 KiB")
+
+func (r *h2FrameReader) Read(p []byte) (int, error) {
+	if r.n >= r.max {
+		return 0, errH2BlockFlood
+	}
+	p = p[:min(len(p), r.max-r.n)]
+	n, err := r.r.Read(p)
+	r.n += n
+	return n, err
 }
 
 // h2Error is a connection error: the kind is reported, then GOAWAY.
@@ -596,7 +629,9 @@ func (hc *h2Conn) onData(f *http2.DataFrame) error {
 	b := st.body
 	if b.declared >= 0 && b.received+int64(len(data)) > b.declared {
 		hc.giveBack(nil, n)
-		b.fail(fmt.Errorf("listen: HTTP/2 request body longer than its Content-Length of %d bytes", b.declared))
+		// Closed before the handler sees its body fail, as net/http's
+		// server does: it must not answer a stream being reset.
+		hc.closeStream(st, fmt.Errorf("listen: HTTP/2 request body longer than its Content-Length of %d bytes", b.declared))
 		return streamErr(id, http2.ErrCodeProtocol, "body_over_content_length")
 	}
 	b.received += int64(len(data))
@@ -684,7 +719,7 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	if id <= hc.maxClientID {
 		hc.mu.Unlock()
-		return hc.connError(http2.ErrCodeStreamClosed, "headers_on_closed_stream")
+		return hc.connError(http2.ErrCodeProtocol, "headers_on_closed_stream") // RFC 9113, 5.1.1
 	}
 	hc.maxClientID = id
 	if hc.goingAway {
@@ -732,13 +767,15 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		handler = hc.srv.rejected
 	}
 	req = req.WithContext(ctx)
+	// Expect: 100-continue is taken off every request, as net/http's
+	// server does, and answered only when there is a body to ask for.
+	expect := httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+	if expect {
+		delete(req.Header, "Expect")
+	}
 	if !f.StreamEnded() {
-		b := &h2Body{st: st, declared: req.ContentLength}
+		b := &h2Body{st: st, declared: req.ContentLength, needsContinue: expect}
 		b.cond.L = &hc.mu
-		if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
-			delete(req.Header, "Expect")
-			b.needsContinue = true
-		}
 		st.body = b
 		st.reqTrailer = req.Trailer
 		req.Body = b
@@ -772,9 +809,17 @@ func (hc *h2Conn) onTrailers(st *h2Stream, f *http2.MetaHeadersFrame) error {
 	if len(f.PseudoFields()) > 0 {
 		return streamErr(st.id, http2.ErrCodeProtocol, "pseudo_header_in_trailers")
 	}
+	if f.Truncated {
+		return streamErr(st.id, http2.ErrCodeProtocol, "trailers_too_large")
+	}
 	if st.reqTrailer != nil {
 		for _, hf := range f.RegularFields() {
 			k := hc.canonical(hf.Name)
+			if !httpguts.ValidTrailerHeader(k) {
+				// A field trailers may not carry (Host, Content-Length...),
+				// even undeclared: net/http's server refuses the stream too.
+				return streamErr(st.id, http2.ErrCodeProtocol, "trailer_header")
+			}
 			if _, ok := st.reqTrailer[k]; ok {
 				st.body.trailer = append(st.body.trailer, hpack.HeaderField{Name: k, Value: hf.Value})
 			}
@@ -1076,7 +1121,13 @@ func (hc *h2Conn) end(err error) {
 		hc.closeStream(st, errH2ConnClosed)
 	}
 	hc.sendCond.Broadcast()
+	fatal := hc.fatal
 	hc.mu.Unlock()
+	if fatal {
+		// Closed at once, with what the client still sends unread, the
+		// connection would be reset, and the GOAWAY saying why lost.
+		hc.linger()
+	}
 	hc.nc.Close()
 }
 
@@ -1120,6 +1171,11 @@ func (hc *h2Conn) write(fn func() error, flush bool) error {
 // reading goroutine. hc.wmu is held.
 func (hc *h2Conn) fail(err error) {
 	hc.werr = err
+	if tc, ok := hc.nc.(*tls.Conn); ok {
+		// Not tls.Conn.Close: its close_notify would wait up to 5 s for
+		// room in the buffers of a client that reads nothing.
+		tc.NetConn().Close()
+	}
 	hc.nc.Close()
 }
 
@@ -1183,6 +1239,11 @@ func (st *h2Stream) onReadTimeout() {
 func (st *h2Stream) onWriteTimeout() {
 	hc := st.hc
 	hc.mu.Lock()
+	if st.closed {
+		// Closed as the timer fired: nothing to reset.
+		hc.mu.Unlock()
+		return
+	}
 	st.stalled = true
 	hc.closeStream(st, errH2WriteTimeout)
 	hc.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -303,6 +304,14 @@ func (w *h2Writer) SetReadDeadline(t time.Time) error {
 	if st.closed || st.body == nil || t.IsZero() {
 		return nil
 	}
+	if time.Until(t) <= 0 {
+		// Already passed: the reads after this call fail, as with
+		// net/http's server, not once a timer's goroutine has run.
+		if b := st.body; b.err == nil {
+			b.fail(fmt.Errorf("listen: HTTP/2 request body: %w", os.ErrDeadlineExceeded))
+		}
+		return nil
+	}
 	st.readTimer = time.AfterFunc(time.Until(t), st.onReadTimeout)
 	return nil
 }
@@ -311,15 +320,20 @@ func (w *h2Writer) SetWriteDeadline(t time.Time) error {
 	st := w.st
 	hc := st.hc
 	hc.mu.Lock()
-	defer hc.mu.Unlock()
 	if st.writeTimer != nil {
 		st.writeTimer.Stop()
 		st.writeTimer = nil
 	}
-	if st.closed || t.IsZero() {
-		return nil
+	passed := !t.IsZero() && time.Until(t) <= 0
+	if !st.closed && !t.IsZero() && !passed {
+		st.writeTimer = time.AfterFunc(time.Until(t), st.onWriteTimeout)
 	}
-	st.writeTimer = time.AfterFunc(time.Until(t), st.onWriteTimeout)
+	hc.mu.Unlock()
+	if passed {
+		// Already passed: the stream is reset before this returns, as
+		// net/http's server does, so the writes after it fail.
+		st.onWriteTimeout()
+	}
 	return nil
 }
 
@@ -385,14 +399,18 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 		w.sentHeader = true
 		h := w.snap
 		var clen, ctype string
+		// A Content-Length set to nil or "" suppresses the automatic one,
+		// as net/http's does.
+		_, noCL := h["Content-Length"]
 		if clen = h.Get("Content-Length"); clen != "" {
+			noCL = false
 			if cl, err := strconv.ParseUint(clen, 10, 63); err == nil {
 				w.sentCL = int64(cl)
 			} else {
 				clen = ""
 			}
 		}
-		if clen == "" && w.done && bodyAllowed(w.status) && (len(p) > 0 || !head) {
+		if clen == "" && !noCL && w.done && bodyAllowed(w.status) && (len(p) > 0 || !head) {
 			clen = strconv.Itoa(len(p))
 		}
 		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && bodyAllowed(w.status) && len(p) > 0 {

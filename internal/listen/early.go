@@ -38,10 +38,12 @@ import (
 // client address, access log and security headers there, like for any
 // request. What net/http would have written is dropped.
 //
-// What remains out of reach: on HTTP/2, net/http answers a header list over
-// the limit with its own 431 inside the HTTP/2 framing, and refuses
-// malformed requests with a stream reset, which is not a response. Those
-// are neither logged nor given headers.
+// HTTP/2 needs none of this: rampart's HTTP/2 server (h2.go) calls
+// Options.Rejected itself for a header list over the limit (431) and for
+// fields HTTP/2 forbids (400), and reports the streams it resets as
+// security events. With Options.GoHTTP2, net/http's HTTP/2 server answers
+// those with a 431 of its own inside the HTTP/2 framing, or a stream
+// reset, which is not a response: neither logged nor given headers.
 
 // Rejection is a request the server refused before the handler: by
 // net/http's parser, or by the request syntax checks of strictFraming.

@@ -62,7 +62,9 @@ type Options struct {
 	// total length of a response, so streaming responses, server-sent
 	// events and large downloads keep working. A hijacked connection
 	// (WebSocket) has its deadlines cleared by net/http and manages its
-	// own. For HTTP/2 it is also the connection's WriteByteTimeout.
+	// own. For HTTP/2 it bounds each write to the connection and each
+	// stream's wait for the client's flow-control window (with
+	// Options.GoHTTP2, net/http's WriteByteTimeout).
 	//
 	// It is deliberately not http.Server.WriteTimeout, which is a fixed
 	// cap on the whole response and would cut every stream at that age.

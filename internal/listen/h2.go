@@ -209,7 +209,8 @@ type h2Conn struct {
 	// unless another is waiting for wmu, which then flushes for both.
 	waiting   atomic.Int32
 	wmu       sync.Mutex
-	bw        *bufio.Writer
+	out       h2Out
+	idleOut   atomic.Bool // no stream open: the write buffer goes back to its pool once empty
 	enc       *hpack.Encoder
 	hbuf      bytes.Buffer
 	werr      error
@@ -251,12 +252,14 @@ func (s *h2Server) serveConn(base context.Context, nc net.Conn, tlsState *tls.Co
 		nc:  nc,
 		// The streams' contexts end with them (closeStream): none
 		// is registered with a parent that outlives the request.
-		base:         context.WithoutCancel(base),
-		remote:       nc.RemoteAddr().String(),
-		tls:          tlsState,
-		logf:         s.logf,
-		br:           bufio.NewReaderSize(nc, 16<<10),
-		bw:           bufio.NewWriterSize(nc, 16<<10),
+		base:   context.WithoutCancel(base),
+		remote: nc.RemoteAddr().String(),
+		tls:    tlsState,
+		logf:   s.logf,
+		// 4 KiB: a frame larger than what is buffered is read into the
+		// Framer's own buffer directly (crypto/tls keeps the record).
+		br:           bufio.NewReaderSize(nc, 4<<10),
+		out:          h2Out{w: nc},
 		streams:      make(map[uint32]*h2Stream),
 		sendWindow:   h2InitialWindow,
 		peerInitial:  h2InitialWindow,
@@ -270,7 +273,7 @@ func (s *h2Server) serveConn(base context.Context, nc net.Conn, tlsState *tls.Co
 	}
 	hc.sendCond.L = &hc.mu
 	hc.frr = h2FrameReader{r: hc.br, max: 2*int(s.maxHeaderList) + 32<<10}
-	hc.fr = http2.NewFramer(hc.bw, &hc.frr)
+	hc.fr = http2.NewFramer(&hc.out, &hc.frr)
 	hc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	hc.fr.MaxHeaderListSize = s.maxHeaderList
 	hc.fr.SetMaxReadFrameSize(16 << 10)
@@ -792,6 +795,7 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	hc.running++
 	if hc.idleSet {
 		hc.idleSet = false
+		hc.idleOut.Store(false)
 		hc.nc.SetReadDeadline(time.Time{})
 	}
 	hc.mu.Unlock()
@@ -1063,7 +1067,13 @@ func (hc *h2Conn) closeStream(st *h2Stream, err error) {
 func (hc *h2Conn) setIdle() {
 	if len(hc.streams) == 0 && !hc.idleSet && !hc.closed {
 		hc.idleSet = true
+		hc.idleOut.Store(true)
 		hc.nc.SetReadDeadline(time.Now().Add(hc.srv.idleTimeout))
+		if hc.wmu.TryLock() {
+			// Else the writer holding it gives the buffer back.
+			hc.out.release()
+			hc.wmu.Unlock()
+		}
 	}
 }
 
@@ -1157,14 +1167,59 @@ func (hc *h2Conn) write(fn func() error, flush bool) error {
 		hc.needFlush = hc.needFlush || flush
 		return hc.werr
 	}
-	if (flush || hc.needFlush) && hc.werr == nil && hc.bw.Buffered() > 0 {
+	if (flush || hc.needFlush) && hc.werr == nil && hc.out.buffered() > 0 {
 		hc.renewWrite()
-		if err := hc.bw.Flush(); err != nil {
+		if err := hc.out.flush(); err != nil {
 			hc.fail(err)
 		}
 	}
 	hc.needFlush = false
+	if hc.idleOut.Load() {
+		hc.out.release()
+	}
 	return hc.werr
+}
+
+// h2Out is a connection's write buffer, taken from a pool when the
+// connection writes and given back when it has no stream open and
+// everything written has been flushed: an idle connection holds none. It
+// is used under wmu.
+type h2Out struct {
+	w  io.Writer
+	bw *bufio.Writer
+}
+
+var h2Writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+
+func (o *h2Out) Write(p []byte) (int, error) {
+	if o.bw == nil {
+		o.bw = h2Writers.Get().(*bufio.Writer)
+		o.bw.Reset(o.w)
+	}
+	return o.bw.Write(p)
+}
+
+func (o *h2Out) buffered() int {
+	if o.bw == nil {
+		return 0
+	}
+	return o.bw.Buffered()
+}
+
+func (o *h2Out) flush() error {
+	if o.bw == nil {
+		return nil
+	}
+	return o.bw.Flush()
+}
+
+// release gives the buffer back when nothing is left in it.
+func (o *h2Out) release() {
+	if o.bw != nil && o.bw.Buffered() == 0 {
+		o.bw.Reset(nil)
+		h2Writers.Put(o.bw)
+		o.bw = nil
+	}
 }
 
 // fail notes a write error: the connection is closed, which ends its

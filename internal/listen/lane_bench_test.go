@@ -10,6 +10,9 @@ import (
 	"runtime"
 	"testing"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/rampart-dev/rampart/secheaders"
 )
 
@@ -80,4 +83,79 @@ func BenchmarkWriteFields(b *testing.B) {
 		writeFields(&buf, h, skipTE|skipConnection, nil)
 	}
 	b.SetBytes(int64(buf.Len()))
+}
+
+// BenchmarkIdleH2ConnectionMemory is BenchmarkIdleConnectionMemory for
+// HTTP/2: the heap an HTTP/2 connection holds between requests, client side
+// included, with Go's HTTP/2 server and with rampart's.
+func BenchmarkIdleH2ConnectionMemory(b *testing.B) {
+	for _, goH2 := range []bool{true, false} {
+		name := "rampart"
+		if goH2 {
+			name = "net-http"
+		}
+		b.Run(name, func(b *testing.B) {
+			addr, _, client, _ := serveTLS(b, okHandler(), Options{MaxConnsPerClient: 1000, GoHTTP2: goH2}, true)
+			client = client.Clone()
+			client.NextProtos = []string{"h2"}
+			const conns = 500
+			for range b.N {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				var open []*tls.Conn
+				for range conns {
+					c, err := tls.Dial("tcp", addr, client)
+					if err != nil {
+						b.Fatal(err)
+					}
+					h2GetOnce(b, c)
+					open = append(open, c)
+				}
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/conns, "heap-B/conn")
+				for _, c := range open {
+					c.Close()
+				}
+			}
+		})
+	}
+}
+
+// h2GetOnce sends the client preface and one GET on c and reads frames until
+// the response has ended.
+func h2GetOnce(b *testing.B, c *tls.Conn) {
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: true})
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.DataFrame:
+			if f.StreamEnded() {
+				return
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamEnded() {
+				return
+			}
+		}
+	}
 }

@@ -1269,10 +1269,20 @@ func TestH2Diff_Frames(t *testing.T) {
 				notes[i] = s.waitHandlers(t, 1)
 			}
 			notes[0], notes[1] = h2HeadWrites(method, notes[0], notes[1])
-			if !slices.Equal(got[0], deliberate(got[1])) || !slices.Equal(notes[0], notes[1]) {
-				t.Errorf("%s %s differs:\nrampart:  %q %q\nnet/http: %q %q", method, c.name, got[0], notes[0], got[1], notes[1])
-			}
+			got[1] = deliberate(got[1])
+			h2SameFrames(t, method+" "+c.name, got, notes)
 		}
+	}
+}
+
+// h2SameFrames compares what the two servers sent (got, rampart's first)
+// and what their handlers noted.
+func h2SameFrames(t *testing.T, what string, got, notes [2][]string) {
+	t.Helper()
+	if !slices.Equal(got[0], got[1]) || !slices.Equal(notes[0], notes[1]) {
+		t.Errorf("%s differs:\nrampart:  %q %q\nnet/http: %q %q", what, got[0], notes[0], got[1], notes[1])
+	} else if os.Getenv("H2DIFF_DEBUG") != "" {
+		t.Logf("%s: %q %q", what, got[0], notes[0])
 	}
 }
 
@@ -1317,11 +1327,7 @@ func TestH2Diff_RequestTrailers(t *testing.T) {
 			got[i] = raw.do(t, req)
 			notes[i] = s.waitHandlers(t, 1)
 		}
-		if !slices.Equal(got[0], got[1]) || !slices.Equal(notes[0], notes[1]) {
-			t.Errorf("%s differs:\nrampart:  %q %q\nnet/http: %q %q", tc.name, got[0], notes[0], got[1], notes[1])
-		} else if os.Getenv("H2DIFF_DEBUG") != "" {
-			t.Logf("%s: %q %q", tc.name, got[0], notes[0])
-		}
+		h2SameFrames(t, tc.name, got, notes)
 	}
 }
 
@@ -1378,11 +1384,7 @@ func TestH2Diff_RawRequests(t *testing.T) {
 				notes[i] = s.waitHandlers(t, 1)
 			}
 		}
-		if !slices.Equal(got[0], got[1]) || !slices.Equal(notes[0], notes[1]) {
-			t.Errorf("%s differs:\nrampart:  %q %q\nnet/http: %q %q", tc.name, got[0], notes[0], got[1], notes[1])
-		} else if os.Getenv("H2DIFF_DEBUG") != "" {
-			t.Logf("%s: %q %q", tc.name, got[0], notes[0])
-		}
+		h2SameFrames(t, tc.name, got, notes)
 	}
 }
 

@@ -29,35 +29,44 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			addr, _, client, _ := serveTLS(b, okHandler(), Options{MaxConnsPerClient: 1000}, withLane)
-			const conns = 500
-			for range b.N {
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.GC()
-				runtime.ReadMemStats(&before)
-				var open []*tls.Conn
-				for range conns {
-					c, err := tls.Dial("tcp", addr, client)
-					if err != nil {
-						b.Fatal(err)
-					}
-					io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					io.Copy(io.Discard, resp.Body)
-					open = append(open, c)
+			idleHeapPerConn(b, addr, client, func(c *tls.Conn) {
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					b.Fatal(err)
 				}
-				runtime.GC()
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/conns, "heap-B/conn")
-				for _, c := range open {
-					c.Close()
-				}
-			}
+				io.Copy(io.Discard, resp.Body)
+			})
 		})
+	}
+}
+
+// idleHeapPerConn opens 500 connections to addr, has each serve one
+// request (serve), and reports the heap they hold once idle, per
+// connection.
+func idleHeapPerConn(b *testing.B, addr string, client *tls.Config, serve func(*tls.Conn)) {
+	const conns = 500
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var open []*tls.Conn
+		for range conns {
+			c, err := tls.Dial("tcp", addr, client)
+			if err != nil {
+				b.Fatal(err)
+			}
+			serve(c)
+			open = append(open, c)
+		}
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/conns, "heap-B/conn")
+		for _, c := range open {
+			c.Close()
+		}
 	}
 }
 
@@ -98,29 +107,7 @@ func BenchmarkIdleH2ConnectionMemory(b *testing.B) {
 			addr, _, client, _ := serveTLS(b, okHandler(), Options{MaxConnsPerClient: 1000, GoHTTP2: goH2}, true)
 			client = client.Clone()
 			client.NextProtos = []string{"h2"}
-			const conns = 500
-			for range b.N {
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.GC()
-				runtime.ReadMemStats(&before)
-				var open []*tls.Conn
-				for range conns {
-					c, err := tls.Dial("tcp", addr, client)
-					if err != nil {
-						b.Fatal(err)
-					}
-					h2GetOnce(b, c)
-					open = append(open, c)
-				}
-				runtime.GC()
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/conns, "heap-B/conn")
-				for _, c := range open {
-					c.Close()
-				}
-			}
+			idleHeapPerConn(b, addr, client, func(c *tls.Conn) { h2GetOnce(b, c) })
 		})
 	}
 }

@@ -71,7 +71,9 @@ import (
 // Protocol errors are security events (input_validation_fail) with the
 // client's address; malformed requests and header lists over the limit
 // are answered by Options.Rejected like HTTP/1 rejections, so they get
-// the pipeline's headers, request id and access-log line.
+// the pipeline's headers, request id and access-log line (a malformed
+// one's stream is then reset, RFC 9113 8.1.1). h2spec, the HTTP/2
+// conformance suite, passes (h2spec_test.go).
 
 const (
 	// h2ConnWindow and h2StreamWindow are the receive windows rampart
@@ -518,9 +520,11 @@ func (hc *h2Conn) onSettings(f *http2.SettingsFrame) error {
 		}
 		return nil
 	}
-	if f.NumSettings() > 100 || f.HasDuplicates() {
+	if f.NumSettings() > 100 {
+		// A setting may come more than once, the last one counting
+		// (RFC 9113, 6.5.3); a hundred is far more than there are.
 		hc.mu.Unlock()
-		return hc.connError(http2.ErrCodeProtocol, "settings_big_or_dups")
+		return hc.connError(http2.ErrCodeProtocol, "settings_too_many")
 	}
 	var table *uint32
 	maxFrame := 0
@@ -768,6 +772,9 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		hc.srv.report(hc.client, "stream_rejected_"+strconv.Itoa(rej.Status))
 		ctx = context.WithValue(ctx, rejectionKey{}, *rej)
 		handler = hc.srv.rejected
+		// A malformed request (RFC 9113, 8.1.1) is answered, then its
+		// stream reset; a header list over the limit is only answered.
+		st.malformed = !f.Truncated
 	}
 	req = req.WithContext(ctx)
 	// Expect: 100-continue is taken off every request, as net/http's
@@ -804,6 +811,11 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 }
 
 func (hc *h2Conn) onTrailers(st *h2Stream, f *http2.MetaHeadersFrame) error {
+	if st.remoteDone && st.endSent.Load() {
+		// Closed, though its handler has not returned yet (RFC 9113,
+		// 5.1: a connection error).
+		return hc.connError(http2.ErrCodeStreamClosed, "headers_on_closed_stream")
+	}
 	if st.remoteDone || st.body == nil {
 		return streamErr(st.id, http2.ErrCodeStreamClosed, "headers_after_end_stream")
 	}
@@ -1016,16 +1028,19 @@ func (hc *h2Conn) handlerDone(st *h2Stream) {
 	hc.mu.Lock()
 	hc.running--
 	st.handlerDone = true
-	rst := false
+	rst, code := false, http2.ErrCodeNo
 	if !st.closed {
 		if !st.remoteDone {
 			rst = true
+		}
+		if st.malformed {
+			rst, code = true, http2.ErrCodeProtocol
 		}
 		hc.closeStream(st, nil)
 	}
 	hc.mu.Unlock()
 	if rst {
-		hc.writeRST(st, st.id, http2.ErrCodeNo)
+		hc.writeRST(st, st.id, code)
 	}
 }
 
@@ -1280,6 +1295,8 @@ type h2Stream struct {
 	writeTimer  *time.Timer
 	rstSent     bool        // guarded by hc.wmu
 	gone        atomic.Bool // closed: nothing more is written for it
+	endSent     atomic.Bool // END_STREAM written
+	malformed   bool        // answered by Options.Rejected, then reset (PROTOCOL_ERROR)
 }
 
 func (st *h2Stream) onReadTimeout() {
@@ -1307,17 +1324,17 @@ func (st *h2Stream) onWriteTimeout() {
 
 // takeWindow takes up to want bytes of send window for st, at most a
 // frame's worth. With wait it waits for some, for at most WriteTimeout;
-// without, it may return 0.
-func (hc *h2Conn) takeWindow(st *h2Stream, want int, wait bool) (int, error) {
+// without, it may return 0. more says whether window is left after it.
+func (hc *h2Conn) takeWindow(st *h2Stream, want int, wait bool) (n int, more bool, err error) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	var timer *time.Timer
 	for {
 		if st.closed {
-			return 0, st.closeErr
+			return 0, false, st.closeErr
 		}
 		if hc.closed {
-			return 0, errH2ConnClosed
+			return 0, false, errH2ConnClosed
 		}
 		n := min(int64(want), hc.sendWindow, st.sendWindow, int64(hc.peerMaxFrame))
 		if n > 0 || want == 0 {
@@ -1327,15 +1344,15 @@ func (hc *h2Conn) takeWindow(st *h2Stream, want int, wait bool) (int, error) {
 			if timer != nil {
 				timer.Stop()
 			}
-			return int(n), nil
+			return int(n), hc.sendWindow > 0 && st.sendWindow > 0, nil
 		}
 		if !wait {
-			return 0, nil
+			return 0, false, nil
 		}
 		if st.stalled {
 			hc.closeStream(st, errH2WriteTimeout)
 			hc.writeRST(st, st.id, http2.ErrCodeCancel)
-			return 0, errH2WriteTimeout
+			return 0, false, errH2WriteTimeout
 		}
 		if timer == nil {
 			timer = time.AfterFunc(hc.srv.writeTimeout, func() {

@@ -259,7 +259,7 @@ func (p *atkPeer) response(id uint32) (status string, h http.Header, body string
 		}
 		switch f.typ {
 		case http2.FrameRSTStream:
-			return "", h, b.String()
+			return "", h, b.String() // reset before its end
 		case http2.FrameHeaders:
 			for _, hf := range f.fields {
 				if hf.Name == ":status" {
@@ -270,6 +270,9 @@ func (p *atkPeer) response(id uint32) (status string, h http.Header, body string
 			}
 		case http2.FrameData:
 			b.Write(f.data)
+		}
+		if f.flags.Has(http2.FlagDataEndStream) {
+			break // a reset after the end does not take the answer back
 		}
 	}
 	return status, h, b.String()
@@ -643,6 +646,8 @@ func TestH2Attack_MalformedRequests(t *testing.T) {
 				if status != tc.status || hdr.Get("X-Atk-Rejected") == "" {
 					t.Fatalf("status %q (%v), want %s from Options.Rejected", status, hdr, tc.status)
 				}
+				// Answered, then reset as malformed (RFC 9113, 8.1.1).
+				p.expectRST(1, http2.ErrCodeProtocol)
 				p.alive()
 			}
 			if n := called.Load(); n != 0 {

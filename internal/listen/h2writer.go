@@ -440,6 +440,9 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 			if _, ok := h["Date"]; !ok {
 				hc.enc.WriteField(hpack.HeaderField{Name: "date", Value: dateOf(time.Now()).text})
 			}
+			if end {
+				st.endSent.Store(true)
+			}
 			return hc.writeBlock(st.id, end)
 		}
 		if end {
@@ -472,6 +475,7 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 			hc.hbuf.Reset()
 			hc.applyTableSize()
 			hc.encodeFields(h, keys)
+			st.endSent.Store(true)
 			return hc.writeBlock(st.id, true)
 		})
 		return len(p), err
@@ -504,7 +508,7 @@ func (w *h2Writer) send(fn func() error) error {
 func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
 	st, hc := w.st, w.st.hc
 	for {
-		n, err := hc.takeWindow(st, len(p), hdr == nil)
+		n, more, err := hc.takeWindow(st, len(p), hdr == nil)
 		if err != nil {
 			return err
 		}
@@ -518,8 +522,10 @@ func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
 		}
 		frame, last := p[:n], n == len(p)
 		var gone bool
-		// Only the last frame asks for a flush: the connection's buffer
-		// writes itself out as it fills.
+		// Only the last frame asks for a flush, or one that leaves no
+		// window: the connection's buffer writes itself out as it fills,
+		// but the client must see what it has room for before it grants
+		// more.
 		err = hc.write(func() error {
 			if st.rstSent || st.gone.Load() {
 				gone = true
@@ -530,8 +536,11 @@ func (w *h2Writer) data(hdr func() error, p []byte, end bool) error {
 					return err
 				}
 			}
+			if end && last {
+				st.endSent.Store(true)
+			}
 			return hc.fr.WriteData(st.id, end && last, frame)
-		}, last)
+		}, last || !more)
 		if err != nil {
 			return err
 		}

@@ -1262,6 +1262,14 @@ func TestH2Diff_Frames(t *testing.T) {
 	}
 	for _, c := range h2ResponseCases {
 		for _, method := range []string{"GET", "HEAD"} {
+			if method == "HEAD" && c.name == "write deadline passed after flush" {
+				// The HEAD's header block ends the stream at the first
+				// flush; whether net/http's server then sends it, or
+				// only the reset of the deadline, depends on which of
+				// its goroutines writes first (seen under the race
+				// detector). rampart's sends the answer, complete.
+				continue
+			}
 			var got [2][]string
 			var notes [2][]string
 			for i, s := range sides {

@@ -239,7 +239,6 @@ type h2Conn struct {
 	fatal        bool // GOAWAY for an error: close at once
 	closed       bool
 	idleSet      bool // the idle read deadline is set
-	lastGoAway   uint32
 
 	canon map[string]string // this connection's canonical forms of uncommon field names
 }

@@ -60,6 +60,9 @@ func TestH2StalledStream_Reset(t *testing.T) {
 	cfg, client := dualCertConfig(t)
 	addr, _ := startServer(t, h, cfg, Options{WriteTimeout: timeout})
 	fr := h2Dial(t, addr, client, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	// Before the request: the server's wait for window may start before
+	// this goroutine runs again.
+	start := time.Now()
 	h2Request(t, fr, 1, true)
 	reset := make(chan struct{})
 	go h2ReadAll(fr, func(f http2.Frame) {
@@ -67,7 +70,6 @@ func TestH2StalledStream_Reset(t *testing.T) {
 			close(reset)
 		}
 	})
-	start := time.Now()
 	select {
 	case err := <-writeErr:
 		if err == nil {

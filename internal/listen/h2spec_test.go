@@ -17,8 +17,8 @@ import (
 // TestH2Spec runs h2spec, the HTTP/2 conformance suite (RFC 7540/9113 and
 // RFC 7541, 145 cases: frame, stream-state, flow-control, settings and
 // HPACK errors and how a server must answer them), against rampart's
-// HTTP/2 server. scripts/test installs it (go install
-// github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible). Go's HTTP/2
+// HTTP/2 server. scripts/test installs it (v2.2.1, with the dependencies
+// tools/h2spec/go.mod pins: cd tools/h2spec && go install tool). Go's HTTP/2
 // server fails four of its cases (it refuses SETTINGS with a repeated
 // setting, and answers a connection-specific field or a TE other than
 // "trailers" with 400 and nothing more, and a HEADERS frame over the
@@ -30,7 +30,7 @@ import (
 // once could close the stream first. The delay orders the frames; nothing
 // is timed.
 func TestH2Spec(t *testing.T) {
-	h2spec := testenv.LookPath(t, "h2spec", "go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible (scripts/test does)")
+	h2spec := testenv.LookPath(t, "h2spec", "cd tools/h2spec && go install tool (scripts/test does)")
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		select {

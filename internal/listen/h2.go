@@ -216,10 +216,11 @@ type h2Conn struct {
 	enc       *hpack.Encoder
 	hbuf      bytes.Buffer
 	werr      error
-	needFlush bool      // a writer that wanted a flush left it to the next
-	wset      time.Time // when the write deadline was last set
-	wMaxFrame int       // the client's SETTINGS_MAX_FRAME_SIZE, for header blocks
-	tblSize   uint32    // the client's SETTINGS_HEADER_TABLE_SIZE, applied at the next header block; 0: none pending
+	failed    atomic.Bool // werr is set: for readers without wmu
+	needFlush bool        // a writer that wanted a flush left it to the next
+	wset      time.Time   // when the write deadline was last set
+	wMaxFrame int         // the client's SETTINGS_MAX_FRAME_SIZE, for header blocks
+	tblSize   uint32      // the client's SETTINGS_HEADER_TABLE_SIZE, applied at the next header block; 0: none pending
 	tblSet    bool
 
 	mu           sync.Mutex // guards what follows; may be held while taking wmu, never the reverse
@@ -1091,9 +1092,9 @@ func (hc *h2Conn) setIdle() {
 	}
 }
 
-// closeSoon ends a connection that sent GOAWAY and has no stream left:
-// what is buffered is flushed, then the reading goroutine wakes. hc.mu
-// is held.
+// closeSoon wakes the reading goroutine of a connection that sent GOAWAY
+// and has no stream left (or failed): its read times out, and it flushes,
+// lingers and closes (serve, end). hc.mu is held.
 func (hc *h2Conn) closeSoon() {
 	hc.nc.SetReadDeadline(time.Now())
 }
@@ -1155,12 +1156,9 @@ func (hc *h2Conn) end(err error) {
 	hc.nc.Close()
 }
 
-// broken reports whether a write failed.
-func (hc *h2Conn) broken() bool {
-	hc.wmu.Lock()
-	defer hc.wmu.Unlock()
-	return hc.werr != nil
-}
+// broken reports whether a write failed. The reading goroutine asks after
+// every frame: it reads a flag, without taking wmu.
+func (hc *h2Conn) broken() bool { return hc.failed.Load() }
 
 // write runs fn (if not nil) on the connection's writer under wmu. With
 // flush, what is buffered is flushed, by this writer or, if another is
@@ -1240,6 +1238,7 @@ func (o *h2Out) release() {
 // reading goroutine. hc.wmu is held.
 func (hc *h2Conn) fail(err error) {
 	hc.werr = err
+	hc.failed.Store(true)
 	if tc, ok := hc.nc.(*tls.Conn); ok {
 		// Not tls.Conn.Close: its close_notify would wait up to 5 s for
 		// room in the buffers of a client that reads nothing.

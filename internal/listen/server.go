@@ -389,33 +389,29 @@ func dispatched(h http.Handler) http.Handler {
 // connection: the event has no client address, and so never feeds the
 // auto-ban.
 func h2ProtocolErrors(log *seclog.Logger, listener string) func(string) {
-	sampler := &seclog.Sampler{Burst: 5, Interval: 10 * time.Second, MaxKeys: 1000}
-	return func(kind string) {
-		ok, suppressed := sampler.Allow(kind)
-		if !ok {
-			return
-		}
-		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail,
-			"HTTP/2 request refused by Go's HTTP/2 server (stream or connection reset)",
-			slog.String("h2_error", kind), slog.String("listener", listener), slog.Int("suppressed", suppressed))
-	}
+	event := h2Event(log, listener, "HTTP/2 request refused by Go's HTTP/2 server (stream or connection reset)")
+	return func(kind string) { event(kind) }
 }
 
 // h2Events logs the HTTP/2 protocol errors rampart's HTTP/2 server
-// answers without calling the handler (see h2.go) as input_validation_fail
-// events with the client's address, sampled per kind (5 every 10 s, the
-// count of the others with the next).
+// answers without calling the handler (see h2.go) as h2ProtocolErrors
+// does, with the client's address.
 func h2Events(log *seclog.Logger, listener string) func(client, kind string) {
+	event := h2Event(log, listener, "HTTP/2 protocol error (stream or connection reset, or request refused)")
+	return func(client, kind string) { event(kind, slog.String("source.ip", client)) }
+}
+
+// h2Event logs input_validation_fail events of an HTTP/2 error kind,
+// sampled per kind (5 every 10 s, the count of the others with the next).
+func h2Event(log *seclog.Logger, listener, message string) func(kind string, attrs ...slog.Attr) {
 	sampler := &seclog.Sampler{Burst: 5, Interval: 10 * time.Second, MaxKeys: 1000}
-	return func(client, kind string) {
+	return func(kind string, attrs ...slog.Attr) {
 		ok, suppressed := sampler.Allow(kind)
 		if !ok {
 			return
 		}
-		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail,
-			"HTTP/2 protocol error (stream or connection reset, or request refused)",
-			slog.String("h2_error", kind), slog.String("source.ip", client), slog.String("listener", listener),
-			slog.Int("suppressed", suppressed))
+		attrs = append(attrs, slog.String("h2_error", kind), slog.String("listener", listener), slog.Int("suppressed", suppressed))
+		log.Event(context.Background(), nil, slog.LevelWarn, seclog.InputValidationFail, message, attrs...)
 	}
 }
 

@@ -176,6 +176,9 @@ func run(proto, server, handler string, duration time.Duration, conns, streams i
 	done := make(chan error, 1)
 	go func() { done <- gw.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	if err := waitServing(ln.Addr().String(), done); err != nil {
+		return err
+	}
 	defer gcfloor.Start(gcfloor.DefaultFloor)()
 
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
@@ -364,4 +367,27 @@ func requests(out string) int {
 		}
 	}
 	return 0
+}
+
+// waitServing waits until the gateway completes a TLS handshake on addr.
+// A gateway that could not start (another rampart holds the admin port,
+// say) returns its error on done: that error is returned, and put back
+// for the deferred receive; otherwise the load would measure nothing.
+func waitServing(addr string, done chan error) error {
+	dialer := &net.Dialer{Timeout: 200 * time.Millisecond}
+	for range 50 {
+		select {
+		case err := <-done:
+			done <- err
+			return fmt.Errorf("the gateway stopped before serving: %v", err)
+		default:
+		}
+		c, err := tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the gateway does not answer on %s", addr)
 }

@@ -2,7 +2,6 @@ package listen
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -213,15 +212,13 @@ type h2Conn struct {
 	wmu       sync.Mutex
 	out       h2Out
 	idleOut   atomic.Bool // no stream open: the write buffer goes back to its pool once empty
-	enc       *hpack.Encoder
-	hbuf      bytes.Buffer
+	henc      *hpackEncoder
+	hbuf      []byte // the header block being written
 	werr      error
 	failed    atomic.Bool // werr is set: for readers without wmu
 	needFlush bool        // a writer that wanted a flush left it to the next
 	wset      time.Time   // when the write deadline was last set
 	wMaxFrame int         // the client's SETTINGS_MAX_FRAME_SIZE, for header blocks
-	tblSize   uint32      // the client's SETTINGS_HEADER_TABLE_SIZE, applied at the next header block; 0: none pending
-	tblSet    bool
 
 	mu           sync.Mutex // guards what follows; may be held while taking wmu, never the reverse
 	sendCond     sync.Cond  // L is mu: a send window grew, a stream closed, the connection ended
@@ -279,7 +276,7 @@ func (s *h2Server) serveConn(base context.Context, nc net.Conn, tlsState *tls.Co
 	hc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	hc.fr.MaxHeaderListSize = s.maxHeaderList
 	hc.fr.SetMaxReadFrameSize(16 << 10)
-	hc.enc = hpack.NewEncoder(&hc.hbuf)
+	hc.henc = newHPACKEncoder()
 
 	s.mu.Lock()
 	if s.shutdown {
@@ -564,7 +561,7 @@ func (hc *h2Conn) onSettings(f *http2.SettingsFrame) error {
 	}
 	hc.write(func() error {
 		if table != nil {
-			hc.tblSize, hc.tblSet = *table, true
+			hc.henc.setMaxTableSize(*table)
 		}
 		if maxFrame > 0 {
 			hc.wMaxFrame = maxFrame

@@ -62,10 +62,8 @@ func (b *h2Body) Read(p []byte) (int, error) {
 				if st.rstSent {
 					return nil
 				}
-				hc.hbuf.Reset()
-				hc.applyTableSize()
-				hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "100"})
-				return hc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: hc.hbuf.Bytes(), EndHeaders: true})
+				hc.hbuf = hc.henc.status(hc.henc.begin(hc.hbuf[:0]), "100")
+				return hc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: hc.hbuf, EndHeaders: true})
 			}, true)
 		}
 	}
@@ -186,9 +184,7 @@ func (w *h2Writer) writeInformational(code int) {
 		if st.rstSent || st.gone.Load() {
 			return nil
 		}
-		hc.hbuf.Reset()
-		hc.applyTableSize()
-		hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(code)})
+		hc.hbuf = hc.henc.status(hc.henc.begin(hc.hbuf[:0]), strconv.Itoa(code))
 		hc.encodeFields(h, nil)
 		return hc.writeBlock(st.id, false)
 	}, true)
@@ -427,18 +423,16 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 		status := w.status
 		end := w.done && len(w.trailers) == 0 && len(p) == 0 || head
 		hdr = func() error {
-			hc.hbuf.Reset()
-			hc.applyTableSize()
-			hc.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText(status)})
+			hc.hbuf = hc.henc.status(hc.henc.begin(hc.hbuf[:0]), statusText(status))
 			hc.encodeFields(h, nil)
 			if ctype != "" {
-				hc.enc.WriteField(hpack.HeaderField{Name: "content-type", Value: ctype})
+				hc.hbuf = hc.henc.field(hc.hbuf, "Content-Type", ctype)
 			}
 			if clen != "" {
-				hc.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: clen})
+				hc.hbuf = hc.henc.literal(hc.hbuf, hpackContentLength, clen)
 			}
 			if _, ok := h["Date"]; !ok {
-				hc.enc.WriteField(hpack.HeaderField{Name: "date", Value: dateOf(time.Now()).text})
+				hc.hbuf = hc.henc.literal(hc.hbuf, hpackDate, dateOf(time.Now()).text)
 			}
 			if end {
 				st.endSent.Store(true)
@@ -472,8 +466,7 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 	if w.done && trailers {
 		h, keys := w.header, w.trailers
 		err := w.send(func() error {
-			hc.hbuf.Reset()
-			hc.applyTableSize()
+			hc.hbuf = hc.henc.begin(hc.hbuf[:0])
 			hc.encodeFields(h, keys)
 			st.endSent.Store(true)
 			return hc.writeBlock(st.id, true)
@@ -598,15 +591,6 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
-// applyTableSize applies the client's SETTINGS_HEADER_TABLE_SIZE at the
-// start of a header block. hc.wmu is held.
-func (hc *h2Conn) applyTableSize() {
-	if hc.tblSet {
-		hc.enc.SetMaxDynamicTableSize(min(hc.tblSize, 4096))
-		hc.tblSet = false
-	}
-}
-
 // encodeFields encodes h's fields (only keys, if not nil) into hc.hbuf,
 // leaving out the connection-specific ones HTTP/2 forbids (RFC 9113,
 // 8.2.2), Content-Length (the caller adds its own), and names and values
@@ -628,26 +612,15 @@ func (hc *h2Conn) encodeField(k string, vv []string) {
 	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Content-Length":
 		return
 	}
-	name, ok := h2CommonLower[k]
-	if !ok {
-		// Checked before lowering: strings.ToLower maps some non-ASCII
-		// letters to ASCII ones. "Trailer:" keys are not tokens.
-		if !httpguts.ValidHeaderFieldName(k) {
-			return
-		}
-		name = strings.ToLower(k)
-	}
 	for _, v := range vv {
-		if httpguts.ValidHeaderFieldValue(v) {
-			hc.enc.WriteField(hpack.HeaderField{Name: name, Value: v})
-		}
+		hc.hbuf = hc.henc.field(hc.hbuf, k, v)
 	}
 }
 
 // writeBlock writes hc.hbuf as a HEADERS frame and as many CONTINUATION
 // frames as the client's frame size asks. hc.wmu is held.
 func (hc *h2Conn) writeBlock(id uint32, end bool) error {
-	block := hc.hbuf.Bytes()
+	block := hc.hbuf
 	max := hc.wMaxFrame
 	first := true
 	for {

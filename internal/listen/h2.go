@@ -115,6 +115,8 @@ type h2Server struct {
 	report         func(client, kind string)
 	logf           func(string, ...any) // handler panics
 
+	workers h2Workers // the goroutines handlers run on
+
 	mu       sync.Mutex
 	conns    map[*h2Conn]struct{}
 	shutdown bool
@@ -172,6 +174,7 @@ func (s *h2Server) beginShutdown() {
 // wait waits, after beginShutdown, for the connections to end, or for
 // ctx; then it closes those left.
 func (s *h2Server) wait(ctx context.Context) {
+	defer s.workers.close()
 	s.mu.Lock()
 	drained := s.drained
 	s.mu.Unlock()
@@ -803,7 +806,7 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		hc.nc.SetReadDeadline(time.Time{})
 	}
 	hc.mu.Unlock()
-	go hc.runHandler(w, req, handler)
+	hc.srv.workers.run(h2Job{hc: hc, w: w, req: req, h: handler})
 	return nil
 }
 
@@ -991,7 +994,7 @@ var h2CommonCanonical, h2CommonLower = func() (map[string]string, map[string]str
 	return canon, lower
 }()
 
-// runHandler serves one request on its own goroutine.
+// runHandler serves one request, on a worker (h2Workers).
 func (hc *h2Conn) runHandler(w *h2Writer, req *http.Request, h http.Handler) {
 	st := w.st
 	panicked := true

@@ -350,7 +350,7 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 	if tlsConfig != nil && !o.GoHTTP2 {
 		// rampart's HTTP/2 server sets its streams' deadlines itself, as
 		// the lane does: withDeadlines is net/http's alone.
-		h2 := newH2Server(dispatched(strictFraming(h, rejected)), rejected, o, h2Events(o.SecurityLog, addr))
+		h2 := newH2Server(dispatchedOnWorker(strictFraming(h, rejected)), rejected, o, h2Events(o.SecurityLog, addr))
 		h2.logf = srv.ErrorLog.Printf
 		if wrapTLS {
 			st.h2 = h2 // served from the handshake (early.go)
@@ -375,6 +375,15 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 func dispatched(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		primeStack(r)
+		markDispatched(r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// dispatchedOnWorker is dispatched for rampart's HTTP/2 server, whose
+// handlers run on goroutines whose stacks stay grown (h2Workers).
+func dispatchedOnWorker(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		markDispatched(r)
 		h.ServeHTTP(w, r)
 	})

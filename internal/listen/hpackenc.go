@@ -148,23 +148,16 @@ const (
 	hpackDate          = 33
 )
 
+// hpackStaticStatus are the :status values of the static table, at
+// indexes 8 to 14.
+var hpackStaticStatus = [...]string{"200", "204", "206", "304", "400", "404", "500"}
+
 // status appends :status code.
 func (e *hpackEncoder) status(dst []byte, code string) []byte {
-	switch code {
-	case "200":
-		return append(dst, 0x80|8)
-	case "204":
-		return append(dst, 0x80|9)
-	case "206":
-		return append(dst, 0x80|10)
-	case "304":
-		return append(dst, 0x80|11)
-	case "400":
-		return append(dst, 0x80|12)
-	case "404":
-		return append(dst, 0x80|13)
-	case "500":
-		return append(dst, 0x80|14)
+	for i, s := range hpackStaticStatus {
+		if code == s {
+			return append(dst, 0x80|byte(hpackStatus+i))
+		}
 	}
 	return appendLiteral(dst, 0x00, 4, hpackStatus, "", code)
 }

@@ -327,3 +327,16 @@ func BenchmarkHPACKEncoder(b *testing.B) {
 		})
 	})
 }
+
+func TestHPACKEncoder_Status(t *testing.T) {
+	e, peer := newHPACKEncoder(), newHPACKPeer()
+	for _, code := range []string{"200", "204", "206", "304", "400", "404", "500", "100", "302", "431", "503"} {
+		block := e.status(nil, code)
+		if static := strings.Contains("200 204 206 304 400 404 500", code); static != (len(block) == 1) {
+			t.Errorf(":status %s encoded in %d bytes (static table entry: %v)", code, len(block), static)
+		}
+		if got := peer.decode(t, block); len(got) != 1 || got[0].Name != ":status" || got[0].Value != code {
+			t.Errorf(":status %s decoded as %v", code, got)
+		}
+	}
+}

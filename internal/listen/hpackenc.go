@@ -144,7 +144,6 @@ var hpackStaticName = func() map[string]uint64 {
 const (
 	hpackStatus        = 8 // :status, and 200 with its value
 	hpackContentLength = 28
-	hpackContentType   = 31
 	hpackDate          = 33
 )
 

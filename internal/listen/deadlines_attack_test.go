@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // A client sends one byte of a declared body and then nothing. A handler
@@ -174,14 +172,9 @@ func h2Request(t *testing.T, fr *h2Client, id uint32, end bool, extra ...string)
 	if end {
 		method = "GET"
 	}
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	fields := append([]string{":method", method, ":scheme", "https", ":authority", "localhost", ":path", "/"}, extra...)
-	for i := 0; i+1 < len(fields); i += 2 {
-		enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
-	}
+	block := atkBlock(append([]string{":method", method, ":scheme", "https", ":authority", "localhost", ":path", "/"}, extra...)...)
 	if err := fr.write(func(fr *http2.Framer) error {
-		return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: end})
+		return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true, EndStream: end})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -119,12 +119,7 @@ func h2GetOnce(b *testing.B, c *tls.Conn) {
 	fr := http2.NewFramer(c, c)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.WriteSettings()
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "localhost"}, {":path", "/"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: true})
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: atkBlock(atkGET...), EndHeaders: true, EndStream: true})
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {

@@ -371,17 +371,20 @@ func NewServer(addr string, h http.Handler, tlsConfig *tls.Config, o Options) (*
 }
 
 // dispatched tells the connection that net/http called the handler: what
-// it writes from now on is the handler's response (see early.go).
+// it writes from now on is the handler's response (see early.go). It
+// grows the stack of a request of net/http's HTTP/2 server first
+// (primeStack).
 func dispatched(h http.Handler) http.Handler {
+	d := dispatchedOnWorker(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		primeStack(r)
-		markDispatched(r)
-		h.ServeHTTP(w, r)
+		d.ServeHTTP(w, r)
 	})
 }
 
-// dispatchedOnWorker is dispatched for rampart's HTTP/2 server, whose
-// handlers run on goroutines whose stacks stay grown (h2Workers).
+// dispatchedOnWorker is dispatched without primeStack, for rampart's
+// HTTP/2 server, whose handlers run on goroutines whose stacks stay grown
+// (h2Workers).
 func dispatchedOnWorker(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		markDispatched(r)

@@ -157,7 +157,7 @@ func (p *Proxy) copyFailed(r *http.Request, err error) {
 func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn, r *http.Request, body *spooledBody) (*http.Response, error) {
 	// Writing the request and waiting for the response's header share
 	// ResponseHeaderTimeout.
-	if err := c.SetDeadline(time.Now().Add(p.headerTimeout)); err != nil {
+	if err := c.limit(time.Now(), p.headerTimeout); err != nil {
 		return nil, err
 	}
 	if err := p.writeRequest(c.Conn, c.bw, r, body); err != nil {
@@ -174,7 +174,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 			return nil, errUnasked101
 		case res.StatusCode >= 200:
 			c.budget = -1
-			if err := c.SetDeadline(time.Time{}); err != nil {
+			if err := c.unlimit(res); err != nil {
 				return nil, err
 			}
 			if ctx.Err() != nil {

@@ -316,3 +316,104 @@ func TestDirect_RequestAsTheUpstreamReadsIt(t *testing.T) {
 		t.Errorf("body %q, length %d", b, r.ContentLength)
 	}
 }
+
+// ResponseHeaderTimeout bounds every request on a reused connection too,
+// though a busy connection keeps its deadline from one request to the
+// next (upstreamConn.limit): the second request here is never answered.
+func TestDirect_HeaderTimeoutOnAReusedConnection(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int64) bool {
+		if n == 1 {
+			okResponse(c, "ok")
+			return true
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		var b [1]byte
+		c.Read(b[:]) // never answered; until the proxy gives up
+		return false
+	})
+	p, errLog, _ := testProxy(t, up.url(), Options{ResponseHeaderTimeout: 200 * time.Millisecond})
+	fe := front(t, p)
+	for i, want := range []int{http.StatusOK, http.StatusGatewayTimeout} {
+		res, err := fe.Client().Get(fe.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("request %d: status %d, want %d", i+1, res.StatusCode, want)
+		}
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("%d upstream connections, want 1 (the second request on the first's)", n)
+	}
+	if !strings.Contains(errLog.String(), `"reason":"upstream_timeout"`) {
+		t.Errorf("log lacks the timeout:\n%s", errLog.String())
+	}
+}
+
+// A body that takes longer than ResponseHeaderTimeout after its header
+// arrives whole: the header's deadline is lifted before a body read
+// reaches the connection, on a new connection and on a reused one whose
+// deadline was kept after a short response.
+func TestDirect_SlowBodyAfterTheHeader(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int64) bool {
+		if req.URL.Path == "/short" {
+			okResponse(c, "ok")
+			return true
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+		time.Sleep(400 * time.Millisecond)
+		io.WriteString(c, "world")
+		return true
+	})
+	p, _, _ := testProxy(t, up.url(), Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	fe := front(t, p)
+	for _, path := range []string{"/slow", "/short", "/slow"} {
+		res, err := fe.Client().Get(fe.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d, %v", path, res.StatusCode, err)
+		}
+		if want := map[bool]string{true: "ok", false: "helloworld"}[path == "/short"]; string(b) != want {
+			t.Fatalf("%s: body %q, want %q", path, b, want)
+		}
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("%d upstream connections, want 1", n)
+	}
+}
+
+// A POST goes only on a connection checked alive (see alive), whose
+// read would fail on a deadline left expired by an earlier request: get
+// lifts it first, and the idle connection is reused.
+func TestDirect_ExpiredDeadlineDoesNotFailTheAliveCheck(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int64) bool {
+		okResponse(c, "ok")
+		return true
+	})
+	p, _, _ := testProxy(t, up.url(), Options{ResponseHeaderTimeout: 50 * time.Millisecond})
+	fe := front(t, p)
+	for i, method := range []string{"GET", "POST"} {
+		if i > 0 {
+			time.Sleep(150 * time.Millisecond) // past the first request's deadline
+		}
+		req, _ := http.NewRequest(method, fe.URL+"/", strings.NewReader("a=1"))
+		res, err := fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", method, res.StatusCode)
+		}
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Errorf("%d upstream connections, want 1: the POST did not reuse the idle one", n)
+	}
+}

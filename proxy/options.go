@@ -98,7 +98,10 @@ type Options struct {
 	// for the first byte). Zero means DefaultResponseHeaderTimeout
 	// (currently 60s). Exceeding it is answered 504 Gateway Timeout. It
 	// does not limit how long a response body (a stream, a WebSocket) may
-	// last.
+	// last. On a connection kept alive between requests, the deadline of
+	// the previous request is kept while it is at least 7/8 of the timeout
+	// ahead: a request may be cut off slightly sooner than the timeout,
+	// never later.
 	ResponseHeaderTimeout time.Duration
 
 	// UpgradeIdleTimeout closes an upgraded connection (WebSocket) after

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -49,6 +50,35 @@ type upstreamConn struct {
 	budget    int64
 	idleSince time.Time
 	reused    bool
+	deadline  time.Time // the one set on the connection; zero: none
+}
+
+// limit bounds the request's write and the wait for its response header:
+// a deadline d ahead, at least 7/8 of it. The deadline of the connection's
+// previous request is kept when it is still that far ahead, as a busy
+// connection's: moving it costs two timer updates in the runtime, and
+// most requests would only move it a few microseconds.
+func (c *upstreamConn) limit(now time.Time, d time.Duration) error {
+	if !c.deadline.IsZero() && c.deadline.Sub(now) >= d-d/8 {
+		return nil
+	}
+	c.deadline = now.Add(d)
+	return c.SetDeadline(c.deadline)
+}
+
+// unlimit lifts the header's deadline for the reading of res's body,
+// which has no time limit (as Transport's), unless the body is already
+// read into the connection's buffer: then no read reaches the connection
+// before the next request's limit.
+func (c *upstreamConn) unlimit(res *http.Response) error {
+	if c.deadline.IsZero() {
+		return nil
+	}
+	if fb, ok := res.Body.(*fixedBody); res.Body == http.NoBody || ok && fb.n <= int64(c.br.Buffered()) {
+		return nil
+	}
+	c.deadline = time.Time{}
+	return c.SetDeadline(time.Time{})
 }
 
 // errHeaderTooLarge is a response header over maxResponseHeaderBytes.
@@ -91,6 +121,11 @@ func (p *upstreamPool) get(ctx context.Context, check bool) (*upstreamConn, erro
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
+		if check && !c.deadline.IsZero() && !now.Before(c.deadline) {
+			// An expired deadline fails alive's read: lifted.
+			c.deadline = time.Time{}
+			c.SetDeadline(time.Time{})
+		}
 		if now.Sub(c.idleSince) >= p.idleTimeout || check && !alive(c.Conn) {
 			c.Close()
 			continue

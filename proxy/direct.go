@@ -96,8 +96,7 @@ func (p *Proxy) serveDirect(w *interimWriter, r *http.Request, body *spooledBody
 		}
 		// The connection is this request's until the response has been
 		// copied: a client that leaves interrupts whatever it waits on.
-		cc := c
-		stop = context.AfterFunc(ctx, func() { cc.SetDeadline(aLongTimeAgo) })
+		stop = afterClientGone(w, ctx, c.interrupt)
 		res, err = p.exchange(ctx, w, c, r, body)
 		if err == nil {
 			break
@@ -129,6 +128,35 @@ func (p *Proxy) serveDirect(w *interimWriter, r *http.Request, body *spooledBody
 		return
 	}
 	p.pool.put(c)
+}
+
+// clientGoneNotifier is implemented by a server's ResponseWriter that
+// learns itself when the client of a request leaves (rampart's HTTP/1.1
+// server): AfterClientGone arranges for f to run then, as
+// context.AfterFunc(ctx, f) does, without allocating; ok is false when it
+// cannot (ctx is not the request's own), and AfterFunc is used.
+type clientGoneNotifier interface {
+	AfterClientGone(ctx context.Context, f func()) (stop func() bool, ok bool)
+}
+
+// afterClientGone runs f when ctx, r's context, is done, through the
+// clientGoneNotifier that w or a writer it wraps (Unwrap) implements, or
+// context.AfterFunc.
+func afterClientGone(w http.ResponseWriter, ctx context.Context, f func()) (stop func() bool) {
+	for x := w; ; {
+		if n, ok := x.(clientGoneNotifier); ok {
+			if stop, ok := n.AfterClientGone(ctx, f); ok {
+				return stop
+			}
+			break
+		}
+		u, ok := x.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		x = u.Unwrap()
+	}
+	return context.AfterFunc(ctx, f)
 }
 
 // copyFailed ends a response whose body could not be copied: the client's

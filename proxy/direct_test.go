@@ -417,3 +417,60 @@ func TestDirect_ExpiredDeadlineDoesNotFailTheAliveCheck(t *testing.T) {
 		t.Errorf("%d upstream connections, want 1: the POST did not reuse the idle one", n)
 	}
 }
+
+// notifyingWriter is a server's writer that says itself when the client
+// leaves (clientGoneNotifier), under a writer that wraps it.
+type notifyingWriter struct {
+	http.ResponseWriter
+	registered chan func()
+	stops      atomic.Int32
+}
+
+func (w *notifyingWriter) AfterClientGone(ctx context.Context, f func()) (func() bool, bool) {
+	w.registered <- f
+	return func() bool { w.stops.Add(1); return false }, true
+}
+
+type wrapping struct{ http.ResponseWriter }
+
+func (w wrapping) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// With a server that says when the client leaves, the direct path uses
+// it, found through the writers wrapping the server's, in place of
+// context.AfterFunc: its function interrupts the upstream, whose
+// connection is then closed, never reused.
+func TestDirect_ClientGoneThroughTheServersNotifier(t *testing.T) {
+	closed := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int64) bool {
+		var b [1]byte
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := c.Read(b[:]); err != nil {
+			close(closed)
+		}
+		return false
+	})
+	p, _, _ := testProxy(t, up.url(), Options{})
+	nw := &notifyingWriter{ResponseWriter: httptest.NewRecorder(), registered: make(chan func(), 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { recover() }()
+		p.ServeHTTP(wrapping{nw}, httptest.NewRequest("GET", "/", nil))
+	}()
+	var f func()
+	select {
+	case f = <-nw.registered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy did not use the server's AfterClientGone")
+	}
+	f() // the client leaves
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream connection stayed open after the client left")
+	}
+	<-done
+	if nw.stops.Load() == 0 {
+		t.Error("stop never called")
+	}
+}

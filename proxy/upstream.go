@@ -51,6 +51,9 @@ type upstreamConn struct {
 	idleSince time.Time
 	reused    bool
 	deadline  time.Time // the one set on the connection; zero: none
+	// interrupt makes a blocked read or write return at once: run when
+	// the client of the request the connection serves leaves.
+	interrupt func()
 }
 
 // limit bounds the request's write and the wait for its response header:
@@ -142,6 +145,7 @@ func (p *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
 		return nil, err
 	}
 	c := &upstreamConn{Conn: nc, budget: -1}
+	c.interrupt = func() { nc.SetDeadline(aLongTimeAgo) }
 	c.br = bufio.NewReaderSize(c, upstreamBufSize)
 	c.bw = bufio.NewWriterSize(nc, upstreamBufSize)
 	return c, nil

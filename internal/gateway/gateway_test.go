@@ -224,3 +224,54 @@ func TestGateway_RedirectOnlyConfiguredHosts(t *testing.T) {
 		}
 	}
 }
+
+// A client that leaves while the application works ends the application's
+// request: the proxy closes its upstream connection, over HTTP/1.1 (the
+// lane tells the proxy itself, AfterClientGone) and HTTP/2 (the stream's
+// context).
+func TestGateway_ClientGoneEndsTheUpstreamRequest(t *testing.T) {
+	arrived, ended := make(chan struct{}, 1), make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done(): // its connection closed
+			ended <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	t.Cleanup(up.Close)
+	h := start(t, up.URL, "")
+	wait := func(t *testing.T, c <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(15 * time.Second):
+			t.Fatal(what)
+		}
+	}
+	t.Run("HTTP/1.1", func(t *testing.T) {
+		c, err := tls.Dial("tcp", h.httpsAddr, &tls.Config{RootCAs: h.pool, ServerName: "app.test", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+		wait(t, arrived, "the request did not reach the upstream")
+		time.Sleep(100 * time.Millisecond) // past the lane's client watch start
+		c.Close()
+		wait(t, ended, "the upstream request outlived its client")
+	})
+	t.Run("HTTP/2", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://app.test/slow", nil)
+		go func() { <-arrived; cancel() }()
+		res, err := h.client.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.ProtoMajor != 2 {
+				t.Fatalf("%s, want HTTP/2", res.Proto)
+			}
+			t.Fatalf("status %d, want the client's cancellation", res.StatusCode)
+		}
+		wait(t, ended, "the upstream request outlived its client")
+	})
+}

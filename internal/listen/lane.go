@@ -154,7 +154,11 @@ func (l *lane) serve(ctx context.Context, ec *earlyConn, tc *tls.Conn) error {
 	lc.bw = bufio.NewWriterSize(tc, 4<<10)
 	lc.h = make(http.Header, 16)
 	lc.bb = bufio.NewWriterSize(nil, bufferBeforeChunking)
-	if lc.serveRequests(ctx) {
+	// Nothing cancels the connection's context while the lane serves it
+	// (net/http does when its own reads fail, and after the lane): its
+	// requests' contexts need not be registered with it and removed,
+	// under its lock, one by one.
+	if lc.serveRequests(context.WithoutCancel(ctx)) {
 		buffered, _ := lc.br.Peek(lc.br.Buffered())
 		ec.replay = bytes.Clone(buffered)
 		l.handOvers.Add(1)
@@ -231,7 +235,7 @@ func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool
 	ctx, cancel := context.WithCancel(base)
 	req = req.WithContext(ctx)
 	gone := &lc.gone
-	gone.begin(cancel)
+	gone.begin(ctx, cancel)
 	defer func() {
 		gone.stop()
 		cancel()
@@ -443,16 +447,25 @@ const goneAfter = 50 * time.Millisecond
 type goneWatch struct {
 	lc      *laneConn
 	timer   *time.Timer
+	ctx     context.Context // the request's
 	mu      sync.Mutex
 	cancel  func() // the request's
 	stopped bool
 	done    chan struct{} // the watch's end, once it started
+	// hook is the function AfterClientGone arranged to run when the
+	// client leaves; nil once it ran or was stopped. left: the client
+	// left during this request.
+	hook     func()
+	left     bool
+	stopHook func() bool // g.unhook, made once
 }
 
-// begin starts the wait for the request whose context cancel cancels.
-func (g *goneWatch) begin(cancel func()) {
+// begin starts the wait for the request whose context is ctx, which
+// cancel cancels.
+func (g *goneWatch) begin(ctx context.Context, cancel func()) {
 	g.mu.Lock()
-	g.cancel, g.stopped, g.done = cancel, false, nil
+	g.ctx, g.cancel, g.stopped, g.done = ctx, cancel, false, nil
+	g.hook, g.left = nil, false
 	g.mu.Unlock()
 	if g.timer == nil {
 		g.timer = time.AfterFunc(goneAfter, g.start)
@@ -481,13 +494,51 @@ func (g *goneWatch) start() {
 		defer close(done)
 		if _, err := g.lc.br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			cancel()
+			g.mu.Lock()
+			f := g.hook
+			g.hook, g.left = nil, true
+			g.mu.Unlock()
+			if f != nil {
+				f()
+			}
 		}
 	}()
 }
 
+// afterGone arranges for f to run when the client of the request whose
+// context is ctx leaves: what context.AfterFunc(ctx, f) does for such a
+// request, whose context only the client's leaving cancels before the
+// handler returns, without its allocations (a context, a map and two
+// closures for each request). ok is false when ctx is not the request's
+// own context (a handler derived one that something else may cancel) or
+// the client has left already: the caller then uses context.AfterFunc.
+// stop reports whether it kept f from running, as AfterFunc's stop.
+func (g *goneWatch) afterGone(ctx context.Context, f func()) (stop func() bool, ok bool) {
+	done := ctx.Done()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ctx == nil || done != g.ctx.Done() || g.left || g.stopped || g.hook != nil {
+		return nil, false
+	}
+	g.hook = f
+	if g.stopHook == nil {
+		g.stopHook = g.unhook
+	}
+	return g.stopHook, true
+}
+
+// unhook is afterGone's stop.
+func (g *goneWatch) unhook() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	had := g.hook != nil
+	g.hook = nil
+	return had
+}
+
 func (g *goneWatch) stop() {
 	g.mu.Lock()
-	g.stopped = true
+	g.stopped, g.hook, g.ctx = true, nil, nil
 	done := g.done
 	g.mu.Unlock()
 	g.timer.Stop()
@@ -839,6 +890,14 @@ func (w *laneWriter) FlushError() error {
 // A handler's write deadline holds as one under withDeadlines does: until
 // the renewal due an eighth of WriteTimeout later, and for its own request
 // only.
+// AfterClientGone arranges for f to run when the client leaves during the
+// request whose context is ctx (see goneWatch.afterGone). The proxy finds
+// it through the writers that wrap this one, and uses it in place of
+// context.AfterFunc.
+func (w *laneWriter) AfterClientGone(ctx context.Context, f func()) (stop func() bool, ok bool) {
+	return w.lc.gone.afterGone(ctx, f)
+}
+
 func (w *laneWriter) SetWriteDeadline(t time.Time) error {
 	if w.done {
 		return http.ErrHandlerTimeout

@@ -1,0 +1,123 @@
+package listen
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// goneNotifier is the proxy's clientGoneNotifier.
+type goneNotifier interface {
+	AfterClientGone(ctx context.Context, f func()) (stop func() bool, ok bool)
+}
+
+// notifierOf finds the goneNotifier w wraps, as the proxy does.
+func notifierOf(w http.ResponseWriter) goneNotifier {
+	for {
+		if n, ok := w.(goneNotifier); ok {
+			return n
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// The lane's AfterClientGone, which the proxy uses in place of
+// context.AfterFunc: f runs when the client leaves, not after stop, not
+// for a later request, and only for the request's own context.
+func TestLane_AfterClientGone(t *testing.T) {
+	type result struct {
+		ok, ran, stopped bool
+	}
+	results := make(chan result, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := notifierOf(w)
+		if n == nil {
+			t.Error("the lane's writer has no AfterClientGone")
+			results <- result{}
+			return
+		}
+		ctx := context.WithValue(r.Context(), struct{}{}, 1) // values do not matter
+		switch r.URL.Path {
+		case "/derived":
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			_, ok := n.AfterClientGone(ctx, func() {})
+			results <- result{ok: ok}
+			return
+		case "/leave-unstopped":
+			// Registered and left behind: the next request's leaving
+			// must not run it.
+			_, ok := n.AfterClientGone(ctx, func() { t.Error("a finished request's function ran") })
+			if !ok {
+				t.Error("not registered")
+			}
+			io.WriteString(w, "ok")
+			return
+		}
+		ran := make(chan struct{})
+		stop, ok := n.AfterClientGone(ctx, func() { close(ran) })
+		if !ok {
+			results <- result{}
+			return
+		}
+		stopped := false
+		if r.URL.Path == "/stop" {
+			stopped = stop()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+		select {
+		case <-ran:
+			results <- result{ok: true, ran: true, stopped: stopped || stop()}
+		case <-time.After(200 * time.Millisecond):
+			results <- result{ok: true, stopped: stopped}
+		}
+	})
+	_, lane, _, client := laneServers(t, h)
+	leave := func(t *testing.T, raw string) result {
+		t.Helper()
+		c := dialLane(t, lane, client)
+		io.WriteString(c, raw)
+		time.Sleep(100 * time.Millisecond) // past the watch's start
+		c.Close()
+		select {
+		case r := <-results:
+			return r
+		case <-time.After(15 * time.Second):
+			t.Fatal("no result")
+		}
+		return result{}
+	}
+	t.Run("client leaves", func(t *testing.T) {
+		if r := leave(t, "GET /wait HTTP/1.1\r\nHost: lane.test\r\n\r\n"); !r.ok || !r.ran || r.stopped {
+			t.Errorf("%+v, want registered, run, and stop false after", r)
+		}
+	})
+	t.Run("stopped first", func(t *testing.T) {
+		if r := leave(t, "GET /stop HTTP/1.1\r\nHost: lane.test\r\n\r\n"); !r.ok || r.ran || !r.stopped {
+			t.Errorf("%+v, want registered, stopped, never run", r)
+		}
+	})
+	t.Run("a finished request's function", func(t *testing.T) {
+		r := leave(t, "GET /leave-unstopped HTTP/1.1\r\nHost: lane.test\r\n\r\nGET /wait HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		if !r.ok || !r.ran {
+			t.Errorf("%+v, want the second request's function run", r)
+		}
+	})
+	t.Run("derived context", func(t *testing.T) {
+		c := dialLane(t, lane, client)
+		defer c.Close()
+		io.WriteString(c, "GET /derived HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		if r := <-results; r.ok {
+			t.Error("registered for a context the handler can cancel: the proxy would not see it cancelled")
+		}
+	})
+}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // goneNotifier is the proxy's clientGoneNotifier.
@@ -27,15 +29,19 @@ func notifierOf(w http.ResponseWriter) goneNotifier {
 	}
 }
 
-// The lane's AfterClientGone, which the proxy uses in place of
-// context.AfterFunc: f runs when the client leaves, not after stop, not
-// for a later request, and only for the request's own context.
-func TestLane_AfterClientGone(t *testing.T) {
-	type result struct {
-		ok, ran, stopped bool
-	}
-	results := make(chan result, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// goneResult is what goneHandler saw: AfterClientGone registered its
+// function (ok), the function ran, stop returned true.
+type goneResult struct {
+	ok, ran, stopped bool
+}
+
+// goneHandler registers a function with AfterClientGone and waits for the
+// request's context to end: /wait, /stop (stopped at once), /derived (for
+// a context derived with a cancel of its own), /leave-unstopped (left
+// registered as the request ends).
+func goneHandler(t *testing.T, results chan<- goneResult) http.Handler {
+	type result = goneResult
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := notifierOf(w)
 		if n == nil {
 			t.Error("the lane's writer has no AfterClientGone")
@@ -81,7 +87,15 @@ func TestLane_AfterClientGone(t *testing.T) {
 			results <- result{ok: true, stopped: stopped}
 		}
 	})
-	_, lane, _, client := laneServers(t, h)
+}
+
+// The lane's AfterClientGone, which the proxy uses in place of
+// context.AfterFunc: f runs when the client leaves, not after stop, not
+// for a later request, and only for the request's own context.
+func TestLane_AfterClientGone(t *testing.T) {
+	type result = goneResult
+	results := make(chan result, 1)
+	_, lane, _, client := laneServers(t, goneHandler(t, results))
 	leave := func(t *testing.T, raw string) result {
 		t.Helper()
 		c := dialLane(t, lane, client)
@@ -118,6 +132,57 @@ func TestLane_AfterClientGone(t *testing.T) {
 		io.WriteString(c, "GET /derived HTTP/1.1\r\nHost: lane.test\r\n\r\n")
 		if r := <-results; r.ok {
 			t.Error("registered for a context the handler can cancel: the proxy would not see it cancelled")
+		}
+	})
+}
+
+// The HTTP/2 server's AfterClientGone: f runs when the client resets the
+// stream, not after stop, and only for the request's own context.
+func TestH2_AfterClientGone(t *testing.T) {
+	results := make(chan goneResult, 1)
+	addr, _, client, _ := serveTLS(t, goneHandler(t, results), Options{}, false)
+	fr := h2Dial(t, addr, client)
+	go h2ReadAll(fr, nil)
+	request := func(id uint32, path string) {
+		block := atkBlock(":method", "GET", ":scheme", "https", ":authority", "localhost", ":path", path)
+		if err := fr.write(func(fr *http2.Framer) error {
+			return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true, EndStream: true})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(t *testing.T) goneResult {
+		t.Helper()
+		select {
+		case r := <-results:
+			return r
+		case <-time.After(15 * time.Second):
+			t.Fatal("no result")
+		}
+		return goneResult{}
+	}
+	reset := func(id uint32) {
+		time.Sleep(50 * time.Millisecond)
+		fr.write(func(fr *http2.Framer) error { return fr.WriteRSTStream(id, http2.ErrCodeCancel) })
+	}
+	t.Run("client resets", func(t *testing.T) {
+		request(1, "/wait")
+		reset(1)
+		if r := result(t); !r.ok || !r.ran || r.stopped {
+			t.Errorf("%+v, want registered, run, and stop false after", r)
+		}
+	})
+	t.Run("stopped first", func(t *testing.T) {
+		request(3, "/stop")
+		reset(3)
+		if r := result(t); !r.ok || r.ran || !r.stopped {
+			t.Errorf("%+v, want registered, stopped, never run", r)
+		}
+	})
+	t.Run("derived context", func(t *testing.T) {
+		request(5, "/derived")
+		if r := result(t); r.ok {
+			t.Error("registered for a context the handler can cancel")
 		}
 	})
 }

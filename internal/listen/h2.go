@@ -763,7 +763,7 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	st := &h2Stream{hc: hc, id: id, recvWindow: h2StreamWindow}
 	ctx, cancel := context.WithCancel(hc.base)
-	st.cancel = cancel
+	st.ctx, st.cancel = ctx, cancel
 	handler := hc.srv.handler
 	if f.Truncated {
 		rej = &Rejection{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "HTTP/2 header list over listen.max_header_bytes"}
@@ -1072,6 +1072,11 @@ func (hc *h2Conn) closeStream(st *h2Stream, err error) {
 	}
 	st.gone.Store(true)
 	st.cancel()
+	if f := st.hook; f != nil {
+		// As context.AfterFunc runs it, in a goroutine of its own.
+		st.hook = nil
+		go f()
+	}
 	hc.sendCond.Broadcast()
 	if len(hc.streams) == 0 {
 		if hc.goingAway {
@@ -1280,6 +1285,7 @@ func (hc *h2Conn) writeRST(st *h2Stream, id uint32, code http2.ErrCode) {
 type h2Stream struct {
 	hc     *h2Conn
 	id     uint32
+	ctx    context.Context // the request's; only cancel ends it
 	cancel context.CancelFunc
 	body   *h2Body // nil: the request ended with its HEADERS
 
@@ -1299,6 +1305,34 @@ type h2Stream struct {
 	gone        atomic.Bool // closed: nothing more is written for it
 	endSent     atomic.Bool // END_STREAM written
 	malformed   bool        // answered by Options.Rejected, then reset (PROTOCOL_ERROR)
+	hook        func()      // AfterClientGone's function; guarded by hc.mu
+}
+
+// AfterClientGone arranges for f to run when the stream's context ends
+// (a reset, the connection's end, or the stream's): what
+// context.AfterFunc(ctx, f) does, without its allocations, for ctx the
+// request's own context (see the lane's). ok is false for any other
+// context and once the stream is closed.
+func (w *h2Writer) AfterClientGone(ctx context.Context, f func()) (stop func() bool, ok bool) {
+	st := w.st
+	done := ctx.Done()
+	hc := st.hc
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if st.closed || st.hook != nil || done != st.ctx.Done() {
+		return nil, false
+	}
+	st.hook = f
+	return st.unhook, true
+}
+
+// unhook is AfterClientGone's stop.
+func (st *h2Stream) unhook() bool {
+	st.hc.mu.Lock()
+	defer st.hc.mu.Unlock()
+	had := st.hook != nil
+	st.hook = nil
+	return had
 }
 
 func (st *h2Stream) onReadTimeout() {

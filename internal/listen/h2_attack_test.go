@@ -987,3 +987,41 @@ func TestH2Attack_GracefulShutdown(t *testing.T) {
 		t.Fatal("Run did not return after the last stream")
 	}
 }
+
+// The handlers' header maps are pooled. A map a handler keeps after it
+// returned is not the next response's: Header called late gives a map of
+// its own, and nothing a handler set reaches a later response.
+func TestH2_LateHeaderDoesNotReachTheNextResponse(t *testing.T) {
+	var kept http.ResponseWriter
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/first":
+			kept = w
+			w.Header().Set("X-First", "1")
+			io.WriteString(w, "first")
+		default:
+			kept.Header().Set("X-Leaked", "1")
+			w.Header().Set("X-Next", "1")
+			io.WriteString(w, "next")
+		}
+	})
+	cert := newTestCert(t, false)
+	addr, _ := startServer(t, h, &tls.Config{Certificates: []tls.Certificate{cert.tls}, NextProtos: []string{"h2", "http/1.1"}}, Options{})
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: rootsOf(cert), ServerName: "localhost"}, Protocols: &protos}}
+	for i, path := range []string{"/first", "/second", "/third"} {
+		res, err := c.Get("https://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.ProtoMajor != 2 {
+			t.Fatalf("%s", res.Proto)
+		}
+		if i > 0 && (res.Header.Get("X-Leaked") != "" || res.Header.Get("X-First") != "") {
+			t.Fatalf("%s: another response's field: %v", path, res.Header)
+		}
+	}
+}

@@ -89,6 +89,18 @@ func goneHandler(t *testing.T, results chan<- goneResult) http.Handler {
 	})
 }
 
+// nextGoneResult waits for goneHandler's next result.
+func nextGoneResult(t *testing.T, results <-chan goneResult) goneResult {
+	t.Helper()
+	select {
+	case r := <-results:
+		return r
+	case <-time.After(15 * time.Second):
+		t.Fatal("no result")
+	}
+	return goneResult{}
+}
+
 // The lane's AfterClientGone, which the proxy uses in place of
 // context.AfterFunc: f runs when the client leaves, not after stop, not
 // for a later request, and only for the request's own context.
@@ -102,13 +114,7 @@ func TestLane_AfterClientGone(t *testing.T) {
 		io.WriteString(c, raw)
 		time.Sleep(100 * time.Millisecond) // past the watch's start
 		c.Close()
-		select {
-		case r := <-results:
-			return r
-		case <-time.After(15 * time.Second):
-			t.Fatal("no result")
-		}
-		return result{}
+		return nextGoneResult(t, results)
 	}
 	t.Run("client leaves", func(t *testing.T) {
 		if r := leave(t, "GET /wait HTTP/1.1\r\nHost: lane.test\r\n\r\n"); !r.ok || !r.ran || r.stopped {
@@ -130,7 +136,7 @@ func TestLane_AfterClientGone(t *testing.T) {
 		c := dialLane(t, lane, client)
 		defer c.Close()
 		io.WriteString(c, "GET /derived HTTP/1.1\r\nHost: lane.test\r\n\r\n")
-		if r := <-results; r.ok {
+		if r := nextGoneResult(t, results); r.ok {
 			t.Error("registered for a context the handler can cancel: the proxy would not see it cancelled")
 		}
 	})
@@ -153,13 +159,7 @@ func TestH2_AfterClientGone(t *testing.T) {
 	}
 	result := func(t *testing.T) goneResult {
 		t.Helper()
-		select {
-		case r := <-results:
-			return r
-		case <-time.After(15 * time.Second):
-			t.Fatal("no result")
-		}
-		return goneResult{}
+		return nextGoneResult(t, results)
 	}
 	reset := func(id uint32) {
 		time.Sleep(50 * time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -127,7 +126,7 @@ type h2Writer struct {
 	req *http.Request
 
 	header      http.Header // the handler's
-	snap        http.Header // header as it was at WriteHeader
+	snap        h2Snap      // header as it was at WriteHeader
 	status      int
 	wroteHeader bool // WriteHeader called, explicitly or not
 	sentHeader  bool // the HEADERS frame is written or on its way
@@ -178,11 +177,68 @@ func (w *h2Writer) writeHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	if len(w.header) > 0 {
-		// A shallow copy, into a pooled map: later Set, Add and Del calls
-		// do not reach the response; the values themselves are not copied.
-		w.snap = h2Snaps.Get().(http.Header)
-		maps.Copy(w.snap, w.header)
+		w.snap.take(w.header)
 	}
+}
+
+// h2Snap is the response's header as it was at WriteHeader: a shallow
+// copy, so that later Set, Add and Del calls do not reach the response
+// (the values themselves are not copied), as a list in a pooled slice,
+// with what the HEADERS frame needs to know of it noted in the same pass.
+// Copying the map into another map cost a hash and an insertion per field.
+type h2Snap struct {
+	fields  []h2Field
+	fieldsp *[]h2Field // fields' pooled slice
+	// Of the fields:
+	hasCL, hasType, hasDate bool
+	clen, encoding          string // the first values of Content-Length and Content-Encoding
+	trailer                 []string
+	connClose               bool // a Connection whose first value is "close"
+}
+
+type h2Field struct {
+	k  string
+	vv []string
+}
+
+func (s *h2Snap) take(h http.Header) {
+	s.fieldsp = h2Snaps.Get().(*[]h2Field)
+	f := (*s.fieldsp)[:0]
+	for k, vv := range h {
+		f = append(f, h2Field{k, vv})
+		switch k {
+		case "Content-Length":
+			s.hasCL = true
+			if len(vv) > 0 {
+				s.clen = vv[0]
+			}
+		case "Content-Type":
+			s.hasType = true
+		case "Content-Encoding":
+			if len(vv) > 0 {
+				s.encoding = vv[0]
+			}
+		case "Date":
+			s.hasDate = true
+		case "Trailer":
+			s.trailer = vv
+		case "Connection":
+			s.connClose = len(vv) > 0 && vv[0] == "close"
+		}
+	}
+	s.fields = f
+}
+
+// release gives the slice back, emptied.
+func (s *h2Snap) release() {
+	if s.fieldsp != nil {
+		if cap(s.fields) <= 64 {
+			clear(s.fields)
+			*s.fieldsp = s.fields[:0]
+			h2Snaps.Put(s.fieldsp)
+		}
+	}
+	*s = h2Snap{}
 }
 
 func (w *h2Writer) writeInformational(code int) {
@@ -361,7 +417,7 @@ func (w *h2Writer) finish() {
 // never sees either, and both are done with when the response is.
 var (
 	h2Chunks = sync.Pool{New: func() any { b := make([]byte, 0, h2ChunkSize); return &b }}
-	h2Snaps  = sync.Pool{New: func() any { return make(http.Header, 16) }}
+	h2Snaps  = sync.Pool{New: func() any { f := make([]h2Field, 0, 32); return &f }}
 	// h2Headers holds the handlers' header maps (Header).
 	h2Headers = sync.Pool{New: func() any { return make(http.Header, 32) }}
 )
@@ -379,13 +435,7 @@ func (w *h2Writer) release() {
 		h2Chunks.Put(w.bufp)
 		w.bufp, w.buf = nil, nil
 	}
-	if w.snap != nil {
-		if len(w.snap) <= 64 {
-			clear(w.snap)
-			h2Snaps.Put(w.snap)
-		}
-		w.snap = nil
-	}
+	w.snap.release()
 	if w.header != nil {
 		if len(w.header) <= 64 {
 			clear(w.header)
@@ -410,12 +460,12 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 	var hdr func() error
 	if !w.sentHeader {
 		w.sentHeader = true
-		h := w.snap
+		h := &w.snap
 		var clen, ctype string
 		// A Content-Length set to nil or "" suppresses the automatic one,
 		// as net/http's does.
-		_, noCL := h["Content-Length"]
-		if clen = h.Get("Content-Length"); clen != "" {
+		noCL := h.hasCL
+		if clen = h.clen; clen != "" {
 			noCL = false
 			if cl, err := strconv.ParseUint(clen, 10, 63); err == nil {
 				w.sentCL = int64(cl)
@@ -426,29 +476,32 @@ func (w *h2Writer) chunk(p []byte) (int, error) {
 		if clen == "" && !noCL && w.done && bodyAllowed(w.status) && (len(p) > 0 || !head) {
 			clen = strconv.Itoa(len(p))
 		}
-		if _, ok := h["Content-Type"]; !ok && h.Get("Content-Encoding") == "" && bodyAllowed(w.status) && len(p) > 0 {
+		if !h.hasType && h.encoding == "" && bodyAllowed(w.status) && len(p) > 0 {
 			ctype = http.DetectContentType(p)
 		}
-		for _, v := range h["Trailer"] {
+		for _, v := range h.trailer {
 			for k := range strings.SplitSeq(v, ",") {
 				w.declareTrailer(strings.TrimSpace(k))
 			}
 		}
-		if v, ok := h["Connection"]; ok && len(v) > 0 && v[0] == "close" {
+		if h.connClose {
 			hc.goAway(http2.ErrCodeNo, false)
 		}
 		status := w.status
 		end := w.done && len(w.trailers) == 0 && len(p) == 0 || head
+		fields, hasDate := h.fields, h.hasDate
 		hdr = func() error {
 			hc.hbuf = hc.henc.status(hc.henc.begin(hc.hbuf[:0]), statusText(status))
-			hc.encodeFields(h, nil)
+			for _, f := range fields {
+				hc.encodeField(f.k, f.vv)
+			}
 			if ctype != "" {
 				hc.hbuf = hc.henc.field(hc.hbuf, "Content-Type", ctype)
 			}
 			if clen != "" {
 				hc.hbuf = hc.henc.literal(hc.hbuf, hpackContentLength, clen)
 			}
-			if _, ok := h["Date"]; !ok {
+			if !hasDate {
 				hc.hbuf = hc.henc.literal(hc.hbuf, hpackDate, dateOf(time.Now()).text)
 			}
 			if end {

@@ -193,7 +193,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 	}
 	c.budget = maxResponseHeaderBytes
 	for n := 0; ; n++ {
-		res, err := readResponse(c.br, r)
+		res, err := readResponse(c.br, r, &c.scratch)
 		if err != nil {
 			return nil, err
 		}

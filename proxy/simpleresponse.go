@@ -14,12 +14,26 @@ import (
 )
 
 // readResponse reads the upstream's response to r from br: the simple
-// ones parsed by simpleResponse, any other by http.ReadResponse.
-func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
-	if res := simpleResponse(br, r); res != nil {
+// ones parsed by simpleResponse (into sc when it is not nil), any other by
+// http.ReadResponse.
+func readResponse(br *bufio.Reader, r *http.Request, sc *responseScratch) (*http.Response, error) {
+	if res := simpleResponse(br, r, sc); res != nil {
 		return res, nil
 	}
 	return http.ReadResponse(br, r)
+}
+
+// responseScratch is where an upstream connection's simple responses are
+// parsed: the Response, its header map and its body reader, reused from
+// one response to the next. A connection serves one request at a time,
+// and goes back to the pool only once its response is copied, so a
+// request is done with its response before the next is read into the same
+// place. The header's values are not reused: they go on into the client's
+// response header.
+type responseScratch struct {
+	res  http.Response
+	h    http.Header
+	body fixedBody
 }
 
 // simpleResponse parses the response at the start of br the way
@@ -33,7 +47,10 @@ func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
 // ReadResponse's to parse or refuse; so is any error reading the first
 // bytes. FuzzSimpleResponse checks that both give the same response and
 // body.
-func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
+//
+// With sc, the response is parsed into it (see responseScratch), and the
+// previous one parsed there is overwritten.
+func simpleResponse(br *bufio.Reader, r *http.Request, sc *responseScratch) *http.Response {
 	if r.Method == http.MethodHead {
 		return nil
 	}
@@ -69,7 +86,17 @@ func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
 	if !ok {
 		return nil
 	}
-	h := make(http.Header, n)
+	var h http.Header
+	switch {
+	case sc == nil:
+		h = make(http.Header, n)
+	case sc.h == nil:
+		sc.h = make(http.Header, n)
+		h = sc.h
+	default:
+		clear(sc.h)
+		h = sc.h
+	}
 	length := int64(-1)
 	for {
 		k, v, done, ok := fields.Next()
@@ -104,9 +131,18 @@ func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
 	br.Discard(len(s))
 	var body io.ReadCloser = http.NoBody
 	if length > 0 {
-		body = &fixedBody{r: br, n: length}
+		if sc != nil {
+			sc.body = fixedBody{r: br, n: length}
+			body = &sc.body
+		} else {
+			body = &fixedBody{r: br, n: length}
+		}
 	}
-	return &http.Response{
+	res := &http.Response{}
+	if sc != nil {
+		res = &sc.res
+	}
+	*res = http.Response{
 		Status:        status,
 		StatusCode:    code,
 		Proto:         "HTTP/1.1",
@@ -118,6 +154,7 @@ func simpleResponse(br *bufio.Reader, r *http.Request) *http.Response {
 		Close:         closing,
 		Request:       r,
 	}
+	return res
 }
 
 // fixedBody is a body of a declared length read from the connection's

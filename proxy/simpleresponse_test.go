@@ -69,7 +69,7 @@ func parseWith(raw string, simple bool) (*parsed, error) {
 	req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/", nil)
 	var res *http.Response
 	if simple {
-		if res = simpleResponse(br, req); res == nil {
+		if res = simpleResponse(br, req, nil); res == nil {
 			return nil, nil
 		}
 	} else {
@@ -139,7 +139,7 @@ func TestSimpleResponse(t *testing.T) {
 	// the Content-Length).
 	br := bufio.NewReader(strings.NewReader(simpleResponses[0]))
 	head, _ := http.NewRequest(http.MethodHead, "http://upstream.test/", nil)
-	if res := simpleResponse(br, head); res != nil {
+	if res := simpleResponse(br, head, nil); res != nil {
 		t.Error("a HEAD request's response parsed")
 	}
 }
@@ -148,10 +148,38 @@ func TestSimpleResponse(t *testing.T) {
 func TestSimpleResponse_BodyAfterClose(t *testing.T) {
 	br := bufio.NewReader(strings.NewReader(simpleResponses[0]))
 	req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/", nil)
-	res := simpleResponse(br, req)
+	res := simpleResponse(br, req, nil)
 	res.Body.Close()
 	if n, err := res.Body.Read(make([]byte, 8)); n != 0 || !errors.Is(err, http.ErrBodyReadAfterClose) {
 		t.Errorf("read after close: %d, %v", n, err)
+	}
+}
+
+// Responses parsed one after the other into one connection's scratch
+// are each the response ReadResponse makes: nothing of the first (a
+// field, its body's length, Connection: close) stays in the second.
+func TestSimpleResponse_Scratch(t *testing.T) {
+	var sc responseScratch
+	first := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-First: 1\r\nConnection: close\r\n\r\nhello"
+	for _, raw := range []string{first, simpleResponses[0], first} {
+		br := bufio.NewReaderSize(strings.NewReader(raw), 4<<10)
+		req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/", nil)
+		res := simpleResponse(br, req, &sc)
+		if res == nil {
+			t.Fatalf("%q: not parsed", raw)
+		}
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := parseWith(raw, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &parsed{res: res, body: string(body), err: io.EOF, rest: want.rest}
+		if d := sameParse(got, want); d != "" {
+			t.Fatalf("%q: %s differs:\n got %+v\nwant %+v", raw, d, got, want)
+		}
 	}
 }
 
@@ -177,12 +205,19 @@ func FuzzSimpleResponse(f *testing.F) {
 }
 
 func BenchmarkReadResponse(b *testing.B) {
+	var scratch responseScratch
 	raw := simpleResponses[0]
 	req, _ := http.NewRequest(http.MethodGet, "http://upstream.test/", nil)
 	for _, tc := range []struct {
 		name string
 		read func(*bufio.Reader, *http.Request) (*http.Response, error)
-	}{{"simple", readResponse}, {"ReadResponse", http.ReadResponse}} {
+	}{
+		{"simple", func(br *bufio.Reader, r *http.Request) (*http.Response, error) { return readResponse(br, r, nil) }},
+		{"simple into a connection's scratch", func(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+			return readResponse(br, r, &scratch)
+		}},
+		{"ReadResponse", http.ReadResponse},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var sr strings.Reader
 			br := bufio.NewReaderSize(nil, 4<<10)

@@ -54,6 +54,7 @@ type upstreamConn struct {
 	// interrupt makes a blocked read or write return at once: run when
 	// the client of the request the connection serves leaves.
 	interrupt func()
+	scratch   responseScratch // where its simple responses are parsed
 }
 
 // limit bounds the request's write and the wait for its response header:

@@ -3,11 +3,13 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,8 +442,9 @@ func (w wrapping) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // context.AfterFunc: its function interrupts the upstream, whose
 // connection is then closed, never reused.
 func TestDirect_ClientGoneThroughTheServersNotifier(t *testing.T) {
-	closed := make(chan struct{})
+	received, closed := make(chan struct{}), make(chan struct{})
 	up := newRawUpstream(t, func(c net.Conn, req *http.Request, n int64) bool {
+		close(received)
 		var b [1]byte
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := c.Read(b[:]); err != nil {
@@ -463,7 +466,8 @@ func TestDirect_ClientGoneThroughTheServersNotifier(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the proxy did not use the server's AfterClientGone")
 	}
-	f() // the client leaves
+	<-received // the proxy waits for the response (see TestDirect_InterruptNotUndoneByALaterDeadline for earlier)
+	f()        // the client leaves
 	select {
 	case <-closed:
 	case <-time.After(10 * time.Second):
@@ -472,5 +476,62 @@ func TestDirect_ClientGoneThroughTheServersNotifier(t *testing.T) {
 	<-done
 	if nw.stops.Load() == 0 {
 		t.Error("stop never called")
+	}
+}
+
+// An interrupt (the client left) that runs before the request's deadline
+// is set, or before it is lifted for the body, is not undone by it: the
+// connection's next read fails at once instead of waiting for the
+// upstream.
+func TestDirect_InterruptNotUndoneByALaterDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // never answers
+		}
+	}()
+	p := newUpstreamPool(ln.Addr().String(), time.Second, time.Minute, 4)
+	bodyToRead := &http.Response{Body: &fixedBody{n: 1 << 20}}
+	for name, steps := range map[string]func(c *upstreamConn){
+		"before limit": func(c *upstreamConn) {
+			c.interrupt()
+			c.limit(time.Now(), time.Minute)
+		},
+		"before unlimit": func(c *upstreamConn) {
+			c.limit(time.Now(), time.Minute)
+			c.interrupt()
+			c.unlimit(bodyToRead)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := p.dial(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			steps(c)
+			read := make(chan error, 1)
+			go func() {
+				_, err := c.Read(make([]byte, 1))
+				read <- err
+			}()
+			select {
+			case err := <-read:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("read: %v, want a deadline error", err)
+				}
+			case <-time.After(10 * time.Second):
+				c.Close()
+				t.Fatal("the read still waits on the upstream: the interrupt was undone")
+			}
+		})
 	}
 }

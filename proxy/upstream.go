@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,8 +53,11 @@ type upstreamConn struct {
 	reused    bool
 	deadline  time.Time // the one set on the connection; zero: none
 	// interrupt makes a blocked read or write return at once: run when
-	// the client of the request the connection serves leaves.
+	// the client of the request the connection serves leaves. gone
+	// records that it ran, so that no later deadline undoes it; such a
+	// connection is never reused.
 	interrupt func()
+	gone      atomic.Bool
 	scratch   responseScratch // where its simple responses are parsed
 }
 
@@ -67,7 +71,19 @@ func (c *upstreamConn) limit(now time.Time, d time.Duration) error {
 		return nil
 	}
 	c.deadline = now.Add(d)
-	return c.SetDeadline(c.deadline)
+	return c.setDeadline(c.deadline)
+}
+
+// setDeadline sets t on the connection, unless interrupt ran: its
+// deadline in the past stays. The flag is read after the deadline is set,
+// so an interrupt that runs at the same time is never undone: either its
+// own deadline comes last, or this reading sees its flag.
+func (c *upstreamConn) setDeadline(t time.Time) error {
+	err := c.SetDeadline(t)
+	if c.gone.Load() {
+		return c.SetDeadline(aLongTimeAgo)
+	}
+	return err
 }
 
 // unlimit lifts the header's deadline for the reading of res's body,
@@ -82,7 +98,7 @@ func (c *upstreamConn) unlimit(res *http.Response) error {
 		return nil
 	}
 	c.deadline = time.Time{}
-	return c.SetDeadline(time.Time{})
+	return c.setDeadline(time.Time{})
 }
 
 // errHeaderTooLarge is a response header over maxResponseHeaderBytes.
@@ -146,7 +162,10 @@ func (p *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
 		return nil, err
 	}
 	c := &upstreamConn{Conn: nc, budget: -1}
-	c.interrupt = func() { nc.SetDeadline(aLongTimeAgo) }
+	c.interrupt = func() {
+		c.gone.Store(true)
+		nc.SetDeadline(aLongTimeAgo)
+	}
 	c.br = bufio.NewReaderSize(c, upstreamBufSize)
 	c.bw = bufio.NewWriterSize(nc, upstreamBufSize)
 	return c, nil

@@ -219,6 +219,7 @@ func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn,
 		// does, the header map cleared after (interimWriter restores
 		// the outer stages' fields and removes the fingerprints).
 		removeHopByHop(res.Header)
+		w.keepOuter()
 		h := w.Header()
 		for k, vv := range res.Header {
 			h[k] = vv

@@ -45,6 +45,11 @@ type interimWriter struct {
 	small    [4]headerField
 	copied   bool
 	restored bool // false after a 1xx, until outer is put back
+	// lazy: the copy is taken only by keepOuter, before a 1xx's fields
+	// go into the map, not at the first Header call. The direct path
+	// (direct.go) writes the map itself and calls keepOuter; most
+	// responses have no 1xx, and the copy, a walk of the map, is saved.
+	lazy bool
 
 	// onResult, when not nil, is told the final status and the time
 	// since start, once (Options.OnResult); reported is set when it has
@@ -63,12 +68,10 @@ type headerField struct {
 func (w *interimWriter) Header() http.Header {
 	h := w.ResponseWriter.Header()
 	if !w.copied {
-		w.copied = true
-		w.outer = w.small[:0]
-		for k, v := range h {
-			w.outer = append(w.outer, headerField{k, v})
+		if w.lazy {
+			return h
 		}
-		w.restored = true
+		w.copyOuter(h)
 	}
 	if !w.restored {
 		// ReverseProxy has cleared the map after the 1xx.
@@ -78,6 +81,24 @@ func (w *interimWriter) Header() http.Header {
 		}
 	}
 	return h
+}
+
+// copyOuter takes outer from h, the map as the outer stages left it.
+func (w *interimWriter) copyOuter(h http.Header) {
+	w.copied = true
+	w.outer = w.small[:0]
+	for k, v := range h {
+		w.outer = append(w.outer, headerField{k, v})
+	}
+	w.restored = true
+}
+
+// keepOuter takes the lazy copy of outer, before a 1xx's fields go into
+// the map: once only, the map then being as the outer stages left it.
+func (w *interimWriter) keepOuter() {
+	if !w.copied {
+		w.copyOuter(w.ResponseWriter.Header())
+	}
 }
 
 func (w *interimWriter) WriteHeader(code int) {

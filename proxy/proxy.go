@@ -273,6 +273,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		iw.onResult, iw.req, iw.start = p.onResult, r, time.Now()
 	}
 	if p.direct(r, buffered) {
+		iw.lazy = true
 		p.serveDirect(iw, r, spooled)
 		return
 	}

@@ -132,6 +132,20 @@ func TestLane_AfterClientGone(t *testing.T) {
 			t.Errorf("%+v, want the second request's function run", r)
 		}
 	})
+	t.Run("a request that begins as the timer runs for an earlier one", func(t *testing.T) {
+		// The connection's timer, armed by the first request, fires
+		// 20 ms into the second: it must wait for the rest of the
+		// second's goneAfter, then watch it.
+		c := dialLane(t, lane, client)
+		io.WriteString(c, "GET /leave-unstopped HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		time.Sleep(goneAfter * 3 / 5)
+		io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: lane.test\r\n\r\n")
+		time.Sleep(2 * goneAfter)
+		c.Close()
+		if r := nextGoneResult(t, results); !r.ok || !r.ran {
+			t.Errorf("%+v, want the second request's function run", r)
+		}
+	})
 	t.Run("derived context", func(t *testing.T) {
 		c := dialLane(t, lane, client)
 		defer c.Close()

@@ -141,7 +141,6 @@ func (l *lane) serve(ctx context.Context, ec *earlyConn, tc *tls.Conn) error {
 	ec.lane.Store(lc)
 	defer func() {
 		ec.lane.Store(nil)
-		lc.gone.end()
 		l.mu.Lock()
 		delete(l.conns, lc)
 		if l.shuttingDown.Load() && len(l.conns) == 0 {
@@ -236,8 +235,7 @@ func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool
 	ctx, cancel := context.WithCancel(base)
 	req = req.WithContext(ctx)
 	gone := &lc.gone
-	now := time.Now()
-	gone.begin(ctx, cancel, now)
+	gone.begin(ctx, cancel)
 	defer func() {
 		gone.stop()
 		cancel()
@@ -248,7 +246,7 @@ func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool
 	if lc.wcustom {
 		lc.wset, lc.wcustom = time.Time{}, false
 	}
-	lc.renewWriteAt(now)
+	lc.renewWrite()
 	w := newLaneWriter(lc, req)
 	lc.l.h.ServeHTTP(w, req)
 	return w.finish() && !w.closeAfter
@@ -261,10 +259,8 @@ func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool
 // that stops reading is cut off. Where withDeadlines sets the deadline for
 // each request, the lane keeps it for the connection: a busy connection
 // moves it once every WriteTimeout/8, not for every request.
-func (lc *laneConn) renewWrite() { lc.renewWriteAt(time.Now()) }
-
-// renewWriteAt is renewWrite at now.
-func (lc *laneConn) renewWriteAt(now time.Time) {
+func (lc *laneConn) renewWrite() {
+	now := time.Now()
 	if !lc.wset.IsZero() && now.Sub(lc.wset) < lc.l.writeTimeout/8 {
 		return
 	}
@@ -447,17 +443,10 @@ const goneAfter = 50 * time.Millisecond
 
 // goneWatch cancels the request's context when the client leaves, reading
 // the connection in the background once the request has lasted goneAfter.
-// A connection has one, and one timer, for all its requests. The timer is
-// not moved for each request, which would cost two timer updates in the
-// runtime (Reset, Stop): armed once, it fires at most every goneAfter;
-// then it starts the watch if the request in flight has lasted goneAfter,
-// waits again for the rest if it has not, and stays unarmed if no request
-// is in flight, until the next one begins.
+// A connection has one, and one timer, for all its requests.
 type goneWatch struct {
 	lc      *laneConn
 	timer   *time.Timer
-	armed   bool            // the timer is set to fire
-	since   time.Time       // when the request in flight began
 	ctx     context.Context // the request's
 	mu      sync.Mutex
 	cancel  func() // the request's
@@ -472,39 +461,29 @@ type goneWatch struct {
 }
 
 // begin starts the wait for the request whose context is ctx, which
-// cancel cancels, and which began at now.
-func (g *goneWatch) begin(ctx context.Context, cancel func(), now time.Time) {
+// cancel cancels.
+func (g *goneWatch) begin(ctx context.Context, cancel func()) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.ctx, g.cancel, g.stopped, g.done = ctx, cancel, false, nil
 	g.hook, g.left = nil, false
-	g.since = now
-	if g.armed {
-		return
-	}
-	g.armed = true
+	g.mu.Unlock()
 	if g.timer == nil {
-		g.timer = time.AfterFunc(goneAfter, g.fire)
+		g.timer = time.AfterFunc(goneAfter, g.start)
 	} else {
 		g.timer.Reset(goneAfter)
 	}
 }
 
-// fire runs on the timer's goroutine: it starts the watch once the request
-// in flight has lasted goneAfter. Started once, the watch is not started
-// again for the same request.
-func (g *goneWatch) fire() {
+// start starts the watch, on the timer's goroutine. A start for the
+// previous request that comes late (its timer fired as it ended) starts
+// the watch early for this one, which is harmless; started once, it is
+// not started again.
+func (g *goneWatch) start() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopped || g.done != nil {
-		g.armed = false
 		return
 	}
-	if left := goneAfter - time.Since(g.since); left > 0 {
-		g.timer.Reset(left)
-		return
-	}
-	g.armed = false
 	g.done = make(chan struct{})
 	done, cancel := g.done, g.cancel
 	// The head's deadline is still on the connection (serveRequests
@@ -524,16 +503,6 @@ func (g *goneWatch) fire() {
 			}
 		}
 	}()
-}
-
-// end stops the timer, with the connection's last request.
-func (g *goneWatch) end() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.armed {
-		g.timer.Stop()
-		g.armed = false
-	}
 }
 
 // afterGone arranges for f to run when the client of the request whose
@@ -572,6 +541,7 @@ func (g *goneWatch) stop() {
 	g.stopped, g.hook, g.ctx = true, nil, nil
 	done := g.done
 	g.mu.Unlock()
+	g.timer.Stop()
 	if done != nil {
 		g.lc.c.SetReadDeadline(time.Unix(1, 0))
 		<-done

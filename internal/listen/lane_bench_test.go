@@ -2,14 +2,12 @@ package listen
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"testing"
-	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -140,19 +138,4 @@ func h2GetOnce(b *testing.B, c *tls.Conn) {
 			}
 		}
 	}
-}
-
-// BenchmarkGoneWatch is what the client watch costs a request that ends
-// before goneAfter: its begin and its stop.
-func BenchmarkGoneWatch(b *testing.B) {
-	lc := &laneConn{}
-	lc.gone.lc = lc
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b.ReportAllocs()
-	for b.Loop() {
-		lc.gone.begin(ctx, cancel, time.Now())
-		lc.gone.stop()
-	}
-	lc.gone.end()
 }

@@ -484,21 +484,9 @@ func TestDirect_ClientGoneThroughTheServersNotifier(t *testing.T) {
 // connection's next read fails at once instead of waiting for the
 // upstream.
 func TestDirect_InterruptNotUndoneByALaterDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // never answers
-		}
-	}()
-	p := newUpstreamPool(ln.Addr().String(), time.Second, time.Minute, 4)
+	// No request is sent: the upstream never answers.
+	up := newRawUpstream(t, func(net.Conn, *http.Request, int64) bool { return false })
+	p := newUpstreamPool(up.ln.Addr().String(), time.Second, time.Minute, 4)
 	bodyToRead := &http.Response{Body: &fixedBody{n: 1 << 20}}
 	for name, steps := range map[string]func(c *upstreamConn){
 		"before limit": func(c *upstreamConn) {

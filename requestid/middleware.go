@@ -85,8 +85,12 @@ var reserved = map[string]bool{
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := m.id(r)
-		r.Header[m.header] = []string{id}
-		w.Header()[m.header] = []string{id}
+		// One allocation for both values: each slice has its own
+		// element and a capacity of one, so an append to either moves
+		// it elsewhere and neither can reach the other's value.
+		vals := []string{id, id}
+		r.Header[m.header] = vals[0:1:1]
+		w.Header()[m.header] = vals[1:2:2]
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
 	})
 }

@@ -164,3 +164,24 @@ func TestNew_HeaderThatAlreadyMeansSomethingRefused(t *testing.T) {
 		t.Errorf("X-Correlation-Id refused: %v", err)
 	}
 }
+
+// The request's and the response's values share one allocation: a handler
+// that rewrites or extends one of them leaves the other as it was.
+func TestRequestID_RequestAndResponseValuesIndependent(t *testing.T) {
+	m, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id = FromRequest(r)
+		r.Header["X-Request-Id"][0] = "rewritten-on-the-request"
+		r.Header.Add("X-Request-Id", "added-to-the-request")
+		w.Header().Add("X-Request-Id", "added-to-the-response")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Values("X-Request-Id"); len(got) != 2 || got[0] != id || got[1] != "added-to-the-response" {
+		t.Fatalf("response values %q, want [%q added-to-the-response]", got, id)
+	}
+}

@@ -132,7 +132,7 @@ func (p *Proxy) serveDirect(w *interimWriter, r *http.Request, body *spooledBody
 
 // clientGoneNotifier is implemented by a server's ResponseWriter that
 // learns itself when the client of a request leaves (rampart's HTTP/1.1
-// server): AfterClientGone arranges for f to run then, as
+// lane and its HTTP/2 server): AfterClientGone arranges for f to run then, as
 // context.AfterFunc(ctx, f) does, without allocating; ok is false when it
 // cannot (ctx is not the request's own), and AfterFunc is used.
 type clientGoneNotifier interface {
@@ -180,8 +180,9 @@ func (p *Proxy) copyFailed(r *http.Request, err error) {
 }
 
 // exchange writes r to c and reads the response header, forwarding 1xx
-// interim responses to w. On success the connection's deadlines are
-// cleared: the body is read without a time limit, as Transport's.
+// interim responses to w. On success the body is read without a time
+// limit, as Transport's: the header's deadline is lifted unless the body
+// is already in the connection's buffer (see unlimit).
 func (p *Proxy) exchange(ctx context.Context, w *interimWriter, c *upstreamConn, r *http.Request, body *spooledBody) (*http.Response, error) {
 	// Writing the request and waiting for the response's header share
 	// ResponseHeaderTimeout.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/rawio"
 )
 
 // upstreamPool is the HTTP/1.1 connection pool of the direct path (see
@@ -161,6 +163,7 @@ func (p *upstreamPool) dial(ctx context.Context) (*upstreamConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	nc = rawio.Wrap(nc) // raw system calls for its reads and writes
 	c := &upstreamConn{Conn: nc, budget: -1}
 	c.interrupt = func() {
 		c.gone.Store(true)

@@ -36,7 +36,10 @@ var allowed = map[string][]string{
 	// internal/httphead: the simple-head field parser the proxy shares
 	// with the lane; standard library and httpguts only.
 	"internal/httphead": leafAnd(),
-	"proxy":             leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath", mod+"internal/httphead"),
+	// internal/rawio: raw system calls for the TCP connections the proxy
+	// and the listeners hold; standard library only.
+	"internal/rawio": {},
+	"proxy":          leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath", mod+"internal/httphead", mod+"internal/rawio"),
 	"secheaders": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"secheaders/", mod+"reqpath",
 		"golang.org/x/net/html", "golang.org/x/net/html/"),
 	"csrf":      leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath"),
@@ -52,11 +55,11 @@ var allowed = map[string][]string{
 	// metrics: the Prometheus client (with its protobuf exposition, its
 	// content negotiation, and procfs for the process collector), and the
 	// packages whose hooks it observes.
-	"metrics": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath", mod+"proxy", mod+"internal/httphead", mod+"ratelimit",
+	"metrics": leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog", mod+"reqpath", mod+"proxy", mod+"internal/httphead", mod+"internal/rawio", mod+"ratelimit",
 		"github.com/prometheus/", "github.com/beorn7/perks/", "github.com/cespare/xxhash/v2", "github.com/munnerz/goautoneg",
 		"github.com/pandatix/go-abnf", "google.golang.org/protobuf/", "golang.org/x/sys/"),
 	"internal/tlsconf": leafAnd(mod+"internal/certgen", "golang.org/x/crypto/", "golang.org/x/net/", "golang.org/x/text/"),
-	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", mod+"internal/httphead", "golang.org/x/net/", "golang.org/x/text/"),
+	"internal/listen":  leafAnd(mod+"httperr", mod+"requestid", mod+"seclog", mod+"clientip", mod+"internal/httphead", mod+"internal/rawio", "golang.org/x/net/", "golang.org/x/text/"),
 
 	// users: the file's YAML, argon2 (with blake2b and its CPU feature
 	// detection), the hashing budget's semaphore, TOTP (pquerna/otp,

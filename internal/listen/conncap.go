@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/clientip"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -142,12 +143,14 @@ func (l *capListener) Accept() (net.Conn, error) {
 			continue
 		}
 		lim := l.limits.Load()
+		// Accepted: its reads and writes are raw system calls
+		// (internal/rawio) from here on.
 		if !ok || (lim.exempt != nil && lim.exempt(addr)) {
-			return c, nil
+			return rawio.Wrap(c), nil
 		}
 		key := clientip.Key(addr)
 		if l.acquire(key, lim.max) {
-			return &capConn{Conn: c, l: l, key: key}, nil
+			return &capConn{Conn: rawio.Wrap(c), l: l, key: key}, nil
 		}
 		l.logRefused(addr, key, lim.max)
 		reset(c)

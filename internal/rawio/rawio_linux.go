@@ -29,7 +29,7 @@ type Conn struct {
 	wmu    sync.Mutex
 	wbuf   []byte
 	wn     int
-	werr   syscall.Errno
+	werr   error // a syscall.Errno, or io.ErrUnexpectedEOF for a write of nothing
 	writeF func(uintptr) bool
 }
 
@@ -108,16 +108,18 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if len(p) > maxRaw {
 			p = p[:maxRaw]
 		}
-		c.wbuf, c.wn, c.werr = p, 0, 0
+		c.wbuf, c.wn, c.werr = p, 0, nil
 		err := c.rc.Write(c.writeF)
 		written += c.wn
-		errno := c.werr
-		c.wbuf = nil
-		if err != nil {
+		werr := c.werr
+		c.wbuf, c.werr = nil, nil
+		switch {
+		case err != nil:
 			return written, renamed(err, "write")
-		}
-		if errno != 0 {
-			return written, c.opError("write", errno)
+		case werr == io.ErrUnexpectedEOF:
+			return written, werr
+		case werr != nil:
+			return written, c.opError("write", werr.(syscall.Errno))
 		}
 	}
 	return written, nil
@@ -131,6 +133,12 @@ func (c *Conn) write(fd uintptr) bool {
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 		switch e {
 		case 0:
+			if n == 0 {
+				// What internal/poll answers to a write of nothing,
+				// rather than trying again forever.
+				c.werr = io.ErrUnexpectedEOF
+				return true
+			}
 			c.wn += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:

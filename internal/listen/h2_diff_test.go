@@ -645,6 +645,18 @@ func TestH2Diff_Responses(t *testing.T) {
 				got[i] = s.roundTrip(t, h2NewRequest(t, method, "https://"+s.addr+"/w/"+c.name, nil), nil)
 			}
 			got[0].Notes, got[1].Notes = h2HeadWrites(method, got[0].Notes, got[1].Notes)
+			if method == "HEAD" && c.name == "write deadline passed after flush" && strings.Contains(got[1].Err, "INTERNAL_ERROR") {
+				// As in TestH2Diff_Frames: the HEAD's header block ends
+				// the stream at the first flush, and net/http's server
+				// then sends it or only the deadline's reset, whichever
+				// of its goroutines writes first. When it sends the
+				// answer, the two are compared; when it does not,
+				// rampart's must still be the complete answer.
+				if got[0].Err != "" || got[0].Status != http.StatusOK {
+					t.Errorf("HEAD %s: rampart: %v, want the 200 sent at the first flush", c.name, got[0])
+				}
+				continue
+			}
 			h2Compare(t, method+" "+c.name, got)
 		}
 	}

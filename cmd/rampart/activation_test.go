@@ -61,7 +61,8 @@ func activate(t *testing.T, fdnames string, addrs ...string) (*exec.Cmd, *testen
 // End to end with systemd's own implementation of the protocol: both
 // sockets served, the redirect pointing at the passed HTTPS port.
 func TestServe_SystemdSocketActivate(t *testing.T) {
-	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	httpsAddr, httpAddr := addrs[0], addrs[1]
 	cmd, stderr := activate(t, "https:http", httpsAddr, httpAddr)
 	c := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -114,8 +115,9 @@ func TestServe_SystemdSocketActivate(t *testing.T) {
 
 // A socket under a name rampart does not serve is refused at start.
 func TestServe_SystemdSocketActivateUnknownName(t *testing.T) {
-	addr := freeAddr(t)
-	cmd, stderr := activate(t, "https:admin", addr, freeAddr(t))
+	addrs := freeAddrs(t, 2)
+	addr := addrs[0]
+	cmd, stderr := activate(t, "https:admin", addr, addrs[1])
 	// systemd-socket-activate starts rampart on the first connection.
 	for range 200 {
 		if c, err := net.Dial("tcp", addr); err == nil {

@@ -21,12 +21,23 @@ import (
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddrs(t, 1)[0]
+}
+
+// freeAddrs returns n distinct free loopback addresses: each port is held
+// until all are chosen, so that two calls cannot return the same one.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // SIGTERM stops `rampart serve` gracefully: a request in flight when the
@@ -258,7 +269,8 @@ func TestServe_READMELocalRunWithDevCertificate(t *testing.T) {
 	t.Setenv("RAMPART_TLS_INSECURE_DEV_CERTIFICATE", "true")
 	dir := t.TempDir()
 	t.Chdir(dir)
-	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	httpsAddr, httpAddr := addrs[0], addrs[1]
 	var stderr testenv.Buffer
 	exit := make(chan int, 1)
 	go func() {

@@ -38,6 +38,12 @@ func (rs *rejections) handler() http.Handler {
 	})
 }
 
+func (rs *rejections) count() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return len(rs.got)
+}
+
 func (rs *rejections) last(t *testing.T) (Rejection, *http.Request) {
 	t.Helper()
 	rs.mu.Lock()
@@ -217,8 +223,8 @@ func TestEarlyRejections_HandlerResponsesUntouched(t *testing.T) {
 	if resp.ProtoMajor != 2 || string(body) != "ok /h2" {
 		t.Errorf("HTTP/2: %s %q", resp.Proto, body)
 	}
-	if len(rs.got) != 1 {
-		t.Errorf("Rejected called %d times, want once", len(rs.got))
+	if n := rs.count(); n != 1 {
+		t.Errorf("Rejected called %d times, want once", n)
 	}
 }
 

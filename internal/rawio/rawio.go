@@ -19,7 +19,10 @@
 // that a large write on a large socket buffer does not hold the P, and a
 // stop-the-world pause, for long.
 //
-// Only Linux gets the raw calls; elsewhere Wrap returns its argument.
+// Only Linux gets the raw calls; elsewhere Wrap returns its argument. A
+// build with the race detector makes the calls through syscall.Read and
+// syscall.Write, whose annotations the detector needs to see the kernel
+// fill a buffer and a socket order the goroutines at its two ends.
 package rawio
 
 // maxRaw caps the bytes one raw system call reads or writes: 64 KiB on

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // Conn is a *net.TCPConn whose Read and Write are raw system calls. Its
@@ -79,10 +78,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 // nothing to read yet.
 func (c *Conn) read(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(c.rbuf))), uintptr(len(c.rbuf)))
+		n, e := sysRead(fd, c.rbuf)
 		switch e {
 		case 0:
-			c.rn = int(n)
+			c.rn = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -130,7 +129,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 func (c *Conn) write(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
 		p := c.wbuf[c.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		n, e := sysWrite(fd, p)
 		switch e {
 		case 0:
 			if n == 0 {
@@ -139,7 +138,7 @@ func (c *Conn) write(fd uintptr) bool {
 				c.werr = io.ErrUnexpectedEOF
 				return true
 			}
-			c.wn += int(n)
+			c.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false

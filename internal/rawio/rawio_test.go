@@ -325,6 +325,44 @@ func TestConn_ConcurrentCalls(t *testing.T) {
 	})
 }
 
+// Under the race detector, a write to the socket happens before the
+// peer's read of those bytes, each way, as with a *net.TCPConn: a server
+// that records something and then answers, and a test that reads the
+// answer and then the record, is not a race. Run with -race, this fails
+// if the wrapper's calls lose syscall's annotations.
+func TestConn_SocketOrderSeenByTheRaceDetector(t *testing.T) {
+	forKinds(t, func(t *testing.T, wrap func(net.Conn) net.Conn) {
+		_, peer, c := pair(t, wrap)
+		var record []string // written on one side, read on the other, no lock
+		done := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 1)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				done <- err
+				return
+			}
+			_ = len(record) // the peer wrote it before its byte
+			record = append(record, "answered")
+			_, err := c.Write([]byte{'b'})
+			done <- err
+		}()
+		record = append(record, "asked")
+		if _, err := peer.Write([]byte{'a'}); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1)
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			t.Fatal(err)
+		}
+		if len(record) != 2 || record[1] != "answered" {
+			t.Errorf("record %q", record)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestWrap_OnlyTCPConns(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-dev/rampart/clientip"
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/requestid"
 	"github.com/rampart-dev/rampart/safe"
 )
@@ -130,7 +131,9 @@ func (l *Logger) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		e := &entry{rw: responseWriter{w: w}}
-		r = r.WithContext(newContext(r.Context(), e))
+		var s *reqstate.State
+		s, r = reqstate.Take(r, accessFree)
+		s.Access = e
 		done := false
 		defer func() { l.log(r, e, start, !done) }()
 		next.ServeHTTP(&e.rw, r)

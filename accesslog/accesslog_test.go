@@ -267,3 +267,33 @@ func TestLogfile_RotatesThroughMiddleware(t *testing.T) {
 		t.Fatalf("%d records, want 1200", total)
 	}
 }
+
+// Two access logs in one chain: what a handler adds goes to the record of
+// the innermost log around it only.
+func TestAddAttrs_NestedLogsKeepTheirOwnRecords(t *testing.T) {
+	var outerBuf, innerBuf bytes.Buffer
+	outer, err := New(Options{Writer: &outerBuf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := New(Options{Writer: &innerBuf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := outer.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		AddAttrs(r, slog.String("where", "outer"))
+		inner.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			AddAttrs(r, slog.String("where", "inner"))
+			w.WriteHeader(http.StatusTeapot)
+		})).ServeHTTP(w, r)
+		AddAttrs(r, slog.String("after", "inner"))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	o, i := decode(t, outerBuf.String()), decode(t, innerBuf.String())
+	if o["where"] != "outer" || i["where"] != "inner" || o["after"] != "inner" {
+		t.Errorf("outer record has where=%v after=%v, inner where=%v", o["where"], o["after"], i["where"])
+	}
+	if o["status"] != 418.0 || i["status"] != 418.0 {
+		t.Errorf("statuses %v and %v", o["status"], i["status"])
+	}
+}

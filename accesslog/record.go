@@ -1,13 +1,12 @@
 package accesslog
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"sync"
-)
 
-type ctxKey struct{}
+	"github.com/rampart-dev/rampart/internal/reqstate"
+)
 
 // entry is the per-request state: the response writer wrapper and the
 // attributes later stages add. One allocation per request holds both.
@@ -28,8 +27,15 @@ type entry struct {
 // whole header. Keys should not collide with the fixed
 // fields; a duplicate key appears twice in the line.
 func AddAttrs(r *http.Request, attrs ...slog.Attr) {
-	e, _ := r.Context().Value(ctxKey{}).(*entry)
-	if e == nil || len(attrs) == 0 {
+	if len(attrs) == 0 {
+		return
+	}
+	s := reqstate.From(r.Context())
+	if s == nil {
+		return
+	}
+	e, _ := s.Access.(*entry)
+	if e == nil {
 		return
 	}
 	e.mu.Lock()
@@ -37,6 +43,5 @@ func AddAttrs(r *http.Request, attrs ...slog.Attr) {
 	e.mu.Unlock()
 }
 
-func newContext(ctx context.Context, e *entry) context.Context {
-	return context.WithValue(ctx, ctxKey{}, e)
-}
+// accessFree is reqstate.Take's test for the entry.
+func accessFree(s *reqstate.State) bool { return s.Access == nil }

@@ -5,22 +5,30 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+
+	"github.com/rampart-dev/rampart/internal/reqstate"
 )
 
-type ctxKey struct{}
-
 // NewContext returns a copy of ctx carrying addr as the request's real client
-// address. The Resolver middleware calls it once per request; other stages
-// read it back with FromContext or FromRequest.
+// address. The Resolver middleware records the same, once per request;
+// other stages read it back with FromContext or FromRequest.
 func NewContext(ctx context.Context, addr netip.Addr) context.Context {
-	return context.WithValue(ctx, ctxKey{}, addr)
+	s, ctx := reqstate.With(ctx)
+	s.Client = addr
+	return ctx
 }
 
-// FromContext returns the client address stored by NewContext.
+// FromContext returns the client address stored by NewContext or the
+// Resolver middleware.
 func FromContext(ctx context.Context) (netip.Addr, bool) {
-	a, ok := ctx.Value(ctxKey{}).(netip.Addr)
-	return a, ok && a.IsValid()
+	if s := reqstate.From(ctx); s != nil {
+		return s.Client, s.Client.IsValid()
+	}
+	return netip.Addr{}, false
 }
+
+// clientFree is reqstate.Take's test for the client address.
+func clientFree(s *reqstate.State) bool { return !s.Client.IsValid() }
 
 // FromRequest returns the resolved client address of r. Without a resolver in
 // front (the library used alone), it falls back to the TCP peer in

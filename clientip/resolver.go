@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 )
 
 // Header names the resolver understands.
@@ -251,7 +252,9 @@ func (res *Resolver) walk(values []string, peer netip.Addr, parse func(string) (
 func (res *Resolver) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a := res.Resolve(r); a.IsValid() {
-			r = r.WithContext(NewContext(r.Context(), a))
+			var s *reqstate.State
+			s, r = reqstate.Take(r, clientFree)
+			s.Client = a
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -249,3 +249,22 @@ func BenchmarkResolve_XFF(b *testing.B) {
 		res.Resolve(r)
 	}
 }
+
+// NewContext on a request the Resolver has already resolved overrides the
+// address for the handlers given the new context only.
+func TestNewContext_OverridesForInnerHandlersOnly(t *testing.T) {
+	res := mustResolver(t, "", trusted...)
+	over := netip.MustParseAddr("203.0.113.9")
+	var inner, outer netip.Addr
+	h := res.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner = FromRequest(r.WithContext(NewContext(r.Context(), over)))
+		outer = FromRequest(r)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), req("127.0.0.1:1", "X-Forwarded-For", "198.51.100.7"))
+	if inner != over || outer != netip.MustParseAddr("198.51.100.7") {
+		t.Fatalf("inner %v, outer %v", inner, outer)
+	}
+	if a, ok := FromContext(t.Context()); ok || a.IsValid() {
+		t.Fatalf("FromContext of a bare context = %v, %v", a, ok)
+	}
+}

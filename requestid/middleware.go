@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/safe"
 )
 
@@ -91,7 +92,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		vals := []string{id, id}
 		r.Header[m.header] = vals[0:1:1]
 		w.Header()[m.header] = vals[1:2:2]
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+		s, r := reqstate.Take(r, idFree)
+		s.ID = id
+		next.ServeHTTP(w, r)
 	})
 }
 

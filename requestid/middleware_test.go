@@ -185,3 +185,31 @@ func TestRequestID_RequestAndResponseValuesIndependent(t *testing.T) {
 		t.Fatalf("response values %q, want [%q added-to-the-response]", got, id)
 	}
 }
+
+// Two of the middleware in one chain: the handlers inside the inner one
+// see its id, those outside it (once next has returned) still see the
+// outer one, as when each id had a context value of its own.
+func TestRequestID_NestedMiddlewareKeepTheirOwnIDs(t *testing.T) {
+	m, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inner, outerAfter, headerInner string
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			inner, headerInner = FromRequest(r), r.Header.Get(DefaultHeader)
+		})).ServeHTTP(w, r)
+		outerAfter = FromRequest(r)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if inner == "" || outerAfter == "" || inner == outerAfter {
+		t.Fatalf("inner %q, outer after it %q: want two different ids", inner, outerAfter)
+	}
+	if headerInner != inner {
+		t.Errorf("the inner handler's header says %q, its context %q", headerInner, inner)
+	}
+	if got := FromContext(NewContext(t.Context(), "x")); got != "x" {
+		t.Errorf("FromContext(NewContext(x)) = %q", got)
+	}
+}

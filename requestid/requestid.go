@@ -6,20 +6,28 @@ package requestid
 import (
 	"context"
 	"net/http"
-)
 
-type ctxKey struct{}
+	"github.com/rampart-dev/rampart/internal/reqstate"
+)
 
 // NewContext returns a copy of ctx carrying id.
 func NewContext(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	s, ctx := reqstate.With(ctx)
+	s.ID = id
+	return ctx
 }
 
-// FromContext returns the request id stored by NewContext, or "".
+// FromContext returns the request id stored by NewContext or the
+// middleware, or "".
 func FromContext(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	if s := reqstate.From(ctx); s != nil {
+		return s.ID
+	}
+	return ""
 }
+
+// idFree is reqstate.Take's test for the id.
+func idFree(s *reqstate.State) bool { return s.ID == "" }
 
 // FromRequest is FromContext(r.Context()), in the shape httperr.Recover takes.
 func FromRequest(r *http.Request) string { return FromContext(r.Context()) }

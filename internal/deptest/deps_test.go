@@ -18,21 +18,24 @@ const mod = "github.com/rampart-dev/rampart/"
 // allowed lists, per package, the non-standard-library packages it may
 // depend on, transitively: an entry ending in "/" allows every package
 // below it.
-// leaf is what every package may use: rampart's two leaf packages (safe,
-// field) and what safe.Token needs of golang.org/x/net (httpguts, whose
-// idna import brings golang.org/x/text).
-var leaf = []string{mod + "safe", mod + "field", "golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"}
+// leaf is what every package may use: rampart's leaf packages (safe,
+// field, and internal/reqstate, the per-request record the observing
+// middleware share) and what safe.Token needs of golang.org/x/net
+// (httpguts, whose idna import brings golang.org/x/text).
+var leaf = []string{mod + "safe", mod + "field", mod + "internal/reqstate", "golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"}
 
 var allowed = map[string][]string{
-	"safe":      {"golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"},
-	"field":     {},
-	"httperr":   {},
-	"clientip":  leafAnd(),
-	"requestid": leafAnd(),
-	"seclog":    leafAnd(mod+"clientip", mod+"requestid"),
-	"accesslog": leafAnd(mod+"clientip", mod+"requestid", mod+"seclog"),
-	"logfile":   leafAnd("gopkg.in/natefinch/lumberjack.v2"),
-	"reqpath":   leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog"),
+	"safe":  {"golang.org/x/net/http/httpguts", "golang.org/x/net/idna", "golang.org/x/text/"},
+	"field": {},
+	// internal/reqstate: standard library only.
+	"internal/reqstate": {},
+	"httperr":           {},
+	"clientip":          leafAnd(),
+	"requestid":         leafAnd(),
+	"seclog":            leafAnd(mod+"clientip", mod+"requestid"),
+	"accesslog":         leafAnd(mod+"clientip", mod+"requestid", mod+"seclog"),
+	"logfile":           leafAnd("gopkg.in/natefinch/lumberjack.v2"),
+	"reqpath":           leafAnd(mod+"clientip", mod+"requestid", mod+"httperr", mod+"seclog"),
 	// internal/httphead: the simple-head field parser the proxy shares
 	// with the lane; standard library and httpguts only.
 	"internal/httphead": leafAnd(),

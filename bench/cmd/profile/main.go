@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command profile runs rampart's gateway in this process, configured as
 // benchrun runs it (the seed's rate limit on /api/ only, the access log to a
 // file), in front of a small Go upstream, drives it with wrk (HTTP/1.1) or

@@ -392,9 +392,19 @@ func TestAttack_ForgedSessionCookie(t *testing.T) {
 	}
 }
 
+// sharedInternal are the internal packages the public ones are built on
+// (internal/deptest lists who may use them): not the gateway's, and
+// linked into a library user's program as any package's unexported code.
+var sharedInternal = map[string]bool{
+	"github.com/rampart-dev/rampart/internal/reqstate": true,
+	"github.com/rampart-dev/rampart/internal/httphead": true,
+	"github.com/rampart-dev/rampart/internal/rawio":    true,
+}
+
 // TestLibrary_NoInternalPackage is the proof that the library stands
 // alone: the application imports only the module's public packages, and
-// nothing of the gateway (the module's internal/ tree) is linked in.
+// nothing of the gateway (the module's internal/ tree, but for the few
+// packages the public ones share) is linked in.
 func TestLibrary_NoInternalPackage(t *testing.T) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("*.go")
@@ -426,7 +436,7 @@ func TestLibrary_NoInternalPackage(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/rampart-dev/rampart/internal/") {
+		if strings.HasPrefix(p, "github.com/rampart-dev/rampart/internal/") && !sharedInternal[p] {
 			t.Errorf("the application links %s, a package of the gateway", p)
 		}
 	}

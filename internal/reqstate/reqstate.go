@@ -2,11 +2,10 @@
 // middleware record about it: the request id (requestid), the client
 // address (clientip) and the access-log entry (accesslog).
 //
-// Each of them used to copy the request with a context of its own: three
-// copies of the http.Request and three context values a request, and a
-// lookup that walked the whole chain of contexts for each. With a State,
-// the first of them to run copies the request once; the others record
-// their field in the same State.
+// A context value each would cost three copies of the http.Request and
+// three context values a request. With a State, the first of them to run
+// copies the request once; the others record their field in the same
+// State.
 //
 // A field is written once, by the middleware that owns it, before the
 // request is passed on. A middleware that finds its field already set (the

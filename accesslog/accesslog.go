@@ -130,22 +130,23 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 func (l *Logger) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		e := &entry{rw: responseWriter{w: w}}
+		e := new(entry)
 		var s *reqstate.State
 		s, r = reqstate.Take(r, accessFree)
 		s.Access = e
+		w, resp := reqstate.Record(r, w)
 		done := false
-		defer func() { l.log(r, e, start, !done) }()
-		next.ServeHTTP(&e.rw, r)
+		defer func() { l.log(r, e, resp, start, !done) }()
+		next.ServeHTTP(w, r)
 		done = true
 	})
 }
 
-func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
+func (l *Logger) log(r *http.Request, e *entry, resp *reqstate.Response, start time.Time, aborted bool) {
 	ctx := r.Context()
 	dur := time.Since(start)
-	status := e.rw.status
-	if !e.rw.wroteHeader && !aborted {
+	status := resp.Status
+	if status == 0 && !aborted {
 		status = http.StatusOK // what net/http sends when the handler wrote nothing
 	}
 	client := ""
@@ -193,7 +194,7 @@ func (l *Logger) log(r *http.Request, e *entry, start time.Time, aborted bool) {
 			{"proto", safe.Clean(r.Proto, 16)},
 		},
 		status:     status,
-		bytes:      e.rw.bytes,
+		bytes:      resp.Bytes,
 		durationMS: math.Round(float64(dur)/1e3) / 1e3,
 		strs2: [3]recField{
 			{"user_agent", safe.Clean(r.Header.Get("User-Agent"), maxUserAgent)},

@@ -8,10 +8,8 @@ import (
 	"github.com/rampart-dev/rampart/internal/reqstate"
 )
 
-// entry is the per-request state: the response writer wrapper and the
-// attributes later stages add. One allocation per request holds both.
+// entry is the per-request state: the attributes later stages add.
 type entry struct {
-	rw    responseWriter
 	mu    sync.Mutex // AddAttrs may be called from a goroutine of the handler
 	extra []slog.Attr
 }

@@ -20,15 +20,14 @@
 package metrics
 
 import (
-	"bufio"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/reqstate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -307,10 +306,10 @@ func (m *Metrics) SetCertificates(f func() []Certificate) {
 func (m *Metrics) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		w, resp := reqstate.Record(r, w)
 		returned := false
 		defer func() {
-			code := sw.code
+			code := resp.Status
 			if code == 0 {
 				// Nothing written: net/http sends 200, unless next
 				// panicked (http.ErrAbortHandler), which the client
@@ -325,7 +324,7 @@ func (m *Metrics) Handler(next http.Handler) http.Handler {
 			rs.counter(m, methodIndex(r.Method), classIndex(code)).Inc()
 			rs.duration.Observe(time.Since(start).Seconds())
 		}()
-		next.ServeHTTP(sw, r)
+		next.ServeHTTP(w, r)
 		returned = true
 	})
 }
@@ -341,64 +340,6 @@ func (m *Metrics) routeOf(r *http.Request) string {
 	}
 	return s
 }
-
-// statusWriter remembers the status of the response.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// ReadFrom keeps the sendfile path of the writer underneath for
-// io.Copy.
-func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
-}
-
-// Flush flushes the writer underneath, for handlers that assert
-// http.Flusher.
-func (w *statusWriter) Flush() { _ = w.FlushError() }
-
-// FlushError flushes the writer underneath (http.ResponseController).
-func (w *statusWriter) FlushError() error {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack hands the connection over (an upgrade: ReverseProxy writes the
-// 101 itself on it), counted as 101 when no status was written.
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && w.code == 0 {
-		w.code = http.StatusSwitchingProtocols
-	}
-	return c, rw, err
-}
-
-// Unwrap lets http.ResponseController reach the writer underneath (Flush,
-// Hijack, deadlines).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Method is the method label: one of the methods of RFC 9110 and PATCH, or
 // "OTHER", so a client cannot create label values.

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"cmp"
-	"io"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/reqstate"
 
 	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
@@ -255,15 +256,16 @@ func statusLabel(code int) string {
 // stage answered can call Request instead.
 func (r *Recorder) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, rec: r}
+		s, req := reqstate.Take(req, always)
+		w, resp := reqstate.Record(req, w)
 		defer func() {
-			status := sw.status
+			status := resp.Status
 			if status == 0 {
 				status = http.StatusOK
 			}
 			by := ""
 			if r.marked.Load() {
-				if !sw.app && status >= 400 {
+				if !s.App && status >= 400 {
 					by = statusLabel(status)
 				}
 			} else if refusalStatus(status) {
@@ -271,75 +273,24 @@ func (r *Recorder) Handler(next http.Handler) http.Handler {
 			}
 			r.Request(status, by)
 		}()
-		next.ServeHTTP(sw, req)
-	})
-}
-
-// Application marks the responses of next, the handler that forwards to
-// the application, as the application's, for Handler (which must be
-// outside it, the writer wrappers in between implementing Unwrap, as
-// http.ResponseController expects). It does not allocate.
-func (r *Recorder) Application(next http.Handler) http.Handler {
-	r.marked.Store(true)
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		for x := w; x != nil; {
-			if sw, ok := x.(*statusWriter); ok && sw.rec == r {
-				sw.app = true
-				break
-			}
-			u, ok := x.(interface{ Unwrap() http.ResponseWriter })
-			if !ok {
-				break
-			}
-			x = u.Unwrap()
-		}
 		next.ServeHTTP(w, req)
 	})
 }
 
-// statusWriter remembers the status of the response; Unwrap lets
-// http.ResponseController reach Flush, Hijack and deadlines.
-type statusWriter struct {
-	http.ResponseWriter
-	rec    *Recorder
-	status int
-	app    bool // the request reached the application (Application)
-}
+// always is reqstate.Take's test for Handler: any State will do, the
+// record it keeps being the response's and the application mark.
+func always(*reqstate.State) bool { return true }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
+// Application marks the responses of next, the handler that forwards to
+// the application, as the application's, for Handler (which must be
+// outside it). It does not allocate.
+func (r *Recorder) Application(next http.Handler) http.Handler {
+	r.marked.Store(true)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		reqstate.MarkApp(req.Context())
+		next.ServeHTTP(w, req)
+	})
 }
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// ReadFrom keeps the sendfile path of the writer underneath for io.Copy
-// (large bodies are not copied through a buffer here).
-func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Event is a security event as the dashboard lists it. Every string is
 // cleaned of control and format characters (safe.Clean) and bounded.

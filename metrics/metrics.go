@@ -158,7 +158,6 @@ func New(o Options) (*Metrics, error) {
 	if buckets == nil {
 		buckets = prometheus.DefBuckets
 	}
-	m.routes.m = map[string]*routeSeries{}
 	m.zones = newLabelSet(MaxZones)
 	m.certNames = newLabelSet(MaxCertificates)
 	m.actions = newLabelSet(MaxActions)
@@ -387,8 +386,11 @@ func CodeClass(code int) string { return classes[classIndex(code)] }
 // routeCache holds each route's series, so that a request costs no label
 // hashing: at most MaxRoutes routes, then Other.
 type routeCache struct {
-	mu sync.RWMutex
-	m  map[string]*routeSeries
+	// m is read without a lock: a lock's reader count is a memory word
+	// every CPU would write for every request. A new route copies the
+	// map (at most MaxRoutes entries) under mu.
+	m  atomic.Pointer[map[string]*routeSeries]
+	mu sync.Mutex
 }
 
 // routeSeries are one route's request counters, by method and class
@@ -400,25 +402,33 @@ type routeSeries struct {
 }
 
 func (c *routeCache) get(m *Metrics, route string) *routeSeries {
-	c.mu.RLock()
-	rs := c.m[route]
-	c.mu.RUnlock()
-	if rs != nil {
-		return rs
+	if p := c.m.Load(); p != nil {
+		if rs := (*p)[route]; rs != nil {
+			return rs
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rs := c.m[route]; rs != nil {
+	var cur map[string]*routeSeries
+	if p := c.m.Load(); p != nil {
+		cur = *p
+	}
+	if rs := cur[route]; rs != nil {
 		return rs
 	}
-	if len(c.m) >= MaxRoutes && route != Other {
-		if rs := c.m[Other]; rs != nil {
+	if len(cur) >= MaxRoutes && route != Other {
+		if rs := cur[Other]; rs != nil {
 			return rs
 		}
 		route = Other
 	}
-	rs = &routeSeries{name: route, duration: m.duration.WithLabelValues(route)}
-	c.m[route] = rs
+	rs := &routeSeries{name: route, duration: m.duration.WithLabelValues(route)}
+	next := make(map[string]*routeSeries, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	next[route] = rs
+	c.m.Store(&next)
 	return rs
 }
 

@@ -63,7 +63,10 @@ type ctx struct {
 type key struct{}
 
 func (c *ctx) Value(k any) any {
-	if k == (key{}) {
+	// A type assertion compares the type word only; k == key{} would
+	// compare two interfaces through the runtime, on every lookup of
+	// every key that passes through this context.
+	if _, ok := k.(key); ok {
 		return &c.s
 	}
 	return c.Context.Value(k)

@@ -27,13 +27,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rampart-dev/rampart/internal/reqstate"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/proxy"
 	"github.com/rampart-dev/rampart/ratelimit"
 	"github.com/rampart-dev/rampart/seclog"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/reqstate"
-
 	"github.com/rampart-dev/rampart/safe"
 	"github.com/rampart-dev/rampart/seclog"
 )

@@ -130,8 +130,6 @@ type Response struct {
 	// Bytes counts the body bytes written (not those exchanged on a
 	// hijacked connection).
 	Bytes int64
-	// Hijacked reports whether the handler took the connection over.
-	Hijacked bool
 }
 
 // Record returns the writer an observing middleware passes on, in place of
@@ -215,11 +213,8 @@ func (rw *recorder) Flush() { _ = rw.FlushError() }
 // then recorded as 101 unless a final status was already written.
 func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(rw.w).Hijack()
-	if err == nil {
-		rw.resp.Hijacked = true
-		if rw.resp.Status == 0 {
-			rw.resp.Status = http.StatusSwitchingProtocols
-		}
+	if err == nil && rw.resp.Status == 0 {
+		rw.resp.Status = http.StatusSwitchingProtocols
 	}
 	return c, brw, err
 }

@@ -21,6 +21,7 @@ package metrics
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"runtime"
 	"sync"
@@ -423,9 +424,7 @@ func (c *routeCache) get(m *Metrics, route string) *routeSeries {
 	}
 	rs := &routeSeries{name: route, duration: m.duration.WithLabelValues(route)}
 	next := make(map[string]*routeSeries, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
+	maps.Copy(next, cur)
 	next[route] = rs
 	c.m.Store(&next)
 	return rs

@@ -22,56 +22,71 @@ import (
 // amplify load on the upstream.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, ok := l.Check(r)
-		if !ok {
+		// Most requests fall under no rule: they pass without the
+		// decision, whose few hundred bytes would otherwise be zeroed on
+		// the stack of every request.
+		if !l.governs(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if d.gone {
-			w.WriteHeader(safe.StatusClientClosedRequest)
-			return
-		}
-		if d.AmbiguousPath {
-			httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
-			return
-		}
-		// d stays on the stack: its address is only taken by copies made
-		// in the branches that need one, and the hook gets it by value.
-		if l.onDecision != nil {
-			l.onDecision(r, d)
-		}
-		if d.DryRun {
-			if l.headersOnAllowed {
-				dc := d
-				setRateLimitHeaders(w.Header(), &dc)
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch d.Action {
-		case Reject:
-			dc := d
-			l.reject(w, r, &dc)
-			return
-		case Delay:
-			t := time.NewTimer(d.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				if z := l.zones[d.Zone]; z != nil {
-					z.stats.abandoned.Add(1)
-				}
-				w.WriteHeader(safe.StatusClientClosedRequest)
-				return
-			}
-		}
+		l.serve(w, r, next)
+	})
+}
+
+// serve decides for r, which a rule governs, and answers or forwards it.
+// It is Handler's except for the requests no rule governs.
+//
+//go:noinline
+func (l *Limiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	d, ok := l.Check(r)
+	if !ok {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if d.gone {
+		w.WriteHeader(safe.StatusClientClosedRequest)
+		return
+	}
+	if d.AmbiguousPath {
+		httperr.Write(w, r, http.StatusBadRequest, "", requestid.FromRequest(r))
+		return
+	}
+	// d stays on the stack: its address is only taken by copies made
+	// in the branches that need one, and the hook gets it by value.
+	if l.onDecision != nil {
+		l.onDecision(r, d)
+	}
+	if d.DryRun {
 		if l.headersOnAllowed {
 			dc := d
 			setRateLimitHeaders(w.Header(), &dc)
 		}
 		next.ServeHTTP(w, r)
-	})
+		return
+	}
+	switch d.Action {
+	case Reject:
+		dc := d
+		l.reject(w, r, &dc)
+		return
+	case Delay:
+		t := time.NewTimer(d.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			if z := l.zones[d.Zone]; z != nil {
+				z.stats.abandoned.Add(1)
+			}
+			w.WriteHeader(safe.StatusClientClosedRequest)
+			return
+		}
+	}
+	if l.headersOnAllowed {
+		dc := d
+		setRateLimitHeaders(w.Header(), &dc)
+	}
+	next.ServeHTTP(w, r)
 }
 
 func (l *Limiter) reject(w http.ResponseWriter, r *http.Request, d *Decision) {

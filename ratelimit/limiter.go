@@ -132,6 +132,20 @@ func (l *Limiter) match(r *http.Request, p string, shadow bool) *rule {
 	return nil
 }
 
+// governs reports whether Check has anything to decide for r: a rule or a
+// shadow rule matches it, or its path has no canonical form while rules
+// exist. It charges nothing.
+func (l *Limiter) governs(r *http.Request) bool {
+	if len(l.rules) == 0 {
+		return false
+	}
+	p, err := reqpath.FromRequest(r)
+	if err != nil {
+		return true
+	}
+	return l.match(r, p, false) != nil || l.match(r, p, true) != nil
+}
+
 // Check decides for r and charges it to the zones of the rule governing
 // it; ok is false when no rule governs r. The shadow rule, if any, is
 // evaluated too (d.Shadow). Rejections are counted and logged here; the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rampart-dev/rampart/field"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/reqpath"
 )
 
@@ -424,5 +425,50 @@ func TestHeaders_MixedCaseValuesAreNotSilentlyIgnoredByBrowsers(t *testing.T) {
 		if got := h.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestNonce_NestedMiddlewares: a middleware inside another gives the
+// handlers inside it its own nonce, and leaves the outer one's: each
+// response's CSP names the nonce its own handlers saw.
+func TestNonce_NestedMiddlewares(t *testing.T) {
+	on := Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true}}}
+	outer, inner := mustNew(t, on), mustNew(t, on)
+	var outerSaw, innerSaw string
+	h := outer.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outerSaw = Nonce(r)
+		inner.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			innerSaw = Nonce(r)
+		})).ServeHTTP(w, r)
+		if got := Nonce(r); got != outerSaw {
+			t.Errorf("after the inner middleware, Nonce(r) = %q, want the outer %q", got, outerSaw)
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if outerSaw == "" || innerSaw == "" || outerSaw == innerSaw {
+		t.Fatalf("outer nonce %q, inner nonce %q: want two different nonces", outerSaw, innerSaw)
+	}
+}
+
+// TestNonce_RecordedInTheRequestState: the nonce is recorded in the
+// request's State (internal/reqstate), which the gateway's listeners give
+// every request: no copy of the request is made for it.
+func TestNonce_RecordedInTheRequestState(t *testing.T) {
+	m := mustNew(t, Policy{CSP: CSP{Nonce: NonceOptions{Enabled: true}}})
+	req := httptest.NewRequest("GET", "/", nil)
+	_, ctx := reqstate.With(req.Context())
+	req = req.WithContext(ctx)
+	var seen *http.Request
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	if seen != req {
+		t.Error("the request was copied although it carried a State")
+	}
+	if n := reqstate.From(req.Context()).Nonce; n == "" || n != Nonce(seen) {
+		t.Errorf("State.Nonce = %q, Nonce(r) = %q", n, Nonce(seen))
+	}
+	if Nonce(httptest.NewRequest("GET", "/", nil)) != "" {
+		t.Error("Nonce of a request the middleware never saw is not empty")
 	}
 }

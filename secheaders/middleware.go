@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/reqpath"
 )
 
@@ -46,7 +47,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 				r.Header = http.Header{}
 			}
 			r.Header[m.nonce.header] = []string{nonce}
-			r = r.WithContext(withNonce(r.Context(), nonce))
+			var st *reqstate.State
+			st, r = reqstate.Take(r, nonceFree)
+			st.Nonce = nonce
 		}
 		sw := &writer{ResponseWriter: w, m: m, set: set, tls: r.TLS != nil, nonce: nonce, head: r.Method == http.MethodHead}
 		defer func() {

@@ -776,7 +776,7 @@ func (hc *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// stream reset; a header list over the limit is only answered.
 		st.malformed = !f.Truncated
 	}
-	req = req.WithContext(ctx)
+	req = req.WithContext(withState(ctx))
 	// Expect: 100-continue is taken off every request, as net/http's
 	// server does, and answered only when there is a body to ask for.
 	expect := httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")

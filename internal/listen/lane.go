@@ -233,9 +233,9 @@ func (lc *laneConn) idle() bool {
 // serve another request. A panic unwinds through it to net/http.
 func (lc *laneConn) serveOne(base context.Context, req *http.Request) (keep bool) {
 	ctx, cancel := context.WithCancel(base)
-	req = req.WithContext(ctx)
 	gone := &lc.gone
 	gone.begin(ctx, cancel)
+	req = req.WithContext(withState(ctx))
 	defer func() {
 		gone.stop()
 		cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-dev/rampart/field"
 	"github.com/rampart-dev/rampart/httperr"
+	"github.com/rampart-dev/rampart/internal/reqstate"
 	"github.com/rampart-dev/rampart/seclog"
 )
 
@@ -480,4 +481,13 @@ func (s *Server) lane() *lane {
 		return nil
 	}
 	return s.state.lane
+}
+
+// withState gives a request's context, as the lane and the HTTP/2 server
+// make it, the request's record (internal/reqstate): the gateway's first
+// stage then records in it without copying the request, as it must for a
+// request of net/http's server.
+func withState(ctx context.Context) context.Context {
+	_, ctx = reqstate.With(ctx)
+	return ctx
 }

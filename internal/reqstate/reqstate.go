@@ -48,6 +48,9 @@ type State struct {
 	// App reports whether the request reached the application (set by
 	// MarkApp, for the dashboard).
 	App bool
+	// Nonce is the CSP nonce of the response; "" until the secheaders
+	// middleware sets it (with nonces on).
+	Nonce string
 
 	up   *State   // the State this one is a copy of
 	rec  recorder // the shared writer, once Record has wrapped one
@@ -105,7 +108,7 @@ func With(ctx context.Context) (*State, context.Context) {
 func derive(parent context.Context, s *State) (*State, context.Context) {
 	c := &ctx{Context: parent}
 	if s != nil {
-		c.s = State{ID: s.ID, Client: s.Client, Access: s.Access, App: s.App, up: s}
+		c.s = State{ID: s.ID, Client: s.Client, Access: s.Access, App: s.App, Nonce: s.Nonce, up: s}
 	}
 	return &c.s, c
 }

@@ -25,20 +25,21 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 		// Most requests fall under no rule: they pass without the
 		// decision, whose few hundred bytes would otherwise be zeroed on
 		// the stack of every request.
-		if !l.governs(r) {
+		ru, sh, ambiguous := l.governing(r)
+		if ru == nil && sh == nil && !ambiguous {
 			next.ServeHTTP(w, r)
 			return
 		}
-		l.serve(w, r, next)
+		l.serve(w, r, next, ru, sh, ambiguous)
 	})
 }
 
-// serve decides for r, which a rule governs, and answers or forwards it.
-// It is Handler's except for the requests no rule governs.
+// serve decides for r under the rules governing found, and answers or
+// forwards it. It is Handler's except for the requests no rule governs.
 //
 //go:noinline
-func (l *Limiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	d, ok := l.Check(r)
+func (l *Limiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler, ru, sh *rule, ambiguous bool) {
+	d, ok := l.decide(r, ru, sh, ambiguous)
 	if !ok {
 		next.ServeHTTP(w, r)
 		return

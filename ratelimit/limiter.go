@@ -132,18 +132,18 @@ func (l *Limiter) match(r *http.Request, p string, shadow bool) *rule {
 	return nil
 }
 
-// governs reports whether Check has anything to decide for r: a rule or a
-// shadow rule matches it, or its path has no canonical form while rules
+// governing returns the rule and the shadow rule that govern r, each nil
+// when none matches; ambiguous: r's path has no canonical form while rules
 // exist. It charges nothing.
-func (l *Limiter) governs(r *http.Request) bool {
+func (l *Limiter) governing(r *http.Request) (ru, sh *rule, ambiguous bool) {
 	if len(l.rules) == 0 {
-		return false
+		return nil, nil, false
 	}
 	p, err := reqpath.FromRequest(r)
 	if err != nil {
-		return true
+		return nil, nil, true
 	}
-	return l.match(r, p, false) != nil || l.match(r, p, true) != nil
+	return l.match(r, p, false), l.match(r, p, true), false
 }
 
 // Check decides for r and charges it to the zones of the rule governing
@@ -153,15 +153,15 @@ func (l *Limiter) governs(r *http.Request) bool {
 // canonical path (reqpath.FromRequest); a path that has none is rejected
 // (d.AmbiguousPath).
 func (l *Limiter) Check(r *http.Request) (d Decision, ok bool) {
-	p, err := reqpath.FromRequest(r)
-	if err != nil {
-		if len(l.rules) == 0 {
-			return d, false
-		}
+	ru, sh, ambiguous := l.governing(r)
+	return l.decide(r, ru, sh, ambiguous)
+}
+
+// decide is Check for the rules governing found.
+func (l *Limiter) decide(r *http.Request, ru, sh *rule, ambiguous bool) (d Decision, ok bool) {
+	if ambiguous {
 		return Decision{Action: Reject, AmbiguousPath: true}, true
 	}
-	ru := l.match(r, p, false)
-	sh := l.match(r, p, true)
 	if ru == nil && sh == nil {
 		return d, false
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/rampart-dev/rampart/seclog"
 )
 
-// governs, Handler's test before the decision, says yes exactly when
-// Check has a decision: a rule or a shadow rule matches (path and method),
-// or the path has no canonical form while rules exist.
-func TestGoverns_AgreesWithCheck(t *testing.T) {
+// governing, Handler's test before the decision, finds a rule exactly
+// when Check has a decision: a rule or a shadow rule matches (path and
+// method), or the path has no canonical form while rules exist.
+func TestGoverning_AgreesWithCheck(t *testing.T) {
 	zones := map[string]Zone{"api": {Rate: PerSecond(10)}, "login": {Rate: PerSecond(1)}, "all": {Rate: PerSecond(100)}}
 	for name, rules := range map[string][]Rule{
 		"none": nil,
@@ -31,8 +31,9 @@ func TestGoverns_AgreesWithCheck(t *testing.T) {
 		} {
 			r := httptest.NewRequest(tc.method, "https://app.test"+tc.target, nil)
 			_, want := l.Check(r)
-			if got := l.governs(r); got != want {
-				t.Errorf("%s: %s %s: governs = %v, Check has a decision: %v", name, tc.method, tc.target, got, want)
+			ru, sh, ambiguous := l.governing(r)
+			if got := ru != nil || sh != nil || ambiguous; got != want {
+				t.Errorf("%s: %s %s: governing found %v, Check has a decision: %v", name, tc.method, tc.target, got, want)
 			}
 		}
 	}

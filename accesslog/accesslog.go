@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -195,7 +194,7 @@ func (l *Logger) log(r *http.Request, e *entry, resp *reqstate.Response, start t
 		},
 		status:     status,
 		bytes:      resp.Bytes,
-		durationMS: math.Round(float64(dur)/1e3) / 1e3,
+		durationUS: microseconds(dur),
 		strs2: [3]recField{
 			{"user_agent", safe.Clean(r.Header.Get("User-Agent"), maxUserAgent)},
 			{"referer", referer},
@@ -240,7 +239,7 @@ func (l *Logger) encode(buf []byte, ln *line) []byte {
 	rec.AddAttrs(
 		slog.Int("status", ln.status),
 		slog.Int64("bytes", ln.bytes),
-		slog.Float64("duration_ms", ln.durationMS),
+		slog.Float64("duration_ms", float64(ln.durationUS)/1e3),
 	)
 	for _, f := range ln.strs2 {
 		rec.AddAttrs(slog.String(f.key, f.str))

@@ -200,13 +200,43 @@ func appendField(buf []byte, f recField) []byte {
 	return appendString(buf, f.str)
 }
 
+// appendMillis appends us microseconds in milliseconds as appendFloat
+// writes float64(us)/1e3, for any duration shorter than a century (whose
+// shortest decimal form has at most three decimals), without strconv's
+// floating-point formatting and its tables.
+func appendMillis(buf []byte, us int64) []byte {
+	if us < 0 {
+		buf = append(buf, '-')
+		us = -us
+	}
+	buf = strconv.AppendInt(buf, us/1000, 10)
+	f := us % 1000
+	if f == 0 {
+		return buf
+	}
+	buf = append(buf, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+	for buf[len(buf)-1] == '0' {
+		buf = buf[:len(buf)-1]
+	}
+	return buf
+}
+
+// microseconds is d rounded to the microsecond, half away from zero (as
+// math.Round).
+func microseconds(d time.Duration) int64 {
+	if d < 0 {
+		return -microseconds(-d)
+	}
+	return (int64(d) + 500) / 1000
+}
+
 // line is an access-log record before encoding.
 type line struct {
 	start      time.Time
 	strs1      [7]recField // request_id … proto
 	status     int
 	bytes      int64
-	durationMS float64
+	durationUS int64       // written in milliseconds, to the microsecond
 	strs2      [3]recField // user_agent, referer, tls_version
 	aborted    bool
 	extra      []slog.Attr
@@ -225,7 +255,7 @@ func appendLine(buf []byte, l *line) []byte {
 	buf = append(buf, `,"bytes":`...)
 	buf = strconv.AppendInt(buf, l.bytes, 10)
 	buf = append(buf, `,"duration_ms":`...)
-	buf = appendFloat(buf, l.durationMS)
+	buf = appendMillis(buf, l.durationUS)
 	for _, f := range l.strs2 {
 		buf = appendField(buf, f)
 	}

@@ -17,7 +17,7 @@ func slogLine(ln *line) string {
 	for _, f := range ln.strs1 {
 		rec.AddAttrs(slog.String(f.key, f.str))
 	}
-	rec.AddAttrs(slog.Int("status", ln.status), slog.Int64("bytes", ln.bytes), slog.Float64("duration_ms", ln.durationMS))
+	rec.AddAttrs(slog.Int("status", ln.status), slog.Int64("bytes", ln.bytes), slog.Float64("duration_ms", float64(ln.durationUS)/1e3))
 	for _, f := range ln.strs2 {
 		rec.AddAttrs(slog.String(f.key, f.str))
 	}
@@ -34,7 +34,7 @@ func testLine(s string) *line {
 	return &line{
 		start:  time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("X", 3600)),
 		strs1:  [7]recField{{"request_id", s}, {"client_ip", "203.0.113.9"}, {"method", s}, {"host", s}, {"path", s}, {"query", s}, {"proto", s}},
-		status: 200, bytes: 304, durationMS: 0.123,
+		status: 200, bytes: 304, durationUS: 123,
 		strs2: [3]recField{{"user_agent", s}, {"referer", ""}, {"tls_version", "TLS1.3"}},
 	}
 }
@@ -66,11 +66,16 @@ func TestEncodeMatchesSlog(t *testing.T) {
 			t.Errorf("time %v:\n got: %s\nwant: %s", tm, got, want)
 		}
 	}
-	for _, d := range []float64{0, 0.001, 1, 12.5, 123456.789, 1e-7, 1e21, 5e-324, -0.5} {
+	for _, us := range []int64{0, 1, 10, 100, 999, 1000, 1001, 1010, 1100, 12500, 123456789, 987654321012, 3155760000000000, -500, -1234567} {
 		ln := testLine("x")
-		ln.durationMS = d
+		ln.durationUS = us
 		if got, want := encodeString(ln), slogLine(ln); got != want {
-			t.Errorf("duration %v:\n got: %s\nwant: %s", d, got, want)
+			t.Errorf("duration %d µs:\n got: %s\nwant: %s", us, got, want)
+		}
+	}
+	for _, f := range []float64{0, 0.001, 1, 12.5, 123456.789, 1e-7, 1e21, 5e-324, -0.5} {
+		if got, want := string(appendFloat(nil, f)), slogFloat(f); got != want {
+			t.Errorf("float %v: %s, slog writes %s", f, got, want)
 		}
 	}
 	extras := [][]slog.Attr{
@@ -104,6 +109,45 @@ func FuzzEncodeMatchesSlog(f *testing.F) {
 		ln.extra = []slog.Attr{slog.String(key, s)}
 		if got, want := encodeString(ln), slogLine(ln); got != want {
 			t.Fatalf("got:  %s\nwant: %s", got, want)
+		}
+	})
+}
+
+// slogFloat is f as log/slog's JSON handler writes it.
+func slogFloat(f float64) string {
+	var b bytes.Buffer
+	slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key != "f" {
+			return slog.Attr{}
+		}
+		return a
+	}})).Info("", "f", f)
+	return strings.TrimSuffix(strings.TrimPrefix(b.String(), `{"f":`), "}\n")
+}
+
+// The duration is rounded to the microsecond as math.Round rounds.
+func TestMicroseconds(t *testing.T) {
+	for _, d := range []time.Duration{0, 499, 500, 501, 1499, 1500, 123456789, -499, -500, -1500} {
+		if got, want := microseconds(d), int64(math.Round(float64(d)/1e3)); got != want {
+			t.Errorf("microseconds(%d) = %d, math.Round gives %d", d, got, want)
+		}
+	}
+}
+
+// FuzzMillisMatchesFloat: the duration written without floating point is
+// what the float formatting (and so log/slog) writes, for any duration
+// under a century.
+func FuzzMillisMatchesFloat(f *testing.F) {
+	for _, us := range []int64{0, 1, 999, 1000, 123456789, -500} {
+		f.Add(us)
+	}
+	f.Fuzz(func(t *testing.T, us int64) {
+		const century = 3155760000000000 // µs
+		if us > century || us < -century {
+			t.Skip()
+		}
+		if got, want := string(appendMillis(nil, us)), string(appendFloat(nil, float64(us)/1e3)); got != want {
+			t.Fatalf("%d µs: %s, want %s", us, got, want)
 		}
 	})
 }
